@@ -1,0 +1,5 @@
+//! Berth's shared vocabulary: the Docker Engine API v1.41 types (serde), the explain-event format
+//! every process of the chain writes, and (feature `client`) a small client over berthd's UNIX socket.
+
+/// Explain events: one plain sentence per kernel-facing step, as JSON lines.
+pub mod explain;

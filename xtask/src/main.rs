@@ -1,0 +1,35 @@
+//! `cargo xtask`: the project's own tasks, in Rust so they run wherever cargo does.
+
+use clap::{Parser, Subcommand};
+
+/// Bench: berth beside Docker on the same machine, in one run.
+mod bench;
+/// CI: install what the tests need, start it, run every check, then the leak check.
+mod ci;
+/// Lab images: reproducible stand-ins for the guide's Docker Hub images.
+mod images;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Berth's project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the offline lab images into target/lab-images.tar
+    Images(images::Args),
+    /// Install test dependencies, start them, run fmt, clippy, every test and the leak check
+    Ci(ci::Args),
+    /// Measure berth beside Docker (medians, ratios)
+    Bench(bench::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Images(args) => images::run(args),
+        Task::Ci(args) => ci::run(args),
+        Task::Bench(args) => bench::run(args),
+    }
+}
