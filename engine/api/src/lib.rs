@@ -3,3 +3,8 @@
 
 /// Explain events: one plain sentence per kernel-facing step, as JSON lines.
 pub mod explain;
+/// Docker Engine API v1.41 request and response shapes.
+pub mod types;
+/// A client for berthd (or any Docker daemon) over a UNIX socket.
+#[cfg(feature = "client")]
+pub mod client;

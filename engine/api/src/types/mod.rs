@@ -1,0 +1,23 @@
+//! Docker Engine API v1.41 JSON shapes, field for field, so berthd's answers and Docker's match.
+//!
+//! Names follow the API's schema names (`ImageSummary`, `ContainerConfig`); serde renames give the
+//! exact JSON keys. Where Go prints `null` for an empty slice or map, the field is an `Option`.
+
+mod config;
+mod error;
+mod image;
+
+pub use config::{ContainerConfig, HealthConfig, StrSlice};
+pub use error::ErrorResponse;
+pub use image::{
+    BuildInfo, ErrorDetail, GraphDriverData, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect, ImageMetadata,
+    ImagePruneResponse, ImageRootFs, ImageSummary, ProgressDetail,
+};
+
+/// A JSON object with string keys and empty-object values, as Go's `map[string]struct{}`
+/// (`ExposedPorts`, `Volumes`).
+pub type EmptyObjectSet = std::collections::BTreeMap<String, EmptyObject>;
+
+/// Go's `struct{}`: serializes as `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EmptyObject {}
