@@ -4,10 +4,14 @@ use clap::{Parser, Subcommand};
 
 /// Bench: berth beside Docker on the same machine, in one run.
 mod bench;
+/// Demo: build, load the lab images into a private berthd, list them.
+mod demo;
 /// CI: install what the tests need, start it, run every check, then the leak check.
 mod ci;
 /// Lab images: reproducible stand-ins for the guide's Docker Hub images.
 mod images;
+/// Small helpers shared by the tasks.
+mod util;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Berth's project tasks")]
@@ -24,12 +28,15 @@ enum Task {
     Ci(ci::Args),
     /// Measure berth beside Docker (medians, ratios)
     Bench(bench::Args),
+    /// Build everything, start a private berthd, load the lab images and list them
+    Demo(demo::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Images(args) => images::run(args),
-        Task::Ci(args) => ci::run(args),
+        Task::Ci(args) => ci::run_ci(args),
         Task::Bench(args) => bench::run(args),
+        Task::Demo(args) => demo::run_demo(args),
     }
 }
