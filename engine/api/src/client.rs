@@ -15,10 +15,7 @@ use tokio::net::UnixStream;
 
 use crate::types::ErrorResponse;
 
-/// The API version this client speaks; every path is sent as `/v1.41/…`.
-pub const API_VERSION: &str = "1.41";
-/// Where berthd listens unless told otherwise.
-pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+pub use crate::{API_VERSION, DEFAULT_HOST};
 
 /// A request body: empty, bytes, or a stream (an image tar being loaded).
 pub type Body = BoxBody<Bytes, std::io::Error>;

@@ -4,11 +4,23 @@
 //! exact JSON keys. Where Go prints `null` for an empty slice or map, the field is an `Option`.
 
 mod config;
+mod container;
 mod error;
+mod host_config;
 mod image;
 
 pub use config::{ContainerConfig, HealthConfig, StrSlice};
+pub use container::{
+    ContainerChange, ContainerCreateRequest, ContainerInspect, ContainerState, ContainerSummary, ContainerTopResponse,
+    ContainerWaitResponse, EndpointIpamConfig, EndpointSettings, EventActor, EventMessage, ExecConfig, ExecInspect,
+    ExecStartConfig, IdResponse, MountPoint, NetworkSettings, NetworkingConfig, Port, ProcessConfig, SummaryHostConfig,
+    SummaryNetworkSettings, WaitError,
+};
 pub use error::ErrorResponse;
+pub use host_config::{
+    BindOptions, DriverConfig, HostConfig, LogConfig, Mount, PortBinding, PortMap, RestartPolicy, TmpfsOptions, Ulimit,
+    VolumeOptions,
+};
 pub use image::{
     BuildInfo, ErrorDetail, GraphDriverData, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect, ImageMetadata,
     ImagePruneResponse, ImageRootFs, ImageSummary, ProgressDetail,
