@@ -719,7 +719,7 @@ fn docker_runs_postgres_which_initialises_its_volume_and_stays_up() {
 }
 
 #[test]
-fn archive_paths_are_where_the_tests_expect() {
+fn repository_prefix_renames_every_image() {
     // The tests above must not pass vacuously: the prefix really renames every image.
     let dir = temp_dir();
     let path: PathBuf = dir.path().join("prefixed.tar");

@@ -61,14 +61,24 @@ fn running_as_root() -> bool {
 
 fn install_busybox_static() -> anyhow::Result<()> {
     eprintln!("images: {DEFAULT_PATH} is missing; installing busybox-static with apt-get");
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "busybox-static"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .context("run apt-get install busybox-static")?;
+    let apt_get = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .with_context(|| format!("run apt-get {}", args.join(" ")))
+    };
+    let install = ["install", "-y", "--no-install-recommends", "busybox-static"];
+    if apt_get(&install)?.success() {
+        return Ok(());
+    }
+    // A fresh machine may have no package lists yet.
+    let update = apt_get(&["update"])?;
+    ensure!(update.success(), "apt-get update failed: {update}");
+    let install = apt_get(&install)?;
     ensure!(
-        status.success(),
-        "apt-get install busybox-static failed: {status}"
+        install.success(),
+        "apt-get install busybox-static failed: {install}"
     );
     Ok(())
 }
