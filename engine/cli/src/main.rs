@@ -1,1 +1,3 @@
+mod format;
+
 fn main() {}
