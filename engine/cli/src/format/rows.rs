@@ -196,6 +196,40 @@ pub fn image_rows(summary: &Json, digests: bool, trunc: bool, now: DateTime<Utc>
     rows
 }
 
+/// Docker's `sortorder.NaturalLess`: digit runs compare as numbers ("net2" < "net10").
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        let (Some(ca), Some(cb)) = (a.chars().next(), b.chars().next()) else {
+            return a.len().cmp(&b.len());
+        };
+        if ca.is_ascii_digit() && cb.is_ascii_digit() {
+            let run = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (ra, rb) = (run(a), run(b));
+            let (na, nb) = (a[..ra].trim_start_matches('0'), b[..rb].trim_start_matches('0'));
+            let order = na
+                .len()
+                .cmp(&nb.len())
+                .then_with(|| na.cmp(nb))
+                .then_with(|| ra.cmp(&rb));
+            if order.is_ne() {
+                return order;
+            }
+            (a, b) = (&a[ra..], &b[rb..]);
+        } else {
+            if ca != cb {
+                return ca.cmp(&cb);
+            }
+            (a, b) = (&a[ca.len_utf8()..], &b[cb.len_utf8()..]);
+        }
+    }
+}
+
+/// Sort API entries by `Name` in natural order, as `docker volume ls` and `docker network ls` list them.
+pub fn sort_by_name(entries: &mut [Json]) {
+    entries.sort_by(|a, b| natural_cmp(text(a, "Name"), text(b, "Name")));
+}
+
 /// A `docker volume ls` row from one entry of `GET /volumes`' `Volumes`.
 pub fn volume_row(volume: &Json) -> Json {
     let usage = volume.get("UsageData").filter(|u| u.is_object());
@@ -329,6 +363,13 @@ mod tests {
     }
 
     #[test]
+    fn natural_order() {
+        let mut names = vec!["net10", "net2", "bridge", "net02x", "host"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["bridge", "host", "net2", "net02x", "net10"]);
+    }
+
+    #[test]
     fn volume_network_and_history_rows() {
         let volume = json!({"Name": "fmt-vol1", "Driver": "local", "Mountpoint": "/v/_data", "Scope": "local", "Labels": null});
         let out = render_list("{{json .}}", ListKind::Volumes, &[volume_row(&volume)]);
@@ -356,5 +397,101 @@ mod tests {
         );
         let raw = history_row(&item, false, false, now());
         assert_eq!(raw["Size"], "1982284");
+    }
+
+    /// One Docker list command and what it printed, from `testdata/capture-lists.py`.
+    #[derive(serde::Deserialize)]
+    struct Output {
+        kind: String,
+        args: Vec<String>,
+        stdout: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Capture {
+        now: i64,
+        api: std::collections::HashMap<String, Vec<Json>>,
+        outputs: Vec<Output>,
+    }
+
+    /// Rebuild one captured output the way a berth list command would.
+    fn replay(capture: &Capture, output: &Output) -> String {
+        let args = &output.args;
+        let has = |flag: &str| args.iter().any(|a| a == flag);
+        let user_format = args
+            .iter()
+            .position(|a| a == "--format")
+            .map(|i| args[i + 1].as_str());
+        let options = ListOptions {
+            quiet: false,
+            size: has("-s"),
+            digests: has("--digests"),
+            not_human: has("--human=false"),
+        };
+        let trunc = !has("--no-trunc");
+        let now = unix(capture.now);
+        let mut api = capture.api[&output.kind].clone();
+        if matches!(output.kind.as_str(), "volumes" | "networks") {
+            sort_by_name(&mut api);
+        }
+        let (kind, rows): (ListKind, Vec<Json>) = match output.kind.as_str() {
+            "containers" => (
+                ListKind::Containers,
+                api.iter().map(|c| container_row(c, trunc, now)).collect(),
+            ),
+            "images" => (
+                ListKind::Images,
+                api.iter()
+                    .flat_map(|i| image_rows(i, options.digests, trunc, now))
+                    .collect(),
+            ),
+            "volumes" => (ListKind::Volumes, api.iter().map(volume_row).collect()),
+            "networks" => (
+                ListKind::Networks,
+                api.iter().map(|n| network_row(n, trunc)).collect(),
+            ),
+            "history" => (
+                ListKind::History,
+                api.iter()
+                    .map(|h| history_row(h, trunc, !options.not_human, now))
+                    .collect(),
+            ),
+            other => panic!("unknown kind {other}"),
+        };
+        render_list(&kind.format(user_format, options), kind, &rows).unwrap()
+    }
+
+    #[test]
+    fn lists_match_docker() {
+        let capture: Capture = serde_json::from_str(include_str!("testdata/lists.json")).unwrap();
+        let mut failures = Vec::new();
+        // Docker joins labels in Go's random map order; berth sorts them.
+        let sort_lists = |text: &str| -> String {
+            let sort_token = |token: &str| {
+                let mut parts: Vec<&str> = token.split(',').collect();
+                parts.sort();
+                parts.join(",")
+            };
+            text.lines()
+                .map(|line| line.split(' ').map(sort_token).collect::<Vec<_>>().join(" ") + "\n")
+                .collect()
+        };
+        for output in &capture.outputs {
+            let got = replay(&capture, output);
+            if sort_lists(&got) != sort_lists(&output.stdout) {
+                failures.push(format!(
+                    "docker {}\n--- want\n{}--- got\n{}",
+                    output.args.join(" "),
+                    output.stdout,
+                    got
+                ));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} differ:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 }
