@@ -1,0 +1,160 @@
+//! runc's command line, so that any caller of runc (berth-shim, containerd-style shims) can call us.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The default state directory, like runc's `/run/runc`.
+pub const DEFAULT_ROOT: &str = "/run/berth-runtime";
+
+/// berth-runtime: an OCI runtime with the command line of runc.
+#[derive(Debug, Parser)]
+#[command(name = "berth-runtime", version, about)]
+pub struct Cli {
+    /// Directory for the containers' state.
+    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
+    pub root: PathBuf,
+    /// Append explain events and errors to this file.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of the `--log` file.
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Also write explain events to stderr when there is no `--log` file.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Accepted for runc compatibility; cgroups are always managed through cgroupfs.
+    #[arg(long = "systemd-cgroup", global = true, hide = true)]
+    pub systemd_cgroup: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Format of the `--log` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `time="…" level=info msg="…"` lines, like runc's text format.
+    Text,
+    /// One JSON object per line (explain events in `berth_api::explain::ExplainEvent` form).
+    Json,
+}
+
+/// Options shared by `create` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The bundle directory holding `config.json`.
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container's init pid to this file.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// UNIX socket path to send the pty master to (SCM_RIGHTS), for `process.terminal`.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Move the root with MS_MOVE and chroot instead of pivot_root (for ramdisk roots).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility; berth-runtime never creates a session keyring.
+    #[arg(long = "no-new-keyring", hide = true)]
+    pub no_new_keyring: bool,
+    /// The container id.
+    pub id: String,
+}
+
+/// The commands, named and shaped like runc's.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container: its init waits until `start`.
+    Create(CreateArgs),
+    /// Start a created container's program.
+    Start {
+        /// The container id.
+        id: String,
+    },
+    /// Print the container's state as OCI state JSON.
+    State {
+        /// The container id.
+        id: String,
+    },
+    /// Send a signal to the container's init (or, with --all, to every process in it).
+    Kill {
+        /// Signal every process in the container's cgroup.
+        #[arg(short, long)]
+        all: bool,
+        /// The container id.
+        id: String,
+        /// Signal name (KILL, SIGKILL) or number; TERM by default.
+        #[arg(default_value = "TERM")]
+        signal: String,
+    },
+    /// Delete a container's state and cgroups.
+    Delete {
+        /// Kill the container first if it still runs.
+        #[arg(short, long)]
+        force: bool,
+        /// The container id.
+        id: String,
+    },
+    /// Create and start a container; without --detach, wait and exit with its code.
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Return once the container started.
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// Run a new process inside a running container.
+    Exec {
+        /// A process.json (the OCI `process` object) describing what to run.
+        #[arg(short, long)]
+        process: Option<PathBuf>,
+        /// Return once the process started.
+        #[arg(short, long)]
+        detach: bool,
+        /// Write the process pid to this file.
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        /// UNIX socket path to send the pty master to.
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        /// Allocate a pseudo-terminal (when no process.json says so).
+        #[arg(short, long)]
+        tty: bool,
+        /// The container id.
+        id: String,
+        /// The command and its arguments (when no process.json is given).
+        #[arg(trailing_var_arg = true)]
+        command: Vec<String>,
+    },
+    /// List the pids of the processes in the container's cgroup.
+    Ps {
+        /// `table` or `json`.
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        /// The container id.
+        id: String,
+    },
+}
+
+impl Command {
+    /// The container id the command is about.
+    pub fn container_id(&self) -> &str {
+        match self {
+            Command::Create(create) | Command::Run { create, .. } => &create.id,
+            Command::Start { id }
+            | Command::State { id }
+            | Command::Kill { id, .. }
+            | Command::Delete { id, .. }
+            | Command::Exec { id, .. }
+            | Command::Ps { id, .. } => id,
+        }
+    }
+
+    /// Whether the command starts a process inside a container (and so must run sealed).
+    pub fn spawns_container_process(&self) -> bool {
+        matches!(
+            self,
+            Command::Create(_) | Command::Run { .. } | Command::Exec { .. }
+        )
+    }
+}

@@ -1,0 +1,225 @@
+//! `create`: everything up to the user's program.
+//!
+//! The runtime (parent) makes the cgroup and writes its limits, makes the exec FIFO, and clones
+//! the init into a new pid (and user) namespace. The init joins or makes the other namespaces and
+//! waits for the parent's `Go`; the parent writes the id maps, moves it into its cgroup and says
+//! `Go`; the init builds its root filesystem and process, says `Ready` and blocks opening the
+//! FIFO. The parent records the state and exits; the init stays, waiting for `start`.
+
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+
+use crate::capabilities::CapabilitySets;
+use crate::cgroups::{self, Cgroup, Layout};
+use crate::namespaces::Plan;
+use crate::state::{ContainerDir, ProcStat, Record};
+use crate::sync::{self, ChildMessage, ParentMessage};
+
+use super::init::{self, InitArgs};
+use super::spawn::clone_process;
+use super::{wait, write_pid_file};
+
+/// What `create` is asked to do.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// `--root`.
+    pub root: PathBuf,
+    /// The container id.
+    pub id: String,
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+}
+
+/// A created container.
+#[derive(Debug)]
+pub struct Created {
+    /// Its state folder.
+    pub dir: ContainerDir,
+    /// Its record.
+    pub record: Record,
+}
+
+/// Undo a half-made container if `create` fails.
+struct Undo {
+    dir: ContainerDir,
+    cgroup_dirs: Vec<PathBuf>,
+    child: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(child) = self.child {
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+        }
+        let _ = cgroups::remove(&self.cgroup_dirs);
+        let _ = self.dir.remove();
+    }
+}
+
+/// Create the container.
+pub fn create(options: &CreateOptions) -> Result<Created> {
+    let dir = ContainerDir::new(&options.root, &options.id)?;
+    let bundle = fs::canonicalize(&options.bundle)
+        .with_context(|| format!("no such bundle: {}", options.bundle.display()))?;
+    let config = bundle.join("config.json");
+    let spec = Spec::load(&config).with_context(|| format!("cannot load {}", config.display()))?;
+    dir.create()?;
+    let mut undo = Undo {
+        dir: dir.clone(),
+        cgroup_dirs: Vec::new(),
+        child: None,
+        armed: true,
+    };
+    let record = create_in(&dir, &bundle, &spec, options, &mut undo)?;
+    undo.armed = false;
+    Ok(Created { dir, record })
+}
+
+fn create_in(
+    dir: &ContainerDir,
+    bundle: &Path,
+    spec: &Spec,
+    options: &CreateOptions,
+    undo: &mut Undo,
+) -> Result<Record> {
+    let root_path = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_else(|| "rootfs".into());
+    let rootfs = fs::canonicalize(bundle.join(&root_path))
+        .with_context(|| format!("no such rootfs: {}", bundle.join(&root_path).display()))?;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let process = spec.process().as_ref().context("the spec has no process")?;
+    if process.terminal() == Some(true) && options.console_socket.is_none() {
+        bail!("process.terminal needs --console-socket");
+    }
+
+    let plan = Plan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    let layout = Layout::detect()?;
+    let cgroup_path = cgroups::container_path(linux.cgroups_path().as_deref(), &options.id);
+    let cgroup = Cgroup::create(&layout, &cgroup_path)?;
+    undo.cgroup_dirs = cgroup.dirs();
+    if let Some(resources) = linux.resources() {
+        cgroup.apply(resources)?;
+    }
+    let seccomp = linux
+        .seccomp()
+        .as_ref()
+        .map(crate::seccomp::compile)
+        .transpose()?;
+    let capabilities = CapabilitySets::from_spec(process.capabilities().as_ref())?;
+
+    let fifo_path = dir.exec_fifo();
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .with_context(|| format!("cannot make {}", fifo_path.display()))?;
+    let fifo = open_path(&fifo_path)?;
+    let console = options
+        .console_socket
+        .as_deref()
+        .map(crate::console::connect)
+        .transpose()?;
+
+    let (parent, child) = sync::channel()?;
+    plan.join_pid_for_children()?;
+    let args = InitArgs {
+        spec,
+        bundle,
+        rootfs: &rootfs,
+        plan: &plan,
+        cgroups: &layout,
+        cgroup_path: &cgroup_path,
+        seccomp: seccomp.as_ref(),
+        capabilities: &capabilities,
+        console: console.as_ref(),
+        exec_fifo: &fifo,
+        no_pivot: options.no_pivot,
+    };
+    let pid = clone_process(plan.clone_flags(), || init::run(&args, &child))
+        .context("cannot clone the container's init")?;
+    drop(child);
+    undo.child = Some(pid);
+    crate::explain!(
+        "cloned the container's init as pid {pid} in new namespaces: {}",
+        crate::namespaces::names(&plan.new)
+    );
+
+    if plan.makes(oci_spec::runtime::LinuxNamespaceType::User) {
+        write_id_map(pid, "uid_map", linux.uid_mappings().as_deref().unwrap_or(&[]))?;
+        write_id_map(pid, "gid_map", linux.gid_mappings().as_deref().unwrap_or(&[]))?;
+    }
+    cgroup.add_process(pid.as_raw())?;
+    parent.send_parent(&ParentMessage::Go)?;
+    match parent.recv_child() {
+        Ok(ChildMessage::Ready) => {}
+        Ok(ChildMessage::Failed(msg)) => bail!("{msg}"),
+        Err(crate::sync::SyncError::Closed) => {
+            let code = wait::wait_child(pid).unwrap_or(-1);
+            undo.child = None;
+            bail!("the container's init exited during setup with code {code}")
+        }
+        Err(err) => return Err(err.into()),
+    }
+
+    let start_time = ProcStat::read(pid.as_raw())
+        .map(|s| s.start_time)
+        .context("the container's init vanished")?;
+    let record = Record {
+        id: options.id.clone(),
+        pid: pid.as_raw(),
+        pid_start_time: start_time,
+        bundle: bundle.to_path_buf(),
+        rootfs,
+        created: crate::log::now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_dirs: cgroup.dirs(),
+    };
+    dir.save(&record)?;
+    if let Some(pid_file) = &options.pid_file {
+        write_pid_file(pid_file, pid.as_raw())?;
+    }
+    Ok(record)
+}
+
+/// An `O_PATH` handle on the FIFO: the init reopens it for writing after pivot_root, through
+/// `/proc/self/fd`, when the host path is no longer visible.
+fn open_path(path: &Path) -> Result<OwnedFd> {
+    let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: the fd was just opened and is owned by nobody else.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+fn write_id_map(pid: Pid, file: &str, mappings: &[LinuxIdMapping]) -> Result<()> {
+    let text: String = mappings
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect();
+    let path = format!("/proc/{pid}/{file}");
+    fs::write(&path, &text).with_context(|| format!("cannot write {path}"))?;
+    crate::explain!("wrote {} to {path}", text.trim().replace('\n', "; "));
+    Ok(())
+}
+
+/// The raw fd number of an owned fd (for messages and `/proc/self/fd` paths).
+pub fn fd_number(fd: &OwnedFd) -> i32 {
+    fd.as_raw_fd()
+}

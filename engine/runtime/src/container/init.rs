@@ -1,0 +1,168 @@
+//! The container's init, from the `clone` to the user's program.
+//!
+//! Runs in the child of `create`, already in its new pid (and user) namespace. Order matters and
+//! follows runc: namespaces, then (after the parent's `Go`) the cgroup namespace, hostname, root
+//! filesystem, terminal, masked and read-only paths, sysctls, oom_score_adj and rlimits, and
+//! finally the process steps shared with `exec` ([`crate::process::Finish`]).
+
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::capabilities::CapabilitySets;
+use crate::cgroups::Layout;
+use crate::namespaces::Plan;
+use crate::process::Finish;
+use crate::rootfs::{self, RootfsSetup};
+use crate::seccomp::Filter;
+use crate::sync::{Channel, ChildMessage, ParentMessage};
+
+/// What the init inherits from `create`.
+pub struct InitArgs<'a> {
+    /// The container's spec.
+    pub spec: &'a Spec,
+    /// The bundle (absolute).
+    pub bundle: &'a Path,
+    /// The rootfs (absolute, on the host).
+    pub rootfs: &'a Path,
+    /// Namespaces to make and join.
+    pub plan: &'a Plan,
+    /// The host's cgroup layout.
+    pub cgroups: &'a Layout,
+    /// The container's cgroup path.
+    pub cgroup_path: &'a Path,
+    /// The compiled seccomp filter.
+    pub seccomp: Option<&'a Filter>,
+    /// The capability sets.
+    pub capabilities: &'a CapabilitySets,
+    /// The console socket, when the process wants a terminal.
+    pub console: Option<&'a UnixStream>,
+    /// `O_PATH` handle on the exec FIFO.
+    pub exec_fifo: &'a OwnedFd,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+}
+
+/// The init's body: never returns on success (it becomes the user's program); on failure it
+/// tells the parent why and exits 1.
+pub fn run(args: &InitArgs<'_>, channel: &Channel) -> i32 {
+    let err = match setup(args, channel) {
+        Ok(never) => match never {},
+        Err(err) => err,
+    };
+    let _ = channel.send_child(&ChildMessage::Failed(format!("{err:#}")));
+    1
+}
+
+/// Make this process non-dumpable: other processes in the container can then not open
+/// /proc/<pid>/exe or /proc/<pid>/fd while we still run runtime code.
+pub fn set_non_dumpable() {
+    // SAFETY: plain prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
+fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infallible> {
+    set_non_dumpable();
+    let spec = args.spec;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let process = spec.process().as_ref().context("the spec has no process")?;
+    let plan = args.plan;
+
+    plan.join_all_but_pid()?;
+    match channel.recv_parent()? {
+        ParentMessage::Go => {}
+    }
+    let userns = plan.makes(LinuxNamespaceType::User);
+    if userns {
+        let root_id = nix::unistd::Uid::from_raw(0);
+        let root_gid = nix::unistd::Gid::from_raw(0);
+        nix::unistd::setresgid(root_gid, root_gid, root_gid)
+            .context("cannot become root in the user namespace")?;
+        nix::unistd::setresuid(root_id, root_id, root_id)
+            .context("cannot become root in the user namespace")?;
+    }
+    plan.unshare_rest()?;
+    plan.unshare_cgroup()?;
+    // A session of its own, as runc's init has; also needed for a controlling terminal.
+    nix::unistd::setsid().context("cannot start a session")?;
+
+    if plan.makes(LinuxNamespaceType::Uts) {
+        if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            nix::unistd::sethostname(hostname).context("cannot set the hostname")?;
+            crate::explain!("set the hostname to {hostname}");
+        }
+        if let Some(domain) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+            // SAFETY: the pointer and length describe `domain`'s bytes.
+            if unsafe { libc::setdomainname(domain.as_ptr().cast(), domain.len()) } != 0 {
+                return Err(nix::Error::last()).context("cannot set the domain name");
+            }
+        }
+    }
+
+    let new_mount_ns = plan.makes(LinuxNamespaceType::Mount);
+    if new_mount_ns {
+        let setup = RootfsSetup {
+            rootfs: args.rootfs,
+            bundle: args.bundle,
+            mounts: spec.mounts().as_deref().unwrap_or(&[]),
+            devices: linux.devices().as_deref().unwrap_or(&[]),
+            propagation: linux.rootfs_propagation().as_deref(),
+            cgroups: args.cgroups,
+            cgroup_path: args.cgroup_path,
+            cgroupns: plan.makes(LinuxNamespaceType::Cgroup),
+            userns,
+            no_pivot: args.no_pivot,
+        };
+        rootfs::prepare(&setup)?;
+    } else if !plan.has(LinuxNamespaceType::Mount) {
+        bail!("a container needs a mount namespace");
+    }
+
+    if let Some(console) = args.console {
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::console::setup(console, size, true)?;
+    }
+
+    if new_mount_ns {
+        rootfs::finalize(
+            linux.readonly_paths().as_deref().unwrap_or(&[]),
+            linux.masked_paths().as_deref().unwrap_or(&[]),
+            spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        )?;
+    }
+
+    for (key, value) in linux.sysctl().iter().flatten() {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).with_context(|| format!("cannot set sysctl {key}"))?;
+        crate::explain!("set sysctl {key} to {value}");
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("cannot set oom_score_adj")?;
+        crate::explain!("set oom_score_adj to {adj}");
+    }
+    crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+
+    let fifo = args.exec_fifo.as_raw_fd();
+    Finish {
+        process,
+        seccomp: args.seccomp,
+        capabilities: args.capabilities,
+        setgroups_allowed: true,
+    }
+    .exec(|| {
+        channel.send_child(&ChildMessage::Ready)?;
+        // Blocks until `start` opens the FIFO for reading.
+        let mut gate = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{fifo}"))
+            .context("cannot open the exec fifo")?;
+        gate.write_all(&[0]).context("cannot write the exec fifo")?;
+        Ok(())
+    })
+}

@@ -1,0 +1,520 @@
+//! The container's root filesystem.
+//!
+//! [`prepare`] runs in the container's new mount namespace while the host's tree is still
+//! visible: it stops mount events from reaching the host, bind-mounts the rootfs onto itself,
+//! makes each of the spec's mounts (targets resolved inside the rootfs, see [`crate::secure_path`]),
+//! creates the default devices and symlinks, and pivots into it. [`finalize`] then masks and
+//! write-protects paths and, if asked, makes the root read-only.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{Mode, SFlag};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount};
+
+use crate::cgroups::Layout;
+use crate::mount_options::{self, MountOptions};
+use crate::secure_path::{Root, fd_path};
+
+/// Everything [`prepare`] needs to know.
+pub struct RootfsSetup<'a> {
+    /// The rootfs on the host (absolute).
+    pub rootfs: &'a Path,
+    /// The bundle, for relative bind sources.
+    pub bundle: &'a Path,
+    /// The spec's mounts.
+    pub mounts: &'a [Mount],
+    /// The spec's extra devices.
+    pub devices: &'a [LinuxDevice],
+    /// The spec's `rootfsPropagation`.
+    pub propagation: Option<&'a str>,
+    /// The host's cgroup layout, for `cgroup` mounts.
+    pub cgroups: &'a Layout,
+    /// The container's cgroup path (relative), for `cgroup` mounts without a cgroup namespace.
+    pub cgroup_path: &'a Path,
+    /// Whether the container has its own cgroup namespace.
+    pub cgroupns: bool,
+    /// Whether the container has its own user namespace (devices are then bind-mounted).
+    pub userns: bool,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+}
+
+/// The devices every container gets (runtime-spec "Default Devices").
+const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+fn mount_at(
+    source: Option<&str>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    mount(source, target, fstype, flags, data).with_context(|| {
+        format!(
+            "cannot mount {} ({}) at {}",
+            source.unwrap_or("none"),
+            fstype.unwrap_or("bind"),
+            target.display()
+        )
+    })
+}
+
+/// Set up the rootfs and pivot into it.
+pub fn prepare(setup: &RootfsSetup<'_>) -> Result<()> {
+    let propagation = setup
+        .propagation
+        .and_then(mount_options::propagation_of)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    // Make / rslave (or as asked) before anything else, so no mount below reaches the host.
+    let root_propagation = if propagation.contains(MsFlags::MS_SHARED) {
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    } else {
+        propagation
+    };
+    mount_at(None, Path::new("/"), None, root_propagation, None)?;
+    mount_at(
+        Some(&setup.rootfs.to_string_lossy()),
+        setup.rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    crate::explain!("bind-mounted the rootfs {} onto itself", setup.rootfs.display());
+    let root = Root::open(setup.rootfs)?;
+
+    let mut dev_is_tmpfs = false;
+    for entry in setup.mounts {
+        mount_entry(&root, setup, entry)?;
+        if entry.destination() == Path::new("/dev") && entry.typ().as_deref() != Some("bind") {
+            dev_is_tmpfs = !mount_options::parse(entry.options().as_deref().unwrap_or(&[])).is_bind();
+        }
+    }
+    if dev_is_tmpfs {
+        create_devices(&root, setup)?;
+    }
+    enter(&root, setup.no_pivot)
+}
+
+/// Make one of the spec's mounts.
+fn mount_entry(root: &Root, setup: &RootfsSetup<'_>, entry: &Mount) -> Result<()> {
+    let dest = entry.destination();
+    let options = mount_options::parse(entry.options().as_deref().unwrap_or(&[]));
+    let typ = entry.typ().clone().unwrap_or_else(|| "none".to_string());
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroups(root, setup, dest, &options);
+    }
+    if options.is_bind() || typ == "bind" {
+        let source = entry.source().clone().unwrap_or_default();
+        let source = if source.is_relative() {
+            setup.bundle.join(source)
+        } else {
+            source
+        };
+        let is_dir = std::fs::metadata(&source)
+            .with_context(|| format!("bind source {}", source.display()))?
+            .is_dir();
+        let target = if is_dir {
+            root.mkdir_all(dest, 0o755)?
+        } else {
+            root.create_file(dest)?
+        };
+        mount_at(
+            Some(&source.to_string_lossy()),
+            &fd_path(&target),
+            None,
+            MsFlags::MS_BIND | (options.flags & MsFlags::MS_REC),
+            None,
+        )?;
+        let extra = options.remount_flags();
+        if !extra.is_empty() {
+            remount_bind(root, dest, extra)?;
+        }
+        crate::explain!(
+            "bind-mounted {} at {}{}",
+            source.display(),
+            dest.display(),
+            if extra.contains(MsFlags::MS_RDONLY) {
+                " read-only"
+            } else {
+                ""
+            }
+        );
+    } else {
+        let target = root.mkdir_all(dest, 0o755)?;
+        let source = entry.source().as_ref().map(|s| s.to_string_lossy().into_owned());
+        let data = (!options.data.is_empty()).then_some(options.data.as_str());
+        mount_at(
+            Some(source.as_deref().unwrap_or(&typ)),
+            &fd_path(&target),
+            Some(&typ),
+            options.flags,
+            data,
+        )?;
+        crate::explain!("mounted {typ} at {}", dest.display());
+    }
+    apply_propagation(root, dest, &options)
+}
+
+/// Remount a fresh bind mount with extra flags (a bind mount ignores them the first time). The
+/// target is reopened so the handle points at the new mount, not at what it covers.
+fn remount_bind(root: &Root, dest: &Path, extra: MsFlags) -> Result<()> {
+    let target = root.open_path(dest)?;
+    mount_at(
+        None,
+        &fd_path(&target),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+        None,
+    )
+}
+
+fn apply_propagation(root: &Root, dest: &Path, options: &MountOptions) -> Result<()> {
+    if options.propagation.is_empty() {
+        return Ok(());
+    }
+    let target = root.open_path(dest)?;
+    for flags in &options.propagation {
+        mount_at(None, &fd_path(&target), None, *flags, None)?;
+    }
+    Ok(())
+}
+
+/// A `cgroup` mount: a tmpfs with one mount per v1 hierarchy, or a cgroup2 mount. With a cgroup
+/// namespace each hierarchy is mounted afresh (it shows the namespace's root); without one the
+/// container's own cgroup directory is bind-mounted, so it sees only itself, as with runc.
+fn mount_cgroups(root: &Root, setup: &RootfsSetup<'_>, dest: &Path, options: &MountOptions) -> Result<()> {
+    let flags = options.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    let read_only = options.flags.contains(MsFlags::MS_RDONLY);
+    let cgroups = setup.cgroups;
+    if !cgroups.is_v1() {
+        let target = root.mkdir_all(dest, 0o555)?;
+        if setup.cgroupns {
+            mount_at(
+                Some("cgroup2"),
+                &fd_path(&target),
+                Some("cgroup2"),
+                options.flags,
+                None,
+            )?;
+        } else if let Some(v2) = &cgroups.v2 {
+            let source = v2.join(setup.cgroup_path);
+            mount_at(
+                Some(&source.to_string_lossy()),
+                &fd_path(&target),
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )?;
+            remount_bind(root, dest, options.remount_flags())?;
+        }
+        crate::explain!("mounted the container's cgroup2 tree at {}", dest.display());
+        return Ok(());
+    }
+    let target = root.mkdir_all(dest, 0o555)?;
+    mount_at(
+        Some("tmpfs"),
+        &fd_path(&target),
+        Some("tmpfs"),
+        flags,
+        Some("mode=755"),
+    )?;
+    let mut hierarchies: Vec<(PathBuf, String, &str)> = cgroups
+        .v1
+        .iter()
+        .filter(|h| setup.cgroupns || !h.is_named_only())
+        .map(|h| (h.mountpoint.clone(), h.controllers.join(","), "cgroup"))
+        .collect();
+    if let Some(v2) = &cgroups.v2 {
+        hierarchies.push((v2.clone(), String::new(), "cgroup2"));
+    }
+    for (mountpoint, controllers, fstype) in hierarchies {
+        let Some(name) = mountpoint.file_name() else {
+            continue;
+        };
+        let sub = dest.join(name);
+        let sub_fd = root.mkdir_all(&sub, 0o555)?;
+        if setup.cgroupns {
+            let data = (!controllers.is_empty()).then_some(controllers.as_str());
+            let ro = if read_only {
+                MsFlags::MS_RDONLY
+            } else {
+                MsFlags::empty()
+            };
+            mount_at(Some("cgroup"), &fd_path(&sub_fd), Some(fstype), flags | ro, data)?;
+        } else {
+            let source = mountpoint.join(setup.cgroup_path);
+            if !source.is_dir() {
+                continue;
+            }
+            mount_at(
+                Some(&source.to_string_lossy()),
+                &fd_path(&sub_fd),
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )?;
+            remount_bind(root, &sub, options.remount_flags())?;
+        }
+    }
+    if read_only {
+        let target = root.open_path(dest)?;
+        mount_at(
+            None,
+            &fd_path(&target),
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
+            Some("mode=755"),
+        )?;
+    }
+    crate::explain!("mounted the container's cgroup hierarchies at {}", dest.display());
+    Ok(())
+}
+
+/// Create the default devices, the spec's devices and /dev's standard symlinks.
+fn create_devices(root: &Root, setup: &RootfsSetup<'_>) -> Result<()> {
+    let dev = root.mkdir_all(Path::new("/dev"), 0o755)?;
+    // Device modes are exact: no umask.
+    let old_umask = nix::sys::stat::umask(Mode::empty());
+    let mut names = Vec::new();
+    for (name, major, minor) in DEFAULT_DEVICES {
+        make_device(
+            root,
+            &dev,
+            Path::new("/dev").join(name).as_path(),
+            SFlag::S_IFCHR,
+            major,
+            minor,
+            0o666,
+            None,
+            setup.userns,
+        )?;
+        names.push(name.to_string());
+    }
+    for device in setup.devices {
+        let kind = match device.typ() {
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            _ => SFlag::S_IFCHR,
+        };
+        let owner = Some((device.uid().unwrap_or(0), device.gid().unwrap_or(0)));
+        make_device(
+            root,
+            &dev,
+            device.path(),
+            kind,
+            device.major() as u64,
+            device.minor() as u64,
+            device.file_mode().unwrap_or(0o666),
+            owner,
+            setup.userns,
+        )?;
+        names.push(device.path().display().to_string());
+    }
+    nix::sys::stat::umask(old_umask);
+    crate::explain!("created devices {}", names.join(", "));
+
+    let mut links = vec![
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+    ];
+    if Path::new("/proc/kcore").exists() {
+        links.push(("/proc/kcore", "core"));
+    }
+    // /dev/ptmx points into the container's own devpts instance.
+    let _ = nix::unistd::unlinkat(
+        Some(dev.as_raw_fd()),
+        "ptmx",
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    );
+    links.push(("pts/ptmx", "ptmx"));
+    for (target, name) in &links {
+        match nix::unistd::symlinkat(*target, Some(dev.as_raw_fd()), *name) {
+            Ok(()) | Err(nix::Error::EEXIST) => {}
+            Err(err) => return Err(err).with_context(|| format!("cannot link /dev/{name}")),
+        }
+    }
+    crate::explain!("linked /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr and /dev/ptmx");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_device(
+    root: &Root,
+    dev: &std::os::fd::OwnedFd,
+    path: &Path,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    userns: bool,
+) -> Result<()> {
+    if userns {
+        // mknod is not allowed in a user namespace: bind the host's node instead.
+        let target = root.create_file(path)?;
+        return mount_at(
+            Some(&path.to_string_lossy()),
+            &fd_path(&target),
+            None,
+            MsFlags::MS_BIND,
+            None,
+        );
+    }
+    let parent = path.parent().unwrap_or(Path::new("/dev"));
+    let name = path.file_name().context("a device path has no name")?;
+    let dir = if parent == Path::new("/dev") {
+        None
+    } else {
+        Some(root.mkdir_all(parent, 0o755)?)
+    };
+    let dir_fd = dir.as_ref().unwrap_or(dev).as_raw_fd();
+    let _ = nix::unistd::unlinkat(Some(dir_fd), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    nix::sys::stat::mknodat(
+        Some(dir_fd),
+        name,
+        kind,
+        Mode::from_bits_truncate(mode),
+        nix::sys::stat::makedev(major, minor),
+    )
+    .with_context(|| format!("cannot create device {}", path.display()))?;
+    if let Some((uid, gid)) = owner {
+        nix::unistd::fchownat(
+            Some(dir_fd),
+            name,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .with_context(|| format!("cannot chown device {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// pivot_root into the rootfs and detach the old root; or, with `no_pivot`, move and chroot.
+fn enter(root: &Root, no_pivot: bool) -> Result<()> {
+    nix::unistd::fchdir(root_fd(root)).context("cannot enter the rootfs")?;
+    if no_pivot {
+        mount_at(Some("."), Path::new("/"), None, MsFlags::MS_MOVE, None)?;
+        nix::unistd::chroot(".").context("cannot chroot into the rootfs")?;
+        nix::unistd::chdir("/").context("cannot enter /")?;
+        crate::explain!(
+            "moved the rootfs {} to / and chrooted into it",
+            root.path().display()
+        );
+        return Ok(());
+    }
+    // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
+    // removes it without needing a directory for it inside the rootfs.
+    nix::unistd::pivot_root(".", ".").context("cannot pivot_root into the rootfs")?;
+    mount_at(
+        None,
+        Path::new("."),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )?;
+    umount2(".", MntFlags::MNT_DETACH).context("cannot detach the old root")?;
+    nix::unistd::chdir("/").context("cannot enter /")?;
+    crate::explain!(
+        "pivoted the root to {} and detached the old root",
+        root.path().display()
+    );
+    Ok(())
+}
+
+fn root_fd(root: &Root) -> std::os::fd::RawFd {
+    root.raw_fd()
+}
+
+/// Mount flags a remount must keep (the kernel refuses to drop locked ones).
+fn current_flags(path: &Path) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let Ok(stat) = nix::sys::statvfs::statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = stat.flags();
+    let mut flags = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            flags |= ms;
+        }
+    }
+    flags
+}
+
+/// Make `path` (inside the new root) read-only with a bind mount of itself.
+fn read_only(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    mount_at(
+        Some(&path.to_string_lossy()),
+        path,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    mount_at(
+        None,
+        path,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | current_flags(path),
+        None,
+    )?;
+    crate::explain!("made {} read-only", path.display());
+    Ok(())
+}
+
+/// Hide `path`: /dev/null over a file, an empty read-only tmpfs over a directory.
+fn mask(path: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if meta.is_dir() {
+        mount_at(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)?;
+    } else {
+        mount_at(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?;
+    }
+    crate::explain!("masked {}", path.display());
+    Ok(())
+}
+
+/// After the pivot: read-only and masked paths, then a read-only root if asked.
+pub fn finalize(readonly_paths: &[String], masked_paths: &[String], readonly_root: bool) -> Result<()> {
+    for path in readonly_paths {
+        read_only(Path::new(path))?;
+    }
+    for path in masked_paths {
+        mask(Path::new(path))?;
+    }
+    if readonly_root {
+        mount_at(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | current_flags(Path::new("/")),
+            None,
+        )?;
+        crate::explain!("made the root filesystem read-only");
+    }
+    Ok(())
+}
