@@ -50,6 +50,9 @@ pub struct Object {
     pub kind: ObjectKind,
     /// Keys and values, in the order Go would keep them for a struct.
     pub entries: Vec<(String, Value)>,
+    /// The API field it was found under (for slice elements, the slice's): names the Go type
+    /// well enough to know the fields the JSON omits when empty.
+    pub origin: Option<String>,
 }
 
 /// The Go type an [`Object`] stands for.
@@ -96,6 +99,7 @@ impl Object {
         Object {
             kind,
             entries: Vec::new(),
+            origin: None,
         }
     }
 
@@ -265,6 +269,58 @@ fn nil_kind(parent: Option<&str>, field: Option<&str>) -> NilKind {
     }
 }
 
+/// Fields Docker's API types tag `omitempty`: absent from the JSON when empty, yet present in
+/// the Go struct Docker's templates run on. By the field the struct is found under
+/// (`None` for the inspected object itself), the field, and its zero value's kind.
+const OMITTED_FIELDS: &[(Option<&str>, &str, Zero)] = &[
+    (None, "Node", Zero::Nil(NilKind::Pointer)),
+    (None, "SizeRw", Zero::Nil(NilKind::Pointer)),
+    (None, "SizeRootFs", Zero::Nil(NilKind::Pointer)),
+    (Some("State"), "Health", Zero::Nil(NilKind::Pointer)),
+    (Some("Config"), "ExposedPorts", Zero::Nil(NilKind::Map)),
+    (Some("Config"), "ArgsEscaped", Zero::False),
+    (Some("Config"), "Healthcheck", Zero::Nil(NilKind::Pointer)),
+    (Some("Config"), "NetworkDisabled", Zero::False),
+    (Some("Config"), "MacAddress", Zero::Empty),
+    (Some("Config"), "StopSignal", Zero::Empty),
+    (Some("Config"), "StopTimeout", Zero::Nil(NilKind::Pointer)),
+    (Some("Config"), "Shell", Zero::Nil(NilKind::Slice)),
+    (Some("ContainerConfig"), "ExposedPorts", Zero::Nil(NilKind::Map)),
+    (Some("ContainerConfig"), "StopSignal", Zero::Empty),
+    (Some("ContainerConfig"), "Shell", Zero::Nil(NilKind::Slice)),
+    (Some("HostConfig"), "Tmpfs", Zero::Nil(NilKind::Map)),
+    (Some("HostConfig"), "StorageOpt", Zero::Nil(NilKind::Map)),
+    (Some("HostConfig"), "Sysctls", Zero::Nil(NilKind::Map)),
+    (Some("HostConfig"), "Mounts", Zero::Nil(NilKind::Slice)),
+    (Some("HostConfig"), "MaskedPaths", Zero::Nil(NilKind::Slice)),
+    (Some("HostConfig"), "ReadonlyPaths", Zero::Nil(NilKind::Slice)),
+    (Some("HostConfig"), "Init", Zero::Nil(NilKind::Pointer)),
+    (Some("Mounts"), "Name", Zero::Empty),
+    (Some("Mounts"), "Driver", Zero::Empty),
+];
+
+/// The zero value of an omitted field.
+#[derive(Clone, Copy)]
+enum Zero {
+    Nil(NilKind),
+    Empty,
+    False,
+}
+
+impl Object {
+    /// The zero value Go would show for a field the JSON left out, when it is a known one.
+    pub fn omitted_field(&self, name: &str) -> Option<Value> {
+        OMITTED_FIELDS
+            .iter()
+            .find(|(origin, field, _)| *origin == self.origin.as_deref() && *field == name)
+            .map(|(_, _, zero)| match zero {
+                Zero::Nil(kind) => Value::Nil(*kind),
+                Zero::Empty => Value::String(String::new()),
+                Zero::False => Value::Bool(false),
+            })
+    }
+}
+
 /// JSON kept in document order: `serde_json::Value` sorts keys unless a feature is on.
 #[derive(Debug)]
 enum RawJson {
@@ -359,31 +415,40 @@ impl Value {
             RawJson::Bool(b) => Value::Bool(*b),
             RawJson::Number(n) => Value::Number(n.clone()),
             RawJson::String(s) => Value::String(s.clone()),
-            // Elements of a slice are typed like the slice's field (Mounts → mount structs).
+            // Elements of a slice are typed by the slice's field (Mounts → mount structs).
             RawJson::Array(items) => Value::Array(
                 items
                     .iter()
-                    .map(|item| Value::from_raw(item, parent, None))
+                    .map(|item| match item {
+                        RawJson::Object(entries) => Value::object_from_raw(entries, field, false),
+                        other => Value::from_raw(other, parent, None),
+                    })
                     .collect(),
             ),
-            RawJson::Object(entries) => {
-                let is_map = is_map_field(parent, field);
-                let kind = if is_map {
-                    ObjectKind::Map
-                } else {
-                    ObjectKind::Struct
-                };
-                let entries = entries
-                    .iter()
-                    .map(|(k, v)| {
-                        // A map's values are typed by the map, not by their keys (a label named "Env").
-                        let child_field = if is_map { None } else { Some(k.as_str()) };
-                        (k.clone(), Value::from_raw(v, field, child_field))
-                    })
-                    .collect();
-                Value::Object(Object { kind, entries })
-            }
+            RawJson::Object(entries) => Value::object_from_raw(entries, field, is_map_field(parent, field)),
         }
+    }
+
+    /// Convert a JSON object found under `field`: a Go map or a struct.
+    fn object_from_raw(entries: &[(String, RawJson)], field: Option<&str>, is_map: bool) -> Value {
+        let kind = if is_map {
+            ObjectKind::Map
+        } else {
+            ObjectKind::Struct
+        };
+        let entries = entries
+            .iter()
+            .map(|(k, v)| {
+                // A map's values are typed by the map, not by their keys (a label named "Env").
+                let child_field = if is_map { None } else { Some(k.as_str()) };
+                (k.clone(), Value::from_raw(v, field, child_field))
+            })
+            .collect();
+        Value::Object(Object {
+            kind,
+            entries,
+            origin: field.map(str::to_string),
+        })
     }
 
     /// Go's truth for `if`, `with`, `and`, `or`, `not`: false, 0, nil, empty or missing are false.

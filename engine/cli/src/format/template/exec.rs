@@ -317,6 +317,13 @@ impl<'a> Exec<'a> {
             return Ok(receiver);
         };
         for name in path {
+            if let Value::Object(o) = &receiver
+                && o.kind == ObjectKind::Struct
+                && o.get(name).is_none()
+            {
+                // Docker's typed run stops at the omitted field's nil; its raw rerun has no such key.
+                return Err(self.error(pos, node, format!("map has no entry for key {name:?}")));
+            }
             receiver = self.eval_field(dot, &receiver, pos, node, name, &[], None)?;
         }
         self.eval_field(dot, &receiver, pos, node, final_name, args, last)
@@ -383,7 +390,10 @@ impl<'a> Exec<'a> {
         match object.kind {
             ObjectKind::Map => Ok(Value::Missing),
             // Docker's inspect falls back to raw JSON maps with missingkey=error.
-            ObjectKind::Struct => Err(self.error(pos, node, format!("map has no entry for key {name:?}"))),
+            ObjectKind::Struct => match object.omitted_field(name) {
+                Some(zero) => Ok(zero),
+                None => Err(self.error(pos, node, format!("map has no entry for key {name:?}"))),
+            },
             ObjectKind::Row(type_name) => Err(self.error(
                 pos,
                 node,

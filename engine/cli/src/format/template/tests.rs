@@ -20,10 +20,15 @@ fn run(template: &str, data: &Value) -> Result<String, String> {
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     // Docker prints its Go struct, which has fields the JSON omits when empty (State.Health).
     ("{{.State}}", "fields omitted from the JSON are not printed"),
-    // Same: HostConfig.Tmpfs is omitted from the JSON when empty, so we see no such key.
+    // Docker's typed run fails on the Go field name (NanoCPUs) and reruns on raw JSON (json.Number).
     (
-        "{{.HostConfig.Tmpfs}}",
-        "fields omitted from the JSON are missing keys",
+        r#"{{.HostConfig.NanoCpus | printf "%T"}} {{printf "%T %T" .Config.Env .Config.Labels}}"#,
+        "raw rerun",
+    ),
+    // Docker's typed run cannot index nat.PortMap with a string and reruns on raw JSON maps.
+    (
+        r#"{{index .NetworkSettings.Ports "80/tcp"}}"#,
+        "raw rerun prints port bindings as maps",
     ),
 ];
 

@@ -91,6 +91,32 @@ TEMPLATES = [
     "{{upper 5}}",
     "{{printf \"%d %s %v\" 1}}",
     "{{len .State.Pid}}",
+    "{{json .}}",
+    "{{json .Config}}",
+    "{{.Config.Hostname}} {{.HostConfig.Memory}} {{.State.StartedAt}} {{lower .State.Status}}",
+    '{{printf "%s|%v|%d" .Config.Env .Config.Labels .HostConfig.Memory}}',
+    "{{.Config.Env | len}}",
+    '{{index .NetworkSettings.Ports "80/tcp"}}',
+    '{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}',
+    "{{range $p, $conf := .NetworkSettings.Ports}}{{$p}} -> {{(index $conf 0).HostPort}}\n{{end}}",
+    '{{with .Config.Labels}}{{index . "b"}}{{end}}',
+    '{{.Id | printf "%.12s"}} {{slice .Id 0 12}} {{truncate .Id 12}}',
+    """{{range .Config.Env}}
+  {{- .}}
+{{end}}""",
+    '{{if eq .State.Status "exited" "running"}}known{{end}} {{ne .State.ExitCode 0}}',
+    "{{.State.ExitCode}} {{.State.Error}}|{{.State.OOMKilled}}",
+    '{{range $k, $v := .Config.ExposedPorts}}{{$k}} {{end}}',
+    "{{.Config.Labels | len}} {{len .NetworkSettings.Networks}}",
+    '{{index .Config.Labels "com.example.vendor" | upper}}',
+    '{{.Mounts | json}}',
+    '{{$.Name}}{{with $x := .State}}{{$x.Status}}{{end}}',
+    '{{printf "%-8s|%8s|%q" .Driver .Driver .Config.Env}}',
+    '{{or .Config.Domainname "none"}} {{and .State.Running "yes"}}',
+    "{{/* a comment */ -}}   {{.Driver}}",
+    "{{.HostConfig.NanoCpus | printf \"%T\"}} {{printf \"%T %T\" .Config.Env .Config.Labels}}",
+    "{{len .Mounts}} {{(index .Mounts 0).Destination}} {{index .Mounts 0 | json}}",
+    "{{.Config.StopSignal}}{{.Config.User}}|{{.Config.WorkingDir}}|",
 ]
 
 
