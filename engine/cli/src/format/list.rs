@@ -240,6 +240,16 @@ impl ListKind {
     }
 }
 
+/// Whether a format mentions `.{field}` (`docker ps` asks the daemon for sizes, `size=1`,
+/// when the format uses `.Size`, as its template pre-processing finds out).
+pub fn uses_field(format: &str, field: &str) -> bool {
+    let needle = format!(".{field}");
+    format.match_indices(&needle).any(|(at, _)| {
+        let after = format[at + needle.len()..].chars().next();
+        !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
 /// Docker's header for `.Label "com.example.some-label"`: the last dotted part, `-` and `_` as spaces.
 fn label_header(name: &str) -> String {
     name.rsplit('.').next().unwrap_or(name).replace(['-', '_'], " ")
@@ -476,6 +486,13 @@ mod tests {
             ListKind::History.format(Some("raw"), ListOptions::default()),
             "raw"
         );
+    }
+
+    #[test]
+    fn size_use_is_detected() {
+        assert!(uses_field("table {{.ID}}\t{{.Size}}", "Size"));
+        assert!(uses_field("{{if .Size}}x{{end}}", "Size"));
+        assert!(!uses_field("{{.SizeRw}} {{.ID}}", "Size"));
     }
 
     #[test]

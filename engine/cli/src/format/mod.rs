@@ -12,6 +12,10 @@
 //! `[a b]`, maps `map[k:v]`, missing map keys `<no value>`, missing struct fields fail with
 //! Docker's `map has no entry for key "X"`. For finer control use [`Template`].
 //!
+//! **Inspect without `-f`**: [`inspect_json`]`(&[raw_body, …])` prints the API's JSON bodies
+//! as one array indented like Docker's (Go's `json.Indent`, four spaces), keeping the key order
+//! and escapes of the daemon — decode-and-reencode through `serde_json::Value` would sort keys.
+//!
 //! **Lists** (`ps`, `images`, `volume ls`, `network ls`, `history`):
 //! 1. rows: [`rows::container_row`], [`rows::image_rows`], [`rows::volume_row`],
 //!    [`rows::network_row`], [`rows::history_row`] turn Engine API JSON into Docker's fields
@@ -22,6 +26,8 @@
 //! 3. [`render_list`]`(format, kind, &rows)` prints: `table …` gives a header (REPOSITORY,
 //!    IMAGE ID / CONTAINER ID, CREATED…) and columns aligned like Docker's tabwriter; other
 //!    formats one line per row. Errors ([`FormatError`]) read as Docker's for that command.
+//!    [`uses_field`]`(format, "Size")` tells `ps` to ask for sizes; `volume ls` and `network ls`
+//!    list by name in natural order ([`rows::sort_by_name`]).
 //!
 //! **Units and display rules**: [`human_size`] (`1.98MB`), [`human_size_with_precision`],
 //! [`human_size_binary`] (`1.944GiB`), [`human_duration`] (`About a minute`), [`time_ago`]
@@ -35,6 +41,8 @@
 
 /// `ps` field rules: command quoting, names, image, ports, mounts, size, status line.
 pub mod display;
+/// `docker inspect`'s JSON layout.
+pub mod inspect;
 /// `--format` for list commands: headers, default formats, tables.
 pub mod list;
 /// List rows from Engine API JSON.
@@ -50,7 +58,8 @@ pub use display::{
     PortSummary, StateFacts, display_ports, ellipsis, ps_command, ps_image, ps_mounts, ps_names, ps_size,
     status_text, summary_command,
 };
-pub use list::{FormatError, ListKind, ListOptions, render_list};
+pub use inspect::{indent_json, inspect_json};
+pub use list::{FormatError, ListKind, ListOptions, render_list, uses_field};
 pub use template::{ExecError, ParseError, Template};
 pub use units::{
     go_time_string, human_duration, human_size, human_size_binary, human_size_with_precision, local_time,
