@@ -185,6 +185,30 @@ impl ShimClient {
         })
     }
 
+    /// Wait for the container's init, or, when the shim has already recorded the exit and gone
+    /// (nobody was waiting), read `exit.json` from the socket's directory.
+    pub fn wait_init(&self) -> Result<ExitStatus, ShimError> {
+        match self.wait(crate::protocol::INIT) {
+            Err(ShimError::Connect { socket, source }) => self
+                .read_exit_file()
+                .unwrap_or(Err(ShimError::Connect { socket, source })),
+            Err(ShimError::Io { socket, source }) if source.kind() == io::ErrorKind::UnexpectedEof => self
+                .read_exit_file()
+                .unwrap_or(Err(ShimError::Io { socket, source })),
+            other => other,
+        }
+    }
+
+    /// `exit.json` next to the socket, if it is there.
+    fn read_exit_file(&self) -> Option<Result<ExitStatus, ShimError>> {
+        let dir = self.socket.parent()?;
+        match ExitStatus::read_from_state_dir(dir) {
+            Ok(Some(status)) => Some(Ok(status)),
+            Ok(None) => None,
+            Err(e) => Some(Err(ShimError::BadReply(e.to_string()))),
+        }
+    }
+
     /// Prepare an exec: `process` is an OCI process object.
     pub fn exec_create(
         &self,

@@ -1,11 +1,12 @@
 //! The exit record: what `wait` answers and what `<state-dir>/exit.json` holds.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::write_atomically;
 use crate::paths::StateDir;
 
 /// How a process ended.
@@ -53,20 +54,8 @@ impl ExitStatus {
 
     /// Write `exit.json` into `state_dir` atomically: temp file, fsync, rename, fsync the dir.
     pub fn write_to_state_dir(&self, state_dir: &Path) -> io::Result<()> {
-        let target = StateDir::new(state_dir).exit_file();
-        let temp = state_dir.join(format!(".exit.json.{}", std::process::id()));
         let json = serde_json::to_vec(self).map_err(io::Error::other)?;
-        let result = (|| {
-            let mut file = File::create(&temp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            fs::rename(&temp, &target)?;
-            File::open(state_dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result
+        write_atomically(&StateDir::new(state_dir).exit_file(), &json)
     }
 
     /// Read `exit.json` from `state_dir`; `None` when the process has not exited (no file).

@@ -62,6 +62,8 @@
 //! create/start/exec/kill/delete run, cgroup counter read, exit recorded. Its own warnings (which
 //! nobody would see on `/dev/null`) go to `<state-dir>/shim.log`.
 
+/// Atomic file writes (temp, fsync, rename), as every state file is written.
+pub mod atomic;
 /// Blocking client for berthd: start a shim, send it requests, attach to a process.
 pub mod client;
 /// The exit record: `exit.json` in the state dir and the `wait` reply.
