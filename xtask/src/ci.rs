@@ -14,8 +14,17 @@ use crate::util::{run, workspace_root};
 
 /// Debian packages the tests use: a real Docker to compare with, runc, busybox for the lab
 /// images, a real registry and skopeo, nftables and iproute2 for networking.
-const PACKAGES: &[&str] =
-    &["docker.io", "runc", "busybox-static", "nftables", "iproute2", "skopeo", "docker-registry", "python3"];
+const PACKAGES: &[&str] = &[
+    "docker.io",
+    "runc",
+    "busybox-static",
+    "nftables",
+    "iproute2",
+    "skopeo",
+    "docker-registry",
+    "python3",
+    "curl",
+];
 
 /// The Docker engine the tests compare with: the machine's own when one answers, else one CI
 /// starts with Docker's defaults (only one dockerd can own the docker0 bridge).
@@ -39,16 +48,34 @@ pub fn run_ci(args: Args) -> anyhow::Result<()> {
     }
     let docker = DockerDaemon::start()?;
     if !args.tests_only {
-        step("cargo fmt --check", || run(Command::new("cargo").args(["fmt", "--all", "--check"])))?;
+        step("cargo fmt --check", || {
+            run(Command::new("cargo").args(["fmt", "--all", "--check"]))
+        })?;
         step("cargo clippy", || {
-            run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+            run(Command::new("cargo").args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
         })?;
     }
-    step("lab images", || run(Command::new("cargo").args(["xtask", "images"])))?;
+    step("lab images", || {
+        run(Command::new("cargo").args(["xtask", "images"]))
+    })?;
     step("tests", || {
         let mut test = if has_nextest() {
             let mut c = Command::new("cargo");
-            c.args(["nextest", "run", "--workspace", "--no-fail-fast", "--failure-output", "final"]);
+            c.args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--no-fail-fast",
+                "--failure-output",
+                "final",
+            ]);
             c
         } else {
             let mut c = Command::new("cargo");
@@ -73,7 +100,12 @@ fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()
 }
 
 fn has_nextest() -> bool {
-    Command::new("cargo").args(["nextest", "--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// apt-get install what is missing (dpkg says which), as root.
@@ -129,7 +161,10 @@ impl DockerDaemon {
             .stderr(log)
             .spawn()
             .context("start dockerd (apt-get install docker.io)")?;
-        let daemon = DockerDaemon { child: Some(child), socket };
+        let daemon = DockerDaemon {
+            child: Some(child),
+            socket,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !docker_answers(&daemon.socket) {
             if Instant::now() > deadline {
@@ -148,7 +183,13 @@ impl DockerDaemon {
 
 fn docker_answers(socket: &Path) -> bool {
     Command::new("docker")
-        .args(["-H", &format!("unix://{}", socket.display()), "version", "--format", "{{.Server.Version}}"])
+        .args([
+            "-H",
+            &format!("unix://{}", socket.display()),
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -179,23 +220,39 @@ pub fn leak_check() -> anyhow::Result<()> {
     }
     if let Ok(out) = Command::new("ip").args(["-o", "link", "show"]).output() {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let name = line.split(": ").nth(1).unwrap_or("").split('@').next().unwrap_or("");
+            let name = line
+                .split(": ")
+                .nth(1)
+                .unwrap_or("")
+                .split('@')
+                .next()
+                .unwrap_or("");
             if name.starts_with("berth") || name.starts_with("brb") || name.starts_with("vb") {
                 leaks.push(format!("link {name}"));
             }
         }
     }
     if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
-        for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("berth")) {
+        for line in String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("berth"))
+        {
             leaks.push(format!("netns {line}"));
         }
     }
     if let Ok(out) = Command::new("nft").args(["list", "tables"]).output() {
-        for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("berth")) {
+        for line in String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("berth"))
+        {
             leaks.push(format!("nftables {line}"));
         }
     }
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let berth = hierarchy.path().join("berth");
         for entry in std::fs::read_dir(&berth).into_iter().flatten().flatten() {
             if entry.path().is_dir() {
@@ -207,7 +264,10 @@ pub fn leak_check() -> anyhow::Result<()> {
         let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
         let comm = comm.trim();
         if matches!(comm, "berthd" | "berth-shim" | "berth-runtime") {
-            leaks.push(format!("process {} ({comm})", entry.file_name().to_string_lossy()));
+            leaks.push(format!(
+                "process {} ({comm})",
+                entry.file_name().to_string_lossy()
+            ));
         }
     }
     if leaks.is_empty() {

@@ -4,10 +4,10 @@ use clap::{Parser, Subcommand};
 
 /// Bench: berth beside Docker on the same machine, in one run.
 mod bench;
-/// Demo: build, load the lab images into a private berthd, list them.
-mod demo;
 /// CI: install what the tests need, start it, run every check, then the leak check.
 mod ci;
+/// Demo: build, load the lab images into a private berthd, list them.
+mod demo;
 /// Lab images: reproducible stand-ins for the guide's Docker Hub images.
 mod images;
 /// Small helpers shared by the tasks.

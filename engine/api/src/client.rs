@@ -69,7 +69,9 @@ impl Client {
             None if host.starts_with('/') => host,
             None => return Err(ClientError::Host(host.to_owned())),
         };
-        Ok(Client { socket: PathBuf::from(path) })
+        Ok(Client {
+            socket: PathBuf::from(path),
+        })
     }
 
     pub fn socket(&self) -> &Path {
@@ -96,7 +98,10 @@ impl Client {
     async fn connect(&self) -> Result<UnixStream, ClientError> {
         UnixStream::connect(&self.socket)
             .await
-            .map_err(|source| ClientError::Connect { socket: self.socket.clone(), source })
+            .map_err(|source| ClientError::Connect {
+                socket: self.socket.clone(),
+                source,
+            })
     }
 
     fn build(method: Method, path: &str, content_type: Option<&str>, body: Body) -> Request<Body> {
@@ -104,7 +109,10 @@ impl Client {
             .method(method)
             .uri(format!("/v{API_VERSION}{path}"))
             .header(header::HOST, "berth")
-            .header(header::USER_AGENT, concat!("berth-cli/", env!("CARGO_PKG_VERSION")));
+            .header(
+                header::USER_AGENT,
+                concat!("berth-cli/", env!("CARGO_PKG_VERSION")),
+            );
         if let Some(content_type) = content_type {
             builder = builder.header(header::CONTENT_TYPE, content_type);
         }
@@ -123,7 +131,9 @@ impl Client {
         let stream = self.connect().await?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
-        let response = sender.send_request(Self::build(method, path, content_type, body)).await?;
+        let response = sender
+            .send_request(Self::build(method, path, content_type, body))
+            .await?;
         check_status(response).await
     }
 
@@ -176,7 +186,11 @@ impl Client {
 /// Encode a query string (`?a=1&b=x`), or nothing when every value is absent.
 pub fn query<Q: Serialize>(params: &Q) -> Result<String, ClientError> {
     let encoded = serde_urlencoded::to_string(params)?;
-    Ok(if encoded.is_empty() { encoded } else { format!("?{encoded}") })
+    Ok(if encoded.is_empty() {
+        encoded
+    } else {
+        format!("?{encoded}")
+    })
 }
 
 async fn check_status(response: Response<Incoming>) -> Result<Response<Incoming>, ClientError> {

@@ -6,10 +6,12 @@ pub const API_VERSION: &str = "1.41";
 /// Where berthd listens unless told otherwise.
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 
+/// A client for berthd (or any Docker daemon) over a UNIX socket.
+#[cfg(feature = "client")]
+pub mod client;
 /// Explain events: one plain sentence per kernel-facing step, as JSON lines.
 pub mod explain;
 /// Docker Engine API v1.41 request and response shapes.
 pub mod types;
-/// A client for berthd (or any Docker daemon) over a UNIX socket.
-#[cfg(feature = "client")]
-pub mod client;
+/// Docker's human units: durations and sizes.
+pub mod units;

@@ -30,12 +30,18 @@ impl Digest {
     }
 
     fn from_hasher(hasher: Sha256) -> Digest {
-        Digest { hex: hex::encode(hasher.finalize()) }
+        Digest {
+            hex: hex::encode(hasher.finalize()),
+        }
     }
 
     /// Build from 64 lowercase hex characters (an image id without its `sha256:`).
     pub fn from_hex(hex: &str) -> Result<Digest, DigestError> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Digest { hex: hex.to_owned() })
         } else {
             Err(DigestError::Format(hex.to_owned()))
@@ -118,7 +124,11 @@ pub struct DigestReader<R> {
 
 impl<R: Read> DigestReader<R> {
     pub fn new(inner: R) -> Self {
-        DigestReader { inner, hasher: Sha256::new(), count: 0 }
+        DigestReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// The digest and length of everything read so far.
@@ -146,7 +156,11 @@ pub struct DigestWriter<W> {
 
 impl<W: Write> DigestWriter<W> {
     pub fn new(inner: W) -> Self {
-        DigestWriter { inner, hasher: Sha256::new(), count: 0 }
+        DigestWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// The digest and length of everything written, and the inner writer.
@@ -182,10 +196,18 @@ mod tests {
 
     #[test]
     fn parses_and_refuses() {
-        let d: Digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse().unwrap();
+        let d: Digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            .parse()
+            .unwrap();
         assert_eq!(d.short(), "e3b0c44298fc");
-        assert!(matches!("md5:abc".parse::<Digest>(), Err(DigestError::Algorithm(_))));
-        assert!(matches!("sha256:ABC".parse::<Digest>(), Err(DigestError::Format(_))));
+        assert!(matches!(
+            "md5:abc".parse::<Digest>(),
+            Err(DigestError::Algorithm(_))
+        ));
+        assert!(matches!(
+            "sha256:ABC".parse::<Digest>(),
+            Err(DigestError::Format(_))
+        ));
         assert!(matches!("nocolon".parse::<Digest>(), Err(DigestError::Format(_))));
     }
 

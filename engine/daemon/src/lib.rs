@@ -3,11 +3,25 @@
 //!
 //! Only `layer`, `volume` and `network` touch the kernel; `server` only turns HTTP into engine calls.
 
+/// Containers: records, lifecycle, bundles.
+pub mod container;
+/// Start and stop: flags, socket, pid file, signals.
+pub mod daemon;
 /// Content digests (`sha256:…`), chain ids, hashing readers and writers.
 pub mod digest;
+/// The engine: every service behind one handle.
+pub mod engine;
+/// The engine's event stream.
+pub mod events;
 /// Explain events: the plain sentences that tell a trainee what the kernel was asked to do.
 pub mod explain;
+/// Images: list, inspect, history, tag, rmi, prune, load, save, import.
+pub mod image;
 /// Layer tars: apply (with whiteouts, safely), diff an overlay upper dir back into a tar.
 pub mod layer;
 /// Image references: `busybox` is `docker.io/library/busybox:latest`.
 pub mod reference;
+/// The Engine API server: routes that turn HTTP into engine calls.
+pub mod server;
+/// The image store: blobs, layers, images, tags.
+pub mod store;

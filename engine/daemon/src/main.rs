@@ -1,1 +1,23 @@
-fn main() {}
+//! berthd: the Berth engine daemon.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> anyhow::Result<()> {
+    let flags = berthd::daemon::Flags::parse();
+    let level = if flags.debug {
+        "debug"
+    } else {
+        flags.log_level.as_str()
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)))
+        .with_writer(std::io::stderr)
+        .init();
+    // Two workers are plenty: the engine's work is mostly waiting on files and processes.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(berthd::daemon::run(flags))
+}

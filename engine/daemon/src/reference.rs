@@ -84,7 +84,10 @@ impl Reference {
             return Err(ReferenceError::Empty);
         }
         let (rest, digest) = match input.split_once('@') {
-            Some((rest, digest)) => (rest, Some(digest.parse::<Digest>().map_err(|_| ReferenceError::Digest)?)),
+            Some((rest, digest)) => (
+                rest,
+                Some(digest.parse::<Digest>().map_err(|_| ReferenceError::Digest)?),
+            ),
             None => (input, None),
         };
         // A tag follows the last ':' that comes after the last '/' (a ':' before it is a port).
@@ -138,12 +141,20 @@ impl Reference {
         if !is_valid_tag(tag) {
             return Err(ReferenceError::Tag);
         }
-        Ok(Reference { tag: Some(tag.to_owned()), digest: None, ..self.clone() })
+        Ok(Reference {
+            tag: Some(tag.to_owned()),
+            digest: None,
+            ..self.clone()
+        })
     }
 
     /// The same name with a digest and no tag (`name@sha256:…`).
     pub fn with_digest(&self, digest: Digest) -> Reference {
-        Reference { tag: None, digest: Some(digest), ..self.clone() }
+        Reference {
+            tag: None,
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 
     /// The registry host (`docker.io`, `localhost:5000`).
@@ -298,7 +309,9 @@ fn is_valid_tag(tag: &str) -> bool {
 }
 
 fn is_full_hex_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -306,7 +319,10 @@ mod tests {
     use super::*;
 
     fn norm(s: &str) -> String {
-        Reference::parse_normalized(s).unwrap().with_default_tag().to_string()
+        Reference::parse_normalized(s)
+            .unwrap()
+            .with_default_tag()
+            .to_string()
     }
 
     #[test]
@@ -314,9 +330,15 @@ mod tests {
         assert_eq!(norm("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(norm("busybox:1.35"), "docker.io/library/busybox:1.35");
         assert_eq!(norm("library/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(norm("example/widget-factory:v1"), "docker.io/example/widget-factory:v1");
+        assert_eq!(
+            norm("example/widget-factory:v1"),
+            "docker.io/example/widget-factory:v1"
+        );
         assert_eq!(norm("docker.io/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(norm("index.docker.io/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            norm("index.docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(norm("a/b/c"), "docker.io/a/b/c:latest");
     }
 
@@ -357,23 +379,47 @@ mod tests {
 
     #[test]
     fn refusals_carry_dockers_messages() {
-        assert_eq!(Reference::parse_normalized("Busybox"), Err(ReferenceError::Uppercase));
+        assert_eq!(
+            Reference::parse_normalized("Busybox"),
+            Err(ReferenceError::Uppercase)
+        );
         assert_eq!(
             Reference::parse_normalized("Busybox").unwrap_err().to_string(),
             "invalid reference format: repository name must be lowercase"
         );
-        assert_eq!(Reference::parse_normalized(""), Err(ReferenceError::InvalidFormat));
+        assert_eq!(
+            Reference::parse_normalized(""),
+            Err(ReferenceError::InvalidFormat)
+        );
         assert_eq!(Reference::parse_normalized("busybox:"), Err(ReferenceError::Tag));
-        assert_eq!(Reference::parse_normalized("busybox:-x"), Err(ReferenceError::Tag));
-        assert_eq!(Reference::parse_normalized("bad//name"), Err(ReferenceError::InvalidFormat));
-        assert_eq!(Reference::parse_normalized("bad_-name"), Err(ReferenceError::InvalidFormat));
-        assert_eq!(Reference::parse_normalized("-bad"), Err(ReferenceError::InvalidFormat));
-        assert_eq!(Reference::parse_normalized("x@sha256:abc"), Err(ReferenceError::Digest));
+        assert_eq!(
+            Reference::parse_normalized("busybox:-x"),
+            Err(ReferenceError::Tag)
+        );
+        assert_eq!(
+            Reference::parse_normalized("bad//name"),
+            Err(ReferenceError::InvalidFormat)
+        );
+        assert_eq!(
+            Reference::parse_normalized("bad_-name"),
+            Err(ReferenceError::InvalidFormat)
+        );
+        assert_eq!(
+            Reference::parse_normalized("-bad"),
+            Err(ReferenceError::InvalidFormat)
+        );
+        assert_eq!(
+            Reference::parse_normalized("x@sha256:abc"),
+            Err(ReferenceError::Digest)
+        );
         assert!(matches!(
             Reference::parse_normalized(&"a".repeat(64)),
             Err(ReferenceError::HexName(_))
         ));
-        assert_eq!(Reference::parse_normalized(&"a".repeat(300)), Err(ReferenceError::TooLong));
+        assert_eq!(
+            Reference::parse_normalized(&"a".repeat(300)),
+            Err(ReferenceError::TooLong)
+        );
     }
 
     #[test]

@@ -11,19 +11,19 @@ mod image;
 
 pub use config::{ContainerConfig, HealthConfig, StrSlice};
 pub use container::{
-    ContainerChange, ContainerCreateRequest, ContainerInspect, ContainerState, ContainerSummary, ContainerTopResponse,
-    ContainerWaitResponse, EndpointIpamConfig, EndpointSettings, EventActor, EventMessage, ExecConfig, ExecInspect,
-    ExecStartConfig, IdResponse, MountPoint, NetworkSettings, NetworkingConfig, Port, ProcessConfig, SummaryHostConfig,
-    SummaryNetworkSettings, WaitError,
+    ContainerChange, ContainerCreateRequest, ContainerInspect, ContainerState, ContainerSummary,
+    ContainerTopResponse, ContainerWaitResponse, EndpointIpamConfig, EndpointSettings, EventActor,
+    EventMessage, ExecConfig, ExecInspect, ExecStartConfig, IdResponse, MountPoint, NetworkSettings,
+    NetworkingConfig, Port, ProcessConfig, SummaryHostConfig, SummaryNetworkSettings, WaitError,
 };
 pub use error::ErrorResponse;
 pub use host_config::{
-    BindOptions, DriverConfig, HostConfig, LogConfig, Mount, PortBinding, PortMap, RestartPolicy, TmpfsOptions, Ulimit,
-    VolumeOptions,
+    BindOptions, DriverConfig, HostConfig, LogConfig, Mount, PortBinding, PortMap, RestartPolicy,
+    TmpfsOptions, Ulimit, VolumeOptions,
 };
 pub use image::{
-    BuildInfo, ErrorDetail, GraphDriverData, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect, ImageMetadata,
-    ImagePruneResponse, ImageRootFs, ImageSummary, ProgressDetail,
+    BuildInfo, ErrorDetail, GraphDriverData, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect,
+    ImageMetadata, ImagePruneResponse, ImageRootFs, ImageSummary, ProgressDetail,
 };
 
 /// A JSON object with string keys and empty-object values, as Go's `map[string]struct{}`

@@ -1,0 +1,133 @@
+//! What each command does: talk to the daemon, print what Docker prints, return the exit code.
+
+pub mod image;
+pub mod system;
+
+use std::fmt;
+
+use berth_api::client::{Client, ClientError};
+use http::StatusCode;
+
+use crate::cli::{Command, ImageCommand};
+
+/// A command that failed: the message (printed on stderr) and the exit status.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub status: i32,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            status: 1,
+        }
+    }
+
+    /// A failure whose message was already printed (rmi of several names).
+    pub fn silent(status: i32) -> Failure {
+        Failure {
+            message: String::new(),
+            status,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ClientError> for Failure {
+    /// Docker's wording: daemon refusals get `Error response from daemon: `.
+    fn from(error: ClientError) -> Failure {
+        match error {
+            ClientError::Api { message, .. } => {
+                Failure::new(format!("Error response from daemon: {message}"))
+            }
+            other => Failure::new(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Failure {
+        Failure::new(error.to_string())
+    }
+}
+
+/// Docker's CLI turns a 404 into "Error: No such <object>: <name as typed>".
+pub fn not_found_as(object: &'static str, name: &str) -> impl FnOnce(ClientError) -> Failure {
+    let name = name.to_owned();
+    move |error| match error.status() {
+        Some(StatusCode::NOT_FOUND) => Failure::new(format!("Error: No such {object}: {name}")),
+        _ => Failure::from(error),
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+/// Run one command against the daemon.
+pub async fn run(client: &Client, command: Command) -> Outcome {
+    match command {
+        Command::Image(sub) => match sub {
+            ImageCommand::Ls(args) => image::list(client, args).await,
+            ImageCommand::Rm(args) => image::remove(client, args).await,
+            ImageCommand::Tag(args) => image::tag(client, args).await,
+            ImageCommand::History(args) => image::history(client, args).await,
+            ImageCommand::Inspect(args) => image::inspect(client, args).await,
+            ImageCommand::Prune(args) => image::prune(client, args).await,
+            ImageCommand::Load(args) => image::load(client, args).await,
+            ImageCommand::Save(args) => image::save(client, args).await,
+            ImageCommand::Import(args) => image::import(client, args).await,
+        },
+        Command::Images(args) => image::list(client, args).await,
+        Command::Rmi(args) => image::remove(client, args).await,
+        Command::Tag(args) => image::tag(client, args).await,
+        Command::History(args) => image::history(client, args).await,
+        Command::Load(args) => image::load(client, args).await,
+        Command::Save(args) => image::save(client, args).await,
+        Command::Import(args) => image::import(client, args).await,
+        Command::Inspect(args) => image::inspect(client, args).await,
+        Command::Version(args) => system::version(client, args).await,
+        Command::Info(args) => system::info(client, args).await,
+    }
+}
+
+/// `key=value` filter flags → the daemon's `filters` JSON (`{"key":["value"]}`).
+pub fn filters_json(flags: &[String]) -> Result<Option<String>, Failure> {
+    if flags.is_empty() {
+        return Ok(None);
+    }
+    let mut map: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for flag in flags {
+        let (key, value) = flag
+            .split_once('=')
+            .ok_or_else(|| Failure::new("bad format of filter (expected name=value)"))?;
+        map.entry(key.trim().to_lowercase())
+            .or_default()
+            .push(value.to_owned());
+    }
+    Ok(Some(serde_json::to_string(&map).expect("filters serialize")))
+}
+
+/// JSON indented as Docker's `inspect` prints it (four spaces).
+pub fn pretty_json(value: &impl serde::Serialize) -> String {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    value.serialize(&mut serializer).expect("JSON values serialize");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// Ask y/N on the terminal, as Docker's prune commands do.
+pub fn confirm(warning: &str) -> bool {
+    use std::io::{BufRead, Write};
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
+}

@@ -1,0 +1,6 @@
+//! berth's integration tests: each test starts its own berthd on temporary roots, drives it
+//! with the `berth` CLI (and the real docker CLI), and cleans up after itself.
+//! Run as root: `cargo test --workspace` builds every binary these tests start.
+
+mod common;
+mod images;

@@ -1,0 +1,202 @@
+//! `docker create`: a record, a container layer and /etc files; nothing runs yet.
+
+use std::sync::Arc;
+
+use berth_api::types::{ContainerCreateRequest, IdResponse};
+
+use super::config::{fill_host_config_defaults, merge_image_config};
+use super::record::{ContainerRecord, State};
+use super::{Container, ContainerError, Containers, etc_files, name, new_id};
+use crate::image::time;
+
+/// Docker refuses memory limits below this.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+impl Containers {
+    /// `POST /containers/create?name=…`.
+    pub async fn create(
+        &self,
+        name: Option<&str>,
+        request: ContainerCreateRequest,
+    ) -> Result<IdResponse, ContainerError> {
+        let name = name
+            .filter(|n| !n.is_empty())
+            .map(name::validate)
+            .transpose()
+            .map_err(|e| ContainerError::BadRequest(e.to_string()))?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.create_blocking(name, request)).await?
+    }
+
+    fn create_blocking(
+        &self,
+        name: Option<String>,
+        request: ContainerCreateRequest,
+    ) -> Result<IdResponse, ContainerError> {
+        let ContainerCreateRequest {
+            mut config,
+            mut host_config,
+            ..
+        } = request;
+        if config.image.is_empty() {
+            return Err(ContainerError::BadRequest("image is required".into()));
+        }
+        let images = &self.inner.images;
+        let image_id = images.resolve(&config.image)?;
+        let image_config = images.config(&image_id)?;
+        merge_image_config(&mut config, &image_config.container_config());
+        let mut command: Vec<String> = config.entrypoint.clone().map(|e| e.0).unwrap_or_default();
+        command.extend(config.cmd.clone().map(|c| c.0).unwrap_or_default());
+        if command.is_empty() {
+            return Err(ContainerError::BadRequest("No command specified".into()));
+        }
+        validate_host_config(&host_config)?;
+        fill_host_config_defaults(&mut host_config);
+        // Capabilities are checked now, so a bad --cap-add fails create, not start.
+        super::spec::capabilities(&host_config).map_err(|e| ContainerError::BadRequest(e.to_string()))?;
+
+        let id = new_id();
+        if config.hostname.is_empty() {
+            config.hostname = id[..12].to_owned();
+        }
+        let record = ContainerRecord {
+            id: id.clone(),
+            name: String::new(),
+            created: time::now_rfc3339(),
+            path: command[0].clone(),
+            args: command[1..].to_vec(),
+            config,
+            host_config,
+            image: image_id.clone(),
+            top_layer: images.top_layer(&image_id)?,
+            state: State::new(),
+            restart_count: 0,
+            has_been_started: false,
+            manually_stopped: false,
+            mounts: Vec::new(),
+            network_settings: Default::default(),
+            exec_ids: Vec::new(),
+        };
+        let paths = self.paths(&id);
+        let made = (|| {
+            for dir in [paths.upper(), paths.work(), paths.rootfs()] {
+                std::fs::create_dir_all(dir)?;
+            }
+            etc_files::write_init_layer(&paths.init_layer())?;
+            etc_files::write_all(&paths, &record.config.hostname, &record.config.domainname)
+        })();
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&paths.data);
+            return Err(e.into());
+        }
+        let container = Container::new(record, paths);
+        // The name is taken and the container listed in one step, so two creates can't share a name.
+        let result = self.claim_name(&container, name);
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&container.paths.data);
+            return Err(e);
+        }
+        crate::explain!(container = %id, "created container {} with a new writable layer", &id[..12]);
+        self.event(&container, "create", &[]);
+        Ok(IdResponse {
+            id,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Give the container its name (generated when none was asked), save it, and list it.
+    fn claim_name(
+        &self,
+        container: &Arc<Container>,
+        requested: Option<String>,
+    ) -> Result<(), ContainerError> {
+        let mut table = self.table();
+        let taken = |name: &str| {
+            table
+                .values()
+                .find(|c| c.record().name == name)
+                .map(|c| c.id.clone())
+        };
+        let name = match requested {
+            Some(name) => {
+                if let Some(owner) = taken(&name) {
+                    return Err(ContainerError::Conflict(format!(
+                        "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+                    )));
+                }
+                name
+            }
+            None => (0..)
+                .map(|retry| format!("/{}", name::generate(retry)))
+                .find(|candidate| taken(candidate).is_none())
+                .expect("an endless supply of names"),
+        };
+        container.update(&self.inner.tmp, |record| record.name = name)?;
+        table.insert(container.id.clone(), container.clone());
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/rename?name=…`.
+    pub async fn rename(&self, name: &str, new_name: &str) -> Result<(), ContainerError> {
+        let container = self.get(name)?;
+        let new_name = name::validate(new_name).map_err(|e| ContainerError::BadRequest(e.to_string()))?;
+        let table = self.table();
+        if let Some(owner) = table
+            .values()
+            .find(|c| c.record().name == new_name && c.id != container.id)
+        {
+            return Err(ContainerError::Conflict(format!(
+                "Conflict. The container name \"{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                owner.id
+            )));
+        }
+        let old = container.update(&self.inner.tmp, |record| {
+            std::mem::replace(&mut record.name, new_name)
+        })?;
+        drop(table);
+        self.event(&container, "rename", &[("oldName", old)]);
+        Ok(())
+    }
+}
+
+/// The checks Docker makes on a host config at create.
+fn validate_host_config(host: &berth_api::types::HostConfig) -> Result<(), ContainerError> {
+    let bad = |m: &str| Err(ContainerError::BadRequest(m.to_owned()));
+    if host.memory > 0 && host.memory < MIN_MEMORY {
+        return bad("Minimum memory limit allowed is 6MB");
+    }
+    if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
+        return bad("Minimum memoryswap limit should be larger than memory limit, see usage");
+    }
+    if host.nano_cpus > 0 && (host.cpu_period > 0 || host.cpu_quota > 0) {
+        return bad("Conflicting options: Nano CPUs and CPU Period cannot both be set");
+    }
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    if host.nano_cpus < 0 || host.nano_cpus > ncpu * 1_000_000_000 {
+        return Err(ContainerError::BadRequest(format!(
+            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
+    let policy = &host.restart_policy;
+    match policy.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" => {
+            if policy.maximum_retry_count != 0 {
+                return bad("maximum retry count cannot be used with restart policy 'always'");
+            }
+        }
+        "on-failure" => {
+            if policy.maximum_retry_count < 0 {
+                return bad("maximum retry count cannot be negative");
+            }
+        }
+        other => {
+            return Err(ContainerError::BadRequest(format!(
+                "invalid restart policy '{other}'"
+            )));
+        }
+    }
+    if host.auto_remove && !matches!(policy.name.as_str(), "" | "no") {
+        return bad("conflicting options: cannot specify both --restart and --rm");
+    }
+    Ok(())
+}

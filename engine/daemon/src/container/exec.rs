@@ -1,0 +1,274 @@
+//! `docker exec`: another process in a running container, run by its shim.
+
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use berth_api::types::{ExecConfig, ExecInspect, ProcessConfig};
+use serde_json::json;
+
+use super::config::{process_env, replace_or_append_env};
+use super::{Container, ContainerError, Containers, new_id, spec, user};
+
+/// One exec instance.
+#[derive(Debug, Clone)]
+pub struct Exec {
+    pub id: String,
+    pub config: ExecConfig,
+    pub running: bool,
+    pub started: bool,
+    pub exit_code: Option<i64>,
+    pub pid: i64,
+    /// Becomes true once the exit code is known.
+    pub done: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// A started exec: its stdio stream when attached.
+#[derive(Debug)]
+pub struct ExecStart {
+    pub tty: bool,
+    pub stream: Option<UnixStream>,
+}
+
+impl Containers {
+    /// The container an exec belongs to.
+    fn exec_owner(&self, exec_id: &str) -> Result<Arc<Container>, ContainerError> {
+        self.all()
+            .into_iter()
+            .find(|c| {
+                c.execs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains_key(exec_id)
+            })
+            .ok_or_else(|| ContainerError::NoSuchExec(exec_id.to_owned()))
+    }
+
+    fn with_exec<T>(
+        &self,
+        container: &Container,
+        exec_id: &str,
+        f: impl FnOnce(&mut Exec) -> T,
+    ) -> Option<T> {
+        container
+            .execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(exec_id)
+            .map(f)
+    }
+
+    /// `POST /containers/{id}/exec`.
+    pub fn exec_create(&self, name: &str, config: ExecConfig) -> Result<String, ContainerError> {
+        let container = self.get(name)?;
+        let record = container.record();
+        if !record.state.status.is_running() {
+            return Err(ContainerError::Conflict(format!(
+                "Container {} is not running",
+                record.id
+            )));
+        }
+        if config.cmd.is_empty() {
+            return Err(ContainerError::BadRequest("No exec command specified".into()));
+        }
+        let id = new_id();
+        let command = config.cmd.join(" ");
+        container.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            id.clone(),
+            Exec {
+                id: id.clone(),
+                config,
+                running: false,
+                started: false,
+                exit_code: None,
+                pid: 0,
+                done: Arc::new(tokio::sync::watch::channel(false).0),
+            },
+        );
+        self.event(&container, &format!("exec_create: {command}"), &[]);
+        Ok(id)
+    }
+
+    /// `GET /exec/{id}/json`.
+    pub fn exec_inspect(&self, exec_id: &str) -> Result<ExecInspect, ContainerError> {
+        let container = self.exec_owner(exec_id)?;
+        let exec = self
+            .with_exec(&container, exec_id, |e| e.clone())
+            .expect("owner has it");
+        let (entrypoint, arguments) = exec
+            .config
+            .cmd
+            .split_first()
+            .map(|(e, a)| (e.clone(), a.to_vec()))
+            .unwrap_or_default();
+        Ok(ExecInspect {
+            id: exec.id,
+            running: exec.running,
+            exit_code: exec.exit_code,
+            process_config: ProcessConfig {
+                privileged: exec.config.privileged,
+                user: exec.config.user.clone(),
+                tty: exec.config.tty,
+                entrypoint,
+                arguments,
+            },
+            open_stdin: exec.config.attach_stdin,
+            open_stderr: exec.config.attach_stderr,
+            open_stdout: exec.config.attach_stdout,
+            can_remove: false,
+            container_id: container.id.clone(),
+            detach_keys: exec.config.detach_keys.clone(),
+            pid: exec.pid,
+        })
+    }
+
+    /// `POST /exec/{id}/start`: run the exec; unless detached, its stdio stream is returned
+    /// (attached before the process runs, so no output is missed).
+    pub async fn exec_start(&self, exec_id: &str, detach: bool) -> Result<ExecStart, ContainerError> {
+        let container = self.exec_owner(exec_id)?;
+        let exec = self
+            .with_exec(&container, exec_id, |e| {
+                let already = e.started;
+                e.started = true;
+                (already, e.clone())
+            })
+            .expect("owner has it");
+        if exec.0 {
+            return Err(ContainerError::Conflict(format!(
+                "Error: Exec command {exec_id} is already running"
+            )));
+        }
+        let exec = exec.1;
+        let record = container.record();
+        if !record.state.status.is_running() {
+            return Err(ContainerError::Conflict(format!(
+                "Container {} is not running",
+                record.id
+            )));
+        }
+        let process = {
+            let rootfs = container.paths.rootfs();
+            let user_spec = if exec.config.user.is_empty() {
+                record.config.user.clone()
+            } else {
+                exec.config.user.clone()
+            };
+            let group_add = record.host_config.group_add.clone().unwrap_or_default();
+            let process_user =
+                tokio::task::spawn_blocking(move || user::resolve(&rootfs, &user_spec, &group_add))
+                    .await?
+                    .map_err(|e| ContainerError::Start(e.to_string()))?;
+            let caps = if exec.config.privileged {
+                spec::ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+            } else {
+                spec::capabilities(&record.host_config)
+                    .map_err(|e| ContainerError::BadRequest(e.to_string()))?
+            };
+            let env = replace_or_append_env(
+                process_env(&record.config, &[]),
+                exec.config.env.as_deref().unwrap_or_default(),
+            );
+            let cwd = [
+                exec.config.working_dir.as_str(),
+                record.config.working_dir.as_str(),
+            ]
+            .into_iter()
+            .find(|d| !d.is_empty())
+            .unwrap_or("/")
+            .to_owned();
+            let mut user = json!({"uid": process_user.uid, "gid": process_user.gid});
+            if !process_user.additional_gids.is_empty() {
+                user["additionalGids"] = process_user.additional_gids.into();
+            }
+            json!({
+                "terminal": exec.config.tty,
+                "user": user,
+                "args": exec.config.cmd,
+                "env": env,
+                "cwd": cwd,
+                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps},
+                "noNewPrivileges": record.host_config.security_opt.iter().flatten().any(|o| o.starts_with("no-new-privileges")),
+            })
+        };
+        let shim = container.shim();
+        let (tty, stdin) = (exec.config.tty, exec.config.attach_stdin && !detach);
+        let (out, err) = (exec.config.attach_stdout, exec.config.attach_stderr);
+        let id = exec.id.clone();
+        let started = tokio::task::spawn_blocking(move || -> Result<(Option<UnixStream>, i32), String> {
+            shim.exec_create(&id, process, tty, stdin)
+                .map_err(|e| e.to_string())?;
+            let stream = if detach {
+                None
+            } else {
+                Some(shim.attach(&id, stdin, out, err).map_err(|e| e.to_string())?)
+            };
+            let pid = shim.exec_start(&id).map_err(|e| e.to_string())?;
+            Ok((stream, pid))
+        })
+        .await?;
+        let (stream, pid) = match started {
+            Ok(started) => started,
+            Err(message) => {
+                let code = super::start::start_failure_code(&message);
+                self.with_exec(&container, exec_id, |e| {
+                    e.exit_code = Some(code);
+                    e.done.send_replace(true);
+                });
+                return Err(ContainerError::Start(format!(
+                    "OCI runtime exec failed: {message}"
+                )));
+            }
+        };
+        self.with_exec(&container, exec_id, |e| {
+            e.running = true;
+            e.pid = i64::from(pid);
+        });
+        self.event(
+            &container,
+            &format!("exec_start: {}", exec.config.cmd.join(" ")),
+            &[("execID", exec_id.to_owned())],
+        );
+        let (this, owner, id) = (self.clone(), container.clone(), exec_id.to_owned());
+        tokio::spawn(async move {
+            let shim = owner.shim();
+            let waited = {
+                let id = id.clone();
+                tokio::task::spawn_blocking(move || shim.wait(&id)).await
+            };
+            let code = match waited {
+                Ok(Ok(exit)) => i64::from(exit.exit_code),
+                _ => 137,
+            };
+            this.with_exec(&owner, &id, |e| {
+                e.running = false;
+                e.exit_code = Some(code);
+                e.done.send_replace(true);
+            });
+            this.event(
+                &owner,
+                "exec_die",
+                &[("execID", id.clone()), ("exitCode", code.to_string())],
+            );
+        });
+        Ok(ExecStart { tty, stream })
+    }
+
+    /// Until the exec has exited (its exit code is then in `exec_inspect`).
+    pub async fn exec_wait(&self, exec_id: &str) -> Result<(), ContainerError> {
+        let container = self.exec_owner(exec_id)?;
+        let mut done = self
+            .with_exec(&container, exec_id, |e| e.done.subscribe())
+            .expect("owner has it");
+        let _ = done.wait_for(|d| *d).await;
+        Ok(())
+    }
+
+    /// `POST /exec/{id}/resize?h=…&w=…`.
+    pub async fn exec_resize(&self, exec_id: &str, width: u16, height: u16) -> Result<(), ContainerError> {
+        let container = self.exec_owner(exec_id)?;
+        let shim = container.shim();
+        let id = exec_id.to_owned();
+        tokio::task::spawn_blocking(move || shim.resize(&id, width, height))
+            .await?
+            .map_err(|e| ContainerError::Conflict(e.to_string()))
+    }
+}

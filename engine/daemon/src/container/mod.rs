@@ -1,0 +1,268 @@
+//! Containers: records on disk, their lifecycle (create, start, stop, kill, wait, remove…), and
+//! the OCI bundle each one runs from. One file per operation, as youki lays it out.
+//!
+//! Locks: each container has a `lifecycle` lock that serialises operations that change its
+//! process (start, stop, kill, remove), and a short-held `record` lock for its data, so `ps` and
+//! `inspect` never wait behind a ten-second stop. The exit of a process is seen by a monitor
+//! task, which only takes the record lock.
+
+mod attach;
+mod commit;
+pub mod config;
+mod create;
+mod error;
+mod etc_files;
+mod exec;
+mod inspect;
+mod logs;
+mod monitor;
+pub mod name;
+pub mod record;
+mod remove;
+mod restore;
+pub mod seccomp;
+pub mod spec;
+mod start;
+mod stop;
+mod user;
+mod wait;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+pub use error::ContainerError;
+pub use exec::ExecStart;
+pub use inspect::{ListOptions, status_text};
+pub use logs::LogOptions;
+pub use record::{ContainerPaths, ContainerRecord, Status};
+pub use wait::WaitCondition;
+
+use crate::events::Events;
+use crate::image::{ImageUser, Images};
+
+/// Fill `buf` with random bytes from the kernel.
+pub fn random_bytes(buf: &mut [u8]) {
+    use std::io::Read;
+    // /dev/urandom never blocks and never runs dry; failing to open it means a broken system.
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .expect("read /dev/urandom");
+}
+
+/// A new container or exec id: 64 hex characters whose short form is not all digits (Docker's
+/// rule, so a short id is never mistaken for a number).
+pub fn new_id() -> String {
+    loop {
+        let mut bytes = [0u8; 32];
+        random_bytes(&mut bytes);
+        let id = hex::encode(bytes);
+        if !id[..12].bytes().all(|b| b.is_ascii_digit()) {
+            return id;
+        }
+    }
+}
+
+/// The programs below berthd in the chain.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub shim: PathBuf,
+    pub runtime: PathBuf,
+}
+
+impl Binaries {
+    /// Next to berthd's own executable (a build or an install dir), else on PATH.
+    pub fn locate() -> Binaries {
+        let dir = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf));
+        let find = |name: &str| match &dir {
+            Some(dir) if dir.join(name).exists() => dir.join(name),
+            _ => PathBuf::from(name),
+        };
+        Binaries {
+            shim: find("berth-shim"),
+            runtime: find("berth-runtime"),
+        }
+    }
+}
+
+/// One container: its record, and the signals its lifecycle gives.
+#[derive(Debug)]
+pub struct Container {
+    pub id: String,
+    pub paths: ContainerPaths,
+    record: Mutex<ContainerRecord>,
+    /// Serialises start, stop, kill, restart and remove.
+    lifecycle: tokio::sync::Mutex<()>,
+    /// Counts the process's exits; waiters watch it change.
+    exits: watch::Sender<u64>,
+    /// Becomes true when the container is removed.
+    removed: watch::Sender<bool>,
+    /// Attach requests made before start: served with the shim's streams when it starts.
+    pending_attach: Mutex<Vec<start::PendingAttach>>,
+    /// Exec instances of this container.
+    execs: Mutex<BTreeMap<String, exec::Exec>>,
+}
+
+impl Container {
+    fn new(record: ContainerRecord, paths: ContainerPaths) -> Arc<Container> {
+        Arc::new(Container {
+            id: record.id.clone(),
+            paths,
+            record: Mutex::new(record),
+            lifecycle: tokio::sync::Mutex::new(()),
+            exits: watch::channel(0).0,
+            removed: watch::channel(false).0,
+            pending_attach: Mutex::new(Vec::new()),
+            execs: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// A copy of the record as it is now.
+    pub fn record(&self) -> ContainerRecord {
+        self.record.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Change the record and write it to disk.
+    fn update<T>(
+        &self,
+        tmp: &Path,
+        change: impl FnOnce(&mut ContainerRecord) -> T,
+    ) -> Result<T, ContainerError> {
+        let mut record = self.record.lock().unwrap_or_else(|p| p.into_inner());
+        let result = change(&mut record);
+        record.save(&self.paths.data, tmp)?;
+        Ok(result)
+    }
+
+    fn shim(&self) -> berth_shim::client::ShimClient {
+        berth_shim::client::ShimClient::for_state_dir(&self.paths.exec)
+    }
+}
+
+/// The containers service.
+#[derive(Debug, Clone)]
+pub struct Containers {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    data_root: PathBuf,
+    exec_root: PathBuf,
+    tmp: PathBuf,
+    images: Images,
+    binaries: Binaries,
+    events: Arc<Events>,
+    table: Mutex<BTreeMap<String, Arc<Container>>>,
+}
+
+impl Containers {
+    /// Open the containers under `data_root`, finding running ones again (see `restore`).
+    pub fn open(
+        data_root: &Path,
+        exec_root: &Path,
+        images: Images,
+        events: Arc<Events>,
+        binaries: Binaries,
+    ) -> Result<Containers, ContainerError> {
+        let tmp = data_root.join("tmp");
+        for dir in [
+            data_root.join("containers"),
+            exec_root.join("c"),
+            exec_root.join("runtime"),
+            tmp.clone(),
+        ] {
+            std::fs::create_dir_all(&dir)?;
+        }
+        let containers = Containers {
+            inner: Arc::new(Inner {
+                data_root: data_root.to_owned(),
+                exec_root: exec_root.to_owned(),
+                tmp,
+                images,
+                binaries,
+                events,
+                table: Mutex::new(BTreeMap::new()),
+            }),
+        };
+        containers.load_records()?;
+        Ok(containers)
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Container>>> {
+        self.inner.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every container, in creation order.
+    pub fn all(&self) -> Vec<Arc<Container>> {
+        let mut all: Vec<Arc<Container>> = self.table().values().cloned().collect();
+        all.sort_by_key(|c| c.record().created);
+        all
+    }
+
+    /// Find a container as Docker does: full id, exact name, then a unique id prefix.
+    pub fn get(&self, name: &str) -> Result<Arc<Container>, ContainerError> {
+        let table = self.table();
+        if let Some(container) = table.get(name) {
+            return Ok(container.clone());
+        }
+        let wanted = format!("/{}", name.trim_start_matches('/'));
+        if let Some(container) = table.values().find(|c| c.record().name == wanted) {
+            return Ok(container.clone());
+        }
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut matches = table
+                .range(name.to_owned()..)
+                .take_while(|(id, _)| id.starts_with(name));
+            if let Some((_, first)) = matches.next() {
+                if matches.next().is_some() {
+                    return Err(ContainerError::Ambiguous(name.to_owned()));
+                }
+                return Ok(first.clone());
+            }
+        }
+        Err(ContainerError::NotFound(name.to_owned()))
+    }
+
+    /// The containers that stand on images, for rmi and image prune.
+    pub fn image_users(&self) -> Vec<ImageUser> {
+        self.all()
+            .iter()
+            .map(|c| {
+                let record = c.record();
+                ImageUser {
+                    container_id: record.id.clone(),
+                    image: record.image.clone(),
+                    running: record.state.status.is_running(),
+                    top_layer: record.top_layer.clone(),
+                }
+            })
+            .collect()
+    }
+
+    fn paths(&self, id: &str) -> ContainerPaths {
+        ContainerPaths::new(&self.inner.data_root, &self.inner.exec_root, id)
+    }
+
+    fn runtime_root(&self) -> PathBuf {
+        self.inner.exec_root.join("runtime")
+    }
+
+    /// Publish a container event with Docker's attributes (name, image, labels).
+    fn event(&self, container: &Container, action: &str, extra: &[(&str, String)]) {
+        let record = container.record();
+        let mut attributes: BTreeMap<String, String> = record.config.labels.clone().unwrap_or_default();
+        attributes.insert("name".into(), record.bare_name().into());
+        attributes.insert("image".into(), record.config.image.clone());
+        for (k, v) in extra {
+            attributes.insert((*k).into(), v.clone());
+        }
+        self.inner
+            .events
+            .publish("container", action, &record.id, attributes);
+    }
+}

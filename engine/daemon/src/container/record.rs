@@ -1,0 +1,204 @@
+//! What berthd remembers of a container, on disk so it survives a daemon restart:
+//! `<data-root>/containers/<id>/config.v2.json`, written atomically on every change.
+
+use std::path::{Path, PathBuf};
+
+use berth_api::types::{ContainerConfig, ContainerState, HostConfig, MountPoint, NetworkSettings};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::store::{StoreError, write_atomic};
+
+/// A container's lifecycle status, as Docker names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    /// A container whose process is (or is about to be) alive.
+    pub fn is_running(self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+
+    pub fn can_start(self) -> bool {
+        matches!(self, Status::Created | Status::Exited)
+    }
+
+    pub fn can_kill(self) -> bool {
+        self.is_running()
+    }
+}
+
+/// The state part of a record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    pub pid: i64,
+    pub exit_code: i64,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub oom_killed: bool,
+}
+
+/// Go's zero time, which Docker prints for "never".
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+impl State {
+    pub fn new() -> State {
+        State {
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            ..State::default()
+        }
+    }
+
+    /// The `State` object of `inspect`.
+    pub fn to_api(&self) -> ContainerState {
+        ContainerState {
+            status: self.status.as_str().into(),
+            running: self.status.is_running(),
+            paused: self.status == Status::Paused,
+            restarting: self.status == Status::Restarting,
+            oom_killed: self.oom_killed,
+            dead: self.status == Status::Dead,
+            pid: self.pid,
+            exit_code: self.exit_code,
+            error: self.error.clone(),
+            started_at: self.started_at.clone(),
+            finished_at: self.finished_at.clone(),
+        }
+    }
+}
+
+/// A container record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    /// With Docker's leading slash: `/web1`.
+    pub name: String,
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    /// The image id.
+    pub image: Digest,
+    /// The chain id the container's overlay stands on (kept if the image is removed).
+    pub top_layer: Option<Digest>,
+    pub state: State,
+    pub restart_count: i64,
+    /// Started at least once (restart policies and `docker ps` care).
+    pub has_been_started: bool,
+    /// Stopped by a user (`stop`/`kill`): `unless-stopped` and `always` respect it.
+    pub manually_stopped: bool,
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
+    #[serde(default)]
+    pub network_settings: NetworkSettings,
+    #[serde(default)]
+    pub exec_ids: Vec<String>,
+}
+
+impl ContainerRecord {
+    /// Short id: the 12 characters Docker shows.
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+
+    /// The name without its slash.
+    pub fn bare_name(&self) -> &str {
+        self.name.trim_start_matches('/')
+    }
+
+    pub fn save(&self, dir: &Path, tmp: &Path) -> Result<(), StoreError> {
+        let json = serde_json::to_vec_pretty(self).expect("a container record serializes");
+        write_atomic(&dir.join("config.v2.json"), tmp, &json)
+    }
+
+    pub fn load(dir: &Path) -> Result<ContainerRecord, StoreError> {
+        let path = dir.join("config.v2.json");
+        let bytes = std::fs::read(&path).map_err(StoreError::io(format!("read {}", path.display())))?;
+        serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })
+    }
+}
+
+/// Where a container's files are.
+#[derive(Debug, Clone)]
+pub struct ContainerPaths {
+    /// `<data-root>/containers/<id>`: record, log, /etc files, the container layer.
+    pub data: PathBuf,
+    /// `<exec-root>/c/<short id>`: the bundle and the shim's state (socket, exit record).
+    /// Short, because a UNIX socket path must fit in 108 bytes.
+    pub exec: PathBuf,
+}
+
+impl ContainerPaths {
+    pub fn new(data_root: &Path, exec_root: &Path, id: &str) -> ContainerPaths {
+        ContainerPaths {
+            data: data_root.join("containers").join(id),
+            exec: exec_root.join("c").join(&id[..12]),
+        }
+    }
+
+    pub fn record(&self) -> PathBuf {
+        self.data.join("config.v2.json")
+    }
+
+    pub fn log(&self, id: &str) -> PathBuf {
+        self.data.join(format!("{id}-json.log"))
+    }
+
+    pub fn hostname(&self) -> PathBuf {
+        self.data.join("hostname")
+    }
+
+    pub fn hosts(&self) -> PathBuf {
+        self.data.join("hosts")
+    }
+
+    pub fn resolv_conf(&self) -> PathBuf {
+        self.data.join("resolv.conf")
+    }
+
+    /// Docker's "init" layer: empty mount points (/etc/hosts, /dev/shm…) between the image and
+    /// the container layer, so they never show up in `diff` or `commit`.
+    pub fn init_layer(&self) -> PathBuf {
+        self.data.join("layer/init")
+    }
+
+    /// The container layer: overlay upper dir.
+    pub fn upper(&self) -> PathBuf {
+        self.data.join("layer/diff")
+    }
+
+    pub fn work(&self) -> PathBuf {
+        self.data.join("layer/work")
+    }
+
+    /// Where the overlay (image layers + container layer) is mounted: the container's root.
+    pub fn rootfs(&self) -> PathBuf {
+        self.data.join("layer/merged")
+    }
+}

@@ -1,0 +1,65 @@
+//! `docker rm`: stop if forced, unmount, and delete every trace of the container.
+
+use std::time::Duration;
+
+use super::record::Status;
+use super::{ContainerError, Containers};
+use crate::layer;
+
+impl Containers {
+    /// `DELETE /containers/{id}?force=…&v=…`.
+    pub async fn remove(&self, name: &str, force: bool, _volumes: bool) -> Result<(), ContainerError> {
+        let container = self.get(name)?;
+        let _lifecycle = container.lifecycle.lock().await;
+        if self.get(&container.id).is_err() {
+            return Err(ContainerError::NotFound(name.to_owned()));
+        }
+        let record = container.record();
+        if record.state.status.is_running() && record.state.status != super::Status::Restarting {
+            if !force {
+                return Err(ContainerError::Conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    record.id
+                )));
+            }
+            let mut exits = container.exits.subscribe();
+            exits.mark_unchanged();
+            container.update(&self.inner.tmp, |r| r.manually_stopped = true)?;
+            let shim = container.shim();
+            let _ = tokio::task::spawn_blocking(move || shim.kill(9, true)).await?;
+            let _ = tokio::time::timeout(Duration::from_secs(10), exits.changed()).await;
+        }
+        container.update(&self.inner.tmp, |r| {
+            r.manually_stopped = true;
+            r.state.status = Status::Removing;
+        })?;
+        let paths = container.paths.clone();
+        let (runtime, runtime_root, id) = (
+            self.inner.binaries.runtime.clone(),
+            self.runtime_root(),
+            record.id.clone(),
+        );
+        tokio::task::spawn_blocking(move || -> Result<(), ContainerError> {
+            let _ = layer::unmount(&paths.rootfs());
+            // A shim that died without cleaning up leaves runtime state; delete it too.
+            let _ = std::process::Command::new(&runtime)
+                .arg("--root")
+                .arg(&runtime_root)
+                .args(["delete", "--force", &id])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            if paths.exec.exists() {
+                std::fs::remove_dir_all(&paths.exec)?;
+            }
+            std::fs::remove_dir_all(&paths.data)?;
+            Ok(())
+        })
+        .await??;
+        self.table().remove(&container.id);
+        crate::explain!(container = %record.id, "removed container {} and its writable layer", record.short_id());
+        self.event(&container, "destroy", &[]);
+        container.removed.send_replace(true);
+        Ok(())
+    }
+}

@@ -1,0 +1,65 @@
+//! The engine: every service berthd offers, behind one handle the HTTP server calls.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::container::{Binaries, ContainerError, Containers};
+use crate::events::Events;
+use crate::image::{ImageUser, Images};
+use crate::store::{Store, StoreError};
+
+/// Where a daemon keeps its state: two daemons with different roots run side by side.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Persistent state (`--data-root`, default /var/lib/berth).
+    pub data_root: PathBuf,
+    /// Runtime state that a reboot may clear (`--exec-root`, default /run/berth).
+    pub exec_root: PathBuf,
+}
+
+/// berthd's services.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub config: Arc<EngineConfig>,
+    pub images: Images,
+    pub containers: Containers,
+    pub events: Arc<Events>,
+}
+
+/// Why the engine could not open its state.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Containers(#[from] ContainerError),
+}
+
+impl Engine {
+    /// Open (creating when missing) the daemon's state.
+    pub fn open(config: EngineConfig) -> Result<Engine, OpenError> {
+        std::fs::create_dir_all(&config.exec_root)
+            .map_err(StoreError::io(format!("create {}", config.exec_root.display())))?;
+        let store = Store::open(&config.data_root.join("image"))?;
+        let images = Images::new(Arc::new(store));
+        let events = Arc::new(Events::default());
+        let containers = Containers::open(
+            &config.data_root,
+            &config.exec_root,
+            images.clone(),
+            events.clone(),
+            Binaries::locate(),
+        )?;
+        Ok(Engine {
+            config: Arc::new(config),
+            images,
+            containers,
+            events,
+        })
+    }
+
+    /// The containers standing on images, for rmi and prune.
+    pub fn image_users(&self) -> Vec<ImageUser> {
+        self.containers.image_users()
+    }
+}

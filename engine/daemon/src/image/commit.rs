@@ -1,0 +1,110 @@
+//! `docker commit`: a container's writable layer becomes a new image on top of its image.
+
+use std::fs::File;
+use std::path::Path;
+
+use berth_api::types::ContainerConfig;
+
+use super::archive::MEDIA_DOCKER_LAYER_TAR;
+use super::import::ENGINE_VERSION;
+use super::{History, ImageError, Images, apply_changes, time};
+use crate::digest::Digest;
+use crate::reference::Reference;
+use crate::store::{ImageRecord, StoreError, temp_name};
+
+/// What `POST /commit` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// `repo` (may carry a tag), empty for an untagged image.
+    pub repo: String,
+    pub tag: String,
+    pub author: String,
+    pub comment: String,
+    /// `-c` Dockerfile instructions applied to the new image's config.
+    pub changes: Vec<String>,
+}
+
+/// The container being committed.
+#[derive(Debug)]
+pub struct CommitSource<'a> {
+    pub container_id: &'a str,
+    pub config: &'a ContainerConfig,
+    /// The image the container was made from.
+    pub image: &'a Digest,
+    /// The chain id the container stands on.
+    pub top_layer: Option<&'a Digest>,
+    /// The container's overlay upper dir: its changes.
+    pub upper: &'a Path,
+}
+
+impl Images {
+    pub fn commit(&self, source: &CommitSource<'_>, options: &CommitOptions) -> Result<Digest, ImageError> {
+        let reference = match options.repo.as_str() {
+            "" => None,
+            repo => {
+                let mut reference = Reference::parse_normalized(repo)?;
+                if !options.tag.is_empty() {
+                    reference = reference.with_tag(&options.tag)?;
+                }
+                Some(reference.with_default_tag())
+            }
+        };
+        let mut new_config = source.config.clone();
+        apply_changes(&mut new_config, &options.changes)?;
+        let parent = self.config(source.image)?;
+
+        let _writing = self.store.writing();
+        let tar_path = self.store.root().join("tmp").join(temp_name("commit"));
+        let layer = (|| {
+            let file = File::create(&tar_path).map_err(StoreError::io("create the commit's layer tar"))?;
+            crate::layer::diff_layer(source.upper, std::io::BufWriter::new(file))
+                .map_err(StoreError::from)?;
+            let tar = File::open(&tar_path).map_err(StoreError::io("reopen the commit's layer tar"))?;
+            self.store.layers.create(
+                &self.store.blobs,
+                source.top_layer,
+                None,
+                MEDIA_DOCKER_LAYER_TAR,
+                tar,
+            )
+        })();
+        let _ = std::fs::remove_file(&tar_path);
+        let layer = layer?;
+
+        let created = time::now_rfc3339();
+        let mut config = parent.clone();
+        config.config = Some(new_config);
+        config.container_config = Some(source.config.clone());
+        config.container = source.container_id.to_owned();
+        config.created = Some(created.clone());
+        config.docker_version = ENGINE_VERSION.into();
+        config.author = options.author.clone();
+        config.comment = options.comment.clone();
+        config.history.push(History {
+            created: Some(created),
+            author: options.author.clone(),
+            created_by: source
+                .config
+                .cmd
+                .as_ref()
+                .map(|c| c.0.join(" "))
+                .unwrap_or_default(),
+            comment: options.comment.clone(),
+            empty_layer: false,
+        });
+        config.rootfs.diff_ids.push(layer.diff_id.clone());
+        let id = self.store.blobs.put_bytes(&config.to_canonical_bytes())?;
+        let record = ImageRecord {
+            top_layer: Some(layer.chain_id),
+            parent: Some(source.image.clone()),
+            ..ImageRecord::default()
+        };
+        self.store.images.put(&id, &record)?;
+        drop(_writing);
+        if let Some(reference) = reference {
+            self.set_tag(reference, &id)?;
+        }
+        crate::explain!(container = %source.container_id, "committed the container's writable layer as image {id}");
+        Ok(id)
+    }
+}

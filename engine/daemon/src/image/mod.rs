@@ -1,0 +1,462 @@
+//! Images as Docker shows them: resolve a name, list, inspect, history, tag, delete, prune,
+//! load, save and import. Built on the [`crate::store`]; the kernel is never touched here
+//! (unpacking goes through [`crate::layer`]).
+
+mod archive;
+mod changes;
+mod commit;
+mod config;
+mod import;
+mod remove;
+pub mod time;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use berth_api::types::{
+    GraphDriverData, ImageHistoryResponseItem, ImageInspect, ImageMetadata, ImageRootFs, ImageSummary,
+};
+
+pub use archive::SaveSelection;
+pub use changes::{ChangeError, apply_changes, normalize_port};
+pub use commit::{CommitOptions, CommitSource};
+pub use config::{History, ImageConfig, RootFs};
+pub use import::{ENGINE_VERSION, ImportOptions, go_arch};
+
+use crate::digest::Digest;
+use crate::reference::{Reference, ReferenceError};
+use crate::store::{ImageRecord, Store, StoreError};
+
+/// Why an image operation failed. The HTTP layer maps each kind to Docker's status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// no image by that name or id (404)
+    #[error("No such image: {0}")]
+    NotFound(String),
+    /// a name that is not a valid reference (400)
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    /// a request that can't be honoured as asked (400)
+    #[error("{0}")]
+    BadRequest(String),
+    /// the image is in use or referenced in a way that forbids the operation (409)
+    #[error("{0}")]
+    Conflict(String),
+    /// a bad `-c` change (400)
+    #[error(transparent)]
+    Change(#[from] ChangeError),
+    /// an archive that isn't a loadable image archive (400)
+    #[error("invalid image archive: {0}")]
+    Archive(String),
+    /// the store failed (500)
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A container standing on an image: rmi and prune must know, as Docker's do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    pub container_id: String,
+    pub image: Digest,
+    pub running: bool,
+    /// The chain id the container's overlay stands on: kept even if the image is removed (`rmi -f`).
+    pub top_layer: Option<Digest>,
+}
+
+/// The image service: Docker's image commands over the store.
+#[derive(Debug, Clone)]
+pub struct Images {
+    store: Arc<Store>,
+}
+
+/// The storage driver name berth reports (it is overlayfs underneath, as Docker's overlay2).
+pub const DRIVER_NAME: &str = "overlay2";
+
+impl Images {
+    pub fn new(store: Arc<Store>) -> Images {
+        Images { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Find an image the way Docker does: an exact id, a tag or digest reference, then an id prefix.
+    pub fn resolve(&self, name: &str) -> Result<Digest, ImageError> {
+        if let Ok(id) = name.parse::<Digest>() {
+            if self.store.images.exists(&id) {
+                return Ok(id);
+            }
+        }
+        let parsed = Reference::parse_normalized(name).map(Reference::with_default_tag);
+        if let Ok(reference) = &parsed {
+            if let Some(id) = self.store.tags.get(reference) {
+                return Ok(id);
+            }
+        }
+        if let [id] = self.store.images.search(name)?.as_slice() {
+            return Ok(id.clone());
+        }
+        Err(match parsed {
+            Ok(reference) => ImageError::NotFound(reference.familiar_string()),
+            Err(ReferenceError::HexName(_)) => ImageError::NotFound(name.to_owned()),
+            Err(e) if !name.contains(':') && !name.contains('@') && name.to_lowercase() == name => e.into(),
+            Err(_) => ImageError::NotFound(name.to_owned()),
+        })
+    }
+
+    /// The parsed config of an image.
+    pub fn config(&self, id: &Digest) -> Result<ImageConfig, ImageError> {
+        let bytes = self.store.blobs.read(id)?;
+        ImageConfig::from_slice(&bytes).map_err(|e| ImageError::Archive(format!("config {id}: {e}")))
+    }
+
+    pub fn record(&self, id: &Digest) -> Result<ImageRecord, ImageError> {
+        self.store
+            .images
+            .find(id)?
+            .ok_or_else(|| ImageError::NotFound(id.to_string()))
+    }
+
+    /// The top layer's chain id: what a container's overlay stands on.
+    pub fn top_layer(&self, id: &Digest) -> Result<Option<Digest>, ImageError> {
+        Ok(self.record(id)?.top_layer)
+    }
+
+    /// Bytes of all the image's layers, as Docker's SIZE column counts them.
+    pub fn size(&self, id: &Digest) -> Result<u64, ImageError> {
+        let mut size = 0;
+        let mut next = self.record(id)?.top_layer;
+        while let Some(chain_id) = next {
+            let layer = self.store.layers.get(&chain_id)?;
+            size += layer.size;
+            next = layer.parent;
+        }
+        Ok(size)
+    }
+
+    /// Tags (`busybox:latest`) and digests (`busybox@sha256:…`) naming an image, familiar form.
+    fn names(&self, id: &Digest) -> (Vec<String>, Vec<String>) {
+        let (mut tags, mut digests) = (Vec::new(), Vec::new());
+        for reference in self.store.tags.references_to(id) {
+            if reference.digest().is_some() {
+                digests.push(reference.familiar_string());
+            } else {
+                tags.push(reference.familiar_string());
+            }
+        }
+        (tags, digests)
+    }
+
+    /// Images whose recorded parent is `id` (committed from it).
+    fn children(&self, id: &Digest) -> Result<Vec<Digest>, ImageError> {
+        let mut children = Vec::new();
+        for other in self.store.images.list()? {
+            if self.store.images.find(&other)?.and_then(|r| r.parent).as_ref() == Some(id) {
+                children.push(other);
+            }
+        }
+        Ok(children)
+    }
+
+    /// `GET /images/json`: newest first, as Docker lists them.
+    pub fn list(&self, filters: &ListFilters, users: &[ImageUser]) -> Result<Vec<ImageSummary>, ImageError> {
+        let before = filters
+            .before
+            .as_deref()
+            .map(|n| self.created_of(n))
+            .transpose()?;
+        let since = filters.since.as_deref().map(|n| self.created_of(n)).transpose()?;
+        let mut summaries = Vec::new();
+        for id in self.store.images.list()? {
+            let config = self.config(&id)?;
+            let record = self.record(&id)?;
+            let created = config.created_unix();
+            let labels = config.container_config().labels;
+            let (mut tags, mut digests) = self.names(&id);
+            if before.is_some_and(|b| created >= b) || since.is_some_and(|s| created <= s) {
+                continue;
+            }
+            if !filters.labels.iter().all(|l| label_matches(labels.as_ref(), l)) {
+                continue;
+            }
+            if !filters.references.is_empty() {
+                tags.retain(|t| {
+                    filters
+                        .references
+                        .iter()
+                        .any(|pattern| reference_matches(pattern, t))
+                });
+                digests.retain(|d| {
+                    filters
+                        .references
+                        .iter()
+                        .any(|pattern| reference_matches(pattern, d))
+                });
+                if tags.is_empty() && digests.is_empty() {
+                    continue;
+                }
+            }
+            let dangling = tags.is_empty() && digests.is_empty();
+            match filters.dangling {
+                Some(true) if !dangling => continue,
+                Some(false) if dangling => continue,
+                _ => {}
+            }
+            if dangling && !filters.all && !self.children(&id)?.is_empty() {
+                continue;
+            }
+            let size = self.size(&id)? as i64;
+            summaries.push(ImageSummary {
+                containers: if filters.count_containers {
+                    users.iter().filter(|u| u.image == id).count() as i64
+                } else {
+                    -1
+                },
+                created,
+                id: id.to_string(),
+                labels,
+                parent_id: record.parent.map(|p| p.to_string()).unwrap_or_default(),
+                repo_digests: Some(if dangling {
+                    vec!["<none>@<none>".into()]
+                } else {
+                    digests
+                }),
+                repo_tags: Some(if dangling {
+                    vec!["<none>:<none>".into()]
+                } else {
+                    tags
+                }),
+                shared_size: -1,
+                size,
+                virtual_size: size,
+            });
+        }
+        summaries.sort_by(|a, b| {
+            b.created
+                .cmp(&a.created)
+                .then_with(|| a.repo_tags.cmp(&b.repo_tags))
+        });
+        Ok(summaries)
+    }
+
+    fn created_of(&self, name: &str) -> Result<i64, ImageError> {
+        Ok(self.config(&self.resolve(name)?)?.created_unix())
+    }
+
+    /// `GET /images/{name}/json`.
+    pub fn inspect(&self, name: &str) -> Result<ImageInspect, ImageError> {
+        let id = self.resolve(name)?;
+        let config = self.config(&id)?;
+        let record = self.record(&id)?;
+        let (tags, digests) = self.names(&id);
+        let size = self.size(&id)? as i64;
+        let mut graph_data = BTreeMap::new();
+        if let Some(top) = &record.top_layer {
+            let lowers = self.store.layers.lower_dirs(top)?;
+            let (upper, rest) = lowers.split_first().expect("a chain has a top layer");
+            graph_data.insert("UpperDir".into(), upper.display().to_string());
+            if !rest.is_empty() {
+                let joined: Vec<String> = rest.iter().map(|p| p.display().to_string()).collect();
+                graph_data.insert("LowerDir".into(), joined.join(":"));
+            }
+        }
+        Ok(ImageInspect {
+            id: id.to_string(),
+            repo_tags: tags,
+            repo_digests: digests,
+            parent: record.parent.map(|p| p.to_string()).unwrap_or_default(),
+            comment: config.comment.clone(),
+            created: config.created.clone().unwrap_or_default(),
+            container: config.container.clone(),
+            container_config: config.container_config.clone().unwrap_or_default(),
+            docker_version: config.docker_version.clone(),
+            author: config.author.clone(),
+            config: config.container_config(),
+            architecture: config.architecture.clone(),
+            variant: config.variant.clone(),
+            os: config.os.clone(),
+            os_version: config.os_version.clone(),
+            size,
+            virtual_size: size,
+            graph_driver: GraphDriverData {
+                data: graph_data,
+                name: DRIVER_NAME.into(),
+            },
+            root_fs: ImageRootFs {
+                r#type: config.rootfs.r#type.clone(),
+                layers: config.rootfs.diff_ids.iter().map(Digest::to_string).collect(),
+            },
+            metadata: ImageMetadata {
+                last_tag_time: record.last_tag_time,
+            },
+        })
+    }
+
+    /// `GET /images/{name}/history`: newest step first; each layer step carries its layer's size.
+    pub fn history(&self, name: &str) -> Result<Vec<ImageHistoryResponseItem>, ImageError> {
+        let id = self.resolve(name)?;
+        let config = self.config(&id)?;
+        let chain_ids = Digest::chain_ids(&config.rootfs.diff_ids);
+        let mut layer_index = 0;
+        let mut items = Vec::new();
+        for step in &config.history {
+            let mut size = 0;
+            if !step.empty_layer {
+                let chain_id = chain_ids.get(layer_index).ok_or_else(|| {
+                    ImageError::Archive(format!(
+                        "image {id} has more layer steps in its history than layers"
+                    ))
+                })?;
+                size = self.store.layers.get(chain_id)?.size as i64;
+                layer_index += 1;
+            }
+            items.push(ImageHistoryResponseItem {
+                comment: step.comment.clone(),
+                created: step.created.as_deref().map(time::parse_unix).unwrap_or(0),
+                created_by: step.created_by.clone(),
+                id: "<missing>".into(),
+                size,
+                tags: None,
+            });
+        }
+        items.reverse();
+        // The newest step is the image itself; older ones are its local parents, when known.
+        let mut current = Some(id);
+        for item in items.iter_mut() {
+            let Some(image) = current.take() else { break };
+            let tags: Vec<String> = self.names(&image).0;
+            item.id = image.to_string();
+            item.tags = if tags.is_empty() { None } else { Some(tags) };
+            current = self.store.images.find(&image)?.and_then(|r| r.parent);
+        }
+        Ok(items)
+    }
+
+    /// `POST /images/{name}/tag?repo=…&tag=…`.
+    pub fn tag(&self, name: &str, repo: &str, tag: &str) -> Result<(), ImageError> {
+        let id = self.resolve(name)?;
+        let mut target = Reference::parse_normalized(repo)?;
+        if !tag.is_empty() {
+            target = target.with_tag(tag)?;
+        }
+        if target.digest().is_some() {
+            return Err(ImageError::BadRequest(
+                "refusing to create a tag with a digest reference".into(),
+            ));
+        }
+        if target.path() == "library/sha256" || target.path() == "sha256" {
+            return Err(ImageError::BadRequest(
+                "refusing to create an ambiguous tag using digest algorithm as name".into(),
+            ));
+        }
+        self.set_tag(target.with_default_tag(), &id)
+    }
+
+    /// Point a reference at an image and note the time on the image.
+    pub(crate) fn set_tag(&self, reference: Reference, id: &Digest) -> Result<(), ImageError> {
+        let _writing = self.store.writing();
+        self.store.tags.set(reference, id)?;
+        let mut record = self.record(id)?;
+        record.last_tag_time = time::now_rfc3339();
+        self.store.images.put(id, &record)?;
+        Ok(())
+    }
+}
+
+/// Filters of `GET /images/json` (`all`, and the `filters` JSON's dangling, label, reference,
+/// before and since).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilters {
+    pub all: bool,
+    pub dangling: Option<bool>,
+    pub labels: Vec<String>,
+    pub references: Vec<String>,
+    pub before: Option<String>,
+    pub since: Option<String>,
+    /// Fill `Containers` (Docker leaves it -1 unless asked by `system df`).
+    pub count_containers: bool,
+}
+
+/// `label=key` or `label=key=value`.
+pub fn label_matches(labels: Option<&BTreeMap<String, String>>, filter: &str) -> bool {
+    let Some(labels) = labels else { return false };
+    match filter.split_once('=') {
+        Some((key, value)) => labels.get(key).is_some_and(|v| v == value),
+        None => labels.contains_key(filter),
+    }
+}
+
+/// Docker's reference filter: a shell pattern against the familiar name, or name:tag.
+fn reference_matches(pattern: &str, familiar: &str) -> bool {
+    let name = familiar.split(['@']).next().unwrap_or(familiar);
+    let repo = name
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .map_or(name, |(r, _)| r);
+    glob_match(pattern, familiar) || glob_match(pattern, name) || glob_match(pattern, repo)
+}
+
+/// Go's `path.Match`: `*` and `?` never cross a `/`; `[...]` classes.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| go(&p[1..], &t[i..])),
+            Some('?') => t.first().is_some_and(|&c| c != '/') && go(&p[1..], &t[1..]),
+            Some('[') => {
+                let Some(end) = p.iter().position(|&c| c == ']') else {
+                    return false;
+                };
+                let Some(&c) = t.first() else { return false };
+                let class = &p[1..end];
+                let (negate, class) = match class.first() {
+                    Some('^') | Some('!') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != negate && go(&p[end + 1..], &t[1..])
+            }
+            Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && go(&p[2..], &t[1..]),
+            Some(&c) => t.first() == Some(&c) && go(&p[1..], &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_like_go() {
+        assert!(glob_match("busy*", "busybox"));
+        assert!(!glob_match("*", "example/app"));
+        assert!(glob_match("*/*", "example/app"));
+        assert!(glob_match("b?sybox", "busybox"));
+        assert!(glob_match("[a-c]usybox", "busybox"));
+        assert!(!glob_match("[!b]usybox", "busybox"));
+    }
+
+    #[test]
+    fn reference_filter_matches_name_or_tag() {
+        assert!(reference_matches("busybox", "busybox:latest"));
+        assert!(reference_matches("busybox:latest", "busybox:latest"));
+        assert!(!reference_matches("busybox:1", "busybox:latest"));
+        assert!(reference_matches("localhost:5000/*", "localhost:5000/app:v1"));
+    }
+}

@@ -1,0 +1,370 @@
+//! `/containers/…`, `/exec/…` and `/commit` routes.
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_api::types::{
+    ContainerCreateRequest, ContainerWaitResponse, ExecConfig, ExecStartConfig, IdResponse,
+};
+use http::{StatusCode, header};
+
+use super::hijack::{RAW_STREAM, splice};
+use super::params::Params;
+use super::{ApiError, body_json};
+use crate::container::{ListOptions, LogOptions, WaitCondition};
+use crate::engine::Engine;
+use crate::image::CommitOptions;
+
+pub fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/containers/create", post(create))
+        .route("/containers/json", get(list))
+        .route("/containers/prune", post(prune))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/top", get(top))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/changes", get(changes))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}", axum::routing::delete(remove))
+        .route("/containers/{id}/exec", post(exec_create))
+        .route("/exec/{id}/start", post(exec_start))
+        .route("/exec/{id}/resize", post(exec_resize))
+        .route("/exec/{id}/json", get(exec_inspect))
+        .route("/commit", post(commit))
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// A start or stop that had nothing to do: Docker answers 304.
+fn done_or_not_modified(result: Result<(), crate::container::ContainerError>) -> Result<Response, ApiError> {
+    match result {
+        Ok(()) => Ok(no_content()),
+        Err(crate::container::ContainerError::NotModified) => Ok(StatusCode::NOT_MODIFIED.into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn create(State(engine): State<Engine>, params: Params, body: Body) -> Result<Response, ApiError> {
+    let request: ContainerCreateRequest = body_json(body).await?;
+    let created = engine
+        .containers
+        .create(Some(params.get("name")), request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
+    let filters = params.filters()?;
+    filters.only(&[
+        "id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network",
+        "health", "is-task", "publish", "expose",
+    ])?;
+    for status in filters.values("status") {
+        if ![
+            "created",
+            "restarting",
+            "running",
+            "removing",
+            "paused",
+            "exited",
+            "dead",
+        ]
+        .contains(&status.as_str())
+        {
+            return Err(ApiError::bad_request(format!("Invalid filter 'status={status}'")));
+        }
+    }
+    let exited = filters
+        .values("exited")
+        .iter()
+        .map(|e| {
+            e.parse()
+                .map_err(|_| ApiError::bad_request(format!("Invalid filter 'exited={e}'")))
+        })
+        .collect::<Result<_, _>>()?;
+    let limit = params
+        .get("limit")
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(|n| n as usize);
+    let options = ListOptions {
+        all: params.bool("all"),
+        limit,
+        ids: filters.values("id").to_vec(),
+        names: filters.values("name").to_vec(),
+        labels: filters.values("label").to_vec(),
+        statuses: filters.values("status").to_vec(),
+        exited,
+        ancestors: filters.values("ancestor").to_vec(),
+        before: filters.values("before").first().cloned(),
+        since: filters.values("since").first().cloned(),
+    };
+    Ok(Json(engine.containers.list(&options)?).into_response())
+}
+
+async fn prune(State(engine): State<Engine>) -> Result<Response, ApiError> {
+    let mut deleted = Vec::new();
+    for container in engine.containers.all() {
+        let record = container.record();
+        if !record.state.status.is_running()
+            && engine.containers.remove(&record.id, false, false).await.is_ok()
+        {
+            deleted.push(record.id);
+        }
+    }
+    Ok(Json(serde_json::json!({"ContainersDeleted": if deleted.is_empty() { None } else { Some(deleted) }, "SpaceReclaimed": 0}))
+        .into_response())
+}
+
+async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(engine.containers.inspect(&id)?).into_response())
+}
+
+async fn top(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    Ok(Json(engine.containers.top(&id, params.get("ps_args")).await?).into_response())
+}
+
+async fn changes(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(engine.containers.changes(&id).await?).into_response())
+}
+
+async fn start(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    done_or_not_modified(engine.containers.start(&id).await)
+}
+
+fn timeout(params: &Params) -> Result<Option<i64>, ApiError> {
+    match params.get("t") {
+        "" => Ok(None),
+        t => t
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}"))),
+    }
+}
+
+async fn stop(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    done_or_not_modified(engine.containers.stop(&id, timeout(&params)?).await)
+}
+
+async fn restart(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    engine.containers.restart(&id, timeout(&params)?).await?;
+    Ok(no_content())
+}
+
+async fn kill(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    engine.containers.kill(&id, Some(params.get("signal"))).await?;
+    Ok(no_content())
+}
+
+async fn rename(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    engine.containers.rename(&id, params.get("name")).await?;
+    Ok(no_content())
+}
+
+fn size(params: &Params) -> Result<(u16, u16), ApiError> {
+    let parse = |key: &str| {
+        params
+            .get(key)
+            .parse::<u16>()
+            .map_err(|_| ApiError::bad_request(format!("invalid {key} value")))
+    };
+    Ok((parse("w")?, parse("h")?))
+}
+
+async fn resize(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (width, height) = size(&params)?;
+    engine.containers.resize(&id, width, height).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn attach(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (stdin, stdout, stderr) = (params.bool("stdin"), params.bool("stdout"), params.bool("stderr"));
+    let (_tty, stream) = engine.containers.attach(&id, stdin, stdout, stderr).await?;
+    Ok(splice(request, stream, async {}))
+}
+
+async fn wait(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let condition = WaitCondition::parse(params.get("condition"))?;
+    // Listening starts now, before the answer's headers go out: the client may start the
+    // container as soon as it sees them.
+    let waiter = engine.containers.wait(&id, condition)?;
+    let body = futures_util::stream::once(async move {
+        let status_code = waiter.done().await;
+        let mut json = serde_json::to_vec(&ContainerWaitResponse {
+            status_code,
+            error: None,
+        })
+        .expect("serializes");
+        json.push(b'\n');
+        Ok::<_, std::io::Error>(bytes::Bytes::from(json))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+async fn remove(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    engine
+        .containers
+        .remove(&id, params.bool("force"), params.bool("v"))
+        .await?;
+    Ok(no_content())
+}
+
+async fn logs(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let unix = |key: &str| -> Result<Option<f64>, ApiError> {
+        match params.get(key) {
+            "" | "0" => Ok(None),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::bad_request(format!("invalid {key} value: {v}"))),
+        }
+    };
+    let tail = match params.get("tail") {
+        "" | "all" => None,
+        n => Some(
+            n.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid tail value: {n}")))?
+                .max(0) as usize,
+        ),
+    };
+    let options = LogOptions {
+        stdout: params.bool("stdout"),
+        stderr: params.bool("stderr"),
+        follow: params.bool("follow"),
+        timestamps: params.bool("timestamps"),
+        tail,
+        since: unix("since")?,
+        until: unix("until")?,
+    };
+    let (_tty, mut chunks) = engine.containers.logs(&id, options)?;
+    let body =
+        futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx).map(|c| c.map(Ok::<_, std::io::Error>)));
+    Ok(([(header::CONTENT_TYPE, RAW_STREAM)], Body::from_stream(body)).into_response())
+}
+
+async fn exec_create(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let config: ExecConfig = body_json(body).await?;
+    let exec_id = engine.containers.exec_create(&id, config)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IdResponse {
+            id: exec_id,
+            warnings: Vec::new(),
+        }),
+    )
+        .into_response())
+}
+
+async fn exec_start(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let config: ExecStartConfig = body_json(body).await.unwrap_or_default();
+    let started = engine.containers.exec_start(&id, config.detach).await?;
+    match started.stream {
+        None => Ok(StatusCode::OK.into_response()),
+        Some(stream) => {
+            let request = Request::from_parts(parts, Body::empty());
+            let containers = engine.containers.clone();
+            Ok(splice(request, stream, async move {
+                let _ = containers.exec_wait(&id).await;
+            }))
+        }
+    }
+}
+
+async fn exec_resize(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (width, height) = size(&params)?;
+    engine.containers.exec_resize(&id, width, height).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn exec_inspect(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(engine.containers.exec_inspect(&id)?).into_response())
+}
+
+async fn commit(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
+    let options = CommitOptions {
+        repo: params.get("repo").to_owned(),
+        tag: params.get("tag").to_owned(),
+        author: params.get("author").to_owned(),
+        comment: params.get("comment").to_owned(),
+        changes: params.all("changes"),
+    };
+    let id = engine.containers.commit(params.get("container"), options).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IdResponse {
+            id: id.to_string(),
+            warnings: Vec::new(),
+        }),
+    )
+        .into_response())
+}

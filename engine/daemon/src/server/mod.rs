@@ -1,0 +1,167 @@
+//! The Engine API server: HTTP/1.1 over a UNIX socket. Each handler only turns a request into an
+//! engine call and its result into Docker's JSON; the engine does the work.
+
+mod containers;
+mod error;
+mod events;
+mod hijack;
+mod images;
+mod params;
+mod system;
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use http::{StatusCode, Uri};
+use tokio::net::UnixListener;
+use tower::Layer as _;
+
+pub use error::ApiError;
+
+use crate::engine::Engine;
+
+/// The newest API version served; `/v1.41/…` and unversioned paths answer alike.
+pub const API_VERSION: &str = "1.41";
+/// The oldest API version a client may ask for.
+pub const MIN_API_VERSION: &str = "1.12";
+
+/// All routes.
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .merge(system::routes())
+        .merge(images::routes())
+        .merge(containers::routes())
+        .merge(events::routes())
+        .fallback(not_found)
+        .with_state(engine)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("page not found: {}", uri.path()))
+}
+
+/// Read a whole JSON request body.
+pub async fn body_json<T: serde::de::DeserializeOwned>(body: axum::body::Body) -> Result<T, ApiError> {
+    use http_body_util::BodyExt;
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .to_bytes();
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("invalid JSON: the request body is empty"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+/// Serve the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: UnixListener,
+    engine: Engine,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = tower::util::MapRequestLayer::new(strip_version).layer(router(engine));
+    let service = tower::service_fn(move |request: Request| {
+        let mut app = app.clone();
+        async move {
+            if let Some(error) = unsupported_version(request.uri()) {
+                return Ok::<_, Infallible>(error.into_response());
+            }
+            use tower::Service;
+            app.call(request).await
+        }
+    });
+    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(service))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// `/v1.41/images/json` → `/images/json`.
+fn strip_version(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some((version, tail)) = rest.split_once('/') {
+            if is_version(version) {
+                let mut new = format!("/{tail}");
+                if let Some(query) = request.uri().query() {
+                    new.push('?');
+                    new.push_str(query);
+                }
+                if let Ok(uri) = new.parse() {
+                    *request.uri_mut() = uri;
+                }
+            }
+        }
+    }
+    request
+}
+
+fn is_version(s: &str) -> bool {
+    matches!(s.split_once('.'), Some((a, b)) if !a.is_empty() && !b.is_empty()
+        && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Docker refuses clients asking for a newer API than it serves, with this message.
+fn unsupported_version(uri: &Uri) -> Option<ApiError> {
+    let version = uri.path().strip_prefix("/v")?.split('/').next()?;
+    if !is_version(version) {
+        return None;
+    }
+    let parse = |v: &str| {
+        v.split_once('.')
+            .map(|(a, b)| (a.parse::<u32>().unwrap_or(0), b.parse::<u32>().unwrap_or(0)))
+    };
+    let (asked, max, min) = (parse(version)?, parse(API_VERSION)?, parse(MIN_API_VERSION)?);
+    if asked > max {
+        return Some(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("client version {version} is too new. Maximum supported API version is {API_VERSION}"),
+        ));
+    }
+    if asked < min {
+        return Some(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+            ),
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_stripped_from_paths() {
+        let request = Request::builder()
+            .uri("/v1.41/images/json?all=1")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(strip_version(request).uri(), "/images/json?all=1");
+        let request = Request::builder()
+            .uri("/version")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(strip_version(request).uri(), "/version");
+        let request = Request::builder()
+            .uri("/volumes/v1.0")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(strip_version(request).uri(), "/volumes/v1.0");
+    }
+
+    #[test]
+    fn newer_clients_are_refused_like_docker_does() {
+        let error = unsupported_version(&"/v1.99/info".parse().unwrap()).unwrap();
+        assert_eq!(
+            error.message,
+            "client version 1.99 is too new. Maximum supported API version is 1.41"
+        );
+        assert!(unsupported_version(&"/v1.24/info".parse().unwrap()).is_none());
+        assert!(unsupported_version(&"/info".parse().unwrap()).is_none());
+    }
+}
