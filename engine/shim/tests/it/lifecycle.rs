@@ -134,3 +134,26 @@ fn the_shim_is_small() {
     client.wait_init().unwrap();
     read_to_end(&mut stream);
 }
+
+#[test]
+fn a_caller_that_ignores_sigchld_does_not_blind_the_shim() {
+    let c = container("sigign", &["sh", "-c", "exit 3"]).prepare();
+    // An ignored SIGCHLD survives exec: without a reset the kernel would reap init itself.
+    let shim = c.options.command();
+    // (bash passes an ignored CHLD on to what it execs; dash does not.)
+    let status = Command::new("/bin/bash")
+        .arg("-c")
+        .arg("trap '' CHLD; exec \"$@\"")
+        .arg("sh")
+        .arg(shim.get_program())
+        .args(shim.get_args())
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let client = c.client();
+    let waiter = crate::support::start_wait(&client, "init");
+    client.start().unwrap();
+    let exit = crate::support::finish_wait(waiter);
+    assert_eq!(exit.exit_code, 3);
+}

@@ -75,6 +75,19 @@ pub fn close_inherited_fds() {
     }
 }
 
+/// Undo signal state the caller passed on through exec: an ignored SIGCHLD would make the
+/// kernel reap the container's processes before we can read their exit codes, and a blocked
+/// signal mask would make the shim deaf to signals its caller chose to block.
+pub fn reset_inherited_signals() -> anyhow::Result<()> {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+    // SAFETY: SIG_DFL installs no handler code, so no signal-safety rules apply; the process is
+    // single-threaded at this point.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }.context("could not reset SIGCHLD")?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .context("could not reset the signal mask")?;
+    Ok(())
+}
+
 /// The invoker's end of the readiness pipe.
 pub struct ReadyWaiter(File);
 

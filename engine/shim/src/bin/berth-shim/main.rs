@@ -47,7 +47,10 @@ fn main() -> ExitCode {
 
 /// The forked shim: detach, create the container, tell the invoker, serve until init is done.
 fn run_shim(args: &cli::Args, notifier: ReadyNotifier) -> ExitCode {
-    let supervisor = match daemonize::detach().and_then(|()| Supervisor::create(args)) {
+    let setup = daemonize::detach()
+        .and_then(|()| daemonize::reset_inherited_signals())
+        .and_then(|()| Supervisor::create(args));
+    let supervisor = match setup {
         Ok(supervisor) => supervisor,
         Err(e) => {
             notifier.failed(&format!("{e:#}"));
