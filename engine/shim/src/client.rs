@@ -2,7 +2,32 @@
 //!
 //! Every call opens its own connection, as the protocol wants. The calls block (`wait` until the
 //! process exits), so an async caller runs them on a blocking thread, or converts the
-//! [`UnixStream`] of [`ShimClient::attach`] with `tokio::net::UnixStream::from_std`.
+//! [`UnixStream`](std::os::unix::net::UnixStream) of [`ShimClient::attach`] with `tokio::net::UnixStream::from_std`.
+//!
+//! ```no_run
+//! use berth_shim::ShimOptions;
+//!
+//! # fn main() -> Result<(), berth_shim::ShimError> {
+//! let options = ShimOptions {
+//!     shim_binary: "/usr/local/bin/berth-shim".into(),
+//!     id: "4f1c…".into(),
+//!     bundle: "/var/lib/berth/containers/4f1c…/bundle".into(),
+//!     state_dir: "/run/berth/c/4f1c…".into(),
+//!     runtime: "/usr/local/bin/berth-runtime".into(),
+//!     runtime_root: "/run/berth/runtime".into(),
+//!     log_path: "/var/lib/berth/containers/4f1c…/4f1c…-json.log".into(),
+//!     tty: false,
+//!     stdin: false,
+//!     stdin_once: false,
+//! };
+//! let shim = options.spawn()?; // returns once the container is created
+//! let output = shim.attach("init", false, true, true)?; // attach first, so nothing is missed…
+//! let pid = shim.start()?; // …then start
+//! let exit = shim.wait_init()?; // exit code, finished_at, oom_killed
+//! # drop((output, pid, exit));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;

@@ -33,13 +33,23 @@
 //! Each connection to `shim.sock` sends one JSON line, a [`Request`] tagged by `"op"`, and gets one
 //! JSON line back: `{"ok":true,...}` with the fields of the reply type flattened in, or
 //! `{"ok":false,"error":"..."}`. See [`protocol`] for each request and its reply. After an
-//! `attach` reply the connection is a stream ([`frame`] describes the non-tty framing). Bytes the
-//! client sends are stdin; when the client shuts down its write side, stdin detaches, and with
-//! `--stdin-once` (and always for an exec, as Docker does) the process's stdin is closed. The
-//! output stream ends when the process has exited and its output is flushed. Output produced while
-//! nobody is attached is not kept for attach (it is in the log); attach before `start` to see
-//! everything. A slow attach client slows the container's output down instead of growing the
-//! shim's memory (Docker's attach behaves the same).
+//! `attach` reply the connection is a stream ([`frame`] describes the non-tty framing; with a tty
+//! it is the raw pty output, sent when `stdout` was asked for). Bytes the client sends are stdin;
+//! when the client shuts down its write side, stdin detaches, and with `--stdin-once` (and always
+//! for an exec, as Docker does) the process's stdin pipe is closed. A pty is never closed under a
+//! running process (Docker does not either). Output keeps flowing after stdin detaches, until the
+//! process exits or the client closes the connection; Docker ends the whole attach when stdin ends
+//! without StdinOnce, so berthd closes the stream itself when it wants that. The output stream
+//! ends when the process has exited and its output is flushed. Output produced while nobody is
+//! attached is not kept for attach (it is in the log); attach before `start` (or `exec_start`)
+//! to see everything. A slow attach client slows the container's output down instead of growing
+//! the shim's memory (Docker's attach behaves the same).
+//!
+//! `wait` replies once the process is reaped and its output has reached its end (normally at
+//! once; at most 2 s later when a process outside the container's pid namespace holds the pipe).
+//! An exec whose `exec_start` failed has exit code 126. After init is done the shim leaves as
+//! soon as its clients have their data (at most 10 s later); a client that connects in that
+//! window still gets answers, and after it [`ShimClient::wait_init`] reads `exit.json`.
 //!
 //! ## 3. Logs
 //!
@@ -61,6 +71,13 @@
 //! `<state-dir>/explain.jsonl`, next to the runtime's own log lines: stdio made, runtime
 //! create/start/exec/kill/delete run, cgroup counter read, exit recorded. Its own warnings (which
 //! nobody would see on `/dev/null`) go to `<state-dir>/shim.log`.
+//!
+//! ## What the shim does not do
+//!
+//! No pause/resume, checkpoint or log rotation; no restart policy (berthd decides); no output
+//! buffer for late attach clients; the OOM check understands cgroupfs paths, not systemd's
+//! `slice:prefix:name`. One request at a time: a runtime command (start, exec, kill) runs to its
+//! end before the next request is read.
 
 /// Atomic file writes (temp, fsync, rename), as every state file is written.
 pub mod atomic;

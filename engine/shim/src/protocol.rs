@@ -7,15 +7,15 @@
 //! | request | reply fields |
 //! |---|---|
 //! | `{"op":"attach","process":"init","stdin":true,"stdout":true,"stderr":true}` | none; then the connection is a stream |
-//! | `{"op":"start"}` | [`PidReply`] `pid` |
+//! | `{"op":"start"}` | [`PidReply`](crate::protocol::PidReply) `pid` |
 //! | `{"op":"kill","signal":15,"all":false}` | none |
 //! | `{"op":"resize","process":"init","width":80,"height":24}` | none |
 //! | `{"op":"wait","process":"init"}` | [`ExitStatus`](crate::ExitStatus) `exit_code`, `finished_at`, `oom_killed` |
 //! | `{"op":"exec_create","id":"e1","process":{…OCI process…},"tty":false,"stdin":true}` | none |
-//! | `{"op":"exec_start","id":"e1"}` | [`PidReply`] `pid` |
-//! | `{"op":"state"}` | [`ShimState`] `status`, `pid` |
+//! | `{"op":"exec_start","id":"e1"}` | [`PidReply`](crate::protocol::PidReply) `pid` |
+//! | `{"op":"state"}` | [`ShimState`](crate::protocol::ShimState) `status`, `pid` |
 //!
-//! `process` is [`INIT`] or an exec id and defaults to `"init"`; boolean fields default to false.
+//! `process` is [`INIT`](crate::protocol::INIT) or an exec id and defaults to `"init"`; boolean fields default to false.
 
 use serde::{Deserialize, Serialize};
 

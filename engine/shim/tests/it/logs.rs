@@ -72,3 +72,39 @@ fn tty_output_is_logged_as_stdout_with_crlf() {
         pairs(&[("hi\r\n", "stdout"), ("oops\r\n", "stdout")])
     );
 }
+
+#[test]
+fn explain_events_tell_each_kernel_facing_step() {
+    let c = container("explain", &["sh", "-c", "exit 2"]).create();
+    let shim = c.shim_pid();
+    c.client().start().unwrap();
+    assert_eq!(c.client().wait_init().unwrap().exit_code, 2);
+    crate::support::wait_for_exit(shim);
+    let text = std::fs::read_to_string(c.state().explain_log()).unwrap();
+    // The runtime's --log shares the file; with runc its lines are runc's own format, so only
+    // lines that parse as explain events are the shim's (or berth-runtime's).
+    let shim_events: Vec<_> = text
+        .lines()
+        .filter_map(|line| berth_api::explain::ExplainEvent::from_json_line(line).ok())
+        .filter(|event| event.source == "berth-shim")
+        .collect();
+    for event in &shim_events {
+        assert_eq!(event.container.as_deref(), Some(c.id.as_str()));
+        chrono::DateTime::parse_from_rfc3339(&event.time).unwrap();
+    }
+    let messages: Vec<&str> = shim_events.iter().map(|e| e.msg.as_str()).collect();
+    for step in [
+        "made pipes",
+        " create for container",
+        " start for container",
+        "reaped init",
+        "read oom_kill 0",
+        "recorded the exit",
+        " delete for container",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(step)),
+            "no event for {step:?} in {messages:#?}"
+        );
+    }
+}
