@@ -69,8 +69,10 @@
 //!
 //! The shim appends [`berth_api::explain::ExplainEvent`] lines (source `berth-shim`) to
 //! `<state-dir>/explain.jsonl`, next to the runtime's own log lines: stdio made, runtime
-//! create/start/exec/kill/delete run, cgroup counter read, exit recorded. Its own warnings (which
-//! nobody would see on `/dev/null`) go to `<state-dir>/shim.log`.
+//! create/start/exec/kill/delete run, cgroup counter read, exit recorded. berth-runtime writes
+//! explain events there too; runc writes its own `{"level","msg","time"}` lines, so a reader
+//! skips lines that do not parse as an `ExplainEvent`. The shim's own warnings (which nobody
+//! would see on `/dev/null`) go to `<state-dir>/shim.log`.
 //!
 //! ## What the shim does not do
 //!

@@ -93,3 +93,17 @@ fn waiting_after_the_exit_reads_exit_json() {
     assert_eq!((exit.exit_code, exit.oom_killed), (42, false));
     assert!(c.client().state().is_err(), "the socket should be gone");
 }
+
+#[test]
+fn kill_all_reaches_every_process() {
+    // pid 1 of a pid namespace ignores signals it has no handler for, except SIGKILL.
+    let c = container("killall", &["sh", "-c", "sleep 100000 & sleep 100000"]).create();
+    let shim = c.shim_pid();
+    let client = c.client();
+    client.start().unwrap();
+    let waiter = start_wait(&client, "init");
+    client.kill(9, true).unwrap();
+    let exit = finish_wait(waiter);
+    assert_eq!(exit.exit_code, 137);
+    assert_cleaned_up(&c, shim, &exit);
+}
