@@ -163,11 +163,16 @@ impl EntryMeta {
     fn read<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<EntryMeta> {
         let header = entry.header();
         // The tar crate applies PAX uid/gid to the header already.
-        let uid = u32::try_from(header.uid()?).map_err(|_| invalid("uid out of range"))?;
-        let gid = u32::try_from(header.gid()?).map_err(|_| invalid("gid out of range"))?;
-        let mode = Mode::from_raw_mode(header.mode()? & 0o7777);
+        let old = header.as_old();
+        let uid = numeric(header.uid(), &old.uid)?;
+        let gid = numeric(header.gid(), &old.gid)?;
+        let uid = u32::try_from(uid).map_err(|_| invalid("uid out of range"))?;
+        let gid = u32::try_from(gid).map_err(|_| invalid("gid out of range"))?;
+        let mode = Mode::from_raw_mode(numeric(header.mode().map(u64::from), &old.mode)? as u32 & 0o7777);
         let mut mtime = Timespec {
-            tv_sec: header.mtime().unwrap_or(0).try_into().unwrap_or(i64::MAX),
+            tv_sec: numeric(header.mtime(), &old.mtime)?
+                .try_into()
+                .unwrap_or(i64::MAX),
             tv_nsec: 0,
         };
         let mut atime = header
@@ -206,6 +211,15 @@ impl EntryMeta {
             },
             xattrs,
         })
+    }
+}
+
+/// A numeric header field; an empty one (all NULs or spaces) is 0, as Go's reader takes it.
+fn numeric(parsed: io::Result<u64>, field: &[u8]) -> io::Result<u64> {
+    match parsed {
+        Ok(value) => Ok(value),
+        Err(_) if field.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        Err(e) => Err(e),
     }
 }
 

@@ -42,6 +42,9 @@ fn read_sized(
             Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        if size == 0 {
+            return Ok(Some(Vec::new())); // nothing to read (and rustix wants room to read into)
+        }
         let mut buf = Vec::with_capacity(size);
         match read(&mut buf) {
             Ok(_) => return Ok(Some(buf)),
