@@ -83,10 +83,13 @@ impl Containers {
                 std::fs::create_dir_all(dir)?;
             }
             etc_files::write_init_layer(&paths.init_layer())?;
+            // The exec dir holds the explain log from the start (the shim and runtime add to it).
+            std::fs::create_dir_all(&paths.exec)?;
             etc_files::write_all(&paths, &record.config.hostname, &record.config.domainname)
         })();
         if let Err(e) = made {
             let _ = std::fs::remove_dir_all(&paths.data);
+            let _ = std::fs::remove_dir_all(&paths.exec);
             return Err(e.into());
         }
         let container = Container::new(record, paths);
@@ -94,6 +97,7 @@ impl Containers {
         let result = self.claim_name(&container, name);
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&container.paths.data);
+            let _ = std::fs::remove_dir_all(&container.paths.exec);
             return Err(e);
         }
         crate::explain!(container = %id, "created container {} with a new writable layer", &id[..12]);

@@ -68,7 +68,8 @@ impl Containers {
 
     async fn on_exit(&self, container: &Arc<Container>, exit: ExitStatus) {
         let rootfs = container.paths.rootfs();
-        let _ = tokio::task::spawn_blocking(move || layer::unmount(&rootfs)).await;
+        let span = crate::explain::container_span(&container.id);
+        let _ = tokio::task::spawn_blocking(move || span.in_scope(|| layer::unmount(&rootfs))).await;
         let updated = container.update(&self.inner.tmp, |record| {
             record.state.status = Status::Exited;
             record.state.pid = 0;

@@ -56,7 +56,8 @@ impl Containers {
         }
         let prepared = {
             let (this, c) = (self.clone(), container.clone());
-            tokio::task::spawn_blocking(move || this.create_in_shim(&c)).await?
+            let span = crate::explain::container_span(&container.id);
+            tokio::task::spawn_blocking(move || span.in_scope(|| this.create_in_shim(&c))).await?
         };
         if let Err(error) = prepared {
             return Err(self.record_start_failure(container, error));
@@ -187,7 +188,8 @@ impl Containers {
         })
         .await;
         let rootfs = container.paths.rootfs();
-        let _ = tokio::task::spawn_blocking(move || layer::unmount(&rootfs)).await;
+        let span = crate::explain::container_span(&container.id);
+        let _ = tokio::task::spawn_blocking(move || span.in_scope(|| layer::unmount(&rootfs))).await;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 mod containers;
 mod error;
 mod events;
+mod explain;
 mod hijack;
 mod images;
 mod params;
@@ -34,6 +35,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(images::routes())
         .merge(containers::routes())
         .merge(events::routes())
+        .merge(explain::routes())
         .fallback(not_found)
         .with_state(engine)
 }

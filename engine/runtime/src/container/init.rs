@@ -129,6 +129,12 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         crate::console::setup(console, size, true)?;
     }
 
+    // Sysctls go in while /proc/sys is still writable: finalize makes it read-only (runc's order).
+    for (key, value) in linux.sysctl().iter().flatten() {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).with_context(|| format!("cannot set sysctl {key}"))?;
+        crate::explain!("set sysctl {key} to {value}");
+    }
     if new_mount_ns {
         rootfs::finalize(
             linux.readonly_paths().as_deref().unwrap_or(&[]),
@@ -137,11 +143,6 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         )?;
     }
 
-    for (key, value) in linux.sysctl().iter().flatten() {
-        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, value).with_context(|| format!("cannot set sysctl {key}"))?;
-        crate::explain!("set sysctl {key} to {value}");
-    }
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("cannot set oom_score_adj")?;
         crate::explain!("set oom_score_adj to {adj}");
