@@ -34,6 +34,7 @@ mod apply;
 mod changes;
 mod compression;
 mod diff;
+mod entry_meta;
 mod entry_path;
 mod overlay;
 mod root;
