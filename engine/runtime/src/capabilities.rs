@@ -114,10 +114,11 @@ impl CapabilitySets {
             source,
         })?;
         for cap in &self.ambient {
-            caps::raise(None, CapSet::Ambient, *cap).map_err(|source| CapabilityError::Set {
-                set: "ambient",
-                source,
-            })?;
+            // The kernel refuses an ambient capability that is not both permitted and
+            // inheritable; runc goes on without it, and so do we.
+            if caps::raise(None, CapSet::Ambient, *cap).is_err() {
+                crate::explain!("left out ambient capability {cap}: it is not inheritable");
+            }
         }
         crate::explain!("set effective capabilities to {}", names(&self.effective));
         Ok(())

@@ -96,7 +96,8 @@ pub fn settings(resources: &LinuxResources) -> Vec<Setting> {
     {
         out.push(setting("blkio", "blkio.weight", weight));
     }
-    for rule in resources.devices().iter().flatten() {
+    let rules = resources.devices().as_deref().unwrap_or(&[]);
+    for rule in rules {
         let file = if rule.allow() {
             "devices.allow"
         } else {
@@ -104,8 +105,31 @@ pub fn settings(resources: &LinuxResources) -> Vec<Setting> {
         };
         out.push(setting("devices", file, device_rule(rule)));
     }
+    if !rules.is_empty() {
+        // What every container may use whatever the spec says, as runc adds them: the default
+        // devices, /dev/console, the ptys, and mknod of any node (using it is still denied).
+        for rule in DEFAULT_ALLOWED_DEVICES {
+            out.push(setting("devices", "devices.allow", rule));
+        }
+    }
     out
 }
+
+/// The device rules runc appends to every container's (libcontainer's `AllowedDevices`).
+pub const DEFAULT_ALLOWED_DEVICES: [&str; 12] = [
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:8 rwm",
+    "c 1:7 rwm",
+    "c 5:0 rwm",
+    "c 1:5 rwm",
+    "c 1:9 rwm",
+    "c 5:1 rwm",
+    "c 136:* rwm",
+    "c 5:2 rwm",
+    "c 10:200 rwm",
+];
 
 /// A device rule as the devices controller reads it: `c 1:3 rwm`, `a *:* rwm`.
 pub fn device_rule(rule: &LinuxDeviceCgroup) -> String {
@@ -233,13 +257,14 @@ mod tests {
         );
         let got: Vec<(&str, String)> = settings(&r).into_iter().map(|s| (s.file, s.value)).collect();
         assert_eq!(
-            got,
-            vec![
+            got[..3],
+            [
                 ("devices.deny", "a *:* rwm".to_string()),
                 ("devices.allow", "c 1:3 rwm".to_string()),
                 ("devices.allow", "c 136:* rwm".to_string()),
             ]
         );
+        assert_eq!(got.len(), 3 + DEFAULT_ALLOWED_DEVICES.len());
     }
 
     #[test]
