@@ -10,6 +10,9 @@ use berthd::layer::{AppliedLayer, LayerError, Refusal, apply_layer};
 use layer_support::{Entry, RawTar, SnapshotOptions, gzip, listing, require_root, snapshot, zstd};
 use tar::EntryType;
 
+/// A file capability (`cap_net_raw+ep`, VFS_CAP_REVISION_2) as the xattr stores it.
+const NET_RAW: &[u8] = &[1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
 fn sample_layer() -> Vec<u8> {
     let mut tar = RawTar::default();
     tar.add(Entry::dir("./"))
@@ -18,7 +21,14 @@ fn sample_layer() -> Vec<u8> {
             mode: 0o4755,
             ..Entry::file("./bin/busybox", b"#!busybox")
         })
-        .add(Entry::symlink("./bin/sh", "/bin/busybox"))
+        .add(Entry {
+            pax: vec![("SCHILY.xattr.trusted.berth", b"link")],
+            ..Entry::symlink("./bin/sh", "/bin/busybox")
+        })
+        .add(Entry {
+            pax: vec![("SCHILY.xattr.security.capability", NET_RAW)],
+            ..Entry::file("bin/ping", b"ping")
+        })
         .add(Entry::hardlink("./bin/ls", "./bin/busybox"))
         .add(Entry {
             mode: 0o750,
@@ -77,8 +87,12 @@ fn unpacks_files_links_devices_and_whiteouts_with_their_metadata() {
 
     assert_eq!(applied.diff_id, Digest::of(&tar));
     assert_eq!(applied.compressed_digest, Digest::of(&tar));
-    let regular_bytes =
-        b"#!busybox".len() + b"export PS1='$ '\n".len() + b"welcome\n".len() + b"new\n".len() + 4;
+    let regular_bytes = b"ping".len()
+        + b"#!busybox".len()
+        + b"export PS1='$ '\n".len()
+        + b"welcome\n".len()
+        + b"new\n".len()
+        + 4;
     assert_eq!(applied.size, regular_bytes as u64);
 
     let tree = snapshot(&dest, &SnapshotOptions { dir_mtimes: true });
@@ -91,6 +105,21 @@ fn unpacks_files_links_devices_and_whiteouts_with_their_metadata() {
         ("file", 0o4755)
     );
     assert_eq!(node("bin/sh").link.as_deref(), Some(Path::new("/bin/busybox")));
+    // xattrs on a symlink, and a file capability that survives the chown that would clear it.
+    assert_eq!(
+        node("bin/sh")
+            .xattrs
+            .get(std::ffi::OsStr::new("trusted.berth"))
+            .unwrap(),
+        b"link"
+    );
+    assert_eq!(
+        node("bin/ping")
+            .xattrs
+            .get(std::ffi::OsStr::new("security.capability"))
+            .unwrap(),
+        NET_RAW
+    );
     let ino =
         |p: &str| std::fs::symlink_metadata(dest.join(p)).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
     assert_eq!(ino("bin/ls").unwrap(), ino("bin/busybox").unwrap());

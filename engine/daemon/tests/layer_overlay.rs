@@ -89,6 +89,15 @@ fn change_through(merged: &Path) {
     std::os::unix::fs::chown(m("chown-me"), Some(1000), Some(1000)).unwrap();
     fs::create_dir_all(m("newdir/deeper")).unwrap();
     fs::write(m("newdir/deeper/f"), b"f").unwrap();
+    // A file capability (`cap_net_raw+ep`): binary xattr values travel too.
+    let net_raw = [1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    rustix::fs::setxattr(
+        m("newdir/deeper/f"),
+        "security.capability",
+        &net_raw,
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
     fs::create_dir(m(&format!("newdir/{}", long_dir()))).unwrap();
     fs::write(m(&format!("newdir/{}/{}", long_dir(), long_file())), b"long").unwrap();
     symlink("etc/hostname", m("newlink")).unwrap();
@@ -164,6 +173,11 @@ fn diff_then_apply_gives_back_the_upper_dir() {
     let applied = apply_layer(&applied_dir, &tar[..]).unwrap();
     assert_eq!(applied.diff_id, berthd::digest::Digest::of(&tar));
     assert_eq!(snapshot(&applied_dir, &WITH_DIR_TIMES), upper_tree);
+    let f = &upper_tree[Path::new("newdir/deeper/f")];
+    assert!(
+        f.xattrs.contains_key(&OsString::from("security.capability")),
+        "the test sets a capability"
+    );
     let ino = |p: &str| fs::symlink_metadata(applied_dir.join(p)).unwrap().ino();
     assert_eq!(ino("new.txt"), ino("new-link.txt"), "hardlinks stay hardlinks");
 
