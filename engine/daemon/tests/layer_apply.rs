@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use berthd::digest::Digest;
 use berthd::layer::{AppliedLayer, LayerError, Refusal, apply_layer};
-use layer_support::{Entry, RawTar, SnapshotOptions, gzip, listing, require_root, snapshot, zstd};
+use layer_support::{Entry, RawTar, SnapshotOptions, gzip, listing, require_root, snapshot, temp_dir, zstd};
 use tar::EntryType;
 
 /// A file capability (`cap_net_raw+ep`, VFS_CAP_REVISION_2) as the xattr stores it.
@@ -80,7 +80,7 @@ fn apply(dest: &Path, bytes: &[u8]) -> Result<AppliedLayer, LayerError> {
 #[test]
 fn unpacks_files_links_devices_and_whiteouts_with_their_metadata() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let dest = tmp.path().join("layer");
     let tar = sample_layer();
     let applied = apply(&dest, &tar).unwrap();
@@ -173,7 +173,7 @@ fn unpacks_files_links_devices_and_whiteouts_with_their_metadata() {
 #[test]
 fn gzip_zstd_and_plain_give_the_same_layer() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let tar = sample_layer();
     let mut trees = Vec::new();
     for (name, bytes) in [("plain", tar.clone()), ("gzip", gzip(&tar)), ("zstd", zstd(&tar))] {
@@ -190,7 +190,7 @@ fn gzip_zstd_and_plain_give_the_same_layer() {
 #[test]
 fn digests_cover_trailing_blocks_and_bytes() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     // GNU tar pads archives to 10 KiB records: the zeros after the end marker count too.
     let mut tar = sample_layer();
     tar.resize(tar.len().div_ceil(10240) * 10240 + 10240, 0);
@@ -207,7 +207,7 @@ fn digests_cover_trailing_blocks_and_bytes() {
 /// Apply an evil layer: it must be refused naming `entry`, leave nothing beside the
 /// destination, and leave `outside` as it was.
 fn assert_refused(tar: &[u8], entry: &str, reason: Refusal, outside: &Path) {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let dest = tmp.path().join("layer");
     let before = snapshot(outside, &SnapshotOptions { dir_mtimes: true });
     let err = apply(&dest, tar).unwrap_err();
@@ -249,7 +249,7 @@ fn outside_dir(tmp: &Path) -> PathBuf {
 #[test]
 fn refuses_paths_that_leave_the_root() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let outside = outside_dir(tmp.path());
     for (name, reason) in [
         ("../x", Refusal::LeavesRoot),
@@ -276,7 +276,7 @@ fn refuses_paths_that_leave_the_root() {
 #[test]
 fn never_writes_through_a_symlink() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let outside = outside_dir(tmp.path());
     let outside_str = outside.to_str().unwrap();
 
@@ -310,7 +310,7 @@ fn never_writes_through_a_symlink() {
 #[test]
 fn refuses_links_that_leave_the_root() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let outside = outside_dir(tmp.path());
 
     let mut tar = RawTar::default();
@@ -381,7 +381,7 @@ fn broken_streams_leave_nothing() {
         ("not a tar", b"hello, this is not a tar archive at all".repeat(20)),
     ];
     for (what, bytes) in cases {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = temp_dir();
         let dest = tmp.path().join("layer");
         let err = apply(&dest, &bytes).expect_err(what);
         assert!(matches!(err, LayerError::Read(_)), "{what}: {err}");
@@ -397,7 +397,7 @@ fn broken_streams_leave_nothing() {
 #[test]
 fn refuses_an_existing_destination() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let dest = tmp.path().join("layer");
     std::fs::create_dir(&dest).unwrap();
     std::fs::write(dest.join("mine"), b"keep").unwrap();

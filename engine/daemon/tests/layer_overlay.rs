@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use berthd::layer::{
     LayerError, apply_layer, changes, diff_layer, mount_overlay, mount_overlay_readonly, unmount,
 };
-use layer_support::{Entry, MountGuard, RawTar, SnapshotOptions, is_mounted, require_root, snapshot};
+use layer_support::{
+    Entry, MountGuard, RawTar, SnapshotOptions, is_mounted, require_root, snapshot, temp_dir,
+};
 use tar::EntryType;
 
 const WITH_DIR_TIMES: SnapshotOptions = SnapshotOptions { dir_mtimes: true };
@@ -124,7 +126,7 @@ fn run_container() -> (
     Container,
     std::collections::BTreeMap<PathBuf, layer_support::Node>,
 ) {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let root = tmp.path().to_owned();
     let lower = root.join("lower");
     apply_layer(&lower, &base_layer()[..]).unwrap();
@@ -316,7 +318,7 @@ fn changes_read_like_docker_diff() {
 fn changes_follow_overlay_rules_across_layers() {
     require_root();
     // Two image layers: the top one deletes /gone and makes /d opaque (keeping only d/top).
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let bottom = tmp.path().join("bottom");
     let mut tar = RawTar::default();
     tar.add(Entry::file("gone", b"g"))
@@ -365,7 +367,7 @@ fn changes_follow_overlay_rules_across_layers() {
 #[test]
 fn many_layers_mount_with_relative_paths() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let layers = tmp.path().join("layers");
     fs::create_dir(&layers).unwrap();
     // Store-like paths: <64 hex>/diff. 50 of them do not fit in a page as absolute paths.
@@ -424,7 +426,7 @@ fn many_layers_mount_with_relative_paths() {
 #[test]
 fn read_only_views_of_one_and_no_layers() {
     require_root();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = temp_dir();
     let lower = tmp.path().join("lower");
     apply_layer(&lower, &base_layer()[..]).unwrap();
     let view = tmp.path().join("view");

@@ -10,6 +10,15 @@ use std::path::{Path, PathBuf};
 
 use tar::{EntryType, Header};
 
+/// A temporary directory whose name says it is berth's, so CI's leak check finds any mount
+/// a failed test might leave under it.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("berth-layer-test-")
+        .tempdir()
+        .unwrap()
+}
+
 /// These tests create devices, chown and mount: run them as root (CI does).
 pub fn require_root() {
     assert!(nix::unistd::geteuid().is_root(), "the layer tests need root");
