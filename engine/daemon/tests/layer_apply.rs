@@ -296,15 +296,39 @@ fn never_writes_through_a_symlink() {
     tar.add(Entry::symlink("a", outside_str))
         .add(Entry::hardlink("stolen", "a/secret"));
     assert_refused(&tar.bytes(), "stolen", Refusal::ThroughSymlink, &outside);
+}
 
-    // The brief's case, aimed at a name that cannot exist in /etc.
-    let planted = format!("berth-layer-test-{}", std::process::id());
-    let entry = format!("a/{planted}");
-    let mut tar = RawTar::default();
-    tar.add(Entry::symlink("a", "/etc"))
-        .add(Entry::file(&entry, b"planted"));
-    assert_refused(&tar.bytes(), &entry, Refusal::ThroughSymlink, &outside);
-    assert!(!Path::new("/etc").join(&planted).exists());
+/// The classic attack, literally: `a -> /etc`, then `a/passwd`. It runs in a thread with its
+/// own mount namespace where /etc is a read-only bind of itself, so even a broken unpacker
+/// could not harm the host: it would fail with EROFS instead of the refusal checked here.
+#[test]
+fn refuses_to_write_etc_passwd_through_a_symlink() {
+    require_root();
+    let before = std::fs::read("/etc/passwd").unwrap();
+    std::thread::spawn(|| {
+        use rustix::mount::{MountFlags, MountPropagationFlags};
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS | nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        rustix::mount::mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
+            .unwrap();
+        rustix::mount::mount_bind("/etc", "/etc").unwrap();
+        rustix::mount::mount_remount("/etc", MountFlags::BIND | MountFlags::RDONLY, "").unwrap();
+        let probe = std::fs::write("/etc/berth-layer-test-probe", b"");
+        assert_eq!(
+            probe.unwrap_err().raw_os_error(),
+            Some(libc::EROFS),
+            "/etc is read-only in this thread"
+        );
+
+        let tmp = temp_dir();
+        let outside = outside_dir(tmp.path());
+        let mut tar = RawTar::default();
+        tar.add(Entry::symlink("a", "/etc"))
+            .add(Entry::file("a/passwd", b"root::0:0::/:/bin/sh\n"));
+        assert_refused(&tar.bytes(), "a/passwd", Refusal::ThroughSymlink, &outside);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(std::fs::read("/etc/passwd").unwrap(), before);
 }
 
 #[test]
