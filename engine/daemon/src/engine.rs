@@ -7,6 +7,7 @@ use crate::container::{Binaries, ContainerError, Containers};
 use crate::events::Events;
 use crate::image::{ImageUser, Images};
 use crate::store::{Store, StoreError};
+use crate::volume::{VolumeError, Volumes};
 
 /// Where a daemon keeps its state: two daemons with different roots run side by side.
 #[derive(Debug, Clone)]
@@ -23,6 +24,7 @@ pub struct Engine {
     pub config: Arc<EngineConfig>,
     pub images: Images,
     pub containers: Containers,
+    pub volumes: Arc<Volumes>,
     pub events: Arc<Events>,
 }
 
@@ -33,6 +35,8 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Containers(#[from] ContainerError),
+    #[error(transparent)]
+    Volumes(#[from] VolumeError),
 }
 
 impl Engine {
@@ -43,10 +47,15 @@ impl Engine {
         let store = Store::open(&config.data_root.join("image"))?;
         let images = Images::new(Arc::new(store));
         let events = Arc::new(Events::default());
+        let volumes = Arc::new(Volumes::open(
+            &config.data_root.join("volumes"),
+            &config.data_root.join("tmp"),
+        )?);
         let containers = Containers::open(
             &config.data_root,
             &config.exec_root,
             images.clone(),
+            volumes.clone(),
             events.clone(),
             Binaries::locate(),
         )?;
@@ -54,6 +63,7 @@ impl Engine {
             config: Arc::new(config),
             images,
             containers,
+            volumes,
             events,
         })
     }

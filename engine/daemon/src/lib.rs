@@ -25,3 +25,5 @@ pub mod reference;
 pub mod server;
 /// The image store: blobs, layers, images, tags.
 pub mod store;
+/// Volumes: named and anonymous directories containers mount, and copy-up.
+pub mod volume;

@@ -8,6 +8,7 @@ mod container;
 mod error;
 mod host_config;
 mod image;
+mod volume;
 
 pub use config::{ContainerConfig, HealthConfig, StrSlice};
 pub use container::{
@@ -25,6 +26,7 @@ pub use image::{
     BuildInfo, ErrorDetail, GraphDriverData, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect,
     ImageMetadata, ImagePruneResponse, ImageRootFs, ImageSummary, ProgressDetail,
 };
+pub use volume::{Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse, VolumeUsageData};
 
 /// A JSON object with string keys and empty-object values, as Go's `map[string]struct{}`
 /// (`ExposedPorts`, `Volumes`).

@@ -6,7 +6,7 @@ use berth_api::types::{ContainerCreateRequest, IdResponse};
 
 use super::config::{fill_host_config_defaults, merge_image_config};
 use super::record::{ContainerRecord, State};
-use super::{Container, ContainerError, Containers, etc_files, name, new_id};
+use super::{Container, ContainerError, Containers, etc_files, mounts, name, new_id};
 use crate::image::time;
 
 /// Docker refuses memory limits below this.
@@ -55,6 +55,17 @@ impl Containers {
         // Capabilities are checked now, so a bad --cap-add fails create, not start.
         super::spec::capabilities(&host_config).map_err(|e| ContainerError::BadRequest(e.to_string()))?;
 
+        let volumes_from = host_config
+            .volumes_from
+            .iter()
+            .flatten()
+            .map(|spec| {
+                let (name, rw) = mounts::parse_volumes_from(spec)?;
+                Ok((self.get(name)?.record().mounts, rw))
+            })
+            .collect::<Result<Vec<_>, ContainerError>>()?;
+        let config_volumes: Vec<String> = config.volumes.iter().flat_map(|v| v.keys().cloned()).collect();
+        let planned_mounts = mounts::plan(&config_volumes, &host_config, &volumes_from, &self.inner.volumes)?;
         let id = new_id();
         if config.hostname.is_empty() {
             config.hostname = id[..12].to_owned();
@@ -73,7 +84,7 @@ impl Containers {
             restart_count: 0,
             has_been_started: false,
             manually_stopped: false,
-            mounts: Vec::new(),
+            mounts: planned_mounts,
             network_settings: Default::default(),
             exec_ids: Vec::new(),
         };
@@ -90,6 +101,7 @@ impl Containers {
         if let Err(e) = made {
             let _ = std::fs::remove_dir_all(&paths.data);
             let _ = std::fs::remove_dir_all(&paths.exec);
+            self.remove_anonymous_volumes(&record.mounts);
             return Err(e.into());
         }
         let container = Container::new(record, paths);
@@ -98,6 +110,7 @@ impl Containers {
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&container.paths.data);
             let _ = std::fs::remove_dir_all(&container.paths.exec);
+            self.remove_anonymous_volumes(&container.record().mounts);
             return Err(e);
         }
         crate::explain!(container = %id, "created container {} with a new writable layer", &id[..12]);

@@ -133,7 +133,7 @@ impl Containers {
                 data: graph,
                 name: DRIVER_NAME.into(),
             },
-            mounts: record.mounts.clone(),
+            mounts: record.mounts.iter().map(|m| m.to_api()).collect(),
             config: record.config.clone(),
             network_settings: record.network_settings.clone(),
             ..ContainerInspect::default()
@@ -262,7 +262,7 @@ impl Containers {
             network_settings: SummaryNetworkSettings {
                 networks: record.network_settings.networks.clone(),
             },
-            mounts: record.mounts.clone(),
+            mounts: record.mounts.iter().map(|m| m.to_api()).collect(),
             ..ContainerSummary::default()
         }
     }

@@ -16,6 +16,7 @@ mod exec;
 mod inspect;
 mod logs;
 mod monitor;
+pub mod mounts;
 pub mod name;
 pub mod record;
 mod remove;
@@ -42,6 +43,7 @@ pub use wait::WaitCondition;
 
 use crate::events::Events;
 use crate::image::{ImageUser, Images};
+use crate::volume::Volumes;
 
 /// Fill `buf` with random bytes from the kernel.
 pub fn random_bytes(buf: &mut [u8]) {
@@ -155,6 +157,7 @@ struct Inner {
     exec_root: PathBuf,
     tmp: PathBuf,
     images: Images,
+    volumes: Arc<Volumes>,
     binaries: Binaries,
     events: Arc<Events>,
     table: Mutex<BTreeMap<String, Arc<Container>>>,
@@ -166,6 +169,7 @@ impl Containers {
         data_root: &Path,
         exec_root: &Path,
         images: Images,
+        volumes: Arc<Volumes>,
         events: Arc<Events>,
         binaries: Binaries,
     ) -> Result<Containers, ContainerError> {
@@ -184,6 +188,7 @@ impl Containers {
                 exec_root: exec_root.to_owned(),
                 tmp,
                 images,
+                volumes,
                 binaries,
                 events,
                 table: Mutex::new(BTreeMap::new()),
@@ -241,6 +246,20 @@ impl Containers {
                     top_layer: record.top_layer.clone(),
                 }
             })
+            .collect()
+    }
+
+    /// The containers that mount a volume (ids), for `volume rm` and `volume prune`.
+    pub fn volume_users(&self, volume: &str) -> Vec<String> {
+        self.all()
+            .iter()
+            .filter(|c| {
+                c.record()
+                    .mounts
+                    .iter()
+                    .any(|m| m.kind == mounts::MountKind::Volume && m.name == volume)
+            })
+            .map(|c| c.id.clone())
             .collect()
     }
 

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_api::types::{ContainerConfig, ContainerState, HostConfig, MountPoint, NetworkSettings};
+use berth_api::types::{ContainerConfig, ContainerState, HostConfig, NetworkSettings};
+
+use super::mounts::ContainerMount;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -114,7 +116,7 @@ pub struct ContainerRecord {
     /// Stopped by a user (`stop`/`kill`): `unless-stopped` and `always` respect it.
     pub manually_stopped: bool,
     #[serde(default)]
-    pub mounts: Vec<MountPoint>,
+    pub mounts: Vec<ContainerMount>,
     #[serde(default)]
     pub network_settings: NetworkSettings,
     #[serde(default)]

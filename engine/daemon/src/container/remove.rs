@@ -2,13 +2,27 @@
 
 use std::time::Duration;
 
+use super::mounts::{ContainerMount, MountKind};
 use super::record::Status;
 use super::{ContainerError, Containers};
 use crate::layer;
 
 impl Containers {
+    /// Remove the anonymous volumes among `mounts` that no other container uses (named volumes
+    /// always stay, as Docker's guide notes).
+    pub(super) fn remove_anonymous_volumes(&self, mounts: &[ContainerMount]) {
+        for mount in mounts
+            .iter()
+            .filter(|m| m.anonymous && m.kind == MountKind::Volume)
+        {
+            if self.volume_users(&mount.name).is_empty() {
+                let _ = self.inner.volumes.remove(&mount.name, &[], true);
+            }
+        }
+    }
+
     /// `DELETE /containers/{id}?force=…&v=…`.
-    pub async fn remove(&self, name: &str, force: bool, _volumes: bool) -> Result<(), ContainerError> {
+    pub async fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<(), ContainerError> {
         let container = self.get(name)?;
         let _lifecycle = container.lifecycle.lock().await;
         if self.get(&container.id).is_err() {
@@ -57,6 +71,9 @@ impl Containers {
         })
         .await??;
         self.table().remove(&container.id);
+        if volumes {
+            self.remove_anonymous_volumes(&record.mounts);
+        }
         crate::explain!(container = %record.id, "removed container {} and its writable layer", record.short_id());
         self.event(&container, "destroy", &[]);
         container.removed.send_replace(true);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use berth_shim::client::ShimOptions;
 use tokio::sync::oneshot;
 
+use super::mounts::{ContainerMount, MountKind};
 use super::record::Status;
 use super::spec::{ExtraMount, SpecInput};
 use super::{Container, ContainerError, Containers, config, spec, user};
@@ -115,11 +116,15 @@ impl Containers {
                 source: source.display().to_string(),
                 options: vec!["rbind".into(), "rprivate".into()],
             };
-            let mounts = vec![
+            let mut mounts = vec![
                 bind("/etc/resolv.conf", paths.resolv_conf()),
                 bind("/etc/hostname", paths.hostname()),
                 bind("/etc/hosts", paths.hosts()),
             ];
+            for mount in &record.mounts {
+                self.prepare_mount(&record, &rootfs, mount)?;
+                mounts.push(mount.to_spec());
+            }
             let mut args = vec![record.path.clone()];
             args.extend(record.args.iter().cloned());
             let spec = spec::build(SpecInput {
@@ -161,6 +166,42 @@ impl Containers {
             let _ = layer::unmount(&rootfs);
         }
         result
+    }
+
+    /// Copy the image's files into a new, empty volume (once), and say what is mounted where.
+    fn prepare_mount(
+        &self,
+        record: &super::ContainerRecord,
+        rootfs: &std::path::Path,
+        mount: &ContainerMount,
+    ) -> Result<(), ContainerError> {
+        let access = if mount.rw { "" } else { " read-only" };
+        match mount.kind {
+            MountKind::Volume => {
+                if !mount.no_copy && !record.has_been_started && self.inner.volumes.is_empty(&mount.name) {
+                    crate::volume::copy_up(rootfs, &mount.destination, std::path::Path::new(&mount.source))
+                        .map_err(|e| {
+                        ContainerError::Start(format!(
+                            "copy the image's {} into volume {}: {e}",
+                            mount.destination, mount.name
+                        ))
+                    })?;
+                }
+                crate::explain!(
+                    "bound volume {} ({}){access} at {}",
+                    mount.name,
+                    mount.source,
+                    mount.destination
+                );
+            }
+            MountKind::Bind => crate::explain!(
+                "bound host path {}{access} at {}",
+                mount.source,
+                mount.destination
+            ),
+            MountKind::Tmpfs => crate::explain!("mounted a tmpfs{access} at {}", mount.destination),
+        }
+        Ok(())
     }
 
     /// Hand every waiting attach its stream from the shim, before the process runs.

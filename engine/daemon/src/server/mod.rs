@@ -9,6 +9,7 @@ mod hijack;
 mod images;
 mod params;
 mod system;
+mod volumes;
 
 use std::convert::Infallible;
 
@@ -36,6 +37,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(containers::routes())
         .merge(events::routes())
         .merge(explain::routes())
+        .merge(volumes::routes())
         .fallback(not_found)
         .with_state(engine)
 }

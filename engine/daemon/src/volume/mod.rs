@@ -1,0 +1,300 @@
+//! Volumes (the local driver): directories under `<data-root>/volumes/<name>/_data` that
+//! containers mount, named or anonymous, which outlive the containers that use them.
+//!
+//! Which containers use a volume is not stored here: it is derived from the container records,
+//! so it can never drift.
+
+mod copy_up;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use berth_api::types::Volume;
+use serde::{Deserialize, Serialize};
+
+pub use copy_up::copy_up;
+
+use crate::store::write_atomic;
+
+/// The only driver berth has, as Docker's default.
+pub const LOCAL_DRIVER: &str = "local";
+
+/// Why a volume operation failed. Messages are Docker's.
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    /// 404
+    #[error("get {0}: no such volume")]
+    NotFound(String),
+    /// 409: containers still use it
+    #[error("remove {name}: volume is in use - [{}]", .containers.join(", "))]
+    InUse { name: String, containers: Vec<String> },
+    /// 400: a name the local driver refuses
+    #[error("create {name}: {reason}")]
+    InvalidName { name: String, reason: String },
+    /// 404: a driver berth doesn't have
+    #[error("error looking up volume plugin {0}: plugin \"{0}\" not found")]
+    Driver(String),
+    /// 400: driver options berth's local driver doesn't take
+    #[error("create {0}: berth's local driver takes no options (type, device and o are not supported)")]
+    Options(String),
+    /// 500
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+}
+
+fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> VolumeError {
+    let context = context.into();
+    move |source| VolumeError::Io { context, source }
+}
+
+/// `<name>/volume.json`: what Docker keeps in its metadata database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct VolumeMeta {
+    created_at: String,
+    labels: Option<BTreeMap<String, String>>,
+    options: Option<BTreeMap<String, String>>,
+    /// Made for a container's VOLUME or `-v /path`: `rm -v` and `--rm` remove it.
+    anonymous: bool,
+}
+
+/// The volumes service.
+#[derive(Debug)]
+pub struct Volumes {
+    root: PathBuf,
+    tmp: PathBuf,
+    /// Serialises create and remove, so two creates of one name make one volume.
+    lock: Mutex<()>,
+}
+
+/// Docker's rule for local volume names.
+fn check_name(name: &str) -> Result<(), VolumeError> {
+    let invalid = |reason: String| {
+        Err(VolumeError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.len() < 2 {
+        return invalid(
+            "volume name is too short, names should be at least two alphanumeric characters".into(),
+        );
+    }
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        return invalid(format!(
+            "\"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+        ));
+    }
+    Ok(())
+}
+
+impl Volumes {
+    pub fn open(root: &Path, tmp: &Path) -> Result<Volumes, VolumeError> {
+        std::fs::create_dir_all(root).map_err(io_error(format!("create {}", root.display())))?;
+        Ok(Volumes {
+            root: root.to_owned(),
+            tmp: tmp.to_owned(),
+            lock: Mutex::new(()),
+        })
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Where the volume's files are (what containers mount).
+    pub fn mountpoint(&self, name: &str) -> PathBuf {
+        self.dir(name).join("_data")
+    }
+
+    fn meta(&self, name: &str) -> Result<VolumeMeta, VolumeError> {
+        let path = self.dir(name).join("volume.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| VolumeError::Io {
+                context: format!("read {}", path.display()),
+                source: io::Error::other(e),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(VolumeError::NotFound(name.to_owned())),
+            Err(e) => Err(io_error(format!("read {}", path.display()))(e)),
+        }
+    }
+
+    fn to_api(&self, name: &str, meta: VolumeMeta) -> Volume {
+        Volume {
+            created_at: meta.created_at,
+            driver: LOCAL_DRIVER.into(),
+            labels: meta.labels,
+            mountpoint: self.mountpoint(name).display().to_string(),
+            name: name.to_owned(),
+            options: meta.options,
+            scope: "local".into(),
+            usage_data: None,
+        }
+    }
+
+    /// `POST /volumes/create`; an existing volume of that name is returned as it is (Docker's
+    /// create is idempotent). No name: an anonymous volume with a 64-hex name.
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        driver: &str,
+        labels: Option<BTreeMap<String, String>>,
+        options: Option<BTreeMap<String, String>>,
+    ) -> Result<Volume, VolumeError> {
+        if !driver.is_empty() && driver != LOCAL_DRIVER {
+            return Err(VolumeError::Driver(driver.to_owned()));
+        }
+        let anonymous = name.is_none_or(str::is_empty);
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(name) => name.to_owned(),
+            None => crate::container::new_id(),
+        };
+        check_name(&name)?;
+        if options.as_ref().is_some_and(|o| !o.is_empty()) {
+            return Err(VolumeError::Options(name));
+        }
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(meta) = self.meta(&name) {
+            return Ok(self.to_api(&name, meta));
+        }
+        let meta = VolumeMeta {
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            labels,
+            options: options.or_else(|| (!anonymous).then(BTreeMap::new)),
+            anonymous,
+        };
+        let dir = self.dir(&name);
+        let made = (|| {
+            std::fs::create_dir_all(self.mountpoint(&name))?;
+            let json = serde_json::to_vec_pretty(&meta).map_err(io::Error::other)?;
+            write_atomic(&dir.join("volume.json"), &self.tmp, &json).map_err(io::Error::other)
+        })();
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(io_error(format!("create volume {name}"))(e));
+        }
+        crate::explain!("created volume {name} at {}", self.mountpoint(&name).display());
+        Ok(self.to_api(&name, meta))
+    }
+
+    /// `GET /volumes/{name}`.
+    pub fn inspect(&self, name: &str) -> Result<Volume, VolumeError> {
+        Ok(self.to_api(name, self.meta(name)?))
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.meta(name).is_ok()
+    }
+
+    /// Was it made anonymously (for a VOLUME or `-v /path`)?
+    pub fn is_anonymous(&self, name: &str) -> bool {
+        self.meta(name).is_ok_and(|m| m.anonymous)
+    }
+
+    /// Every volume, by name.
+    pub fn list(&self) -> Result<Vec<Volume>, VolumeError> {
+        let mut volumes = Vec::new();
+        for entry in std::fs::read_dir(&self.root).map_err(io_error("list volumes"))? {
+            let name = entry
+                .map_err(io_error("list volumes"))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if let Ok(meta) = self.meta(&name) {
+                volumes.push(self.to_api(&name, meta));
+            }
+        }
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(volumes)
+    }
+
+    /// `DELETE /volumes/{name}`: refused while containers (`users`) use it, unless `force` (Docker
+    /// refuses even then for a volume in use: force only ignores a missing volume).
+    pub fn remove(&self, name: &str, users: &[String], force: bool) -> Result<(), VolumeError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = self.meta(name) {
+            return if force { Ok(()) } else { Err(e) };
+        }
+        if !users.is_empty() {
+            return Err(VolumeError::InUse {
+                name: name.to_owned(),
+                containers: users.to_vec(),
+            });
+        }
+        std::fs::remove_dir_all(self.dir(name)).map_err(io_error(format!("remove volume {name}")))?;
+        crate::explain!("removed volume {name} and its files");
+        Ok(())
+    }
+
+    /// Bytes of the files in a volume.
+    pub fn size(&self, name: &str) -> u64 {
+        fn walk(dir: &Path) -> u64 {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => walk(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        walk(&self.mountpoint(name))
+    }
+
+    /// Is the volume's directory empty (so it gets a copy of the image's files)?
+    pub fn is_empty(&self, name: &str) -> bool {
+        std::fs::read_dir(self.mountpoint(name)).is_ok_and(|mut d| d.next().is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_dockers_rule() {
+        assert!(check_name("website").is_ok());
+        assert!(check_name("db_1.data-x").is_ok());
+        assert_eq!(
+            check_name("x").unwrap_err().to_string(),
+            "create x: volume name is too short, names should be at least two alphanumeric characters"
+        );
+        assert!(
+            check_name("bad name")
+                .unwrap_err()
+                .to_string()
+                .contains("includes invalid characters")
+        );
+        assert!(check_name("-x").is_err());
+    }
+
+    #[test]
+    fn create_is_idempotent_and_remove_respects_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let volumes = Volumes::open(&dir.path().join("volumes"), dir.path()).unwrap();
+        let labels = Some(BTreeMap::from([("a".to_string(), "b".to_string())]));
+        let first = volumes
+            .create(Some("website"), "local", labels.clone(), None)
+            .unwrap();
+        let again = volumes.create(Some("website"), "", None, None).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first.labels, labels);
+        assert!(first.mountpoint.ends_with("volumes/website/_data"));
+        let anonymous = volumes.create(None, "local", None, None).unwrap();
+        assert_eq!(anonymous.name.len(), 64);
+        assert!(volumes.is_anonymous(&anonymous.name) && !volumes.is_anonymous("website"));
+        let refused = volumes.remove("website", &["abc".into()], false).unwrap_err();
+        assert_eq!(refused.to_string(), "remove website: volume is in use - [abc]");
+        volumes.remove("website", &[], false).unwrap();
+        assert_eq!(
+            volumes.inspect("website").unwrap_err().to_string(),
+            "get website: no such volume"
+        );
+        assert!(volumes.create(Some("v2"), "nfs", None, None).is_err());
+    }
+}
