@@ -2,6 +2,7 @@
 
 pub mod image;
 pub mod system;
+pub mod volume;
 
 use std::fmt;
 
@@ -83,6 +84,7 @@ pub async fn run(client: &Client, command: Command) -> Outcome {
             ImageCommand::Save(args) => image::save(client, args).await,
             ImageCommand::Import(args) => image::import(client, args).await,
         },
+        Command::Volume(sub) => volume::run(client, sub).await,
         Command::Images(args) => image::list(client, args).await,
         Command::Rmi(args) => image::remove(client, args).await,
         Command::Tag(args) => image::tag(client, args).await,
