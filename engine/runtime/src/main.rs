@@ -1,6 +1,8 @@
 //! berth-runtime: the OCI runtime binary. Parses runc's command line and runs one lifecycle
 //! operation; errors go to stderr and, with `--log`, to the log file.
 
+use std::io::Write as _;
+
 use anyhow::Result;
 use berth_runtime::cli::{Cli, Command};
 use berth_runtime::container::{self, create::CreateOptions, exec::ExecOptions};
@@ -65,7 +67,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::State { id } => {
             let state = container::state::state(root, id)?;
-            println!("{}", serde_json::to_string_pretty(&state)?);
+            writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&state)?)?;
             Ok(0)
         }
         Command::Kill { all, id, signal } => {
@@ -97,12 +99,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }),
         Command::Ps { format, id } => {
             let pids = container::ps::pids(root, id)?;
+            let mut out = std::io::stdout().lock();
             if format == "json" {
-                println!("{}", serde_json::to_string(&pids)?);
+                writeln!(out, "{}", serde_json::to_string(&pids)?)?;
             } else {
-                println!("PID");
+                writeln!(out, "PID")?;
                 for pid in pids {
-                    println!("{pid}");
+                    writeln!(out, "{pid}")?;
                 }
             }
             Ok(0)

@@ -228,15 +228,12 @@ fn mount_cgroups(root: &Root, setup: &RootfsSetup<'_>, dest: &Path, options: &Mo
         flags,
         Some("mode=755"),
     )?;
-    let mut hierarchies: Vec<(PathBuf, String, &str)> = cgroups
+    // Like runc on a v1 or hybrid host: every v1 hierarchy (named ones too), not the unified one.
+    let hierarchies: Vec<(PathBuf, String, &str)> = cgroups
         .v1
         .iter()
-        .filter(|h| setup.cgroupns || !h.is_named_only())
         .map(|h| (h.mountpoint.clone(), h.controllers.join(","), "cgroup"))
         .collect();
-    if let Some(v2) = &cgroups.v2 {
-        hierarchies.push((v2.clone(), String::new(), "cgroup2"));
-    }
     for (mountpoint, controllers, fstype) in hierarchies {
         let Some(name) = mountpoint.file_name() else {
             continue;

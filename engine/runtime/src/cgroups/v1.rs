@@ -148,10 +148,10 @@ pub fn device_rule(rule: &LinuxDeviceCgroup) -> String {
 }
 
 impl V1Cgroup {
-    /// Make the directory in every hierarchy that carries controllers.
+    /// Make the directory in every hierarchy, named ones (`name=systemd`) included, as runc does.
     pub fn create(hierarchies: &[V1Hierarchy], path: &Path) -> Result<Self, CgroupError> {
         let mut dirs = Vec::new();
-        for hierarchy in hierarchies.iter().filter(|h| !h.is_named_only()) {
+        for hierarchy in hierarchies {
             let dir = hierarchy.mountpoint.join(path);
             if hierarchy.has("cpuset") {
                 create_cpuset_dirs(&hierarchy.mountpoint, path)?;

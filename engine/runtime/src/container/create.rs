@@ -131,6 +131,10 @@ fn create_in(
     let fifo_path = dir.exec_fifo();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .with_context(|| format!("cannot make {}", fifo_path.display()))?;
+    // Writable by anyone (whatever our umask), so an init running as an unprivileged or
+    // user-namespaced uid can still signal that it is ready to start.
+    fs::set_permissions(&fifo_path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .with_context(|| format!("cannot make {} writable", fifo_path.display()))?;
     let fifo = open_path(&fifo_path)?;
     let console = options
         .console_socket
@@ -167,6 +171,13 @@ fn create_in(
         write_id_map(pid, "gid_map", linux.gid_mappings().as_deref().unwrap_or(&[]))?;
     }
     cgroup.add_process(pid.as_raw())?;
+    if let Some(adj) = process.oom_score_adj() {
+        // From the host, as runc does: inside a user namespace the init may not write its own
+        // (root-owned, since it is non-dumpable) proc files.
+        let path = format!("/proc/{pid}/oom_score_adj");
+        fs::write(&path, adj.to_string()).with_context(|| format!("cannot write {path}"))?;
+        crate::explain!("wrote {adj} to {path}");
+    }
     parent.send_parent(&ParentMessage::Go)?;
     match parent.recv_child() {
         Ok(ChildMessage::Ready) => {}

@@ -2,7 +2,7 @@
 //!
 //! Runs in the child of `create`, already in its new pid (and user) namespace. Order matters and
 //! follows runc: namespaces, then (after the parent's `Go`) the cgroup namespace, hostname, root
-//! filesystem, terminal, masked and read-only paths, sysctls, oom_score_adj and rlimits, and
+//! filesystem, terminal, masked and read-only paths, sysctls and rlimits, and
 //! finally the process steps shared with `exec` ([`crate::process::Finish`]).
 
 use std::io::Write as _;
@@ -54,7 +54,11 @@ pub fn run(args: &InitArgs<'_>, channel: &Channel) -> i32 {
         Ok(never) => match never {},
         Err(err) => err,
     };
-    let _ = channel.send_child(&ChildMessage::Failed(format!("{err:#}")));
+    let msg = format!("{err:#}");
+    // After `Ready` the parent is gone: the log (and the container's stderr) is all that is left.
+    if channel.send_child(&ChildMessage::Failed(msg.clone())).is_err() {
+        tracing::error!("{msg}");
+    }
     1
 }
 
@@ -143,10 +147,6 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         )?;
     }
 
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("cannot set oom_score_adj")?;
-        crate::explain!("set oom_score_adj to {adj}");
-    }
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
 
     let fifo = args.exec_fifo.as_raw_fd();

@@ -47,3 +47,77 @@ fn view_from_inside_matches_runc() {
     assert!(berth.contains("pid=1\n"), "{berth}");
     assert!(berth.contains("kcore=0\n"), "{berth}");
 }
+
+#[test]
+fn user_namespace_view_matches_runc() {
+    let script = "id; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /dev/null; \
+                  grep -E '^Cap(Eff|Bnd):' /proc/self/status; hostname; echo pid=$$; \
+                  ls /sys/fs/cgroup | tr '\\n' ' '";
+    let view = |runtime: &Runtime| {
+        let bundle = Bundle::new();
+        // The mapped root is nobody on the host: it must be able to reach its rootfs.
+        std::fs::set_permissions(bundle.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod bundle");
+        let id = unique_id("userns");
+        let mut spec = docker_spec(&id, &["/bin/sh", "-c", script]);
+        spec["process"]["rlimits"] = serde_json::json!([]);
+        let linux = &mut spec["linux"];
+        linux["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(serde_json::json!({"type": "user"}));
+        linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        linux["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        bundle.write_spec(&spec);
+        let out = runtime.run(&bundle, &id);
+        assert!(
+            out.status.success(),
+            "{} run failed: {}",
+            runtime.bin,
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    let runc = view(&Runtime::runc());
+    let berth = view(&Runtime::berth());
+    assert_eq!(berth, runc, "berth-runtime's view differs from runc's");
+    assert!(berth.contains("0     100000      65536"), "{berth}");
+}
+
+#[test]
+fn read_only_root_and_no_pivot_match_runc() {
+    let script = "if touch /x 2>/dev/null; then echo root=rw; else echo root=ro; fi; \
+                  if touch /dev/shm/x; then echo shm=rw; fi; \
+                  awk '$2 == \"/\" {print $4}' /proc/self/mounts | cut -d, -f1";
+    let view = |runtime: &Runtime| {
+        let bundle = Bundle::new();
+        let id = unique_id("ro");
+        let mut spec = docker_spec(&id, &["/bin/sh", "-c", script]);
+        spec["process"]["rlimits"] = serde_json::json!([]);
+        spec["root"]["readonly"] = serde_json::json!(true);
+        bundle.write_spec(&spec);
+        let _guard = ContainerGuard {
+            runtime,
+            id: id.clone(),
+        };
+        let out = runtime
+            .command()
+            .args(["run", "--no-pivot", "--bundle"])
+            .arg(bundle.path())
+            .arg(&id)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{} run failed: {}",
+            runtime.bin,
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    let runc = view(&Runtime::runc());
+    let berth = view(&Runtime::berth());
+    assert_eq!(berth, runc);
+    assert_eq!(berth, "root=ro\nshm=rw\nro\n");
+}
