@@ -332,7 +332,7 @@ pub fn wait_status(runtime: &Runtime, id: &str, want: &str) -> Value {
 /// The cgroup v1 directories a container id would have under `berth`.
 pub fn v1_cgroup_dirs(id: &str) -> Vec<PathBuf> {
     [
-        "memory", "cpu", "pids", "cpuset", "devices", "freezer", "blkio", "cpuacct",
+        "memory", "cpu", "pids", "cpuset", "devices", "freezer", "blkio", "cpuacct", "systemd",
     ]
     .iter()
     .map(|c| Path::new("/sys/fs/cgroup").join(c).join("berth").join(id))
