@@ -10,16 +10,23 @@ use super::record::Status;
 use super::start::PendingAttach;
 use super::{ContainerError, Containers};
 
+/// The stream an attach is served: now for a running container, at start for another.
+pub type AttachStream =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<UnixStream, ContainerError>> + Send>>;
+
 impl Containers {
     /// The container's stdio as a stream (Docker's frames without a tty, raw bytes with one).
-    /// Before start, the attach waits and is served when the container starts.
-    pub async fn attach(
+    ///
+    /// Checks happen now; the stream comes from the returned future. Before start, the attach is
+    /// registered now and served when the container starts, so a client can be answered (`101`)
+    /// and then start the container, as Docker's CLI does, without missing a byte.
+    pub fn attach(
         &self,
         name: &str,
         stdin: bool,
         stdout: bool,
         stderr: bool,
-    ) -> Result<(bool, UnixStream), ContainerError> {
+    ) -> Result<(bool, AttachStream), ContainerError> {
         let container = self.get(name)?;
         let record = container.record();
         let tty = record.config.tty;
@@ -36,10 +43,12 @@ impl Containers {
             }
             Status::Running => {
                 let shim = container.shim();
-                let stream = tokio::task::spawn_blocking(move || shim.attach("init", stdin, stdout, stderr))
-                    .await?
-                    .map_err(|e| ContainerError::Internal(e.to_string()))?;
-                return Ok((tty, stream));
+                let stream = async move {
+                    tokio::task::spawn_blocking(move || shim.attach("init", stdin, stdout, stderr))
+                        .await?
+                        .map_err(|e| ContainerError::Internal(e.to_string()))
+                };
+                return Ok((tty, Box::pin(stream)));
             }
             _ => {}
         }
@@ -54,10 +63,12 @@ impl Containers {
                 stderr,
                 reply,
             });
-        let stream = served
-            .await
-            .map_err(|_| ContainerError::Conflict("container was removed before it started".into()))??;
-        Ok((tty, stream))
+        let stream = async move {
+            served
+                .await
+                .map_err(|_| ContainerError::Conflict("container was removed before it started".into()))?
+        };
+        Ok((tty, Box::pin(stream)))
     }
 
     /// `POST /containers/{id}/resize?h=…&w=…`.

@@ -10,7 +10,7 @@ use berth_api::types::{
 };
 use http::{StatusCode, header};
 
-use super::hijack::{RAW_STREAM, splice};
+use super::hijack::{RAW_STREAM, splice, splice_when_ready};
 use super::params::Params;
 use super::{ApiError, body_json};
 use crate::container::{ListOptions, LogOptions, WaitCondition};
@@ -220,8 +220,8 @@ async fn attach(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (stdin, stdout, stderr) = (params.bool("stdin"), params.bool("stdout"), params.bool("stderr"));
-    let (_tty, stream) = engine.containers.attach(&id, stdin, stdout, stderr).await?;
-    Ok(splice(request, stream, async {}))
+    let (_tty, stream) = engine.containers.attach(&id, stdin, stdout, stderr)?;
+    Ok(splice_when_ready(request, stream, async {}))
 }
 
 async fn wait(

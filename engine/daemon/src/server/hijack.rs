@@ -15,13 +15,24 @@ pub const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
 
 /// Upgrade `request` and splice it to `stream`; `after` runs once the output side has ended
 /// and before the client's connection is closed (exec waits for its exit code there).
-pub fn splice<F>(mut request: Request, stream: UnixStream, after: F) -> Response
+pub fn splice<F>(request: Request, stream: UnixStream, after: F) -> Response
 where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    splice_when_ready(request, std::future::ready(Ok::<_, ()>(stream)), after)
+}
+
+/// Like [`splice`], for a stream that comes later (an attach made before start): the client is
+/// answered at once and the bytes flow once `stream` resolves; if it fails, the connection closes.
+pub fn splice_when_ready<S, E, F>(mut request: Request, stream: S, after: F) -> Response
+where
+    S: std::future::Future<Output = Result<UnixStream, E>> + Send + 'static,
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
+        let Ok(stream) = stream.await else { return };
         let Ok(shim) = stream
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(stream))
