@@ -2,6 +2,7 @@
 //! the CLI (`2 weeks ago`, `1.98MB`).
 
 /// go-units `HumanDuration`: "Less than a second", "About a minute", "3 weeks"…
+/// Go truncates seconds and minutes and rounds hours; so does this.
 pub fn human_duration(seconds: f64) -> String {
     let whole = seconds as i64;
     let minutes = (seconds / 60.0) as i64;
@@ -43,7 +44,8 @@ mod tests {
         assert_eq!(human_duration(60.0), "About a minute");
         assert_eq!(human_duration(119.0), "About a minute");
         assert_eq!(human_duration(120.0), "2 minutes");
-        assert_eq!(human_duration(3600.0 * 0.6), "About an hour");
+        assert_eq!(human_duration(3600.0 * 0.6), "36 minutes");
+        assert_eq!(human_duration(3600.0 * 1.2), "About an hour");
         assert_eq!(human_duration(3600.0 * 47.0), "47 hours");
         assert_eq!(human_duration(3600.0 * 24.0 * 3.0), "3 days");
         assert_eq!(human_duration(3600.0 * 24.0 * 15.0), "2 weeks");

@@ -38,36 +38,10 @@ pub fn human_size_binary(size: u64) -> String {
 
 /// go-units `HumanDuration`: "Less than a second", "About a minute", "2 weeks", "3 months"…
 pub fn human_duration(duration: TimeDelta) -> String {
-    // Go converts with truncation for seconds and minutes, and rounds hours.
     let nanos = duration
         .num_nanoseconds()
         .map_or(duration.num_seconds() as f64 * 1e9, |n| n as f64);
-    let seconds = (nanos / 1e9) as i64;
-    let minutes = (nanos / 60e9) as i64;
-    let hours = (nanos / 3600e9 + 0.5) as i64;
-    if seconds < 1 {
-        "Less than a second".into()
-    } else if seconds == 1 {
-        "1 second".into()
-    } else if seconds < 60 {
-        format!("{seconds} seconds")
-    } else if minutes == 1 {
-        "About a minute".into()
-    } else if minutes < 60 {
-        format!("{minutes} minutes")
-    } else if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", (nanos / 3600e9) as i64 / 24 / 365)
-    }
+    berth_api::units::human_duration(nanos / 1e9)
 }
 
 /// The time since `then`, as Docker's CLI prints CREATED: "5 minutes ago".

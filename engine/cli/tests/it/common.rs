@@ -23,9 +23,14 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// `target/lab-images.tar`, built by `cargo xtask images` (CI builds it before the tests).
+/// `lab-images.tar` in cargo's target dir (where `cargo xtask images` writes it; CI builds it
+/// before the tests). The test binaries live in `<target>/<profile>/`, so it is two levels up.
 pub fn lab_images() -> PathBuf {
-    let path = workspace_root().join("target/lab-images.tar");
+    let target = bin_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let path = target.join("lab-images.tar");
     assert!(
         path.exists(),
         "{} is missing: run `cargo xtask images` first",
