@@ -17,7 +17,7 @@ fn limits_land_in_the_v1_files() {
     let berth = Runtime::berth();
     let bundle = Bundle::new();
     let id = unique_id("limits");
-    let mut spec = docker_spec(&id, &["/bin/sleep", "1000"]);
+    let mut spec = docker_spec(&bundle, &id, &["/bin/sleep", "1000"]);
     spec["linux"]["resources"]["memory"] =
         serde_json::json!({"limit": 67108864, "swap": 134217728, "reservation": 33554432});
     spec["linux"]["resources"]["cpu"] =
@@ -80,6 +80,7 @@ fn a_process_past_its_memory_limit_is_oom_killed() {
     let id = unique_id("oom");
     // dd allocates and fills a 64 MiB buffer in a 16 MiB cgroup without swap.
     let mut spec = docker_spec(
+        &bundle,
         &id,
         &["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
     );
@@ -112,6 +113,7 @@ fn an_oom_killed_run_exits_137() {
     let bundle = Bundle::new();
     let id = unique_id("oom-run");
     let mut spec = docker_spec(
+        &bundle,
         &id,
         &["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
     );

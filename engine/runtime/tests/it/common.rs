@@ -167,15 +167,31 @@ pub fn docker_seccomp(caps: &[&str]) -> Value {
     })
 }
 
-/// A spec close to what dockerd 20.10 writes for `docker run busybox <args>` on a cgroup v1 host.
-pub fn docker_spec(id: &str, args: &[&str]) -> Value {
+/// A spec close to what dockerd 20.10 writes for `docker run busybox <args>` on a cgroup v1 host
+/// (compared with a real one: same mounts, devices, capabilities, paths, sysctls and groups;
+/// without the prestart hook dockerd adds for its own networking).
+pub fn docker_spec(bundle: &Bundle, id: &str, args: &[&str]) -> Value {
+    // The per-container files dockerd bind-mounts over /etc.
+    let etc = bundle.path().join("etc");
+    fs::create_dir_all(&etc).expect("bundle etc");
+    fs::write(etc.join("hostname"), "berthtest\n").expect("hostname");
+    fs::write(etc.join("hosts"), "127.0.0.1\tlocalhost\n").expect("hosts");
+    fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.53\n").expect("resolv.conf");
+    // The image's own files, which the bind mounts cover (as in busybox's image).
+    for name in ["hostname", "hosts", "resolv.conf"] {
+        fs::write(bundle.rootfs().join("etc").join(name), "").expect("image etc file");
+    }
+    let etc_mount = |name: &str| {
+        json!({"destination": format!("/etc/{name}"), "type": "bind",
+               "source": etc.join(name), "options": ["rbind", "rprivate"]})
+    };
     let caps: Vec<&str> = DOCKER_CAPS.to_vec();
     let dev_rule = |major: i64, minor: i64| json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"});
     json!({
         "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": false,
-            "user": {"uid": 0, "gid": 0},
+            "user": {"uid": 0, "gid": 0, "additionalGids": [0, 10]},
             "args": args,
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=berthtest"],
             "cwd": "/",
@@ -192,9 +208,13 @@ pub fn docker_spec(id: &str, args: &[&str]) -> Value {
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
             {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
+            etc_mount("resolv.conf"),
+            etc_mount("hostname"),
+            etc_mount("hosts")
         ],
         "linux": {
+            "sysctl": {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"},
             "resources": {
                 "devices": [
                     {"allow": false, "access": "rwm"},

@@ -13,6 +13,8 @@ echo "kcore=$(cat /proc/kcore | wc -c)"
 echo "nofile=$(ulimit -n)"
 echo "cwd=$(pwd)"
 echo "home=$HOME"
+echo "groups=$(id -G) etc=$(cat /etc/hostname /etc/hosts /etc/resolv.conf | tr '\n' ' ')"
+echo "sysctl=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"
 echo "mounts=$(awk '{print $2":"$3}' /proc/self/mounts | grep -v cgroup | sort | tr '\n' ' ')"
 "#;
 
@@ -21,7 +23,7 @@ fn view_from_inside_matches_runc() {
     let view = |runtime: &Runtime| {
         let bundle = Bundle::new();
         let id = unique_id("view");
-        let mut spec = docker_spec(&id, &["/bin/sh", "-c", VIEW]);
+        let mut spec = docker_spec(&bundle, &id, &["/bin/sh", "-c", VIEW]);
         // runc refuses Docker's NOFILE 1048576 above this host's hard limit (berth-runtime
         // clamps it, see the cgroups tests); compare with a request both can honour.
         spec["process"]["rlimits"] =
@@ -59,9 +61,11 @@ fn user_namespace_view_matches_runc() {
         std::fs::set_permissions(bundle.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod bundle");
         let id = unique_id("userns");
-        let mut spec = docker_spec(&id, &["/bin/sh", "-c", script]);
+        let mut spec = docker_spec(&bundle, &id, &["/bin/sh", "-c", script]);
         spec["process"]["rlimits"] = serde_json::json!([]);
         let linux = &mut spec["linux"];
+        // The ping range names gids the mapping does not have.
+        linux.as_object_mut().expect("linux").remove("sysctl");
         linux["namespaces"]
             .as_array_mut()
             .expect("namespaces")
@@ -92,7 +96,7 @@ fn read_only_root_and_no_pivot_match_runc() {
     let view = |runtime: &Runtime| {
         let bundle = Bundle::new();
         let id = unique_id("ro");
-        let mut spec = docker_spec(&id, &["/bin/sh", "-c", script]);
+        let mut spec = docker_spec(&bundle, &id, &["/bin/sh", "-c", script]);
         spec["process"]["rlimits"] = serde_json::json!([]);
         spec["root"]["readonly"] = serde_json::json!(true);
         bundle.write_spec(&spec);

@@ -15,7 +15,7 @@ fn exec_joins_the_container() {
     let berth = Runtime::berth();
     let bundle = Bundle::new();
     let id = unique_id("exec");
-    bundle.write_spec(&docker_spec(&id, &["/bin/sleep", "1000"]));
+    bundle.write_spec(&docker_spec(&bundle, &id, &["/bin/sleep", "1000"]));
     let _guard = berth.create(&bundle, &id);
     assert!(berth.output(&["start", &id]).status.success());
 
@@ -49,7 +49,7 @@ fn a_terminal_master_arrives_over_the_console_socket() {
     let berth = Runtime::berth();
     let bundle = Bundle::new();
     let id = unique_id("tty");
-    let mut spec = docker_spec(&id, &["/bin/sh", "-c", "tty; read line; echo got:$line"]);
+    let mut spec = docker_spec(&bundle, &id, &["/bin/sh", "-c", "tty; read line; echo got:$line"]);
     spec["process"]["terminal"] = serde_json::json!(true);
     bundle.write_spec(&spec);
     let socket_path = bundle.path().join("console.sock");

@@ -9,7 +9,7 @@ fn states_follow_the_lifecycle_and_delete_leaves_no_trace() {
     let berth = Runtime::berth();
     let bundle = Bundle::new();
     let id = unique_id("life");
-    bundle.write_spec(&docker_spec(&id, &["/bin/sleep", "1000"]));
+    bundle.write_spec(&docker_spec(&bundle, &id, &["/bin/sleep", "1000"]));
     let pid_file = bundle.path().join("init.pid");
     let guard = berth.create(&bundle, &id);
     let _ = &guard;
@@ -77,7 +77,7 @@ fn deleting_a_created_container_kills_its_init() {
     let berth = Runtime::berth();
     let bundle = Bundle::new();
     let id = unique_id("created-del");
-    bundle.write_spec(&docker_spec(&id, &["/bin/true"]));
+    bundle.write_spec(&docker_spec(&bundle, &id, &["/bin/true"]));
     let _guard = berth.create(&bundle, &id);
     let pid = berth.state(&id).expect("state")["pid"].as_i64().expect("pid");
     let out = berth.output(&["delete", &id]);
@@ -97,6 +97,7 @@ fn run_exits_with_the_container_code_and_cleans_up() {
     let bundle = Bundle::new();
     let id = unique_id("code");
     bundle.write_spec(&docker_spec(
+        &bundle,
         &id,
         &["/bin/sh", "-c", "echo out; echo err >&2; exit 7"],
     ));
@@ -115,7 +116,7 @@ fn a_missing_program_fails_create_with_runc_wording() {
     let berth = Runtime::berth();
     let bundle = Bundle::new();
     let id = unique_id("noprog");
-    bundle.write_spec(&docker_spec(&id, &["no-such-program"]));
+    bundle.write_spec(&docker_spec(&bundle, &id, &["no-such-program"]));
     let out = berth.run(&bundle, &id);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -134,7 +135,7 @@ fn json_log_carries_explain_events_and_errors() {
     let berth = Runtime::berth();
     let bundle = Bundle::new();
     let id = unique_id("log");
-    bundle.write_spec(&docker_spec(&id, &["/bin/true"]));
+    bundle.write_spec(&docker_spec(&bundle, &id, &["/bin/true"]));
     let log = bundle.path().join("explain.log");
     let out = berth
         .command()

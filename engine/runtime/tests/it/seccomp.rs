@@ -32,7 +32,7 @@ fn default_profile_refuses_unshare_mount_and_keyctl() {
     let bundle = Bundle::new();
     bundle.add_c_program("probe", PROBE);
     let id = unique_id("seccomp");
-    bundle.write_spec(&docker_spec(&id, &["/bin/probe"]));
+    bundle.write_spec(&docker_spec(&bundle, &id, &["/bin/probe"]));
     let out = berth.run(&bundle, &id);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -49,7 +49,7 @@ fn without_the_profile_the_same_probe_gets_past_seccomp() {
     let bundle = Bundle::new();
     bundle.add_c_program("probe", PROBE);
     let id = unique_id("noseccomp");
-    let mut spec = docker_spec(&id, &["/bin/probe"]);
+    let mut spec = docker_spec(&bundle, &id, &["/bin/probe"]);
     spec["linux"].as_object_mut().expect("linux").remove("seccomp");
     bundle.write_spec(&spec);
     let out = berth.run(&bundle, &id);

@@ -19,7 +19,7 @@ if echo 1 > /proc/sys/vm/overcommit_memory 2>/dev/null; then echo procsys=writab
 if echo x > /sys/kernel/x 2>/dev/null; then echo sys=writable; else echo sys=readonly; fi
 echo "fds=$(ls /proc/self/fd | tr '\n' ' ')"
 "#;
-    bundle.write_spec(&docker_spec(&id, &["/bin/sh", "-c", script]));
+    bundle.write_spec(&docker_spec(&bundle, &id, &["/bin/sh", "-c", script]));
     // A host file deliberately left open without close-on-exec, as a careless caller might.
     let secret = bundle.path().join("host-secret");
     fs::write(&secret, "host").expect("secret");
@@ -59,7 +59,7 @@ fn the_runtime_binary_cannot_be_written_from_the_container() {
     let berth = Runtime::berth();
     let bundle = Bundle::new();
     let id = unique_id("exe");
-    bundle.write_spec(&docker_spec(&id, &["/bin/sleep", "1000"]));
+    bundle.write_spec(&docker_spec(&bundle, &id, &["/bin/sleep", "1000"]));
     let before = fs::read(BERTH).expect("runtime binary");
     let _guard = berth.create(&bundle, &id);
     let pid = berth.state(&id).expect("state")["pid"].as_i64().expect("pid");
