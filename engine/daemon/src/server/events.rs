@@ -1,7 +1,6 @@
 //! `GET /events`: the event stream, with Docker's filters and `since`/`until`.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -82,7 +81,7 @@ async fn events(State(engine): State<Engine>, params: Params) -> Result<Response
     let now = chrono::Utc::now().timestamp() as f64;
     let deadline =
         until.map(|u| tokio::time::Instant::now() + std::time::Duration::from_secs_f64((u - now).max(0.0)));
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
     let line = |e: &EventMessage| {
         let mut json = serde_json::to_vec(e).expect("events serialize");
         json.push(b'\n');
@@ -115,12 +114,9 @@ async fn events(State(engine): State<Engine>, params: Params) -> Result<Response
             }
         }
     });
-    let body = futures_util::stream::poll_fn(move |cx| {
-        receiver.poll_recv(cx).map(|c| c.map(Ok::<_, std::io::Error>))
-    });
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(body),
+        super::channel_body(receiver),
     )
         .into_response())
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -55,7 +54,7 @@ async fn stream(State(engine): State<Engine>, params: Params) -> Result<Response
         ),
     };
     let follow = params.bool("follow");
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
     tokio::spawn(async move {
         let mut offsets = vec![0u64; files.len()];
         loop {
@@ -89,12 +88,9 @@ async fn stream(State(engine): State<Engine>, params: Params) -> Result<Response
             }
         }
     });
-    let body = futures_util::stream::poll_fn(move |cx| {
-        receiver.poll_recv(cx).map(|c| c.map(Ok::<_, std::io::Error>))
-    });
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(body),
+        super::channel_body(receiver),
     )
         .into_response())
 }

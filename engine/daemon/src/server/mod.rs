@@ -60,6 +60,15 @@ pub async fn body_json<T: serde::de::DeserializeOwned>(body: axum::body::Body) -
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
+/// A streamed response body fed by a channel (logs, events, explain): the body ends when the
+/// sender is dropped, and the producer sees `closed()` when the client goes away.
+pub fn channel_body(mut receiver: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> axum::body::Body {
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        receiver.poll_recv(cx).map(|c| c.map(Ok::<_, std::io::Error>))
+    });
+    axum::body::Body::from_stream(stream)
+}
+
 /// Serve the API on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: UnixListener,
