@@ -293,10 +293,8 @@ async fn logs(
         since: unix("since")?,
         until: unix("until")?,
     };
-    let (_tty, mut chunks) = engine.containers.logs(&id, options)?;
-    let body =
-        futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx).map(|c| c.map(Ok::<_, std::io::Error>)));
-    Ok(([(header::CONTENT_TYPE, RAW_STREAM)], Body::from_stream(body)).into_response())
+    let (_tty, chunks) = engine.containers.logs(&id, options)?;
+    Ok(([(header::CONTENT_TYPE, RAW_STREAM)], super::channel_body(chunks)).into_response())
 }
 
 async fn exec_create(
