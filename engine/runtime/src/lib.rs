@@ -23,6 +23,8 @@ pub mod cli;
 pub mod console;
 /// The lifecycle operations, one file each: create, start, state, kill, delete, run, exec, ps.
 pub mod container;
+/// OCI hooks run at points of the lifecycle (prestart, createRuntime, poststart, poststop).
+pub mod hooks;
 /// Explain events and errors written to `--log` as JSON lines or text.
 pub mod log;
 /// Parsing OCI mount options into mount flags, propagation and filesystem data.

@@ -54,6 +54,8 @@ pub enum StateError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// `create` is still setting the container up (only ever shown to hooks).
+    Creating,
     /// The init is set up and waits for `start`.
     Created,
     /// The user's program runs.
@@ -66,6 +68,7 @@ impl Status {
     /// The lower-case name used in the state JSON and messages.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Stopped => "stopped",
@@ -114,6 +117,12 @@ pub struct Record {
     /// The cgroup directories we made (one per v1 hierarchy, or one on v2), removed by `delete`.
     #[serde(default)]
     pub cgroup_dirs: Vec<PathBuf>,
+    /// Hooks to run after `start`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststart: Vec<oci_spec::runtime::Hook>,
+    /// Hooks to run after `delete`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststop: Vec<oci_spec::runtime::Hook>,
 }
 
 /// The state JSON that `state` prints, shaped like runc's.
@@ -350,6 +359,8 @@ mod tests {
             created: now(),
             annotations: HashMap::new(),
             cgroup_dirs: vec![],
+            poststart: vec![],
+            poststop: vec![],
         };
         dir.save(&record).expect("save");
         let loaded = dir.load().expect("load");

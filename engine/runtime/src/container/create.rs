@@ -19,7 +19,7 @@ use oci_spec::runtime::{LinuxIdMapping, Spec};
 use crate::capabilities::CapabilitySets;
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::namespaces::Plan;
-use crate::state::{ContainerDir, ProcStat, Record};
+use crate::state::{ContainerDir, OciState, ProcStat, Record, Status};
 use crate::sync::{self, ChildMessage, ParentMessage};
 
 use super::init::{self, InitArgs};
@@ -142,6 +142,21 @@ fn create_in(
         .map(crate::console::connect)
         .transpose()?;
 
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    #[allow(deprecated)]
+    let creation_hooks: Vec<_> = hooks
+        .prestart()
+        .iter()
+        .flatten()
+        .chain(hooks.create_runtime().iter().flatten())
+        .cloned()
+        .collect();
+    if hooks.create_container().as_ref().is_some_and(|h| !h.is_empty())
+        || hooks.start_container().as_ref().is_some_and(|h| !h.is_empty())
+    {
+        tracing::warn!("createContainer and startContainer hooks are not supported; skipped");
+    }
+
     let (parent, child) = sync::channel()?;
     plan.join_pid_for_children()?;
     let args = InitArgs {
@@ -156,6 +171,7 @@ fn create_in(
         console: console.as_ref(),
         exec_fifo: &fifo,
         no_pivot: options.no_pivot,
+        creation_hooks: !creation_hooks.is_empty(),
     };
     let pid = clone_process(plan.clone_flags(), || init::run(&args, &child))
         .context("cannot clone the container's init")?;
@@ -179,8 +195,26 @@ fn create_in(
         crate::explain!("wrote {adj} to {path}");
     }
     parent.send_parent(&ParentMessage::Go)?;
-    match parent.recv_child() {
+    let mut message = parent.recv_child();
+    if let Ok(ChildMessage::RunHooks) = message {
+        let state = OciState {
+            oci_version: crate::state::OCI_VERSION.to_string(),
+            id: options.id.clone(),
+            pid: pid.as_raw(),
+            status: Status::Creating,
+            bundle: bundle.to_path_buf(),
+            rootfs: rootfs.clone(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+        };
+        crate::hooks::run("prestart", &creation_hooks, &state)?;
+        parent.send_parent(&ParentMessage::Go)?;
+        message = parent.recv_child();
+    }
+    match message {
         Ok(ChildMessage::Ready) => {}
+        Ok(ChildMessage::RunHooks) => bail!("the container's init asked for hooks twice"),
         Ok(ChildMessage::Failed(msg)) => bail!("{msg}"),
         Err(crate::sync::SyncError::Closed) => {
             let code = wait::wait_child(pid).unwrap_or(-1);
@@ -202,6 +236,8 @@ fn create_in(
         created: crate::log::now_rfc3339(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup_dirs: cgroup.dirs(),
+        poststart: hooks.poststart().clone().unwrap_or_default(),
+        poststop: hooks.poststop().clone().unwrap_or_default(),
     };
     dir.save(&record)?;
     if let Some(pid_file) = &options.pid_file {

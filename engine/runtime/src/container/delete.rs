@@ -38,8 +38,15 @@ pub fn destroy(dir: &ContainerDir, record: &Record, status: Status) -> Result<()
         wait_gone(record.pid, 10_000);
         crate::explain!("killed the container's processes");
     }
+    let mut state = dir.oci_state(record);
     cgroups::remove(&record.cgroup_dirs)?;
     dir.remove()?;
     crate::explain!("removed the container's state {}", dir.path.display());
+    if !record.poststop.is_empty() {
+        state.status = Status::Stopped;
+        if let Err(err) = crate::hooks::run("poststop", &record.poststop, &state) {
+            tracing::warn!("{err}");
+        }
+    }
     Ok(())
 }

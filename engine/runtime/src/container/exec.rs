@@ -127,6 +127,7 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
             let _ = wait_child(pid);
             bail!("{msg}")
         }
+        Ok(ChildMessage::RunHooks) => bail!("the exec process asked for hooks"),
         Err(err) => {
             let code = wait_child(pid).unwrap_or(-1);
             return Err(err).context(format!("the exec process exited during setup with code {code}"));

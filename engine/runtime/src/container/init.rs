@@ -45,6 +45,8 @@ pub struct InitArgs<'a> {
     pub exec_fifo: &'a OwnedFd,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// Whether the parent has prestart/createRuntime hooks to run before the root is entered.
+    pub creation_hooks: bool,
 }
 
 /// The init's body: never returns on success (it becomes the user's program); on failure it
@@ -104,6 +106,13 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             if unsafe { libc::setdomainname(domain.as_ptr().cast(), domain.len()) } != 0 {
                 return Err(nix::Error::last()).context("cannot set the domain name");
             }
+        }
+    }
+
+    if args.creation_hooks {
+        channel.send_child(&ChildMessage::RunHooks)?;
+        match channel.recv_parent()? {
+            ParentMessage::Go => {}
         }
     }
 

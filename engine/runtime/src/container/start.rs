@@ -65,5 +65,10 @@ pub fn start_loaded(dir: &ContainerDir, record: &Record) -> Result<()> {
     }
     std::fs::remove_file(&fifo_path).with_context(|| format!("cannot remove {}", fifo_path.display()))?;
     crate::explain!("started the container: its init now runs the program");
+    if !record.poststart.is_empty() {
+        if let Err(err) = crate::hooks::run("poststart", &record.poststart, &dir.oci_state(record)) {
+            tracing::warn!("{err}");
+        }
+    }
     Ok(())
 }

@@ -179,3 +179,55 @@ fn json_log_carries_explain_events_and_errors() {
     assert_eq!(last["msg"], "container does not exist: no-such-container");
     assert!(last["time"].is_string());
 }
+
+#[test]
+fn hooks_run_with_the_state_at_their_points() {
+    let berth = Runtime::berth();
+    let bundle = Bundle::new();
+    let id = unique_id("hooks");
+    let out = bundle.path().join("hook");
+    let record = |name: &str| {
+        // Saves the state it is given and, for prestart, the net namespace the init is in.
+        let script = format!(
+            "s=$(cat); echo \"$s\" > {out}.{name}; \
+             pid=$(echo \"$s\" | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/'); \
+             readlink /proc/$pid/ns/net > {out}.{name}.net 2>/dev/null; true",
+            out = out.display()
+        );
+        serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", script]}])
+    };
+    let mut spec = docker_spec(&bundle, &id, &["/bin/sleep", "1000"]);
+    spec["hooks"] = serde_json::json!({
+        "prestart": record("prestart"),
+        "poststart": record("poststart"),
+        "poststop": record("poststop"),
+    });
+    bundle.write_spec(&spec);
+    let read = |suffix: &str| std::fs::read_to_string(format!("{}.{suffix}", out.display()));
+    let guard = berth.create(&bundle, &id);
+    let prestart: serde_json::Value =
+        serde_json::from_str(&read("prestart").expect("prestart ran")).expect("state json");
+    assert_eq!(prestart["status"], "creating");
+    assert_eq!(prestart["id"], id.as_str());
+    let init_net = read("prestart.net").expect("net ns");
+    let host_net = std::fs::read_link("/proc/self/ns/net").expect("host net ns");
+    assert!(init_net.starts_with("net:["), "{init_net}");
+    assert_ne!(
+        init_net.trim(),
+        host_net.to_string_lossy(),
+        "prestart ran before the net namespace existed"
+    );
+    assert!(read("poststart").is_err());
+
+    assert!(berth.output(&["start", &id]).status.success());
+    let poststart: serde_json::Value =
+        serde_json::from_str(&read("poststart").expect("poststart ran")).expect("state json");
+    assert_eq!(poststart["status"], "running");
+    assert!(read("poststop").is_err());
+
+    assert!(berth.output(&["delete", "--force", &id]).status.success());
+    drop(guard);
+    let poststop: serde_json::Value =
+        serde_json::from_str(&read("poststop").expect("poststop ran")).expect("state json");
+    assert_eq!(poststop["status"], "stopped");
+}
