@@ -7,12 +7,71 @@ use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use oci_spec::runtime::Process;
 
-use crate::capabilities::CapabilitySets;
-use crate::seccomp::{self, Filter};
-use crate::user;
+use crate::capabilities::{CapabilityError, CapabilitySets};
+use crate::seccomp::{self, Filter, SeccompError};
+use crate::user::{self, UserError};
+
+/// Errors in a process's last steps.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// the program does not exist (runc's wording)
+    #[error("exec: {program:?}: stat {program}: {source}")]
+    NoSuchProgram {
+        /// The program as given.
+        program: String,
+        /// What stat said.
+        source: std::io::Error,
+    },
+    /// the program is not on the PATH (runc's wording)
+    #[error("exec: {0:?}: executable file not found in $PATH")]
+    NotInPath(String),
+    /// cannot enter the working directory
+    #[error("cannot enter working directory {path}: {source}")]
+    Cwd {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// the process has no args
+    #[error("the process has no args")]
+    NoArgs,
+    /// an argument, variable or path holds a NUL byte
+    #[error("an argument, variable or path holds a NUL byte: {0:?}")]
+    Nul(String),
+    /// a process setting failed
+    #[error("cannot {what}: {source}")]
+    Kernel {
+        /// What was being done.
+        what: &'static str,
+        /// What failed.
+        source: nix::Error,
+    },
+    /// execve failed
+    #[error("exec {path}: {source}")]
+    Exec {
+        /// The program.
+        path: PathBuf,
+        /// What failed.
+        source: nix::Error,
+    },
+    /// capabilities could not be set
+    #[error(transparent)]
+    Capabilities(#[from] CapabilityError),
+    /// seccomp could not be loaded
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+    /// the user could not be switched
+    #[error(transparent)]
+    User(#[from] UserError),
+    /// the caller's `ready` step failed
+    #[error("{0}")]
+    Ready(String),
+}
+
+type Result<T, E = ProcessError> = std::result::Result<T, E>;
 
 /// The PATH used when the process's environment has none (runc's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -24,8 +83,11 @@ pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf> {
         |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     if program.contains('/') {
         let path = PathBuf::from(program);
-        if let Err(err) = std::fs::metadata(&path) {
-            bail!("exec: {program:?}: stat {program}: {err}");
+        if let Err(source) = std::fs::metadata(&path) {
+            return Err(ProcessError::NoSuchProgram {
+                program: program.to_string(),
+                source,
+            });
         }
         return Ok(path);
     }
@@ -37,27 +99,32 @@ pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf> {
         .split(':')
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
         .find(|candidate| is_executable(candidate))
-        .with_context(|| format!("exec: {program:?}: executable file not found in $PATH"))
+        .ok_or_else(|| ProcessError::NotInPath(program.to_string()))
 }
 
 fn chdir(cwd: &Path) -> Result<()> {
-    match nix::unistd::chdir(cwd) {
+    let err = |source| ProcessError::Cwd {
+        path: cwd.to_path_buf(),
+        source,
+    };
+    match std::env::set_current_dir(cwd) {
         Ok(()) => Ok(()),
-        Err(nix::Error::ENOENT) => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // runc makes a missing working directory.
-            std::fs::create_dir_all(cwd)
-                .with_context(|| format!("cannot create working directory {}", cwd.display()))?;
-            nix::unistd::chdir(cwd)
-                .with_context(|| format!("cannot enter working directory {}", cwd.display()))
+            std::fs::create_dir_all(cwd).map_err(err)?;
+            std::env::set_current_dir(cwd).map_err(err)
         }
-        Err(err) => Err(err).with_context(|| format!("cannot enter working directory {}", cwd.display())),
+        Err(e) => Err(err(e)),
     }
 }
 
 fn set_no_new_privs() -> Result<()> {
     // SAFETY: plain prctl with integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(nix::Error::last()).context("cannot set no_new_privs");
+        return Err(ProcessError::Kernel {
+            what: "set no_new_privs",
+            source: nix::Error::last(),
+        });
     }
     crate::explain!("set no_new_privs: the program can never gain privileges");
     Ok(())
@@ -68,7 +135,10 @@ pub fn close_inherited_fds() -> Result<()> {
     // SAFETY: close_range only changes flags of this process's fds.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if rc != 0 {
-        return Err(nix::Error::last()).context("cannot mark inherited fds close-on-exec");
+        return Err(ProcessError::Kernel {
+            what: "mark inherited fds close-on-exec",
+            source: nix::Error::last(),
+        });
     }
     Ok(())
 }
@@ -88,14 +158,17 @@ pub struct Finish<'a> {
 impl Finish<'_> {
     /// Take the last steps; `ready` runs just before the exec (it reports to the parent and, for
     /// an init, waits for `start`). Returns only on error.
-    pub fn exec(self, ready: impl FnOnce() -> Result<()>) -> Result<Infallible> {
+    pub fn exec<E: std::fmt::Display>(
+        self,
+        ready: impl FnOnce() -> std::result::Result<(), E>,
+    ) -> Result<Infallible> {
         let process = self.process;
         chdir(process.cwd())?;
         let args = process
             .args()
             .clone()
             .filter(|a| !a.is_empty())
-            .context("the process has no args")?;
+            .ok_or(ProcessError::NoArgs)?;
         let mut env = process.env().clone().unwrap_or_default();
         user::ensure_home(&mut env, process.user().uid());
         let program = find_program(&args[0], &env)?;
@@ -118,16 +191,18 @@ impl Finish<'_> {
         let umask = process.user().umask().unwrap_or(0o022);
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
 
-        ready()?;
+        ready().map_err(|e| ProcessError::Ready(format!("{e:#}")))?;
 
         close_inherited_fds()?;
-        let c = |s: &str| CString::new(s).context("an argument or variable holds a NUL byte");
-        let program_c = CString::new(program.as_os_str().as_encoded_bytes())
-            .context("the program path holds a NUL byte")?;
+        let c = |s: &str| CString::new(s).map_err(|_| ProcessError::Nul(s.to_string()));
+        let program_c = c(&program.to_string_lossy())?;
         let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
         let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
-        let err = nix::unistd::execve(&program_c, &argv, &envp).unwrap_err();
-        Err(err).with_context(|| format!("exec {}", program.display()))
+        let source = nix::unistd::execve(&program_c, &argv, &envp).unwrap_err();
+        Err(ProcessError::Exec {
+            path: program,
+            source,
+        })
     }
 }
 

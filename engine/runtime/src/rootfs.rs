@@ -9,14 +9,58 @@
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount};
 
 use crate::cgroups::Layout;
 use crate::mount_options::{self, MountOptions};
-use crate::secure_path::{Root, fd_path};
+use crate::secure_path::{PathError, Root, fd_path};
+
+/// Errors while building the root filesystem.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    /// a mount failed
+    #[error("cannot mount {source_name} ({fstype}) at {target}: {errno}")]
+    Mount {
+        /// What was mounted.
+        source_name: String,
+        /// Its filesystem type ("bind" for binds and remounts).
+        fstype: String,
+        /// Where.
+        target: PathBuf,
+        /// What failed.
+        errno: nix::Error,
+    },
+    /// a path inside the rootfs could not be resolved or created
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// a bind mount's source is missing
+    #[error("bind source {path}: {source}")]
+    BindSource {
+        /// The source on the host.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// a step on a path failed (device nodes, links, pivot_root)
+    #[error("cannot {what} {path}: {errno}")]
+    Step {
+        /// What was being done.
+        what: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// What failed.
+        errno: nix::Error,
+    },
+}
+
+type Result<T, E = RootfsError> = std::result::Result<T, E>;
+
+fn step(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(nix::Error) -> RootfsError {
+    let path = path.into();
+    move |errno| RootfsError::Step { what, path, errno }
+}
 
 /// Everything [`prepare`] needs to know.
 pub struct RootfsSetup<'a> {
@@ -59,13 +103,11 @@ fn mount_at(
     flags: MsFlags,
     data: Option<&str>,
 ) -> Result<()> {
-    mount(source, target, fstype, flags, data).with_context(|| {
-        format!(
-            "cannot mount {} ({}) at {}",
-            source.unwrap_or("none"),
-            fstype.unwrap_or("bind"),
-            target.display()
-        )
+    mount(source, target, fstype, flags, data).map_err(|errno| RootfsError::Mount {
+        source_name: source.unwrap_or("none").to_string(),
+        fstype: fstype.unwrap_or("bind").to_string(),
+        target: target.to_path_buf(),
+        errno,
     })
 }
 
@@ -121,7 +163,10 @@ fn mount_entry(root: &Root, setup: &RootfsSetup<'_>, entry: &Mount) -> Result<()
             source
         };
         let is_dir = std::fs::metadata(&source)
-            .with_context(|| format!("bind source {}", source.display()))?
+            .map_err(|e| RootfsError::BindSource {
+                path: source.clone(),
+                source: e,
+            })?
             .is_dir();
         let target = if is_dir {
             root.mkdir_all(dest, 0o755)?
@@ -339,7 +384,7 @@ fn create_devices(root: &Root, setup: &RootfsSetup<'_>) -> Result<()> {
     for (target, name) in &links {
         match nix::unistd::symlinkat(*target, Some(dev.as_raw_fd()), *name) {
             Ok(()) | Err(nix::Error::EEXIST) => {}
-            Err(err) => return Err(err).with_context(|| format!("cannot link /dev/{name}")),
+            Err(err) => return Err(step("link", Path::new("/dev").join(name))(err)),
         }
     }
     crate::explain!("linked /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr and /dev/ptmx");
@@ -370,7 +415,9 @@ fn make_device(
         );
     }
     let parent = path.parent().unwrap_or(Path::new("/dev"));
-    let name = path.file_name().context("a device path has no name")?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| step("create device", path)(nix::Error::EINVAL))?;
     let dir = if parent == Path::new("/dev") {
         None
     } else {
@@ -385,7 +432,7 @@ fn make_device(
         Mode::from_bits_truncate(mode),
         nix::sys::stat::makedev(major, minor),
     )
-    .with_context(|| format!("cannot create device {}", path.display()))?;
+    .map_err(step("create device", path))?;
     if let Some((uid, gid)) = owner {
         nix::unistd::fchownat(
             Some(dir_fd),
@@ -394,18 +441,18 @@ fn make_device(
             Some(nix::unistd::Gid::from_raw(gid)),
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )
-        .with_context(|| format!("cannot chown device {}", path.display()))?;
+        .map_err(step("chown device", path))?;
     }
     Ok(())
 }
 
 /// pivot_root into the rootfs and detach the old root; or, with `no_pivot`, move and chroot.
 fn enter(root: &Root, no_pivot: bool) -> Result<()> {
-    nix::unistd::fchdir(root_fd(root)).context("cannot enter the rootfs")?;
+    nix::unistd::fchdir(root_fd(root)).map_err(step("enter", root.path()))?;
     if no_pivot {
         mount_at(Some("."), Path::new("/"), None, MsFlags::MS_MOVE, None)?;
-        nix::unistd::chroot(".").context("cannot chroot into the rootfs")?;
-        nix::unistd::chdir("/").context("cannot enter /")?;
+        nix::unistd::chroot(".").map_err(step("chroot into", root.path()))?;
+        nix::unistd::chdir("/").map_err(step("enter", "/"))?;
         crate::explain!(
             "moved the rootfs {} to / and chrooted into it",
             root.path().display()
@@ -414,7 +461,7 @@ fn enter(root: &Root, no_pivot: bool) -> Result<()> {
     }
     // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
     // removes it without needing a directory for it inside the rootfs.
-    nix::unistd::pivot_root(".", ".").context("cannot pivot_root into the rootfs")?;
+    nix::unistd::pivot_root(".", ".").map_err(step("pivot_root into", root.path()))?;
     mount_at(
         None,
         Path::new("."),
@@ -422,8 +469,8 @@ fn enter(root: &Root, no_pivot: bool) -> Result<()> {
         MsFlags::MS_SLAVE | MsFlags::MS_REC,
         None,
     )?;
-    umount2(".", MntFlags::MNT_DETACH).context("cannot detach the old root")?;
-    nix::unistd::chdir("/").context("cannot enter /")?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(step("detach the old root from", "/"))?;
+    nix::unistd::chdir("/").map_err(step("enter", "/"))?;
     crate::explain!(
         "pivoted the root to {} and detached the old root",
         root.path().display()

@@ -105,7 +105,8 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
             capabilities: &capabilities,
             setgroups_allowed: true,
         }
-        .exec(|| Ok(child.send_child(&ChildMessage::Ready)?))
+        .exec(|| child.send_child(&ChildMessage::Ready))
+        .map_err(Into::into)
     };
     let pid = clone_process(nix::sched::CloneFlags::empty(), || {
         let err = match body() {

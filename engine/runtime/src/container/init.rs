@@ -159,7 +159,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
 
     let fifo = args.exec_fifo.as_raw_fd();
-    Finish {
+    let never = Finish {
         process,
         seccomp: args.seccomp,
         capabilities: args.capabilities,
@@ -173,6 +173,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             .open(format!("/proc/self/fd/{fifo}"))
             .context("cannot open the exec fifo")?;
         gate.write_all(&[0]).context("cannot write the exec fifo")?;
-        Ok(())
-    })
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(never)
 }
