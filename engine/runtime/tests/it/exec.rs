@@ -109,3 +109,42 @@ fn a_terminal_master_arrives_over_the_console_socket() {
     assert!(seen.contains("/dev/pts/0"), "{seen}");
     assert!(seen.contains("got:hello"), "{seen}");
 }
+
+#[test]
+fn kill_all_reaches_exec_processes_and_ps_lists_them() {
+    let berth = Runtime::berth();
+    let bundle = Bundle::new();
+    let id = unique_id("killall");
+    bundle.write_spec(&docker_spec(&bundle, &id, &["/bin/sleep", "1000"]));
+    let _guard = berth.create(&bundle, &id);
+    assert!(berth.output(&["start", &id]).status.success());
+    let pid_file = bundle.path().join("exec.pid");
+    let out = berth
+        .command()
+        .args(["exec", "--detach", "--pid-file"])
+        .arg(&pid_file)
+        .args([&id, "/bin/sleep", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("exec -d");
+    assert!(out.success());
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .parse()
+        .expect("pid");
+    let init_pid = berth.state(&id).expect("state")["pid"].as_i64().expect("pid");
+    let ps = berth.output(&["ps", "--format", "json", &id]);
+    let mut pids: Vec<i64> = serde_json::from_slice(&ps.stdout).expect("ps json");
+    pids.sort();
+    let mut want = vec![init_pid, exec_pid];
+    want.sort();
+    assert_eq!(pids, want);
+
+    assert!(berth.output(&["kill", "--all", &id, "KILL"]).status.success());
+    wait_status(&berth, &id, "stopped");
+    let ps = berth.output(&["ps", "--format", "json", &id]);
+    let left: Vec<i64> = serde_json::from_slice(&ps.stdout).expect("ps json");
+    assert!(left.is_empty(), "left after kill --all: {left:?}");
+}
