@@ -1,8 +1,28 @@
 //! Benchmarks: berth beside Docker on the same machine, in one run (medians, ratios).
+//! Not timed tests: they print figures for the issues' closing notes.
+
+/// issue 4: `run --rm`, RSS, 200 containers and `ps`.
+mod engine;
+/// issue 3: `berth-runtime run` beside `runc run`.
+mod runtime;
+/// Medians and reports.
+mod stats;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Which benchmark: runtime, engine, or all
+    #[arg(default_value = "all")]
+    which: String,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("cargo xtask bench is not built yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.which.as_str() {
+        "runtime" => runtime::run(),
+        "engine" => engine::run_bench(),
+        "all" => {
+            runtime::run()?;
+            engine::run_bench()
+        }
+        other => anyhow::bail!("unknown benchmark {other}: runtime, engine or all"),
+    }
 }
