@@ -47,5 +47,7 @@ pub mod secure_path;
 pub mod state;
 /// The parent/child channel used while a container process is being set up.
 pub mod sync;
+/// `--init`: the container's PID 1 stays on as a tiny init (reaps zombies, forwards signals).
+pub mod tiny_init;
 /// The user and groups a process runs as, and its HOME.
 pub mod user;

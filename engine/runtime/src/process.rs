@@ -153,6 +153,9 @@ pub struct Finish<'a> {
     pub capabilities: &'a CapabilitySets,
     /// Whether `setgroups` may be called (not in a user namespace with setgroups denied).
     pub setgroups_allowed: bool,
+    /// Stay as a tiny init (PID 1) that runs the program as its child, forwards signals to it
+    /// and reaps zombies, instead of exec'ing the program (Docker's `--init`).
+    pub as_init: bool,
 }
 
 impl Finish<'_> {
@@ -198,6 +201,9 @@ impl Finish<'_> {
         let program_c = c(&program.to_string_lossy())?;
         let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
         let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
+        if self.as_init {
+            crate::tiny_init::run(&program_c, &argv, &envp);
+        }
         let source = nix::unistd::execve(&program_c, &argv, &envp).unwrap_err();
         Err(ProcessError::Exec {
             path: program,

@@ -104,6 +104,7 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
             seccomp: seccomp.as_ref(),
             capabilities: &capabilities,
             setgroups_allowed: true,
+            as_init: false,
         }
         .exec(|| child.send_child(&ChildMessage::Ready))
         .map_err(Into::into)

@@ -66,6 +66,16 @@ pub fn run(args: &InitArgs<'_>, channel: &Channel) -> i32 {
 
 /// Make this process non-dumpable: other processes in the container can then not open
 /// /proc/<pid>/exe or /proc/<pid>/fd while we still run runtime code.
+/// berthd's `--init`: the annotation that asks for a tiny init as PID 1 (see `process::Finish`).
+pub const INIT_ANNOTATION: &str = "org.berth.init";
+
+fn wants_tiny_init(spec: &Spec) -> bool {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get(INIT_ANNOTATION))
+        .is_some_and(|v| v == "true")
+}
+
 pub fn set_non_dumpable() {
     // SAFETY: plain prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
@@ -164,6 +174,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         seccomp: args.seccomp,
         capabilities: args.capabilities,
         setgroups_allowed: true,
+        as_init: wants_tiny_init(spec),
     }
     .exec(|| {
         channel.send_child(&ChildMessage::Ready)?;
