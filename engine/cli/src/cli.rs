@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod container;
+
+pub use container::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "berth",
@@ -52,7 +56,46 @@ pub enum Command {
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// Return low-level information on Docker objects
-    Inspect(InspectArgs),
+    Inspect(ObjectInspectArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Run a command in a new container
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Show the Docker version information
     Version(VersionArgs),
     /// Display system-wide information

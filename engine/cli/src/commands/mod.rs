@@ -1,5 +1,6 @@
 //! What each command does: talk to the daemon, print what Docker prints, return the exit code.
 
+pub mod container;
 pub mod image;
 pub mod system;
 pub mod volume;
@@ -9,7 +10,7 @@ use std::fmt;
 use berth_api::client::{Client, ClientError};
 use http::StatusCode;
 
-use crate::cli::{Command, ImageCommand};
+use crate::cli::{Command, ContainerCommand, ImageCommand};
 
 /// A command that failed: the message (printed on stderr) and the exit status.
 #[derive(Debug)]
@@ -92,9 +93,53 @@ pub async fn run(client: &Client, command: Command) -> Outcome {
         Command::Load(args) => image::load(client, args).await,
         Command::Save(args) => image::save(client, args).await,
         Command::Import(args) => image::import(client, args).await,
-        Command::Inspect(args) => image::inspect(client, args).await,
+        Command::Inspect(args) => container::inspect(client, args).await,
+        Command::Container(sub) => run_container_command(client, sub).await,
+        Command::Run(args) => container::run(client, args).await,
+        Command::Create(args) => container::create(client, args).await,
+        Command::Start(args) => container::start(client, args).await,
+        Command::Stop(args) => container::stop(client, args).await,
+        Command::Kill(args) => container::kill(client, args).await,
+        Command::Restart(args) => container::restart(client, args).await,
+        Command::Rm(args) => container::remove(client, args).await,
+        Command::Ps(args) => container::list(client, args).await,
+        Command::Logs(args) => container::logs(client, args).await,
+        Command::Exec(args) => container::exec(client, args).await,
+        Command::Attach(args) => container::attach(client, args).await,
+        Command::Top(args) => container::top(client, args).await,
+        Command::Wait(args) => container::wait(client, args).await,
+        Command::Rename(args) => container::rename(client, args).await,
+        Command::Commit(args) => container::commit(client, args).await,
+        Command::Diff(args) => container::diff(client, args).await,
+        Command::Port(args) => container::port(client, args).await,
+        Command::Events(args) => container::events(client, args).await,
         Command::Version(args) => system::version(client, args).await,
         Command::Info(args) => system::info(client, args).await,
+    }
+}
+
+/// `berth container …`.
+async fn run_container_command(client: &Client, command: ContainerCommand) -> Outcome {
+    match command {
+        ContainerCommand::Attach(args) => container::attach(client, args).await,
+        ContainerCommand::Commit(args) => container::commit(client, args).await,
+        ContainerCommand::Create(args) => container::create(client, args).await,
+        ContainerCommand::Diff(args) => container::diff(client, args).await,
+        ContainerCommand::Exec(args) => container::exec(client, args).await,
+        ContainerCommand::Inspect(args) => container::container_inspect(client, args).await,
+        ContainerCommand::Kill(args) => container::kill(client, args).await,
+        ContainerCommand::Logs(args) => container::logs(client, args).await,
+        ContainerCommand::Ls(args) => container::list(client, args).await,
+        ContainerCommand::Port(args) => container::port(client, args).await,
+        ContainerCommand::Prune(args) => container::prune(client, args).await,
+        ContainerCommand::Rename(args) => container::rename(client, args).await,
+        ContainerCommand::Restart(args) => container::restart(client, args).await,
+        ContainerCommand::Rm(args) => container::remove(client, args).await,
+        ContainerCommand::Run(args) => container::run(client, args).await,
+        ContainerCommand::Start(args) => container::start(client, args).await,
+        ContainerCommand::Stop(args) => container::stop(client, args).await,
+        ContainerCommand::Top(args) => container::top(client, args).await,
+        ContainerCommand::Wait(args) => container::wait(client, args).await,
     }
 }
 

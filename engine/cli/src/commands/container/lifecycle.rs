@@ -1,0 +1,176 @@
+//! `stop`, `kill`, `restart`, `rm`, `rename`, `wait` and `container prune`.
+
+use berth_api::client::{Client, query};
+use berth_api::types::ContainerWaitResponse;
+use http::Method;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{daemon_message, for_each_container, is_not_found, path_segment};
+use crate::cli::{ContainerPruneArgs, KillArgs, RenameArgs, RestartArgs, RmArgs, StopArgs, WaitArgs};
+use crate::commands::{Failure, Outcome, filters_json, not_found_as};
+use crate::format;
+
+fn timeout_query(time: Option<i64>) -> String {
+    time.map(|t| format!("?t={t}")).unwrap_or_default()
+}
+
+/// `docker stop`: SIGTERM (or the container's stop signal), SIGKILL after `-t` seconds.
+pub async fn stop(client: &Client, args: StopArgs) -> Outcome {
+    let timeout = timeout_query(args.time);
+    for_each_container(&args.containers, |name| {
+        let path = format!("/containers/{}/stop{timeout}", path_segment(&name));
+        async move { client.call(Method::POST, &path).await.map_err(Failure::from) }
+    })
+    .await
+}
+
+/// `docker kill -s SIGNAL`.
+pub async fn kill(client: &Client, args: KillArgs) -> Outcome {
+    let signal = query(&[("signal", &args.signal)]).map_err(Failure::from)?;
+    for_each_container(&args.containers, |name| {
+        let path = format!("/containers/{}/kill{signal}", path_segment(&name));
+        async move { client.call(Method::POST, &path).await.map_err(Failure::from) }
+    })
+    .await
+}
+
+/// `docker restart`: one after the other, as Docker does.
+pub async fn restart(client: &Client, args: RestartArgs) -> Outcome {
+    let timeout = timeout_query(args.time);
+    let mut errors = Vec::new();
+    for name in &args.containers {
+        let path = format!("/containers/{}/restart{timeout}", path_segment(name));
+        match client.call(Method::POST, &path).await {
+            Ok(()) => println!("{name}"),
+            Err(error) => errors.push(daemon_message(&error)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(errors.join("\n")))
+    }
+}
+
+/// `docker rm [-f] [-v]`: with `-f`, a name that does not exist is only reported.
+pub async fn remove(client: &Client, args: RmArgs) -> Outcome {
+    #[derive(Serialize)]
+    struct Query {
+        v: bool,
+        link: bool,
+        force: bool,
+    }
+    let q = query(&Query {
+        v: args.volumes,
+        link: args.link,
+        force: args.force,
+    })
+    .map_err(Failure::from)?;
+    let results = futures_util::future::join_all(args.containers.iter().map(|name| {
+        let q = q.clone();
+        async move {
+            let trimmed = name.trim_matches('/');
+            if trimmed.is_empty() {
+                return Err((false, Failure::new("Container name cannot be empty")));
+            }
+            client
+                .call(
+                    Method::DELETE,
+                    &format!("/containers/{}{q}", path_segment(trimmed)),
+                )
+                .await
+                .map_err(|error| (is_not_found(&error), not_found_as("container", trimmed)(error)))
+        }
+    }))
+    .await;
+    let mut errors = Vec::new();
+    for (name, result) in args.containers.iter().zip(results) {
+        match result {
+            Ok(()) => println!("{name}"),
+            Err((true, failure)) if args.force => eprintln!("{failure}"),
+            Err((_, failure)) => errors.push(failure.message),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(errors.join("\n")))
+    }
+}
+
+/// `docker rename OLD NEW`.
+pub async fn rename(client: &Client, args: RenameArgs) -> Outcome {
+    let (old, new) = (args.container.trim(), args.new_name.trim());
+    if old.is_empty() || new.is_empty() {
+        return Err(Failure::new("Error: Neither old nor new names may be empty"));
+    }
+    let path = format!(
+        "/containers/{}/rename{}",
+        path_segment(old),
+        query(&[("name", new)]).map_err(Failure::from)?
+    );
+    if let Err(error) = client.call(Method::POST, &path).await {
+        eprintln!("{}", daemon_message(&error));
+        return Err(Failure::new(format!(
+            "Error: failed to rename container named {old}"
+        )));
+    }
+    Ok(())
+}
+
+/// `docker wait`: each container's exit code, once it is not running.
+pub async fn wait(client: &Client, args: WaitArgs) -> Outcome {
+    let mut errors = Vec::new();
+    for name in &args.containers {
+        let path = format!("/containers/{}/wait", path_segment(name));
+        let answer = match client.request(Method::POST, &path, None, Client::empty()).await {
+            Ok(response) => berth_api::client::read_json::<ContainerWaitResponse>(response).await,
+            Err(error) => Err(error),
+        };
+        match answer {
+            Ok(result) => println!("{}", result.status_code),
+            Err(error) => errors.push(daemon_message(&error)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(errors.join("\n")))
+    }
+}
+
+/// `docker container prune`.
+pub async fn prune(client: &Client, args: ContainerPruneArgs) -> Outcome {
+    if !args.force && !crate::commands::confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(());
+    }
+    #[derive(Serialize)]
+    struct Query {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        filters: Option<String>,
+    }
+    let path = format!(
+        "/containers/prune{}",
+        query(&Query {
+            filters: filters_json(&args.filter)?
+        })
+        .map_err(Failure::from)?
+    );
+    let report: Value = client.send_json(Method::POST, &path, &()).await?;
+    let deleted: Vec<&str> = report["ContainersDeleted"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut reclaimed = 0;
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &deleted {
+            println!("{id}");
+        }
+        println!();
+        reclaimed = report["SpaceReclaimed"].as_u64().unwrap_or(0);
+    }
+    println!("Total reclaimed space: {}", format::human_size(reclaimed));
+    Ok(())
+}
