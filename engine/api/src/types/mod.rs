@@ -8,6 +8,7 @@ mod container;
 mod error;
 mod host_config;
 mod image;
+mod network;
 mod volume;
 
 pub use config::{ContainerConfig, HealthConfig, StrSlice};
@@ -25,6 +26,10 @@ pub use host_config::{
 pub use image::{
     BuildInfo, ErrorDetail, GraphDriverData, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect,
     ImageMetadata, ImagePruneResponse, ImageRootFs, ImageSummary, ProgressDetail,
+};
+pub use network::{
+    ConfigReference, Ipam, IpamConfig, Network, NetworkConnectRequest, NetworkContainer, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
 };
 pub use volume::{Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse, VolumeUsageData};
 
