@@ -27,6 +27,9 @@ pub enum ProcessError {
     /// the program is not on the PATH (runc's wording)
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotInPath(String),
+    /// the program is a directory or has no execute bit (runc's wording)
+    #[error("exec: {0:?}: permission denied")]
+    NotExecutable(String),
     /// cannot enter the working directory
     #[error("cannot enter working directory {path}: {source}")]
     Cwd {
@@ -88,6 +91,10 @@ pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf> {
                 program: program.to_string(),
                 source,
             });
+        }
+        // As runc's LookPath: a directory or a file without an execute bit cannot be invoked.
+        if !is_executable(&path) {
+            return Err(ProcessError::NotExecutable(program.to_string()));
         }
         return Ok(path);
     }
@@ -227,5 +234,7 @@ mod tests {
         );
         let err = find_program("/no/such", &env).expect_err("missing");
         assert!(err.to_string().starts_with("exec: \"/no/such\": stat /no/such:"));
+        let err = find_program("/etc", &env).expect_err("a directory");
+        assert_eq!(err.to_string(), "exec: \"/etc\": permission denied");
     }
 }
