@@ -208,7 +208,8 @@ impl Containers {
         let (stream, pid) = match started {
             Ok(started) => started,
             Err(message) => {
-                let code = super::start::start_failure_code(&message);
+                // Docker reports 126 for any exec that could not be started.
+                let code = 126;
                 self.with_exec(&container, exec_id, |e| {
                     e.exit_code = Some(code);
                     e.done.send_replace(true);

@@ -10,10 +10,10 @@ use berth_api::types::{
 };
 use http::{StatusCode, header};
 
-use super::hijack::{RAW_STREAM, splice, splice_when_ready};
+use super::hijack::{RAW_STREAM, reply_and_close, splice, splice_when_ready, stdout_frame};
 use super::params::Params;
 use super::{ApiError, body_json};
-use crate::container::{ListOptions, LogOptions, WaitCondition};
+use crate::container::{ContainerError, ListOptions, LogOptions, WaitCondition};
 use crate::engine::Engine;
 use crate::image::CommitOptions;
 
@@ -321,7 +321,22 @@ async fn exec_start(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let config: ExecStartConfig = body_json(body).await.unwrap_or_default();
-    let started = engine.containers.exec_start(&id, config.detach).await?;
+    let started = match engine.containers.exec_start(&id, config.detach).await {
+        Ok(started) => started,
+        // As Docker: an attached exec that could not start is still answered 101, and the
+        // error is written to its stdout (its exit code, 126, is in exec inspect).
+        Err(ContainerError::Start(message)) if !config.detach => {
+            let tty = engine
+                .containers
+                .exec_inspect(&id)
+                .map(|e| e.process_config.tty)
+                .unwrap_or(config.tty);
+            let text = format!("{message}\r\n").into_bytes();
+            let bytes = if tty { text } else { stdout_frame(&text) };
+            return Ok(reply_and_close(Request::from_parts(parts, Body::empty()), bytes));
+        }
+        Err(error) => return Err(error.into()),
+    };
     match started.stream {
         None => Ok(StatusCode::OK.into_response()),
         Some(stream) => {

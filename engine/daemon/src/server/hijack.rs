@@ -13,6 +13,36 @@ use tokio::io::AsyncWriteExt;
 /// Docker's content type for hijacked and log streams.
 pub const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
 
+/// `bytes` as one stdout frame of Docker's multiplexed stream.
+pub fn stdout_frame(bytes: &[u8]) -> Vec<u8> {
+    let mut frame = vec![1, 0, 0, 0];
+    frame.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    frame.extend_from_slice(bytes);
+    frame
+}
+
+/// Upgrade `request`, send `bytes` and close: a hijacked answer that carries only a message.
+pub fn reply_and_close(mut request: Request, bytes: Vec<u8>) -> Response {
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut client = TokioIo::new(upgraded);
+        let _ = client.write_all(&bytes).await;
+        let _ = client.shutdown().await;
+    });
+    switching_protocols()
+}
+
+fn switching_protocols() -> Response {
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "tcp")
+        .header(header::CONTENT_TYPE, RAW_STREAM)
+        .body(Body::empty())
+        .expect("a valid response")
+}
+
 /// Upgrade `request` and splice it to `stream`; `after` runs once the output side has ended
 /// and before the client's connection is closed (exec waits for its exit code there).
 pub fn splice<F>(request: Request, stream: UnixStream, after: F) -> Response
@@ -52,11 +82,5 @@ where
         let _ = client_write.shutdown().await;
         input.abort();
     });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::UPGRADE, "tcp")
-        .header(header::CONTENT_TYPE, RAW_STREAM)
-        .body(Body::empty())
-        .expect("a valid response")
+    switching_protocols()
 }
