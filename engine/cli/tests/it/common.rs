@@ -48,48 +48,99 @@ pub struct TestDaemon {
 
 impl TestDaemon {
     pub fn start() -> TestDaemon {
-        let berthd = bin_dir().join("berthd");
-        assert!(
-            berthd.exists(),
-            "{} is missing: run `cargo build --workspace` (or test with --workspace)",
-            berthd.display()
-        );
         let root = unique_dir("berth-test");
         let socket = root.join("berth.sock");
-        let log = std::fs::File::create(root.join("berthd.log")).expect("create the daemon log");
+        let mut daemon = TestDaemon {
+            child: None,
+            root,
+            socket,
+        };
+        daemon.spawn();
+        daemon
+    }
+
+    /// Start berthd on this daemon's roots and socket (again, after [`TestDaemon::kill9`]).
+    fn spawn(&mut self) {
+        if let Err(message) = self.try_spawn() {
+            panic!("{message}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
+        let berthd = bin_dir().join("berthd");
+        if !berthd.exists() {
+            return Err(format!(
+                "{} is missing: run `cargo build --workspace` (or test with --workspace)",
+                berthd.display()
+            ));
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join("berthd.log"))
+            .map_err(|e| format!("open the daemon log: {e}"))?;
         let child = Command::new(&berthd)
             .arg("--data-root")
-            .arg(root.join("data"))
+            .arg(self.root.join("data"))
             .arg("--exec-root")
-            .arg(root.join("exec"))
+            .arg(self.root.join("exec"))
             .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
+            .arg(format!("unix://{}", self.socket.display()))
             .arg("--pidfile")
-            .arg(root.join("berthd.pid"))
+            .arg(self.root.join("berthd.pid"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("start berthd");
-        let daemon = TestDaemon {
-            child: Some(child),
-            root,
-            socket,
-        };
-        daemon.wait_ready();
-        daemon
+            .map_err(|e| format!("start berthd: {e}"))?;
+        self.child = Some(child);
+        self.wait_ready()
     }
 
-    fn wait_ready(&self) {
+    /// `kill -9` the daemon (its containers' shims live on), and wait for it to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start the daemon again on the same roots.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Remove every container (`rm -f`), so no shim or container process outlives the test.
+    pub fn remove_all_containers(&self) {
+        let listed = self.output(&["ps", "-aq", "--no-trunc"]);
+        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = self.output(&args);
+        }
+    }
+
+    fn wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "berthd did not listen within 10 s: {}",
-                self.log()
-            );
+        // After a kill -9 the old socket file may still be there: wait for an answer.
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err()
+            || !self
+                .berth()
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        {
+            if Instant::now() >= deadline {
+                return Err(format!("berthd did not listen within 10 s: {}", self.log()));
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
+        Ok(())
     }
 
     pub fn host(&self) -> String {
@@ -161,6 +212,15 @@ impl TestDaemon {
 
 impl Drop for TestDaemon {
     fn drop(&mut self) {
+        // Containers must not outlive the test, even one whose daemon it killed.
+        let has_containers = std::fs::read_dir(self.root.join("data/containers"))
+            .is_ok_and(|mut entries| entries.next().is_some());
+        if self.child.is_none() && has_containers {
+            let _ = self.try_spawn();
+        }
+        if self.child.is_some() {
+            self.remove_all_containers();
+        }
         self.stop();
         let _ = std::fs::remove_dir_all(&self.root);
     }

@@ -3,4 +3,10 @@
 //! Run as root: `cargo test --workspace` builds every binary these tests start.
 
 mod common;
+mod containers_common;
+mod containers_docker;
+mod containers_exec;
+mod containers_inspect;
+mod containers_lifecycle;
+mod containers_run;
 mod images;

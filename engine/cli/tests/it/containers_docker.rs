@@ -1,0 +1,208 @@
+//! The real Docker CLI (Debian's docker.io 20.10 client) against berthd: `DOCKER_HOST` points
+//! at the test daemon's socket, and Docker's own commands do the work.
+
+use std::process::{Command, Output};
+
+use crate::common::{TestDaemon, docker_cli};
+use crate::containers_common::PtySession;
+
+/// `docker ARGS` against this berthd, with a config dir of its own (no credentials, no context).
+fn docker(daemon: &TestDaemon) -> Command {
+    let mut command = Command::new(docker_cli());
+    command
+        .env("DOCKER_HOST", daemon.host())
+        .env("DOCKER_CONFIG", daemon.root.join("docker-config"))
+        .env_remove("DOCKER_CONTEXT");
+    command
+}
+
+fn docker_output(daemon: &TestDaemon, args: &[&str]) -> Output {
+    docker(daemon).args(args).output().expect("run the docker CLI")
+}
+
+fn docker_ok(daemon: &TestDaemon, args: &[&str]) -> String {
+    let output = docker_output(daemon, args);
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}\nberthd: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        daemon.log().lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn the_docker_cli_drives_berthd() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+
+    let images = docker_ok(&daemon, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(images.lines().any(|l| l == "busybox:latest"), "{images}");
+
+    // run --rm, with Docker's exit code handling.
+    assert_eq!(
+        docker_ok(&daemon, &["run", "--rm", "busybox", "echo", "hello"]),
+        "hello\n"
+    );
+    let failed = docker_output(&daemon, &["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(failed.status.code(), Some(3));
+    assert_eq!(docker_ok(&daemon, &["ps", "-aq"]), "");
+
+    // run -d, ps, logs, exec, inspect.
+    let id = docker_ok(
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "busybox",
+            "sh",
+            "-c",
+            "echo booted; sleep 1000",
+        ],
+    );
+    let id = id.trim().to_owned();
+    assert_eq!(id.len(), 64);
+    let ps = docker_ok(&daemon, &["ps"]);
+    let mut lines = ps.lines();
+    assert_eq!(
+        lines.next().map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec![
+            "CONTAINER",
+            "ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES"
+        ])
+    );
+    let row = lines.next().unwrap_or_default();
+    assert!(
+        row.starts_with(&id[..12]) && row.ends_with("web") && row.contains("Up "),
+        "{ps}"
+    );
+    let mut logged = String::new();
+    for _ in 0..100 {
+        logged = docker_ok(&daemon, &["logs", "web"]);
+        if !logged.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(logged, "booted\n");
+    assert_eq!(
+        docker_ok(&daemon, &["exec", "web", "cat", "/etc/hostname"]),
+        format!("{}\n", &id[..12])
+    );
+    let exec_failed = docker_output(&daemon, &["exec", "web", "sh", "-c", "exit 6"]);
+    assert_eq!(exec_failed.status.code(), Some(6));
+    assert_eq!(
+        docker_ok(
+            &daemon,
+            &[
+                "inspect",
+                "-f",
+                "{{.Name}} {{.State.Status}} {{json .Config.Cmd}}",
+                "web"
+            ]
+        ),
+        "/web running [\"sh\",\"-c\",\"echo booted; sleep 1000\"]\n"
+    );
+    let inspected: serde_json::Value =
+        serde_json::from_str(&docker_ok(&daemon, &["inspect", "web"])).expect("inspect is JSON");
+    assert_eq!(inspected[0]["Id"], id.as_str());
+
+    // exec -it under a pty.
+    let mut command = docker(&daemon);
+    command.args(["exec", "-it", "web", "sh"]);
+    let mut session = PtySession::spawn(command, 24, 80);
+    assert!(session.output.wait_for("# "), "{:?}", session.output.text);
+    session.type_text("echo in-tty; exit 2\n");
+    assert!(
+        session.output.wait_for("\nin-tty\r\n"),
+        "{:?}",
+        session.output.text
+    );
+    assert_eq!(session.wait().code(), Some(2), "{:?}", session.output.text);
+
+    // commit: the container's changes become an image that runs.
+    docker_ok(&daemon, &["exec", "web", "sh", "-c", "echo committed > /note"]);
+    let image = docker_ok(
+        &daemon,
+        &[
+            "commit",
+            "-m",
+            "a note",
+            "-c",
+            "CMD [\"cat\", \"/note\"]",
+            "web",
+            "noted:v1",
+        ],
+    );
+    assert!(image.starts_with("sha256:"), "{image}");
+    assert_eq!(docker_ok(&daemon, &["run", "--rm", "noted:v1"]), "committed\n");
+    let images = docker_ok(
+        &daemon,
+        &["images", "noted", "--format", "{{.Repository}}:{{.Tag}}"],
+    );
+    assert_eq!(images, "noted:v1\n");
+
+    // stop and rm.
+    assert_eq!(docker_ok(&daemon, &["stop", "-t", "1", "web"]), "web\n");
+    assert_eq!(
+        docker_ok(
+            &daemon,
+            &["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web"]
+        ),
+        "exited 137\n"
+    );
+    assert_eq!(docker_ok(&daemon, &["rm", "web"]), "web\n");
+    assert_eq!(docker_ok(&daemon, &["ps", "-aq"]), "");
+    let gone = docker_output(&daemon, &["rm", "web"]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&gone.stderr),
+        "Error: No such container: web\n"
+    );
+}
+
+#[test]
+fn docker_and_berth_print_the_same_errors() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon.ok(&["run", "-d", "--name", "taken", "busybox", "sleep", "1000"]);
+    for args in [
+        &["rm", "taken"][..],
+        &["stop", "nosuch"],
+        &["kill", "nosuch"],
+        &["logs", "nosuch"],
+        &["exec", "nosuch", "true"],
+        &["rename", "nosuch", "x"],
+        &["top", "nosuch"],
+        &["diff", "nosuch"],
+        &["port", "taken", "80"],
+        &["inspect", "nosuch"],
+        &["inspect", "-f", "{{.Nope}}", "taken"],
+        &["wait", "nosuch"],
+        &["commit", "nosuch"],
+        &["attach", "nosuch"],
+        &["create", "--name", "taken", "busybox"],
+    ] {
+        let docker = docker_output(&daemon, args);
+        let berth = daemon.output(args);
+        assert_eq!(
+            (berth.status.code(), String::from_utf8_lossy(&berth.stderr)),
+            (docker.status.code(), String::from_utf8_lossy(&docker.stderr)),
+            "{args:?}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&berth.stdout),
+            String::from_utf8_lossy(&docker.stdout),
+            "{args:?}"
+        );
+    }
+}

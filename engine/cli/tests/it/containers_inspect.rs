@@ -1,0 +1,309 @@
+//! Looking at containers: `ps` tables, `inspect`, `top`, `port`, `diff`, `commit`, `rename`,
+//! `events` (and `--explain`), `container prune`, and the management forms.
+
+use crate::common::TestDaemon;
+
+fn daemon() -> TestDaemon {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon
+}
+
+#[test]
+fn ps_tables_and_filters() {
+    let daemon = daemon();
+    daemon.ok(&["run", "-d", "--name", "web", "-l", "tier=front", "httpd:2.4"]);
+    daemon.ok(&[
+        "create",
+        "--name",
+        "idle",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1000 && echo a long command line",
+    ]);
+    let output = daemon.output(&["run", "--name", "done", "busybox", "sh", "-c", "exit 2"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    let table = daemon.ok(&[
+        "ps",
+        "-a",
+        "--format",
+        "table {{.Names}}\t{{.Image}}\t{{.Command}}\t{{.State}}\t{{.Label \"tier\"}}",
+    ]);
+    insta::assert_snapshot!(table, @r#"
+    NAMES     IMAGE       COMMAND                  STATE     tier
+    done      busybox     "sh -c 'exit 2'"         exited    
+    idle      busybox     "sh -c 'sleep 1000 &…"   created   
+    web       httpd:2.4   "httpd-foreground"       running   front
+    "#);
+    let default = daemon.ok(&["ps"]);
+    let header: Vec<&str> = default
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split("  ")
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        header.iter().map(|c| c.trim()).collect::<Vec<_>>(),
+        [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES"
+        ]
+    );
+    assert_eq!(default.lines().count(), 2, "{default}");
+    assert_eq!(
+        daemon
+            .ok(&[
+                "ps",
+                "-a",
+                "-f",
+                "status=exited",
+                "--format",
+                "{{.Names}} {{.Status}}"
+            ])
+            .split(" (")
+            .next(),
+        Some("done Exited")
+    );
+    assert_eq!(
+        daemon.ok(&["ps", "-a", "-f", "label=tier=front", "--format", "{{.Names}}"]),
+        "web\n"
+    );
+    assert_eq!(daemon.ok(&["ps", "-n", "1", "--format", "{{.Names}}"]), "done\n");
+    assert_eq!(daemon.ok(&["ps", "-l", "--format", "{{.Names}}"]), "done\n");
+    assert_eq!(daemon.ok(&["container", "ls", "-a", "-q"]).lines().count(), 3);
+    let (code, stderr) = daemon.fails(&["ps", "--format", "{{.Nope}}"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("can't evaluate field Nope"), "{stderr}");
+}
+
+#[test]
+fn inspect_containers_first_then_images() {
+    let daemon = daemon();
+    // A container named like an image: inspect finds the container.
+    let id = daemon.ok(&["create", "--name", "busybox", "busybox", "true"]);
+    let id = id.trim();
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.Id}}", "busybox"]),
+        format!("{id}\n")
+    );
+    let image = daemon.ok(&["inspect", "--type", "image", "-f", "{{.Id}}", "busybox"]);
+    assert!(image.starts_with("sha256:"), "{image}");
+    assert_eq!(daemon.ok(&["inspect", "-f", "{{.Id}}", "hello-world"]).len(), 72);
+    assert_eq!(
+        daemon.ok(&["container", "inspect", "-f", "{{.Name}}", id]),
+        "/busybox\n"
+    );
+    let (code, stderr) = daemon.fails(&["container", "inspect", "hello-world"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "Error: No such container: hello-world\n")
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&daemon.ok(&["inspect", id, "busybox:latest"])).expect("JSON");
+    assert_eq!(json.as_array().map(Vec::len), Some(2));
+    assert_eq!(json[0]["Config"]["Cmd"][0], "true");
+    assert_eq!(
+        daemon.ok(&[
+            "inspect",
+            "-f",
+            "{{json .Config.Cmd}} {{.HostConfig.NetworkMode}}",
+            "busybox"
+        ]),
+        "[\"true\"] default\n"
+    );
+    let output = daemon.output(&["inspect", "nosuch"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "[]\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "Error: No such object: nosuch\n"
+    );
+    let (code, stderr) = daemon.fails(&["inspect", "-f", "{{.State.Status", "busybox"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (64, "template parsing error: template: :1: unclosed action\n")
+    );
+    let (code, stderr) = daemon.fails(&["inspect", "--type", "bogus", "busybox"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "\"bogus\" is not a valid value for --type\n")
+    );
+}
+
+#[test]
+fn top_port_rename_and_wait() {
+    let daemon = daemon();
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1:18080:80",
+        "--expose",
+        "443",
+        "httpd:2.4",
+    ]);
+    let top = daemon.ok(&["top", "web"]);
+    let mut lines = top.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("UID") && h.contains("PID") && h.ends_with("CMD")),
+        "{top}"
+    );
+    assert!(lines.any(|l| l.contains("httpd")), "{top}");
+    let published = daemon.ok(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", "web"]);
+    assert_eq!(
+        published,
+        "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"18080\"}]}\n"
+    );
+    let exposed = daemon.ok(&["inspect", "-f", "{{json .Config.ExposedPorts}}", "web"]);
+    assert!(
+        exposed.contains("\"443/tcp\":{}") && exposed.contains("\"80/tcp\":{}"),
+        "{exposed}"
+    );
+    let (code, stderr) = daemon.fails(&["port", "web", "443"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "Error: No public port '443/tcp' published for web\n")
+    );
+
+    assert_eq!(daemon.ok(&["rename", "web", "site"]), "");
+    assert_eq!(daemon.ok(&["ps", "--format", "{{.Names}}"]), "site\n");
+    let (code, stderr) = daemon.fails(&["rename", "nosuch", "x"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "Error response from daemon: No such container: nosuch\nError: failed to rename container named nosuch\n"
+    );
+    daemon.ok(&["kill", "site"]);
+    assert_eq!(daemon.ok(&["wait", "site"]), "137\n");
+}
+
+#[test]
+fn diff_and_commit_make_an_image() {
+    let daemon = daemon();
+    daemon.ok(&[
+        "run",
+        "--name",
+        "maker",
+        "busybox",
+        "sh",
+        "-c",
+        "echo made > /made; rm /bin/yes",
+    ]);
+    let diff = daemon.ok(&["diff", "maker"]);
+    assert!(diff.lines().any(|l| l == "A /made"), "{diff}");
+    assert!(diff.lines().any(|l| l == "C /bin"), "{diff}");
+    assert!(diff.lines().any(|l| l == "D /bin/yes"), "{diff}");
+    let image = daemon.ok(&[
+        "commit",
+        "-a",
+        "Trainee",
+        "-m",
+        "made it",
+        "-c",
+        "CMD [\"cat\", \"/made\"]",
+        "maker",
+        "made:v1",
+    ]);
+    assert!(image.starts_with("sha256:") && image.len() == 72, "{image}");
+    assert_eq!(daemon.ok(&["run", "--rm", "made:v1"]), "made\n");
+    assert_eq!(
+        daemon.ok(&["image", "inspect", "-f", "{{.Author}}|{{.Comment}}", "made:v1"]),
+        "Trainee|made it\n"
+    );
+    let (code, stderr) = daemon.fails(&["commit", "maker", "Made"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "invalid reference format: repository name must be lowercase\n")
+    );
+}
+
+#[test]
+fn events_and_explain() {
+    let daemon = daemon();
+    let since = chrono::Utc::now().timestamp().to_string();
+    daemon.ok(&["run", "--name", "evented", "busybox", "true"]);
+    daemon.ok(&["rm", "evented"]);
+    let until = (chrono::Utc::now().timestamp() + 1).to_string();
+    let actions = daemon.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=evented",
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = actions.lines().collect();
+    for expected in ["create", "start", "die", "destroy"] {
+        assert!(actions.contains(&expected), "{actions:?}");
+    }
+    let line = daemon.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=create",
+    ]);
+    assert!(
+        line.contains(" container create ") && line.contains("name=evented"),
+        "{line}"
+    );
+    let json = daemon.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=die",
+        "--format",
+        "{{json .}}",
+    ]);
+    let event: serde_json::Value = serde_json::from_str(json.trim()).expect("an event as JSON");
+    assert_eq!(event["Actor"]["Attributes"]["exitCode"], "0");
+
+    daemon.ok(&["run", "--name", "explained", "busybox", "true"]);
+    let until = (chrono::Utc::now().timestamp() + 1).to_string();
+    let steps = daemon.ok(&[
+        "events",
+        "--explain",
+        "--filter",
+        "container=explained",
+        "--until",
+        &until,
+    ]);
+    assert!(steps.lines().any(|l| l.starts_with("berthd: ")), "{steps}");
+    assert!(steps.lines().any(|l| l.starts_with("berth-runtime: ")), "{steps}");
+}
+
+#[test]
+fn container_prune_removes_stopped_ones() {
+    let daemon = daemon();
+    daemon.ok(&["run", "-d", "--name", "keep", "busybox", "sleep", "1000"]);
+    let stopped = daemon.ok(&["create", "--name", "old", "busybox", "true"]);
+    let pruned = daemon.ok(&["container", "prune", "-f"]);
+    assert_eq!(
+        pruned,
+        format!(
+            "Deleted Containers:\n{}\n\nTotal reclaimed space: 0B\n",
+            stopped.trim()
+        )
+    );
+    assert_eq!(daemon.ok(&["ps", "-a", "--format", "{{.Names}}"]), "keep\n");
+}
