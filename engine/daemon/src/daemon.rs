@@ -35,6 +35,26 @@ pub struct Flags {
     /// Enable debug mode
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// Attach containers to a network bridge (the default network's kernel name)
+    #[arg(short = 'b', long = "bridge-name", alias = "bridge", value_name = "string", default_value = crate::network::DEFAULT_BRIDGE)]
+    pub bridge_name: String,
+    /// Specify network bridge IP: the default network's gateway and prefix
+    #[arg(long, value_name = "string", default_value = crate::network::DEFAULT_BIP, value_parser = parse_bip)]
+    pub bip: ipnet::Ipv4Net,
+    /// Default address pool for user-defined networks (base=CIDR,size=N)
+    #[arg(long, value_name = "pool-options", default_value = crate::network::DEFAULT_POOL, value_parser = crate::network::parse_address_pool)]
+    pub default_address_pool: (ipnet::Ipv4Net, u8),
+}
+
+/// `--bip 10.66.0.1/16`: a host address (the gateway) with the subnet's prefix.
+fn parse_bip(text: &str) -> Result<ipnet::Ipv4Net, String> {
+    let net: ipnet::Ipv4Net = text
+        .parse()
+        .map_err(|_| format!("invalid --bip {text}: want an address with a prefix, like 10.66.0.1/16"))?;
+    if net.addr() == net.network() || net.addr() == net.broadcast() {
+        return Err(format!("invalid --bip {text}: the address must be a host of the subnet (its gateway)"));
+    }
+    Ok(net)
 }
 
 impl Flags {
@@ -54,16 +74,29 @@ impl Flags {
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let socket = flags.socket_path()?;
     let _pidfile = flags.pidfile.as_deref().map(PidFile::create).transpose()?;
+    if flags.bridge_name.is_empty() || flags.bridge_name.len() > 15 {
+        bail!("invalid --bridge-name {:?}: a link name has 1 to 15 characters", flags.bridge_name);
+    }
     let engine = Engine::open(EngineConfig {
         data_root: flags.data_root.clone(),
         exec_root: flags.exec_root.clone(),
+        bridge_name: flags.bridge_name.clone(),
+        bip: flags.bip,
+        address_pool: flags.default_address_pool,
     })
     .context("open the daemon's state")?;
+    let networks = engine.networks.clone();
+    if let Err(e) = tokio::task::spawn_blocking(move || networks.setup()).await? {
+        // Images and volumes still work; containers on a bridge will fail to start with the cause.
+        tracing::warn!("network setup failed: {e}");
+    }
     engine.containers.restore().await;
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), data_root = %flags.data_root.display(), "API listening");
+    let networks = engine.networks.clone();
     let result = crate::server::serve(listener, engine, shutdown_signal()).await;
     let _ = std::fs::remove_file(&socket);
+    let _ = tokio::task::spawn_blocking(move || networks.shutdown()).await;
     tracing::info!("daemon stopped");
     result.context("serve the API")
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::container::{Binaries, ContainerError, Containers};
 use crate::events::Events;
 use crate::image::{ImageUser, Images};
+use crate::network::{NetworkConfig, NetworkError, Networks};
 use crate::store::{Store, StoreError};
 use crate::volume::{VolumeError, Volumes};
 
@@ -16,6 +17,26 @@ pub struct EngineConfig {
     pub data_root: PathBuf,
     /// Runtime state that a reboot may clear (`--exec-root`, default /run/berth).
     pub exec_root: PathBuf,
+    /// The default bridge (`--bridge-name`, `--bip`) and the pool of user-defined networks
+    /// (`--default-address-pool`); `network_config` fills in the paths.
+    pub bridge_name: String,
+    pub bip: ipnet::Ipv4Net,
+    pub address_pool: (ipnet::Ipv4Net, u8),
+}
+
+impl EngineConfig {
+    /// The network module's settings under these roots.
+    pub fn network_config(&self) -> NetworkConfig {
+        NetworkConfig {
+            records: self.data_root.join("network"),
+            tmp: self.data_root.join("tmp"),
+            netns_dir: self.exec_root.join("netns"),
+            bridge_name: self.bridge_name.clone(),
+            bip: self.bip,
+            pool_base: self.address_pool.0,
+            pool_size: self.address_pool.1,
+        }
+    }
 }
 
 /// berthd's services.
@@ -25,6 +46,7 @@ pub struct Engine {
     pub images: Images,
     pub containers: Containers,
     pub volumes: Arc<Volumes>,
+    pub networks: Arc<Networks>,
     pub events: Arc<Events>,
 }
 
@@ -37,6 +59,8 @@ pub enum OpenError {
     Containers(#[from] ContainerError),
     #[error(transparent)]
     Volumes(#[from] VolumeError),
+    #[error(transparent)]
+    Networks(#[from] NetworkError),
 }
 
 impl Engine {
@@ -51,11 +75,15 @@ impl Engine {
             &config.data_root.join("volumes"),
             &config.data_root.join("tmp"),
         )?);
+        std::fs::create_dir_all(config.data_root.join("tmp"))
+            .map_err(StoreError::io(format!("create {}", config.data_root.display())))?;
+        let networks = Arc::new(Networks::open(config.network_config())?);
         let containers = Containers::open(
             &config.data_root,
             &config.exec_root,
             images.clone(),
             volumes.clone(),
+            networks.clone(),
             events.clone(),
             Binaries::locate(),
         )?;
@@ -64,6 +92,7 @@ impl Engine {
             images,
             containers,
             volumes,
+            networks,
             events,
         })
     }

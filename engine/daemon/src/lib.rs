@@ -19,6 +19,8 @@ pub mod explain;
 pub mod image;
 /// Layer tars: apply (with whiteouts, safely), diff an overlay upper dir back into a tar.
 pub mod layer;
+/// Networks: bridges, sandboxes, published ports, embedded DNS, nftables rules.
+pub mod network;
 /// Image references: `busybox` is `docker.io/library/busybox:latest`.
 pub mod reference;
 /// The Engine API server: routes that turn HTTP into engine calls.

@@ -36,7 +36,7 @@ impl Containers {
         let ContainerCreateRequest {
             mut config,
             mut host_config,
-            ..
+            networking_config,
         } = request;
         if config.image.is_empty() {
             return Err(ContainerError::BadRequest("image is required".into()));
@@ -65,6 +65,7 @@ impl Containers {
             })
             .collect::<Result<Vec<_>, ContainerError>>()?;
         let config_volumes: Vec<String> = config.volumes.iter().flat_map(|v| v.keys().cloned()).collect();
+        let planned_networks = self.plan_networks(&config, &host_config, networking_config.as_ref())?;
         let planned_mounts = mounts::plan(&config_volumes, &host_config, &volumes_from, &self.inner.volumes)?;
         let id = new_id();
         if config.hostname.is_empty() {
@@ -85,7 +86,10 @@ impl Containers {
             has_been_started: false,
             manually_stopped: false,
             mounts: planned_mounts,
-            network_settings: Default::default(),
+            network_settings: berth_api::types::NetworkSettings {
+                networks: planned_networks,
+                ..Default::default()
+            },
             exec_ids: Vec::new(),
         };
         let paths = self.paths(&id);
@@ -113,6 +117,8 @@ impl Containers {
             self.remove_anonymous_volumes(&container.record().mounts);
             return Err(e);
         }
+        // Links as Docker stores them (`/db:/web/db`); the raw form works as well if this fails.
+        let _ = self.normalize_links(&container);
         crate::explain!(container = %id, "created container {} with a new writable layer", &id[..12]);
         self.event(&container, "create", &[]);
         Ok(IdResponse {

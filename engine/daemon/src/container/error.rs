@@ -26,6 +26,9 @@ pub enum ContainerError {
     /// the image (404 when missing)
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// a network (404 when missing)
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     /// starting failed: the runtime's or shim's message (500)
     #[error("{0}")]
     Start(String),

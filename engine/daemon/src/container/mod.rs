@@ -17,6 +17,7 @@ mod inspect;
 mod logs;
 mod monitor;
 pub mod mounts;
+mod network;
 pub mod name;
 pub mod record;
 mod remove;
@@ -43,6 +44,7 @@ pub use wait::WaitCondition;
 
 use crate::events::Events;
 use crate::image::{ImageUser, Images};
+use crate::network::Networks;
 use crate::volume::Volumes;
 
 /// Fill `buf` with random bytes from the kernel.
@@ -158,6 +160,7 @@ struct Inner {
     tmp: PathBuf,
     images: Images,
     volumes: Arc<Volumes>,
+    networks: Arc<Networks>,
     binaries: Binaries,
     events: Arc<Events>,
     table: Mutex<BTreeMap<String, Arc<Container>>>,
@@ -170,6 +173,7 @@ impl Containers {
         exec_root: &Path,
         images: Images,
         volumes: Arc<Volumes>,
+        networks: Arc<Networks>,
         events: Arc<Events>,
         binaries: Binaries,
     ) -> Result<Containers, ContainerError> {
@@ -189,6 +193,7 @@ impl Containers {
                 tmp,
                 images,
                 volumes,
+                networks,
                 binaries,
                 events,
                 table: Mutex::new(BTreeMap::new()),

@@ -69,7 +69,14 @@ impl Containers {
     async fn on_exit(&self, container: &Arc<Container>, exit: ExitStatus) {
         let rootfs = container.paths.rootfs();
         let span = crate::explain::container_span(&container.id);
-        let _ = tokio::task::spawn_blocking(move || span.in_scope(|| layer::unmount(&rootfs))).await;
+        let (this, c) = (self.clone(), container.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                this.leave_networks(&c);
+                layer::unmount(&rootfs)
+            })
+        })
+        .await;
         let updated = container.update(&self.inner.tmp, |record| {
             record.state.status = Status::Exited;
             record.state.pid = 0;

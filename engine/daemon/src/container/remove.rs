@@ -53,7 +53,10 @@ impl Containers {
             self.runtime_root(),
             record.id.clone(),
         );
+        let (this, c) = (self.clone(), container.clone());
         tokio::task::spawn_blocking(move || -> Result<(), ContainerError> {
+            // Whatever a berthd that died left of its network (veths, namespace) goes too.
+            this.leave_networks(&c);
             let _ = layer::unmount(&paths.rootfs());
             // A shim that died without cleaning up leaves runtime state; delete it too.
             let _ = std::process::Command::new(&runtime)

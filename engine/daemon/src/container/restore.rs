@@ -27,6 +27,14 @@ impl Containers {
 
     /// Reconcile what the records say with what the shims know. Call once the async runtime runs.
     pub async fn restore(&self) {
+        // First every address and port of the containers that were running goes back to them,
+        // so a container restarted below can't be handed one (the dead ones give theirs back).
+        for container in self.all() {
+            if container.record().state.status.is_running() {
+                let (this, c) = (self.clone(), container.clone());
+                let _ = tokio::task::spawn_blocking(move || this.restore_network(&c)).await;
+            }
+        }
         for container in self.all() {
             let record = container.record();
             if !record.state.status.is_running() {
@@ -57,7 +65,12 @@ impl Containers {
                             oom_killed: false,
                         });
                     let rootfs = container.paths.rootfs();
-                    let _ = tokio::task::spawn_blocking(move || layer::unmount(&rootfs)).await;
+                    let (this, c) = (self.clone(), container.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        this.leave_networks(&c);
+                        layer::unmount(&rootfs)
+                    })
+                    .await;
                     let _ = container.update(&self.inner.tmp, |r| {
                         r.state.status = Status::Exited;
                         r.state.pid = 0;
@@ -76,6 +89,9 @@ impl Containers {
                 }
             }
         }
+        // Published ports of the containers found again, in one nftables write.
+        let this = self.clone();
+        let _ = tokio::task::spawn_blocking(move || this.refresh_firewall()).await;
         // `always` and `unless-stopped` containers come back with the daemon.
         for container in self.all() {
             let record = container.record();

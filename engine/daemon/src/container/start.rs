@@ -125,6 +125,7 @@ impl Containers {
                 self.prepare_mount(&record, &rootfs, mount)?;
                 mounts.push(mount.to_spec());
             }
+            let joined = self.join_networks(container)?;
             let mut args = vec![record.path.clone()];
             args.extend(record.args.iter().cloned());
             let spec = spec::build(SpecInput {
@@ -134,9 +135,9 @@ impl Containers {
                 rootfs: &rootfs,
                 user: process_user,
                 args,
-                env: config::process_env(&record.config, &[]),
+                env: config::process_env(&record.config, &joined.link_env),
                 mounts,
-                netns: None,
+                netns: joined.netns,
                 init: host.init == Some(true),
             })
             .map_err(|e| ContainerError::Start(e.to_string()))?;
@@ -163,6 +164,7 @@ impl Containers {
             Ok(())
         })();
         if result.is_err() {
+            self.leave_networks(container);
             let _ = layer::unmount(&rootfs);
         }
         result
@@ -230,7 +232,14 @@ impl Containers {
         .await;
         let rootfs = container.paths.rootfs();
         let span = crate::explain::container_span(&container.id);
-        let _ = tokio::task::spawn_blocking(move || span.in_scope(|| layer::unmount(&rootfs))).await;
+        let (this, c) = (self.clone(), container.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                this.leave_networks(&c);
+                layer::unmount(&rootfs)
+            })
+        })
+        .await;
         Ok(())
     }
 

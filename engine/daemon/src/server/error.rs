@@ -78,6 +78,7 @@ impl From<ContainerError> for ApiError {
             ContainerError::Conflict(_) => StatusCode::CONFLICT,
             ContainerError::NotModified => StatusCode::NOT_MODIFIED,
             ContainerError::Image(image) => image_status(image),
+            ContainerError::Network(network) => super::networks::status_of(network),
             ContainerError::Start(_) | ContainerError::Store(_) | ContainerError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -7,6 +7,7 @@ mod events;
 mod explain;
 mod hijack;
 mod images;
+mod networks;
 mod params;
 mod system;
 mod volumes;
@@ -38,6 +39,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(events::routes())
         .merge(explain::routes())
         .merge(volumes::routes())
+        .merge(networks::routes())
         .fallback(not_found)
         .with_state(engine)
 }

@@ -1,0 +1,622 @@
+//! Networks: the default `bridge`, user-defined bridge networks, `host` and `none`, and each
+//! container's sandbox on them (its network namespace, veth, address, published ports and DNS).
+//!
+//! Code map:
+//! - [`ipam`]: subnets, gateways, the addresses handed to endpoints.
+//! - [`netns`]: named network namespaces, pinned by a bind mount.
+//! - [`netlink`]: bridges, veth pairs, addresses and routes over rtnetlink.
+//! - [`firewall`]: berthd's nftables table (forwarding, masquerade, DNAT) and Docker coexistence.
+//! - [`ports`]: `-p`/`-P`/`--expose` → the ports to bind, and `NetworkSettings.Ports`.
+//! - [`proxy`]: the userland proxy that serves published ports on the host's addresses.
+//! - [`dns`]: the embedded DNS server on 127.0.0.11 for user-defined networks.
+//! - [`record`]: network records on disk and their `inspect` shape.
+//! - `sandbox`: a container's place on its networks — prepare at start, release at exit.
+//!
+//! What it deliberately does not do: IPv6 addressing, overlay/macvlan drivers, swarm scope.
+//! Everything it makes in the kernel carries berth's name (`berth…`/`brb-…` bridges, `vb…`
+//! veths, the `ip berth-<bridge>` table) and is removed on container exit or daemon shutdown.
+
+pub mod dns;
+mod error;
+pub mod firewall;
+pub mod ipam;
+pub mod netlink;
+pub mod netns;
+pub mod ports;
+pub mod proxy;
+pub mod record;
+mod sandbox;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use berth_api::types::{Network, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse};
+use ipnet::Ipv4Net;
+
+pub use error::NetworkError;
+pub use sandbox::{EndpointInfo, JoinRequest, SandboxInfo, SandboxRequest};
+
+use error::kernel;
+use netlink::Netlink;
+use record::{BRIDGE, HOST, NULL, NetworkRecord};
+
+/// berthd's network settings (its `--bridge-name`, `--bip` and `--default-address-pool`).
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// Where network records live: `<data-root>/network`.
+    pub records: PathBuf,
+    /// For atomic writes (same file system as `records`).
+    pub tmp: PathBuf,
+    /// Where sandboxes' namespaces are pinned: `<exec-root>/netns`.
+    pub netns_dir: PathBuf,
+    /// The default bridge's kernel name.
+    pub bridge_name: String,
+    /// The default bridge's address and prefix: its gateway and subnet.
+    pub bip: Ipv4Net,
+    /// Where subnets of networks created without `--subnet` come from.
+    pub pool_base: Ipv4Net,
+    /// The prefix length of those subnets.
+    pub pool_size: u8,
+}
+
+/// The default `--bip`: overlaps neither Docker's 172.17.0.0/16 nor Podman's 10.88.0.0/16.
+pub const DEFAULT_BIP: &str = "10.66.0.1/16";
+/// The default bridge's name (berth's prefix, so the leak check sees it).
+pub const DEFAULT_BRIDGE: &str = "berth0";
+/// The default pool for user-defined networks: /24s in 10.67.0.0/16… (Docker's own pools are
+/// 172.17–31/16 and 192.168/16; Podman's 10.88–89).
+pub const DEFAULT_POOL: &str = "base=10.67.0.0/16,size=24";
+
+/// Parse `--default-address-pool base=10.67.0.0/16,size=24` (dockerd's flag).
+pub fn parse_address_pool(text: &str) -> Result<(Ipv4Net, u8), String> {
+    let (mut base, mut size) = (None, None);
+    for part in text.split(',') {
+        match part.split_once('=') {
+            Some(("base", v)) => base = ipam::parse_subnet(v),
+            Some(("size", v)) => size = v.parse::<u8>().ok(),
+            _ => return Err(format!("invalid address pool {text}: want base=CIDR,size=N")),
+        }
+    }
+    match (base, size) {
+        (Some(base), Some(size)) if size >= base.prefix_len() && size <= 30 => Ok((base, size)),
+        _ => Err(format!(
+            "invalid address pool {text}: want base=CIDR,size=N with N from the base's prefix to 30"
+        )),
+    }
+}
+
+/// An endpoint: one container on one network, while it runs.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    id: String,
+    container_name: String,
+    aliases: Vec<String>,
+    address: Ipv4Addr,
+    mac: [u8; 6],
+    host_veth: String,
+}
+
+/// A network and what is attached to it now.
+#[derive(Debug)]
+struct Net {
+    record: NetworkRecord,
+    pool: Option<ipam::Pool>,
+    /// Container id → endpoint.
+    endpoints: BTreeMap<String, Endpoint>,
+}
+
+impl Net {
+    fn new(record: NetworkRecord) -> Net {
+        let pool = match (record.driver.as_str(), record.subnet_net(), record.gateway_ip()) {
+            (BRIDGE, Some(subnet), Some(gateway)) => {
+                Some(ipam::Pool::new(subnet, gateway, record.ip_range_net()))
+            }
+            _ => None,
+        };
+        Net {
+            record,
+            pool,
+            endpoints: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Network id → network.
+    networks: BTreeMap<String, Net>,
+    /// Container id → its sandbox, while it runs.
+    sandboxes: BTreeMap<String, sandbox::Sandbox>,
+}
+
+impl State {
+    /// Find a network as Docker does: full id, exact name, then a unique id prefix.
+    fn find(&self, name: &str) -> Result<&Net, NetworkError> {
+        if let Some(net) = self.networks.get(name) {
+            return Ok(net);
+        }
+        if let Some(net) = self.networks.values().find(|n| n.record.name == name) {
+            return Ok(net);
+        }
+        let matches: Vec<&Net> = self
+            .networks
+            .values()
+            .filter(|n| n.record.id.starts_with(name))
+            .collect();
+        match matches.len() {
+            1 if !name.is_empty() => Ok(matches[0]),
+            0 | 1 => Err(NetworkError::NotFound(name.to_owned())),
+            n => Err(NetworkError::Ambiguous(name.to_owned(), n)),
+        }
+    }
+
+    fn find_mut(&mut self, name: &str) -> Result<&mut Net, NetworkError> {
+        let id = self.find(name)?.record.id.clone();
+        Ok(self.networks.get_mut(&id).expect("found just now"))
+    }
+
+    /// The rules berthd's table must hold now.
+    fn ruleset(&self) -> firewall::Ruleset {
+        firewall::Ruleset {
+            bridges: self
+                .networks
+                .values()
+                .filter(|n| n.record.driver == BRIDGE)
+                .filter_map(|n| {
+                    Some(firewall::BridgeRules {
+                        bridge: n.record.bridge.clone(),
+                        subnet: n.record.subnet_net()?,
+                        internal: n.record.internal,
+                    })
+                })
+                .collect(),
+            forwards: self.sandboxes.values().flat_map(|s| s.forwards.clone()).collect(),
+        }
+    }
+
+    fn bridges(&self) -> Vec<String> {
+        self.networks
+            .values()
+            .filter(|n| n.record.driver == BRIDGE)
+            .map(|n| n.record.bridge.clone())
+            .collect()
+    }
+}
+
+/// The networks service.
+#[derive(Debug)]
+pub struct Networks {
+    config: NetworkConfig,
+    runtime: tokio::runtime::Handle,
+    state: Arc<Mutex<State>>,
+    /// A netlink connection in berthd's namespace.
+    host: Netlink,
+    /// Serialises writes of the nftables table.
+    firewall: Mutex<()>,
+    /// The host's name servers, where the embedded DNS forwards.
+    upstreams: Vec<SocketAddr>,
+}
+
+/// A new 64-hex id.
+fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    crate::container::random_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl Networks {
+    /// Read the network records (making `bridge`, `host` and `none` the first time). Call
+    /// inside the tokio runtime; touches no kernel state until [`Networks::setup`].
+    pub fn open(config: NetworkConfig) -> Result<Networks, NetworkError> {
+        for dir in [&config.records, &config.netns_dir] {
+            std::fs::create_dir_all(dir).map_err(kernel(format!("create {}", dir.display())))?;
+        }
+        let mut records = NetworkRecord::load_all(&config.records)?;
+        let now = crate::image::time::now_rfc3339();
+        let predefined = |records: &mut Vec<NetworkRecord>, name: &str, driver: &str| {
+            if !records.iter().any(|r| r.name == name && r.is_predefined()) {
+                records.push(NetworkRecord {
+                    id: new_id(),
+                    name: name.into(),
+                    created: now.clone(),
+                    driver: driver.into(),
+                    default_bridge: driver == BRIDGE,
+                    labels: BTreeMap::new(),
+                    ..NetworkRecord::default()
+                });
+            }
+        };
+        predefined(&mut records, "bridge", BRIDGE);
+        predefined(&mut records, "host", HOST);
+        predefined(&mut records, "none", NULL);
+        let mut state = State::default();
+        for mut record in records {
+            if record.default_bridge {
+                // The flags decide the default bridge, as dockerd's --bip and --bridge do.
+                record.bridge = config.bridge_name.clone();
+                record.subnet = config.bip.trunc().to_string();
+                record.gateway = config.bip.addr().to_string();
+                record.gateway_given = true;
+                record.options = record::default_bridge_options(&config.bridge_name);
+            }
+            record.save(&config.records, &config.tmp)?;
+            state.networks.insert(record.id.clone(), Net::new(record));
+        }
+        let host = Netlink::connect().map_err(kernel("open a netlink socket"))?;
+        let upstreams = dns::host_upstreams(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+        Ok(Networks {
+            config,
+            runtime: tokio::runtime::Handle::current(),
+            state: Arc::new(Mutex::new(state)),
+            host,
+            firewall: Mutex::new(()),
+            upstreams,
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run netlink work from a blocking thread.
+    fn block_on<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        self.runtime.block_on(work)
+    }
+
+    /// The default bridge's kernel name.
+    pub fn bridge_name(&self) -> &str {
+        &self.config.bridge_name
+    }
+
+    /// Make the kernel match the records: every bridge up with its gateway, forwarding on, the
+    /// nftables table written, Docker's FORWARD chain told about berth's bridges. Blocking.
+    pub fn setup(&self) -> Result<(), NetworkError> {
+        let bridges: Vec<NetworkRecord> = self
+            .state()
+            .networks
+            .values()
+            .filter(|n| n.record.driver == BRIDGE)
+            .map(|n| n.record.clone())
+            .collect();
+        for record in &bridges {
+            self.ensure_bridge(record)?;
+        }
+        enable_forwarding()?;
+        self.refresh_firewall()?;
+        firewall::allow_in_docker_user(&self.state().bridges())?;
+        Ok(())
+    }
+
+    fn ensure_bridge(&self, record: &NetworkRecord) -> Result<u32, NetworkError> {
+        let (Some(subnet), Some(gateway)) = (record.subnet_net(), record.gateway_ip()) else {
+            return Err(NetworkError::Invalid(format!(
+                "network {} has no subnet",
+                record.name
+            )));
+        };
+        self.block_on(
+            self.host
+                .ensure_bridge(&record.bridge, gateway, subnet.prefix_len()),
+        )
+        .map_err(kernel(format!("set up bridge {}", record.bridge)))
+    }
+
+    /// Rewrite berthd's nftables table from the state. Blocking.
+    pub fn refresh_firewall(&self) -> Result<(), NetworkError> {
+        let _writing = self.firewall.lock().unwrap_or_else(|p| p.into_inner());
+        let ruleset = self.state().ruleset();
+        firewall::apply(&self.table_name(), &ruleset)?;
+        Ok(())
+    }
+
+    /// `ip berth-<bridge>`: two daemons with different bridges never share a table.
+    pub fn table_name(&self) -> String {
+        format!("berth-{}", self.config.bridge_name)
+    }
+
+    /// Undo berthd's kernel state when it stops — unless containers still run on it (they
+    /// keep their network until berthd is back and they exit). Blocking.
+    pub fn shutdown(&self) {
+        let (running, bridges) = {
+            let mut state = self.state();
+            // Proxies and DNS servers are berthd's tasks: they stop with it.
+            for sandbox in state.sandboxes.values_mut() {
+                sandbox.stop_services();
+            }
+            (state.sandboxes.len(), state.bridges())
+        };
+        if running > 0 {
+            tracing::info!("{running} container(s) still running: keeping their bridges and rules");
+            return;
+        }
+        if let Err(e) = firewall::remove_from_docker_user(&bridges) {
+            tracing::warn!("{e}");
+        }
+        if let Err(e) = firewall::delete(&self.table_name()) {
+            tracing::warn!("{e}");
+        }
+        for bridge in &bridges {
+            if let Err(e) = self.block_on(self.host.delete_link(bridge)) {
+                tracing::warn!("delete bridge {bridge}: {e}");
+            }
+        }
+    }
+
+    /// The network `name` (id, name or id prefix) refers to: its id, name and driver.
+    pub fn lookup(&self, name: &str) -> Result<(String, String, String), NetworkError> {
+        let state = self.state();
+        let net = state.find(name)?;
+        Ok((
+            net.record.id.clone(),
+            net.record.name.clone(),
+            net.record.driver.clone(),
+        ))
+    }
+
+    /// The network's record, for `inspect` fields the container side needs.
+    pub fn record(&self, name: &str) -> Result<NetworkRecord, NetworkError> {
+        Ok(self.state().find(name)?.record.clone())
+    }
+
+    /// `POST /networks/create`. Blocking.
+    pub fn create(&self, request: NetworkCreateRequest) -> Result<NetworkCreateResponse, NetworkError> {
+        let name = request.name.clone();
+        if name.is_empty() {
+            return Err(NetworkError::Invalid("network name is required".into()));
+        }
+        if !valid_name(&name) {
+            return Err(NetworkError::Invalid(format!(
+                "invalid network name \"{name}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        match request.driver.as_str() {
+            "" | BRIDGE => {}
+            HOST | NULL => {
+                return Err(NetworkError::Forbidden(format!(
+                    "only one instance of \"{}\" network is allowed",
+                    request.driver
+                )));
+            }
+            other => return Err(NetworkError::Driver(other.to_owned())),
+        }
+        if request.enable_ipv6 {
+            return Err(NetworkError::Invalid(
+                "berth networks are IPv4 only: --ipv6 is not supported".into(),
+            ));
+        }
+        let configs = request
+            .ipam
+            .as_ref()
+            .map(|i| i.config.clone())
+            .unwrap_or_default();
+        if configs.len() > 1 {
+            return Err(NetworkError::Invalid(
+                "berth networks have one IPv4 subnet".into(),
+            ));
+        }
+        let wanted = configs.into_iter().next().unwrap_or_default();
+        let routed = self
+            .block_on(self.host.routed_subnets())
+            .map_err(kernel("list the host's routes"))?;
+        let id = new_id();
+        let record = {
+            let state = self.state();
+            if state.networks.values().any(|n| n.record.name == name) {
+                return Err(NetworkError::NameTaken(name));
+            }
+            let taken: Vec<Ipv4Net> = state
+                .networks
+                .values()
+                .filter_map(|n| n.record.subnet_net())
+                .collect();
+            let (subnet_text, subnet) = if wanted.subnet.is_empty() {
+                let all: Vec<Ipv4Net> = taken.iter().chain(&routed).copied().collect();
+                let subnet = ipam::choose_subnet(self.config.pool_base, self.config.pool_size, &all).ok_or_else(|| {
+                    NetworkError::Forbidden(
+                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+                    )
+                })?;
+                (subnet.to_string(), subnet)
+            } else {
+                let subnet = ipam::parse_subnet(&wanted.subnet).ok_or_else(|| {
+                    NetworkError::Invalid(format!(
+                        "Invalid subnet {0} : invalid CIDR address: {0}",
+                        wanted.subnet
+                    ))
+                })?;
+                if taken.iter().chain(&routed).any(|t| ipam::overlaps(*t, subnet)) {
+                    return Err(NetworkError::Forbidden(
+                        "Pool overlaps with other one on this address space".into(),
+                    ));
+                }
+                (wanted.subnet.clone(), subnet)
+            };
+            if !wanted.ip_range.is_empty() {
+                let range = ipam::parse_subnet(&wanted.ip_range)
+                    .ok_or_else(|| NetworkError::Invalid(format!("invalid ip-range {}", wanted.ip_range)))?;
+                if !ipam::overlaps(range, subnet) || range.prefix_len() < subnet.prefix_len() {
+                    return Err(NetworkError::Invalid(format!(
+                        "ip-range {} is not inside subnet {subnet_text}",
+                        wanted.ip_range
+                    )));
+                }
+            }
+            let gateway = if wanted.gateway.is_empty() {
+                ipam::default_gateway(subnet)
+            } else {
+                match wanted.gateway.parse::<Ipv4Addr>() {
+                    Ok(ip) if subnet.contains(&ip) => ip,
+                    _ => {
+                        return Err(NetworkError::Invalid(format!(
+                            "no matching subnet for gateway {}",
+                            wanted.gateway
+                        )));
+                    }
+                }
+            };
+            let options = request.options.clone().unwrap_or_default();
+            let bridge = options
+                .get("com.docker.network.bridge.name")
+                .cloned()
+                .unwrap_or_else(|| format!("brb-{}", &id[..11]));
+            NetworkRecord {
+                id: id.clone(),
+                name: name.clone(),
+                created: crate::image::time::now_rfc3339(),
+                driver: BRIDGE.into(),
+                bridge,
+                subnet: subnet_text,
+                gateway: gateway.to_string(),
+                gateway_given: !wanted.gateway.is_empty(),
+                ip_range: wanted.ip_range.clone(),
+                internal: request.internal,
+                attachable: request.attachable,
+                labels: request.labels.clone().unwrap_or_default(),
+                options,
+                ipam_options: Some(
+                    request
+                        .ipam
+                        .as_ref()
+                        .and_then(|i| i.options.clone())
+                        .unwrap_or_default(),
+                ),
+                default_bridge: false,
+            }
+        };
+        self.ensure_bridge(&record)?;
+        let made = (|| {
+            record.save(&self.config.records, &self.config.tmp)?;
+            self.state().networks.insert(id.clone(), Net::new(record.clone()));
+            self.refresh_firewall()?;
+            firewall::allow_in_docker_user(std::slice::from_ref(&record.bridge))?;
+            Ok(())
+        })();
+        if let Err(e) = made {
+            self.state().networks.remove(&id);
+            let _ = NetworkRecord::delete(&self.config.records, &id);
+            let _ = self.block_on(self.host.delete_link(&record.bridge));
+            let _ = self.refresh_firewall();
+            return Err(e);
+        }
+        crate::explain!(
+            "created network {name} on bridge {} with subnet {}",
+            record.bridge,
+            record.subnet
+        );
+        Ok(NetworkCreateResponse {
+            id,
+            warning: String::new(),
+        })
+    }
+
+    fn containers_of(net: &Net) -> BTreeMap<String, NetworkContainer> {
+        let prefix = net.pool.as_ref().map_or(0, |p| p.subnet().prefix_len());
+        net.endpoints
+            .iter()
+            .map(|(container, e)| {
+                (
+                    container.clone(),
+                    NetworkContainer {
+                        name: e.container_name.clone(),
+                        endpoint_id: e.id.clone(),
+                        mac_address: ipam::mac_text(e.mac),
+                        ipv4_address: format!("{}/{prefix}", e.address),
+                        ipv6_address: String::new(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// `GET /networks/{id}`.
+    pub fn inspect(&self, name: &str) -> Result<Network, NetworkError> {
+        let state = self.state();
+        let net = state.find(name)?;
+        Ok(net.record.to_api(Self::containers_of(net)))
+    }
+
+    /// `GET /networks`: every network, by name.
+    pub fn list(&self) -> Vec<Network> {
+        let state = self.state();
+        let mut all: Vec<Network> = state
+            .networks
+            .values()
+            .map(|n| n.record.to_api(Self::containers_of(n)))
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Whether a network has running containers attached.
+    pub fn has_endpoints(&self, name: &str) -> bool {
+        self.state().find(name).is_ok_and(|n| !n.endpoints.is_empty())
+    }
+
+    /// `DELETE /networks/{id}`. Blocking.
+    pub fn remove(&self, name: &str) -> Result<String, NetworkError> {
+        let record = {
+            let mut state = self.state();
+            let net = state.find(name)?;
+            if net.record.is_predefined() {
+                return Err(NetworkError::Predefined(net.record.name.clone()));
+            }
+            if !net.endpoints.is_empty() {
+                return Err(NetworkError::ActiveEndpoints {
+                    name: net.record.name.clone(),
+                    id: net.record.id.clone(),
+                });
+            }
+            let id = net.record.id.clone();
+            state.networks.remove(&id).expect("found just now").record
+        };
+        NetworkRecord::delete(&self.config.records, &record.id)?;
+        firewall::remove_from_docker_user(std::slice::from_ref(&record.bridge))?;
+        self.block_on(self.host.delete_link(&record.bridge))
+            .map_err(kernel(format!("delete bridge {}", record.bridge)))?;
+        self.refresh_firewall()?;
+        crate::explain!("removed network {} and its bridge {}", record.name, record.bridge);
+        Ok(record.id)
+    }
+}
+
+/// Docker's rule for network names.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Turn on IPv4 forwarding (the host routes between its bridges and the world), if it is off.
+fn enable_forwarding() -> Result<(), NetworkError> {
+    let path = "/proc/sys/net/ipv4/ip_forward";
+    let now = std::fs::read_to_string(path).map_err(kernel(format!("read {path}")))?;
+    if now.trim() != "1" {
+        std::fs::write(path, "1").map_err(kernel(format!("write {path}")))?;
+        crate::explain!("wrote 1 to {path}: the host forwards packets between its interfaces");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_pools_parse_like_dockerd() {
+        assert_eq!(
+            parse_address_pool(DEFAULT_POOL),
+            Ok(("10.67.0.0/16".parse().unwrap(), 24))
+        );
+        assert!(parse_address_pool("base=10.0.0.0/16,size=8").is_err());
+        assert!(parse_address_pool("10.0.0.0/16").is_err());
+    }
+
+    #[test]
+    fn network_names_follow_docker() {
+        assert!(valid_name("front-end_1.a"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a b"));
+    }
+}

@@ -1,0 +1,209 @@
+//! `/networks/…` routes.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_api::types::{
+    Network, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NetworkPruneResponse,
+};
+use http::StatusCode;
+
+use super::params::Params;
+use super::{ApiError, body_json};
+use crate::engine::Engine;
+use crate::image::label_matches;
+use crate::network::NetworkError;
+
+pub fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/networks", get(list))
+        .route("/networks/create", post(create))
+        .route("/networks/prune", post(prune))
+        .route("/networks/{id}", get(inspect).delete(remove))
+        .route("/networks/{id}/connect", post(connect))
+        .route("/networks/{id}/disconnect", post(disconnect))
+}
+
+/// The status Docker answers a network error with.
+pub fn status_of(error: &NetworkError) -> StatusCode {
+    match error {
+        NetworkError::NotFound(_) | NetworkError::Driver(_) => StatusCode::NOT_FOUND,
+        NetworkError::Ambiguous(..) | NetworkError::Invalid(_) | NetworkError::Port(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        NetworkError::NameTaken(_) => StatusCode::CONFLICT,
+        NetworkError::ActiveEndpoints { .. }
+        | NetworkError::Predefined(_)
+        | NetworkError::Forbidden(_)
+        | NetworkError::Address(_) => StatusCode::FORBIDDEN,
+        NetworkError::PortBind { .. }
+        | NetworkError::Kernel { .. }
+        | NetworkError::Firewall(_)
+        | NetworkError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<NetworkError> for ApiError {
+    fn from(error: NetworkError) -> ApiError {
+        ApiError::new(status_of(&error), error.to_string())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, NetworkError> + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(tokio::task::spawn_blocking(work).await??)
+}
+
+/// Publish a network event with Docker's attributes (name, type, and the container if any).
+fn event(engine: &Engine, action: &str, network: &Network, container: Option<&str>) {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("name".to_owned(), network.name.clone());
+    attributes.insert("type".to_owned(), network.driver.clone());
+    if let Some(container) = container {
+        attributes.insert("container".to_owned(), container.to_owned());
+    }
+    engine.events.publish("network", action, &network.id, attributes);
+}
+
+async fn create(State(engine): State<Engine>, body: Body) -> Result<Response, ApiError> {
+    let request: NetworkCreateRequest = body_json(body).await?;
+    let networks = engine.networks.clone();
+    let created = blocking(move || networks.create(request)).await?;
+    if let Ok(network) = engine.networks.inspect(&created.id) {
+        event(&engine, "create", &network, None);
+    }
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
+    let filters = params.filters()?;
+    filters.only(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
+    let dangling = filters.bool("dangling")?;
+    for kind in filters.values("type") {
+        if kind != "custom" && kind != "builtin" {
+            return Err(ApiError::bad_request(format!("invalid filter: 'type'='{kind}'")));
+        }
+    }
+    let mut networks = engine.networks.list();
+    networks.retain(|n| {
+        let builtin = matches!(n.name.as_str(), "bridge" | "host" | "none");
+        dangling.is_none_or(|d| d == (n.containers.is_empty() && !builtin))
+            && filters.values("driver").iter().all(|d| d == &n.driver)
+            && filters
+                .values("id")
+                .iter()
+                .all(|id| n.id.starts_with(id.as_str()))
+            && filters
+                .values("name")
+                .iter()
+                .all(|name| n.name.contains(name.as_str()))
+            && filters.values("scope").iter().all(|s| s == "local")
+            && filters.values("type").iter().all(|t| (t == "builtin") == builtin)
+            && filters
+                .values("label")
+                .iter()
+                .all(|l| label_matches(Some(&n.labels), l))
+    });
+    // The list leaves out who is attached, as Docker's does.
+    for network in &mut networks {
+        network.containers.clear();
+    }
+    Ok(Json(networks).into_response())
+}
+
+async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(engine.networks.inspect(&id)?).into_response())
+}
+
+async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let network = engine.networks.inspect(&id)?;
+    let networks = engine.networks.clone();
+    blocking(move || networks.remove(&id)).await?;
+    event(&engine, "destroy", &network, None);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn connect(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request: NetworkConnectRequest = body_json(body).await?;
+    let network = engine.networks.inspect(&id)?;
+    let container = engine.containers.get(&request.container)?.id.clone();
+    let containers = engine.containers.clone();
+    blocking(move || containers.connect_network(&id, &request.container, request.endpoint_config)).await?;
+    event(&engine, "connect", &network, Some(&container));
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn disconnect(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request: NetworkDisconnectRequest = body_json(body).await?;
+    let network = engine.networks.inspect(&id)?;
+    let container = match engine.containers.get(&request.container) {
+        Ok(c) => c.id.clone(),
+        Err(_) if request.force => return Ok(StatusCode::OK.into_response()),
+        Err(e) => return Err(e.into()),
+    };
+    let containers = engine.containers.clone();
+    blocking(move || containers.disconnect_network(&id, &request.container, request.force)).await?;
+    event(&engine, "disconnect", &network, Some(&container));
+    Ok(StatusCode::OK.into_response())
+}
+
+/// When a network was made, in seconds since the epoch.
+fn created_unix(network: &Network) -> i64 {
+    crate::image::time::parse_unix(&network.created)
+}
+
+/// `until=` as Docker takes it: a Unix time or an RFC 3339 date.
+fn parse_until(value: &str) -> Result<i64, ApiError> {
+    if let Ok(seconds) = value.split('.').next().unwrap_or(value).parse::<i64>() {
+        return Ok(seconds);
+    }
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.timestamp())
+        .map_err(|_| ApiError::bad_request(format!("invalid filter 'until={value}'")))
+}
+
+/// Docker's prune: every user-defined network no running container is attached to.
+async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
+    let filters = params.filters()?;
+    filters.only(&["label", "until"])?;
+    let until = filters
+        .values("until")
+        .iter()
+        .map(|u| parse_until(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut deleted = Vec::new();
+    for network in engine.networks.list() {
+        if matches!(network.name.as_str(), "bridge" | "host" | "none")
+            || engine.networks.has_endpoints(&network.id)
+            || !filters
+                .values("label")
+                .iter()
+                .all(|l| label_matches(Some(&network.labels), l))
+            || until.iter().any(|u| created_unix(&network) >= *u)
+        {
+            continue;
+        }
+        let (networks, id) = (engine.networks.clone(), network.id.clone());
+        if blocking(move || networks.remove(&id)).await.is_ok() {
+            event(&engine, "destroy", &network, None);
+            deleted.push(network.name);
+        }
+    }
+    Ok(Json(NetworkPruneResponse {
+        networks_deleted: Some(deleted),
+    })
+    .into_response())
+}
