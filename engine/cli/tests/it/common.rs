@@ -39,11 +39,63 @@ pub fn lab_images() -> PathBuf {
     path
 }
 
-/// A berthd of the test's own: temporary data and exec roots and socket; stopped and removed on drop.
+/// A network slot of the test's own: a bridge name and subnets no other test daemon (in this
+/// process or another) uses while it holds the slot's lock.
+pub struct NetSlot {
+    /// Held (flock) while the slot is in use; the kernel lets go if the process dies.
+    _lock: std::fs::File,
+    pub index: u32,
+}
+
+impl NetSlot {
+    /// Take the first free slot of 100.
+    pub fn take() -> NetSlot {
+        use std::os::fd::AsRawFd;
+        let dir = std::env::temp_dir().join("berth-test-net");
+        std::fs::create_dir_all(&dir).expect("create the slot dir");
+        for index in 0..100 {
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(dir.join(format!("{index}.lock")))
+                .expect("open a slot lock");
+            // SAFETY: flock on a file descriptor we own; no memory is involved.
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return NetSlot { _lock: lock, index };
+            }
+        }
+        panic!("no free test network slot (100 daemons running?)");
+    }
+
+    /// The default bridge's name (berth's prefix, for the leak check).
+    pub fn bridge(&self) -> String {
+        format!("berth-t{}", self.index)
+    }
+
+    /// `--bip`: the default bridge's gateway, in `10.(100+slot).0.0/24`.
+    pub fn bip(&self) -> String {
+        format!("10.{}.0.1/24", 100 + self.index)
+    }
+
+    /// `--default-address-pool`: /24s of `10.(100+slot).0.0/16` (the bip's /24 is skipped).
+    pub fn pool(&self) -> String {
+        format!("base=10.{}.0.0/16,size=24", 100 + self.index)
+    }
+
+    /// A subnet of the slot for `network create --subnet` (`n` from 1 to 255).
+    pub fn subnet(&self, n: u8) -> String {
+        format!("10.{}.{n}.0/24", 100 + self.index)
+    }
+}
+
+/// A berthd of the test's own: temporary data and exec roots and socket, its own bridge and
+/// subnets; stopped and removed on drop.
 pub struct TestDaemon {
     child: Option<Child>,
     pub root: PathBuf,
     pub socket: PathBuf,
+    pub net: NetSlot,
 }
 
 impl TestDaemon {
@@ -54,6 +106,7 @@ impl TestDaemon {
             child: None,
             root,
             socket,
+            net: NetSlot::take(),
         };
         daemon.spawn();
         daemon
@@ -88,6 +141,12 @@ impl TestDaemon {
             .arg(format!("unix://{}", self.socket.display()))
             .arg("--pidfile")
             .arg(self.root.join("berthd.pid"))
+            .arg("--bridge-name")
+            .arg(self.net.bridge())
+            .arg("--bip")
+            .arg(self.net.bip())
+            .arg("--default-address-pool")
+            .arg(self.net.pool())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
