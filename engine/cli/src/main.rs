@@ -7,6 +7,7 @@ use clap::Parser;
 mod cli;
 mod commands;
 mod format;
+mod usage_errors;
 
 /// Docker's name for this machine's architecture.
 pub fn go_arch() -> &'static str {
@@ -18,7 +19,11 @@ pub fn go_arch() -> &'static str {
 }
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // Mistakes on the command line are reported in Docker's words, with its exit codes.
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_errors::exit_for(error),
+    };
     if cli.version {
         println!("Berth version {}", commands::system::CLI_VERSION);
         return ExitCode::SUCCESS;

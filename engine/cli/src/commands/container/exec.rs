@@ -17,6 +17,15 @@ pub async fn exec(client: &Client, args: ExecArgs) -> Outcome {
         .container_and_command
         .split_first()
         .expect("clap requires a container and a command");
+    if container.starts_with('-') {
+        return Err(Failure {
+            message: format!(
+                "{}\nSee 'berth exec --help'.",
+                crate::usage_errors::unknown_flag(container)
+            ),
+            status: 125,
+        });
+    }
     // As Docker: an inspect first, so a missing container reads "No such container".
     inspect_container(client, container).await?;
     let attach_output = !args.detach;

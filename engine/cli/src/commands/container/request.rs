@@ -25,6 +25,9 @@ pub enum RequestError {
     /// the options do not fit together, or a file they name cannot be read
     #[error("{0}")]
     Invalid(String),
+    /// a flag this command does not have, where the image should be (`run --foo busybox`)
+    #[error("{}", crate::usage_errors::unknown_flag(.0))]
+    UnknownFlag(String),
 }
 
 impl RequestError {
@@ -43,6 +46,10 @@ impl RequestError {
 
 /// Build the create request for `options`; `detach` is `run -d`.
 pub fn build(options: &ContainerOptions, detach: bool) -> Result<ContainerCreateRequest, RequestError> {
+    // Options end at the image, so an unknown flag lands in its place.
+    if options.image().starts_with('-') {
+        return Err(RequestError::UnknownFlag(options.image().to_owned()));
+    }
     let attach = attach_streams(&options.attach)?;
     let mut attach_stdin = attach.stdin || options.interactive;
     let (mut attach_stdout, mut attach_stderr) = if options.attach.is_empty() {
@@ -1034,6 +1041,18 @@ mod tests {
         assert_eq!(request.config.hostname, "box");
         assert_eq!(request.host_config.init, Some(true));
         assert_eq!(run(&["busybox"]).unwrap().host_config.init, None);
+    }
+
+    #[test]
+    fn an_unknown_flag_is_not_an_image() {
+        assert_eq!(
+            run(&["--foo", "busybox"]).unwrap_err().to_string(),
+            "unknown flag: --foo"
+        );
+        assert_eq!(
+            run(&["-x", "busybox"]).unwrap_err().to_string(),
+            "unknown shorthand flag: 'x' in -x"
+        );
     }
 
     #[test]

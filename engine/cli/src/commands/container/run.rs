@@ -21,7 +21,9 @@ use crate::commands::{Failure, Outcome};
 /// `berth: MESSAGE.`; both with where help is, exit 125.
 fn flag_failure(command: &str, error: RequestError) -> Failure {
     let message = match &error {
-        RequestError::FlagValue { .. } => format!("{error}\nSee 'berth {command} --help'."),
+        RequestError::FlagValue { .. } | RequestError::UnknownFlag(_) => {
+            format!("{error}\nSee 'berth {command} --help'.")
+        }
         RequestError::Invalid(message) => report_error(command, message, true),
     };
     Failure { message, status: 125 }
