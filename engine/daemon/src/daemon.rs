@@ -35,6 +35,9 @@ pub struct Flags {
     /// Enable debug mode
     #[arg(short = 'D', long)]
     pub debug: bool,
+    /// Enable insecure registry communication
+    #[arg(long = "insecure-registry", value_name = "list")]
+    pub insecure_registries: Vec<String>,
     /// Attach containers to a network bridge (the default network's kernel name)
     #[arg(short = 'b', long = "bridge-name", alias = "bridge", value_name = "string", default_value = crate::network::DEFAULT_BRIDGE)]
     pub bridge_name: String,
@@ -80,6 +83,7 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let engine = Engine::open(EngineConfig {
         data_root: flags.data_root.clone(),
         exec_root: flags.exec_root.clone(),
+        insecure_registries: flags.insecure_registries.clone(),
         bridge_name: flags.bridge_name.clone(),
         bip: flags.bip,
         address_pool: flags.default_address_pool,

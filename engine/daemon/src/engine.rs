@@ -7,6 +7,7 @@ use crate::container::{Binaries, ContainerError, Containers};
 use crate::events::Events;
 use crate::image::{ImageUser, Images};
 use crate::network::{NetworkConfig, NetworkError, Networks};
+use crate::registry::{Registry, RegistryOpenError};
 use crate::store::{Store, StoreError};
 use crate::volume::{VolumeError, Volumes};
 
@@ -17,6 +18,8 @@ pub struct EngineConfig {
     pub data_root: PathBuf,
     /// Runtime state that a reboot may clear (`--exec-root`, default /run/berth).
     pub exec_root: PathBuf,
+    /// Registries reached without verified TLS besides 127.0.0.0/8 (`--insecure-registry`).
+    pub insecure_registries: Vec<String>,
     /// The default bridge (`--bridge-name`, `--bip`) and the pool of user-defined networks
     /// (`--default-address-pool`); `network_config` fills in the paths.
     pub bridge_name: String,
@@ -47,6 +50,7 @@ pub struct Engine {
     pub containers: Containers,
     pub volumes: Arc<Volumes>,
     pub networks: Arc<Networks>,
+    pub registry: Registry,
     pub events: Arc<Events>,
 }
 
@@ -61,6 +65,8 @@ pub enum OpenError {
     Volumes(#[from] VolumeError),
     #[error(transparent)]
     Networks(#[from] NetworkError),
+    #[error(transparent)]
+    Registry(#[from] RegistryOpenError),
 }
 
 impl Engine {
@@ -70,6 +76,11 @@ impl Engine {
             .map_err(StoreError::io(format!("create {}", config.exec_root.display())))?;
         let store = Store::open(&config.data_root.join("image"))?;
         let images = Images::new(Arc::new(store));
+        let registry = Registry::open(
+            images.clone(),
+            &config.data_root.join("registry"),
+            &config.insecure_registries,
+        )?;
         let events = Arc::new(Events::default());
         let volumes = Arc::new(Volumes::open(
             &config.data_root.join("volumes"),
@@ -93,6 +104,7 @@ impl Engine {
             containers,
             volumes,
             networks,
+            registry,
             events,
         })
     }

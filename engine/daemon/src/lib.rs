@@ -23,6 +23,8 @@ pub mod layer;
 pub mod network;
 /// Image references: `busybox` is `docker.io/library/busybox:latest`.
 pub mod reference;
+/// Registries: pull and push over the distribution API, and login.
+pub mod registry;
 /// The Engine API server: routes that turn HTTP into engine calls.
 pub mod server;
 /// The image store: blobs, layers, images, tags.

@@ -18,12 +18,11 @@ use crate::digest::Digest;
 use crate::reference::Reference;
 use crate::store::{ImageRecord, StoreError, temp_name};
 
+use super::manifest::{Descriptor, Index, Manifest, Platform};
 /// Media types of what an archive holds.
-pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const MEDIA_OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const MEDIA_DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+pub use super::manifest::{
+    MEDIA_DOCKER_LAYER_TAR, MEDIA_OCI_CONFIG, MEDIA_OCI_INDEX, MEDIA_OCI_LAYER_TAR, MEDIA_OCI_MANIFEST,
+};
 
 /// One entry of `manifest.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -312,33 +311,13 @@ fn docker_manifest(staging: &Staging) -> Result<Vec<ArchivedImage>, ImageError> 
         .collect()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    media_type: Option<String>,
-    digest: Digest,
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct OciIndex {
-    manifests: Vec<Descriptor>,
-}
-
-#[derive(Deserialize)]
-struct OciManifest {
-    config: Descriptor,
-    layers: Vec<Descriptor>,
-}
-
 /// A plain OCI image layout (skopeo's `oci-archive:`): index.json → manifests → config and layers.
 fn oci_layout(staging: &Staging) -> Result<Vec<ArchivedImage>, ImageError> {
     let blob = |d: &Digest| staging.resolve(&format!("blobs/sha256/{}", d.hex()));
     let read_json = |name: &str| -> Result<serde_json::Value, ImageError> {
         serde_json::from_slice(&staging.read(name)?).map_err(|e| ImageError::Archive(format!("{name}: {e}")))
     };
-    let index: OciIndex = serde_json::from_value(read_json("index.json")?)
+    let index: Index = serde_json::from_value(read_json("index.json")?)
         .map_err(|e| ImageError::Archive(format!("index.json: {e}")))?;
     let mut images = Vec::new();
     let mut pending: Vec<(Descriptor, Option<String>)> =
@@ -356,19 +335,17 @@ fn oci_layout(staging: &Staging) -> Result<Vec<ArchivedImage>, ImageError> {
             })
             .or(inherited_name);
         let path = format!("blobs/sha256/{}", descriptor.digest.hex());
-        if descriptor.media_type.as_deref() == Some(MEDIA_OCI_INDEX)
-            || descriptor.media_type.as_deref()
-                == Some("application/vnd.docker.distribution.manifest.list.v2+json")
-        {
-            let nested: OciIndex = serde_json::from_value(read_json(&path)?)
+        if descriptor.is_index() {
+            let nested: Index = serde_json::from_value(read_json(&path)?)
                 .map_err(|e| ImageError::Archive(format!("{path}: {e}")))?;
-            // A multi-platform index: take the platform this machine runs.
-            if let Some(d) = nested.manifests.into_iter().next() {
-                pending.push((d, name));
+            // A multi-platform index: take the platform this machine runs (or the first).
+            let chosen = Platform::select(&Platform::host(), &nested.manifests).or(nested.manifests.first());
+            if let Some(d) = chosen {
+                pending.push((d.clone(), name));
             }
             continue;
         }
-        let manifest: OciManifest = serde_json::from_value(read_json(&path)?)
+        let manifest: Manifest = serde_json::from_value(read_json(&path)?)
             .map_err(|e| ImageError::Archive(format!("{path}: {e}")))?;
         images.push(ArchivedImage {
             config: blob(&manifest.config.digest)?,
@@ -378,7 +355,11 @@ fn oci_layout(staging: &Staging) -> Result<Vec<ArchivedImage>, ImageError> {
                 .map(|l| {
                     Ok((
                         blob(&l.digest)?,
-                        l.media_type.clone().unwrap_or_else(|| MEDIA_OCI_LAYER_TAR.into()),
+                        if l.media_type.is_empty() {
+                            MEDIA_OCI_LAYER_TAR.to_owned()
+                        } else {
+                            l.media_type.clone()
+                        },
                     ))
                 })
                 .collect::<Result<_, ImageError>>()?,

@@ -7,6 +7,8 @@ mod changes;
 mod commit;
 mod config;
 mod import;
+/// Manifests and indexes (Docker schema 2, OCI), shared by archives and the registry.
+pub mod manifest;
 mod remove;
 pub mod time;
 

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use http::{StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -69,13 +69,18 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Json<impl 
 }
 
 /// `POST /images/create`: `fromSrc` imports the request body; `fromImage` pulls.
-async fn create(State(engine): State<Engine>, params: Params, body: Body) -> Result<Response, ApiError> {
+async fn create(
+    State(engine): State<Engine>,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if !params.get("fromImage").is_empty() {
+        return super::registry::pull(engine, &params, &headers).await;
+    }
     let source = params.get("fromSrc").to_owned();
     if source.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "pulling images is not supported by this berthd: load them with `berth load -i`",
-        ));
+        return Err(ApiError::bad_request("fromImage or fromSrc is required"));
     }
     if source != "-" {
         return Err(ApiError::bad_request(format!(
@@ -214,14 +219,16 @@ async fn by_name_get(
     }
 }
 
-/// `POST /images/{name}/tag`.
+/// `POST /images/{name}/tag` and `POST /images/{name}/push`.
 async fn by_name_post(
     State(engine): State<Engine>,
     Path(rest): Path<String>,
     params: Params,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (name, action) = split_action(&rest)?;
     match action {
+        "push" => super::registry::push(engine, &name, &params, &headers).await,
         "tag" => {
             let (repo, tag) = (params.get("repo").to_owned(), params.get("tag").to_owned());
             blocking(move || engine.images.tag(&name, &repo, &tag)).await?;

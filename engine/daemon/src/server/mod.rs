@@ -9,6 +9,7 @@ mod hijack;
 mod images;
 mod networks;
 mod params;
+mod registry;
 mod system;
 mod volumes;
 
@@ -39,6 +40,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(events::routes())
         .merge(explain::routes())
         .merge(volumes::routes())
+        .merge(registry::routes())
         .merge(networks::routes())
         .fallback(not_found)
         .with_state(engine)
