@@ -128,12 +128,25 @@ impl Client {
         content_type: Option<&str>,
         body: Body,
     ) -> Result<Response<Incoming>, ClientError> {
+        self.request_with_headers(method, path, content_type, header::HeaderMap::new(), body)
+            .await
+    }
+
+    /// [`Client::request`] with extra headers (`X-Registry-Auth` for pull and push).
+    pub async fn request_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        headers: header::HeaderMap,
+        body: Body,
+    ) -> Result<Response<Incoming>, ClientError> {
         let stream = self.connect().await?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
-        let response = sender
-            .send_request(Self::build(method, path, content_type, body))
-            .await?;
+        let mut request = Self::build(method, path, content_type, body);
+        request.headers_mut().extend(headers);
+        let response = sender.send_request(request).await?;
         check_status(response).await
     }
 

@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod container;
+mod network;
+mod registry;
 
 pub use container::*;
+pub use network::*;
+pub use registry::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +45,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// List images
     Images(ImagesArgs),
     /// Remove one or more images
@@ -55,6 +62,14 @@ pub enum Command {
     Save(SaveArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Log in to a Docker registry
+    Login(LoginArgs),
+    /// Log out from a Docker registry
+    Logout(LogoutArgs),
     /// Return low-level information on Docker objects
     Inspect(ObjectInspectArgs),
     /// Manage containers
@@ -124,6 +139,10 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 
 pub mod container;
 pub mod image;
+pub mod network;
+pub mod registry;
 pub mod system;
 pub mod volume;
 
@@ -84,8 +86,11 @@ pub async fn run(client: &Client, command: Command) -> Outcome {
             ImageCommand::Load(args) => image::load(client, args).await,
             ImageCommand::Save(args) => image::save(client, args).await,
             ImageCommand::Import(args) => image::import(client, args).await,
+            ImageCommand::Pull(args) => registry::pull(client, args).await,
+            ImageCommand::Push(args) => registry::push(client, args).await,
         },
         Command::Volume(sub) => volume::run(client, sub).await,
+        Command::Network(sub) => network::run(client, sub).await,
         Command::Images(args) => image::list(client, args).await,
         Command::Rmi(args) => image::remove(client, args).await,
         Command::Tag(args) => image::tag(client, args).await,
@@ -93,6 +98,10 @@ pub async fn run(client: &Client, command: Command) -> Outcome {
         Command::Load(args) => image::load(client, args).await,
         Command::Save(args) => image::save(client, args).await,
         Command::Import(args) => image::import(client, args).await,
+        Command::Pull(args) => registry::pull(client, args).await,
+        Command::Push(args) => registry::push(client, args).await,
+        Command::Login(args) => registry::login(client, args).await,
+        Command::Logout(args) => registry::logout(args),
         Command::Inspect(args) => container::inspect(client, args).await,
         Command::Container(sub) => run_container_command(client, sub).await,
         Command::Run(args) => container::run(client, args).await,
