@@ -1,0 +1,340 @@
+//! `berth network create|ls|inspect|rm|connect|disconnect|prune`.
+
+use std::collections::BTreeMap;
+
+use berth_api::client::{Client, query};
+use berth_api::types::{
+    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
+};
+use http::Method;
+use http_body_util::BodyExt;
+use serde::Serialize;
+
+use super::{Failure, Outcome, filters_json, not_found_as};
+use crate::cli::{
+    NetworkCommand, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkInspectArgs,
+    NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs,
+};
+use crate::format::{self, ListKind, ListOptions};
+
+pub async fn run(client: &Client, command: NetworkCommand) -> Outcome {
+    match command {
+        NetworkCommand::Create(args) => create(client, args).await,
+        NetworkCommand::Ls(args) => list(client, args).await,
+        NetworkCommand::Inspect(args) => inspect(client, args).await,
+        NetworkCommand::Rm(args) => remove(client, args).await,
+        NetworkCommand::Connect(args) => connect(client, args).await,
+        NetworkCommand::Disconnect(args) => disconnect(client, args).await,
+        NetworkCommand::Prune(args) => prune(client, args).await,
+    }
+}
+
+/// `key=value` options (`--label`, `--opt`) into a map.
+fn key_values(pairs: &[String]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (p.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// Whether `ip` lies in `subnet` (both IPv4 text); unparsable ones never match.
+fn subnet_contains(subnet: &str, ip: &str) -> bool {
+    let (Some((net, prefix)), Some(ip)) = (subnet.split_once('/'), ip.split('/').next()) else {
+        return false;
+    };
+    let (Ok(net), Ok(prefix), Ok(ip)) = (
+        net.parse::<std::net::Ipv4Addr>(),
+        prefix.parse::<u32>(),
+        ip.parse::<std::net::Ipv4Addr>(),
+    ) else {
+        return false;
+    };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix.min(32))
+    };
+    u32::from(net) & mask == u32::from(ip) & mask
+}
+
+/// Docker's pairing of `--subnet` with the `--gateway` and `--ip-range` inside it.
+fn ipam_configs(args: &NetworkCreateArgs) -> Result<Vec<IpamConfig>, Failure> {
+    let mut configs: Vec<IpamConfig> = args
+        .subnet
+        .iter()
+        .map(|s| IpamConfig {
+            subnet: s.clone(),
+            ..IpamConfig::default()
+        })
+        .collect();
+    let unmatched = || Failure::new("every ip-range or gateway must have a corresponding subnet");
+    for range in &args.ip_range {
+        let config = configs
+            .iter_mut()
+            .find(|c| c.ip_range.is_empty() && subnet_contains(&c.subnet, range))
+            .ok_or_else(unmatched)?;
+        config.ip_range = range.clone();
+    }
+    for gateway in &args.gateway {
+        let config = configs
+            .iter_mut()
+            .find(|c| c.gateway.is_empty() && subnet_contains(&c.subnet, gateway))
+            .ok_or_else(|| {
+                if configs_has_room(&args.subnet, gateway) {
+                    Failure::new(format!(
+                        "cannot configure multiple gateways ({gateway}) for the same subnet"
+                    ))
+                } else {
+                    unmatched()
+                }
+            })?;
+        config.gateway = gateway.clone();
+    }
+    Ok(configs)
+}
+
+fn configs_has_room(subnets: &[String], gateway: &str) -> bool {
+    subnets.iter().any(|s| subnet_contains(s, gateway))
+}
+
+async fn create(client: &Client, args: NetworkCreateArgs) -> Outcome {
+    let request = NetworkCreateRequest {
+        name: args.name.clone(),
+        check_duplicate: true,
+        driver: args.driver.clone(),
+        internal: args.internal,
+        attachable: args.attachable,
+        ingress: false,
+        ipam: Some(Ipam {
+            driver: args.ipam_driver.clone(),
+            options: Some(key_values(&args.ipam_opt)),
+            config: ipam_configs(&args)?,
+        }),
+        enable_ipv6: args.ipv6,
+        options: Some(key_values(&args.opt)),
+        labels: Some(key_values(&args.label)),
+    };
+    let created: NetworkCreateResponse = client
+        .send_json(Method::POST, "/networks/create", &request)
+        .await?;
+    println!("{}", created.id);
+    Ok(())
+}
+
+async fn list(client: &Client, args: NetworkLsArgs) -> Outcome {
+    #[derive(Serialize)]
+    struct Query {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        filters: Option<String>,
+    }
+    let path = format!(
+        "/networks{}",
+        query(&Query {
+            filters: filters_json(&args.filter)?
+        })?
+    );
+    let networks: Vec<serde_json::Value> = client.get(&path).await?;
+    let mut rows: Vec<serde_json::Value> = networks
+        .iter()
+        .map(|n| format::rows::network_row(n, !args.no_trunc))
+        .collect();
+    format::rows::sort_by_name(&mut rows);
+    let template = ListKind::Networks.format(
+        args.format.as_deref(),
+        ListOptions {
+            quiet: args.quiet,
+            ..ListOptions::default()
+        },
+    );
+    print!(
+        "{}",
+        format::render_list(&template, ListKind::Networks, &rows).map_err(Failure::new)?
+    );
+    Ok(())
+}
+
+async fn inspect(client: &Client, args: NetworkInspectArgs) -> Outcome {
+    let mut bodies = Vec::new();
+    let mut missing = Vec::new();
+    for name in &args.names {
+        match client
+            .request(Method::GET, &format!("/networks/{name}"), None, Client::empty())
+            .await
+        {
+            Ok(response) => {
+                let bytes = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| Failure::new(e.to_string()))?
+                    .to_bytes();
+                bodies.push(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => missing.push(name.clone()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match &args.format {
+        Some(template) => {
+            for body in &bodies {
+                let value = format::Value::from_json_str(body).map_err(|e| Failure::new(e.to_string()))?;
+                println!(
+                    "{}",
+                    format::render_template(template, value).map_err(Failure::new)?
+                );
+            }
+        }
+        None => print!(
+            "{}",
+            format::inspect_json(&bodies.iter().map(String::as_str).collect::<Vec<_>>())
+        ),
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for name in missing {
+        eprintln!("Error: No such network: {name}");
+    }
+    Err(Failure::silent(1))
+}
+
+async fn remove(client: &Client, args: NetworkRmArgs) -> Outcome {
+    let mut failed = false;
+    for name in &args.names {
+        match client
+            .call(Method::DELETE, &format!("/networks/{name}"))
+            .await
+            .map_err(not_found_as("network", name))
+        {
+            Ok(()) => println!("{name}"),
+            Err(failure) => {
+                eprintln!("{failure}");
+                failed = true;
+            }
+        }
+    }
+    if failed { Err(Failure::silent(1)) } else { Ok(()) }
+}
+
+/// POST a JSON body whose answer carries nothing.
+async fn post(client: &Client, path: &str, body: &impl Serialize) -> Outcome {
+    let bytes = serde_json::to_vec(body).map_err(|e| Failure::new(e.to_string()))?;
+    let response = client
+        .request(Method::POST, path, Some("application/json"), Client::bytes(bytes))
+        .await?;
+    response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Failure::new(e.to_string()))?;
+    Ok(())
+}
+
+async fn connect(client: &Client, args: NetworkConnectArgs) -> Outcome {
+    let request = NetworkConnectRequest {
+        container: args.container.clone(),
+        endpoint_config: Some(EndpointSettings {
+            ipam_config: args.ip.clone().map(|ip| EndpointIpamConfig {
+                ipv4_address: ip,
+                ..EndpointIpamConfig::default()
+            }),
+            links: (!args.link.is_empty()).then(|| args.link.clone()),
+            aliases: (!args.alias.is_empty()).then(|| args.alias.clone()),
+            ..EndpointSettings::default()
+        }),
+    };
+    post(client, &format!("/networks/{}/connect", args.network), &request).await
+}
+
+async fn disconnect(client: &Client, args: NetworkDisconnectArgs) -> Outcome {
+    let request = NetworkDisconnectRequest {
+        container: args.container.clone(),
+        force: args.force,
+    };
+    post(
+        client,
+        &format!("/networks/{}/disconnect", args.network),
+        &request,
+    )
+    .await
+}
+
+async fn prune(client: &Client, args: NetworkPruneArgs) -> Outcome {
+    if !args.force
+        && !super::confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )
+    {
+        return Ok(());
+    }
+    #[derive(Serialize)]
+    struct Query {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        filters: Option<String>,
+    }
+    let path = format!(
+        "/networks/prune{}",
+        query(&Query {
+            filters: filters_json(&args.filter)?
+        })?
+    );
+    let report: NetworkPruneResponse = client.send_json(Method::POST, &path, &()).await?;
+    let deleted = report.networks_deleted.unwrap_or_default();
+    if !deleted.is_empty() {
+        println!("Deleted Networks:");
+        for name in deleted {
+            println!("{name}");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn create_args(extra: &[&str]) -> NetworkCreateArgs {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: NetworkCreateArgs,
+        }
+        let mut argv = vec!["network-create"];
+        argv.extend_from_slice(extra);
+        argv.push("front");
+        Wrapper::parse_from(argv).args
+    }
+
+    #[test]
+    fn gateways_and_ranges_go_to_their_subnet() {
+        let args = create_args(&[
+            "--subnet",
+            "10.1.0.0/24",
+            "--subnet",
+            "10.2.0.0/24",
+            "--gateway",
+            "10.2.0.254",
+            "--ip-range",
+            "10.1.0.128/25",
+        ]);
+        let configs = ipam_configs(&args).unwrap();
+        assert_eq!(configs[0].ip_range, "10.1.0.128/25");
+        assert_eq!(configs[1].gateway, "10.2.0.254");
+        assert!(configs[0].gateway.is_empty());
+    }
+
+    #[test]
+    fn a_gateway_without_its_subnet_is_refused() {
+        let args = create_args(&["--gateway", "10.9.0.1"]);
+        assert_eq!(
+            ipam_configs(&args).unwrap_err().message,
+            "every ip-range or gateway must have a corresponding subnet"
+        );
+    }
+}
