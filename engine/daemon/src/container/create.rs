@@ -163,6 +163,11 @@ impl Containers {
     pub async fn rename(&self, name: &str, new_name: &str) -> Result<(), ContainerError> {
         let container = self.get(name)?;
         let new_name = name::validate(new_name).map_err(|e| ContainerError::BadRequest(e.to_string()))?;
+        if container.record().name == new_name {
+            return Err(ContainerError::BadRequest(
+                "Renaming a container with the same name as its current name".into(),
+            ));
+        }
         let table = self.table();
         if let Some(owner) = table
             .values()

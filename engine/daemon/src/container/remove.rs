@@ -77,7 +77,9 @@ impl Containers {
         if volumes {
             self.remove_anonymous_volumes(&record.mounts);
         }
-        crate::explain!(container = %record.id, "removed container {} and its writable layer", record.short_id());
+        // To the daemon-wide log: the container's own log went with its directory, and writing
+        // to it now would make that directory again.
+        crate::explain!("removed container {} and its writable layer", record.short_id());
         self.event(&container, "destroy", &[]);
         container.removed.send_replace(true);
         Ok(())

@@ -39,8 +39,16 @@ impl Containers {
     /// `POST /containers/{id}/start`.
     pub async fn start(&self, name: &str) -> Result<(), ContainerError> {
         let container = self.get(name)?;
-        let _lifecycle = container.lifecycle.lock().await;
-        self.start_locked(&container).await
+        let lifecycle = container.lifecycle.lock().await;
+        let result = self.start_locked(&container).await;
+        // As Docker: a container meant to remove itself when it ends (--rm) is removed when
+        // it cannot start, so `run --rm` of a bad command leaves nothing behind.
+        let failed = matches!(&result, Err(e) if !matches!(e, ContainerError::NotModified | ContainerError::Conflict(_)));
+        if failed && container.record().host_config.auto_remove {
+            drop(lifecycle);
+            let _ = self.remove(&container.id, true, true).await;
+        }
+        result
     }
 
     /// Start a container whose lifecycle lock the caller holds.
