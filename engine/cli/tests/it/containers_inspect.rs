@@ -179,6 +179,12 @@ fn top_port_rename_and_wait() {
 
     assert_eq!(daemon.ok(&["rename", "web", "site"]), "");
     assert_eq!(daemon.ok(&["ps", "--format", "{{.Names}}"]), "site\n");
+    let (code, stderr) = daemon.fails(&["rename", "site", "site"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "Error response from daemon: Renaming a container with the same name as its current name\nError: failed to rename container named site\n"
+    );
     let (code, stderr) = daemon.fails(&["rename", "nosuch", "x"]);
     assert_eq!(code, 1);
     assert_eq!(

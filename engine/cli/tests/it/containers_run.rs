@@ -40,9 +40,12 @@ fn run_exits_with_the_containers_code_or_dockers() {
     ]);
     assert_eq!(recorded, "created 127\n");
 
-    // Cannot invoke: 126.
+    // Cannot invoke: 126; with --rm the container that could not start is gone too.
+    let before = daemon.ok(&["ps", "-aq"]);
     let (code, stderr) = daemon.fails(&["run", "--rm", "busybox", "/etc"]);
     assert_eq!(code, 126, "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert_eq!(daemon.ok(&["ps", "-aq"]), before);
 
     // A daemon refusal: 125.
     let (code, stderr) = daemon.fails(&["run", "--restart", "bogus", "busybox", "true"]);
