@@ -30,6 +30,9 @@ impl Containers {
         let container = self.get(name)?;
         let record = container.record();
         let tty = record.config.tty;
+        if !matches!(record.state.status, Status::Paused | Status::Restarting) {
+            self.event(&container, "attach", &[]);
+        }
         match record.state.status {
             Status::Paused => {
                 return Err(ContainerError::Conflict(format!(

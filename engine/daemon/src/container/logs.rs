@@ -34,6 +34,18 @@ fn unix_of(rfc3339: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A log time as Docker prints it with `--timestamps`: always nine fraction digits
+/// (Go's `RFC3339NanoFixed`), though the json-file log trims trailing zeros.
+fn fixed_nanos(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(time) => time
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+            .to_string(),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
 impl LogOptions {
     fn wants(&self, entry: &LogEntry) -> bool {
         let stream_ok = match entry.stream.as_str() {
@@ -48,7 +60,7 @@ impl LogOptions {
     fn render(&self, entry: &LogEntry, tty: bool, out: &mut Vec<u8>) {
         let mut text = String::new();
         if self.timestamps {
-            text.push_str(&entry.time);
+            text.push_str(&fixed_nanos(&entry.time));
             text.push(' ');
         }
         text.push_str(&entry.log);
@@ -159,5 +171,22 @@ impl Containers {
             }
         });
         Ok((tty, receiver))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_keep_nine_digits() {
+        assert_eq!(
+            fixed_nanos("2026-11-28T05:22:55.60851738Z"),
+            "2026-11-28T05:22:55.608517380Z"
+        );
+        assert_eq!(
+            fixed_nanos("2026-11-28T05:22:55Z"),
+            "2026-11-28T05:22:55.000000000Z"
+        );
     }
 }
