@@ -10,3 +10,5 @@ mod containers_inspect;
 mod containers_lifecycle;
 mod containers_run;
 mod images;
+mod registry;
+mod registry_support;

@@ -229,9 +229,13 @@ pub async fn fetch_token(
     let status = response.status();
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();
+        let message = super::session::error_message(&body, status);
         return Err(match status.as_u16() {
-            401 | 403 => RegistryError::Unauthorized(super::session::error_message(&body, status)),
-            _ => token_error(super::session::error_message(&body, status)),
+            // Docker Hub answers `{"details":"incorrect username or password"}`; Docker says
+            // `unauthorized: incorrect username or password`.
+            401 | 403 if message.starts_with("unauthorized") => RegistryError::Unauthorized(message),
+            401 | 403 => RegistryError::Unauthorized(format!("unauthorized: {message}")),
+            _ => token_error(message),
         });
     }
     let body = response

@@ -217,8 +217,10 @@ impl Registry {
             }
         }
 
-        // In another repository of this registry: mount it.
-        for source in known.iter().filter(|k| !here(&k.repository)).take(MOUNT_ATTEMPTS) {
+        // In another repository of this registry: mount it, preferring the blob kept here.
+        let mut sources: Vec<&KnownBlob> = known.iter().filter(|k| !here(&k.repository)).collect();
+        sources.sort_by_key(|k| k.digest != layer.blob);
+        for source in sources.into_iter().take(MOUNT_ATTEMPTS) {
             if try_mount(session, source).await {
                 progress.layer(id, format!("Mounted from {}", source.repository));
                 return self.pushed(layer, session, source.descriptor());
