@@ -201,10 +201,10 @@ impl Process {
     }
 
     /// A client closed its side of stdin: with stdin-once, close the process's stdin once the
-    /// queued bytes are written. For a tty this only drops the shim's copy of the master; like
-    /// Docker, a pty is never closed under a running process.
+    /// queued bytes are written. Never for a tty: like Docker (`CloseStdin && !TTY`), a pty's
+    /// input stays open, so a client that detached (Ctrl-P Ctrl-Q) can attach and type again.
     pub fn client_stdin_closed(&mut self) {
-        if !self.stdin_once {
+        if !self.stdin_once || self.tty {
             return;
         }
         if let Some(sink) = &mut self.stdin {
