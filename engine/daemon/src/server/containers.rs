@@ -180,7 +180,17 @@ async fn kill(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    engine.containers.kill(&id, Some(params.get("signal"))).await?;
+    match engine.containers.kill(&id, Some(params.get("signal"))).await {
+        Ok(()) => {}
+        // A bad signal name is refused before the container is looked at.
+        Err(error @ ContainerError::BadRequest(_)) => return Err(error.into()),
+        Err(error) => {
+            // Docker words every other kill failure this way, "No such container" included.
+            let mut error = ApiError::from(error);
+            error.message = format!("Cannot kill container: {id}: {}", error.message);
+            return Err(error);
+        }
+    }
     Ok(no_content())
 }
 
