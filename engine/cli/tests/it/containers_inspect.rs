@@ -141,13 +141,14 @@ fn inspect_containers_first_then_images() {
 #[test]
 fn top_port_rename_and_wait() {
     let daemon = daemon();
+    // A host port the daemon picks, so tests side by side never collide.
     daemon.ok(&[
         "run",
         "-d",
         "--name",
         "web",
         "-p",
-        "127.0.0.1:18080:80",
+        "127.0.0.1::80",
         "--expose",
         "443",
         "httpd:2.4",
@@ -164,13 +165,23 @@ fn top_port_rename_and_wait() {
     let published = daemon.ok(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", "web"]);
     assert_eq!(
         published,
-        "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"18080\"}]}\n"
+        "{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"\"}]}\n"
     );
     let exposed = daemon.ok(&["inspect", "-f", "{{json .Config.ExposedPorts}}", "web"]);
     assert!(
         exposed.contains("\"443/tcp\":{}") && exposed.contains("\"80/tcp\":{}"),
         "{exposed}"
     );
+    let address = daemon.ok(&["port", "web", "80"]);
+    let address = address.trim();
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    assert_eq!(daemon.ok(&["port", "web"]), format!("80/tcp -> {address}\n"));
+    // The published port answers: httpd behind it.
+    let mut connection = std::net::TcpStream::connect(address).expect("connect to the published port");
+    std::io::Write::write_all(&mut connection, b"GET / HTTP/1.0\r\n\r\n").expect("send a request");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut connection, &mut answer).expect("read the answer");
+    assert!(answer.starts_with("HTTP/1."), "{answer}");
     let (code, stderr) = daemon.fails(&["port", "web", "443"]);
     assert_eq!(
         (code, stderr.as_str()),
@@ -254,9 +265,8 @@ fn events_and_explain() {
         "{{.Action}}",
     ]);
     let actions: Vec<&str> = actions.lines().collect();
-    for expected in ["create", "start", "die", "destroy"] {
-        assert!(actions.contains(&expected), "{actions:?}");
-    }
+    // Docker's order: run attaches before it starts.
+    assert_eq!(actions, ["create", "attach", "start", "die", "destroy"]);
     let line = daemon.ok(&[
         "events",
         "--since",

@@ -171,12 +171,25 @@ fn detach_keys_leave_the_container_running() {
     command.args(["run", "-it", "--name", "detached", "busybox", "sh"]);
     let mut session = PtySession::spawn(command, 24, 80);
     assert!(session.output.wait_for("# "), "{:?}", session.output.text);
+    session.type_text("echo before > /tmp/mark\n");
     session.type_text("\x10\x11");
     let status = session.wait();
     assert_eq!(status.code(), Some(0), "{:?}", session.output.text);
     assert_eq!(
         daemon.ok(&["inspect", "-f", "{{.State.Running}}", "detached"]),
         "true\n"
+    );
+
+    // Attach again: the same shell, which then exits with its code.
+    let mut command = daemon.berth();
+    command.args(["attach", "detached"]);
+    let mut again = PtySession::spawn(command, 24, 80);
+    again.type_text("cat /tmp/mark; exit 7\n");
+    assert!(again.output.wait_for("\nbefore\r\n"), "{:?}", again.output.text);
+    assert_eq!(again.wait().code(), Some(7), "{:?}", again.output.text);
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.State.ExitCode}}", "detached"]),
+        "7\n"
     );
 }
 
