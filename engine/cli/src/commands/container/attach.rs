@@ -71,7 +71,7 @@ pub async fn attach(client: &Client, args: AttachArgs) -> Outcome {
     // The container may have stopped between the check and the attach: check again.
     running_container(client, &args.container).await?;
     let _resizes = (container.config.tty && std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .then(|| terminal::monitor_size(client, ResizeTarget::Container(container.id.clone())));
+        .then(|| terminal::monitor_size_nudged(client, ResizeTarget::Container(container.id.clone())));
     let ended = stream::stream(connection, &options).await?;
     if ended == Ended::Detached {
         return Err(Failure::new("read escape sequence"));

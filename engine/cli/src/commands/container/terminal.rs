@@ -84,9 +84,19 @@ impl ResizeTarget {
 
 /// Send the terminal's size to the container's (or exec's) pty.
 pub async fn resize(client: &Client, target: &ResizeTarget) -> Result<(), berth_api::client::ClientError> {
+    resize_by(client, target, 0).await
+}
+
+/// Send the terminal's size plus `extra` rows and columns.
+async fn resize_by(
+    client: &Client,
+    target: &ResizeTarget,
+    extra: u16,
+) -> Result<(), berth_api::client::ClientError> {
     let Some((rows, columns)) = stdout_size() else {
         return Ok(());
     };
+    let (rows, columns) = (rows.saturating_add(extra), columns.saturating_add(extra));
     if rows == 0 && columns == 0 {
         return Ok(());
     }
@@ -111,6 +121,16 @@ pub fn monitor_size(client: &Client, target: ResizeTarget) -> tokio::task::JoinH
         while winch.recv().await.is_some() {
             let _ = resize(&client, &target).await;
         }
+    })
+}
+
+/// Docker's `resizeTTY` for `attach`: one row and column too many, then the real size, so a
+/// shell that is waiting at its prompt redraws it for the newcomer.
+pub fn monitor_size_nudged(client: &Client, target: ResizeTarget) -> tokio::task::JoinHandle<()> {
+    let client = client.clone();
+    tokio::spawn(async move {
+        let _ = resize_by(&client, &target, 1).await;
+        let _ = monitor_size(&client, target).await;
     })
 }
 
