@@ -2,12 +2,9 @@
 //! missing), attach before start, a wait registered before start, start, stream until the
 //! output ends, exit with the container's code.
 
-use std::io::Write;
-
 use berth_api::client::{Client, ClientError, query};
-use berth_api::types::{BuildInfo, ContainerCreateRequest, ContainerWaitResponse, IdResponse};
+use berth_api::types::{ContainerCreateRequest, ContainerWaitResponse, IdResponse};
 use http::Method;
-use http_body_util::BodyExt;
 use serde::Serialize;
 
 use super::request::{self, RequestError};
@@ -59,56 +56,6 @@ fn pull_reference(image: &str) -> Option<(String, String, String)> {
     }
 }
 
-/// `POST /images/create?fromImage=…&tag=…`, its progress on stderr as Docker prints it when
-/// not on a terminal; an error message in the stream fails the pull.
-async fn pull_image(
-    client: &Client,
-    from_image: &str,
-    tag: &str,
-    platform: Option<&str>,
-) -> Result<(), Failure> {
-    #[derive(Serialize)]
-    struct Query<'a> {
-        #[serde(rename = "fromImage")]
-        from_image: &'a str,
-        tag: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        platform: Option<&'a str>,
-    }
-    let path = format!(
-        "/images/create{}",
-        query(&Query {
-            from_image,
-            tag,
-            platform
-        })
-        .map_err(Failure::from)?
-    );
-    let response = client.request(Method::POST, &path, None, Client::empty()).await?;
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| Failure::new(e.to_string()))?
-        .to_bytes();
-    let mut stderr = std::io::stderr().lock();
-    for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let Ok(message) = serde_json::from_slice::<BuildInfo>(line) else {
-            continue;
-        };
-        if let Some(error) = message.error {
-            return Err(Failure::new(error));
-        }
-        if let Some(status) = message.status {
-            let _ = match message.id {
-                Some(id) => writeln!(stderr, "{id}: {status}"),
-                None => writeln!(stderr, "{status}"),
-            };
-        }
-    }
-    Ok(())
-}
-
 /// Why a create failed: the message as the Docker CLI prints it.
 struct CreateFailure(String);
 
@@ -139,7 +86,8 @@ async fn create_container(
     let reference = pull_reference(&request.config.image);
     if options.pull == "always" {
         if let Some((_, from_image, tag)) = &reference {
-            pull_image(client, from_image, tag, options.platform.as_deref()).await?;
+            crate::commands::registry::pull_for_run(client, from_image, tag, options.platform.as_deref())
+                .await?;
         }
     }
     #[derive(Serialize)]
@@ -166,7 +114,8 @@ async fn create_container(
             if options.pull == "never" {
                 return Err(error.into());
             }
-            pull_image(client, from_image, tag, options.platform.as_deref()).await?;
+            crate::commands::registry::pull_for_run(client, from_image, tag, options.platform.as_deref())
+                .await?;
             client.send_json(Method::POST, &path, request).await?
         }
         Err(error) => return Err(error.into()),
