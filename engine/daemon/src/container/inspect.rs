@@ -76,6 +76,8 @@ pub struct ListOptions {
     pub ancestors: Vec<String>,
     pub before: Option<String>,
     pub since: Option<String>,
+    /// `size=1`: count each container's writable layer (`SizeRw`) and its whole root (`SizeRootFs`).
+    pub size: bool,
 }
 
 impl Containers {
@@ -83,6 +85,24 @@ impl Containers {
     pub fn inspect(&self, name: &str) -> Result<ContainerInspect, ContainerError> {
         let container = self.get(name)?;
         Ok(self.inspect_container(&container))
+    }
+
+    /// `GET /containers/{id}/json?size=1`: with the sizes of its writable layer and root.
+    pub fn inspect_with_size(&self, name: &str) -> Result<ContainerInspect, ContainerError> {
+        let container = self.get(name)?;
+        let mut inspect = self.inspect_container(&container);
+        let (rw, root_fs) = self.sizes(&container.record());
+        inspect.size_rw = Some(rw);
+        inspect.size_root_fs = Some(root_fs);
+        Ok(inspect)
+    }
+
+    /// Docker's `GetContainerLayerSize`: the bytes in the writable layer, and those plus the
+    /// image's layers.
+    fn sizes(&self, record: &ContainerRecord) -> (i64, i64) {
+        let rw = tree_size(&self.paths(&record.id).upper()) as i64;
+        let image = self.inner.images.size(&record.image).unwrap_or(0) as i64;
+        (rw, image + rw)
     }
 
     fn inspect_container(&self, container: &Container) -> ContainerInspect {
@@ -196,7 +216,13 @@ impl Containers {
             {
                 continue;
             }
-            rows.push(self.summary(&record));
+            let mut row = self.summary(&record);
+            if options.size {
+                let (rw, root_fs) = self.sizes(&record);
+                row.size_rw = Some(rw);
+                row.size_root_fs = Some(root_fs);
+            }
+            rows.push(row);
             if options.limit.is_some_and(|limit| rows.len() >= limit) {
                 break;
             }
@@ -266,4 +292,28 @@ impl Containers {
             ..ContainerSummary::default()
         }
     }
+}
+
+/// Bytes under `dir` as Docker's `directory.Size` counts them: every entry but directories,
+/// a hard-linked file once.
+fn tree_size(dir: &std::path::Path) -> u64 {
+    fn walk(dir: &std::path::Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut total = 0;
+        for entry in entries.flatten() {
+            let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                total += walk(&entry.path(), seen);
+            } else if meta.nlink() < 2 || seen.insert((meta.dev(), meta.ino())) {
+                total += meta.len();
+            }
+        }
+        total
+    }
+    walk(dir, &mut std::collections::HashSet::new())
 }

@@ -110,8 +110,14 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, 
         ancestors: filters.values("ancestor").to_vec(),
         before: filters.values("before").first().cloned(),
         since: filters.values("since").first().cloned(),
+        size: params.bool("size"),
     };
-    Ok(Json(engine.containers.list(&options)?).into_response())
+    // Sizes walk the writable layers: off the async threads.
+    let containers = engine.containers.clone();
+    let rows = tokio::task::spawn_blocking(move || containers.list(&options))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(rows).into_response())
 }
 
 async fn prune(State(engine): State<Engine>) -> Result<Response, ApiError> {
@@ -128,7 +134,18 @@ async fn prune(State(engine): State<Engine>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn inspect(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    if params.bool("size") {
+        let containers = engine.containers.clone();
+        let inspect = tokio::task::spawn_blocking(move || containers.inspect_with_size(&id))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        return Ok(Json(inspect).into_response());
+    }
     Ok(Json(engine.containers.inspect(&id)?).into_response())
 }
 
