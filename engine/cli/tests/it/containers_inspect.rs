@@ -79,6 +79,33 @@ fn ps_tables_and_filters() {
     assert_eq!(daemon.ok(&["ps", "-n", "1", "--format", "{{.Names}}"]), "done\n");
     assert_eq!(daemon.ok(&["ps", "-l", "--format", "{{.Names}}"]), "done\n");
     assert_eq!(daemon.ok(&["container", "ls", "-a", "-q"]).lines().count(), 3);
+    // Sizes: the writable layer, and with the image's layers (ps -s, inspect -s).
+    let output = daemon.output(&[
+        "run",
+        "--name",
+        "sized",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 12345 /dev/zero > /f",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        daemon.ok(&[
+            "ps",
+            "-a",
+            "-s",
+            "-f",
+            "name=sized",
+            "--format",
+            "table {{.Names}}\t{{.Size}}"
+        ]),
+        "NAMES     SIZE\nsized     12.3kB (virtual 2MB)\n"
+    );
+    assert_eq!(
+        daemon.ok(&["inspect", "-s", "-f", "{{.SizeRw}}", "sized"]),
+        "12345\n"
+    );
     let (code, stderr) = daemon.fails(&["ps", "--format", "{{.Nope}}"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("can't evaluate field Nope"), "{stderr}");
