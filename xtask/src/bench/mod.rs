@@ -3,6 +3,8 @@
 
 /// issue 4: `run --rm`, RSS, 200 containers and `ps`.
 mod engine;
+/// issue 7: `pull` of a 130 MB image from a local registry.
+mod registry;
 /// issue 3: `berth-runtime run` beside `runc run`.
 mod runtime;
 /// Medians and reports.
@@ -10,7 +12,7 @@ mod stats;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: runtime, engine, or all
+    /// Which benchmark: runtime, engine, registry, or all
     #[arg(default_value = "all")]
     which: String,
 }
@@ -19,10 +21,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.which.as_str() {
         "runtime" => runtime::run(),
         "engine" => engine::run_bench(),
+        "registry" => registry::run(),
         "all" => {
             runtime::run()?;
-            engine::run_bench()
+            engine::run_bench()?;
+            registry::run()
         }
-        other => anyhow::bail!("unknown benchmark {other}: runtime, engine or all"),
+        other => anyhow::bail!("unknown benchmark {other}: runtime, engine, registry or all"),
     }
 }
