@@ -10,5 +10,8 @@ mod containers_inspect;
 mod containers_lifecycle;
 mod containers_run;
 mod images;
+mod network;
+mod network_common;
+mod network_user;
 mod registry;
 mod registry_support;

@@ -469,7 +469,8 @@ impl Networks {
                 bridge,
                 subnet: subnet_text,
                 gateway: gateway.to_string(),
-                gateway_given: !wanted.gateway.is_empty(),
+                // Docker shows the gateway it picked for a pool it picked, not for a --subnet.
+                gateway_given: !wanted.gateway.is_empty() || wanted.subnet.is_empty(),
                 ip_range: wanted.ip_range.clone(),
                 internal: request.internal,
                 attachable: request.attachable,
