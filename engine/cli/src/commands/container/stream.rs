@@ -152,8 +152,8 @@ pub async fn demultiplex(
             .await
             .map_err(|e| Failure::new(e.to_string()))?;
         match header[0] {
-            0 | 1 if stdout => write_all(&mut std::io::stdout().lock(), &payload)?,
-            2 if stderr => write_all(&mut std::io::stderr().lock(), &payload)?,
+            0 | 1 if stdout => write_all(&mut std::io::stdout().lock(), "/dev/stdout", &payload)?,
+            2 if stderr => write_all(&mut std::io::stderr().lock(), "/dev/stderr", &payload)?,
             3 => {
                 return Err(Failure::new(
                     String::from_utf8_lossy(&payload).trim_end().to_owned(),
@@ -165,9 +165,15 @@ pub async fn demultiplex(
     }
 }
 
-fn write_all(out: &mut impl Write, bytes: &[u8]) -> Result<(), Failure> {
-    out.write_all(bytes).and_then(|()| out.flush())?;
-    Ok(())
+/// Write and flush, failing in Go's words (`write /dev/stdout: broken pipe`) as Docker's CLI.
+fn write_all(out: &mut impl Write, name: &str, bytes: &[u8]) -> Result<(), Failure> {
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| {
+        let reason = match e.kind() {
+            std::io::ErrorKind::BrokenPipe => "broken pipe".to_owned(),
+            _ => e.to_string(),
+        };
+        Failure::new(format!("write {name}: {reason}"))
+    })
 }
 
 /// Copy raw output (a tty's) to stdout.
@@ -182,7 +188,7 @@ pub async fn copy_raw(mut reader: impl AsyncRead + Unpin, stdout: bool) -> Resul
             return Ok(());
         }
         if stdout {
-            write_all(&mut std::io::stdout().lock(), &buffer[..n])?;
+            write_all(&mut std::io::stdout().lock(), "/dev/stdout", &buffer[..n])?;
         }
     }
 }
