@@ -1,0 +1,74 @@
+//! Image checks: `GET /images/{name}/json`.
+
+use super::{Context, Mismatch};
+use crate::scenario::check::ImageCheck;
+
+pub fn evaluate(check: &ImageCheck, cx: &Context) -> Result<(), Mismatch> {
+    let found = cx.api.image(&check.image)?;
+    let image = match (found, check.exists) {
+        (None, false) => return Ok(()),
+        (None, true) => return Err(Mismatch::new(format!("image {}", check.image), "no such image")),
+        (Some(image), false) => {
+            return Err(Mismatch::new(
+                "no such image",
+                format!("image {} ({} bytes)", short(&image.id), image.size),
+            ));
+        }
+        (Some(image), true) => image,
+    };
+    let size_of = |other: &str| -> Result<i64, Mismatch> {
+        match cx.api.image(other)? {
+            Some(image) => Ok(image.size),
+            None => Err(Mismatch::new(
+                format!("image {other} to compare with"),
+                "no such image",
+            )),
+        }
+    };
+    if let Some(other) = &check.larger_than {
+        let other_size = size_of(other)?;
+        if image.size <= other_size {
+            return Err(Mismatch::new(
+                format!("more than {other_size} bytes ({other})"),
+                format!("{} bytes", image.size),
+            ));
+        }
+    }
+    if let Some(other) = &check.smaller_than {
+        let other_size = size_of(other)?;
+        if image.size >= other_size {
+            return Err(Mismatch::new(
+                format!("fewer than {other_size} bytes ({other})"),
+                format!("{} bytes", image.size),
+            ));
+        }
+    }
+    if let Some(layers) = check.layers {
+        let found = image.root_fs.layers.len();
+        if found != layers {
+            return Err(Mismatch::new(
+                format!("{layers} layers"),
+                format!("{found} layers"),
+            ));
+        }
+    }
+    let labels = image.config.labels.clone().unwrap_or_default();
+    for (key, value) in &check.labels {
+        if labels.get(key) != Some(value) {
+            return Err(Mismatch::new(
+                format!("label {key}={value}"),
+                labels
+                    .get(key)
+                    .map(|v| format!("{key}={v}"))
+                    .unwrap_or_else(|| format!("no label {key}")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `sha256:4f2f6d484a19…` → `4f2f6d484a19`.
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}

@@ -1,0 +1,56 @@
+//! Volume checks: `GET /volumes/{name}`; files it holds are looked up under its mount point on
+//! this host (lab runs beside the engine, as root).
+
+use super::{Context, Mismatch};
+use crate::scenario::check::VolumeCheck;
+
+pub fn evaluate(check: &VolumeCheck, cx: &Context) -> Result<(), Mismatch> {
+    let found = cx.api.volume(&check.volume)?;
+    let volume = match (found, check.exists) {
+        (None, false) => return Ok(()),
+        (None, true) => {
+            return Err(Mismatch::new(
+                format!("volume {}", check.volume),
+                "no such volume",
+            ));
+        }
+        (Some(volume), false) => {
+            return Err(Mismatch::new("no such volume", format!("volume {}", volume.name)));
+        }
+        (Some(volume), true) => volume,
+    };
+    let root = std::path::Path::new(&volume.mountpoint);
+    for path in &check.holds {
+        if !root.join(path.trim_start_matches('/')).exists() {
+            let present: Vec<String> = std::fs::read_dir(root)
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Err(Mismatch::new(
+                format!("{path} in the volume"),
+                if present.is_empty() {
+                    "an empty volume".to_owned()
+                } else {
+                    format!("only {}", present.join(", "))
+                },
+            ));
+        }
+    }
+    let labels = volume.labels.unwrap_or_default();
+    for (key, value) in &check.labels {
+        if labels.get(key) != Some(value) {
+            return Err(Mismatch::new(
+                format!("label {key}={value}"),
+                labels
+                    .get(key)
+                    .map(|v| format!("{key}={v}"))
+                    .unwrap_or_else(|| format!("no label {key}")),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! The lab's shell: where the trainee's (or the reference) commands run.
+//!
+//! Each command line runs with `sh -c` in the lab directory, with `docker` on `PATH` being the
+//! lab's client (see [`crate::client`]) and `DOCKER_HOST` naming the lab's engine. `cd` is kept
+//! between commands, as in a shell. Three ways to run a line:
+//! - [`Shell::run_attached`]: on the trainee's terminal (a guided run);
+//! - [`Shell::run_captured`]: output captured, stdin fed from the command's `input` (a replay);
+//! - the same on a pseudo-terminal when the command needs one (`docker exec -it`).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::api::OUTPUT_LIMIT;
+use crate::scenario::StepCommand;
+
+/// How long a reference command may run before it is killed.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Where and how commands run.
+#[derive(Debug, Clone)]
+pub struct Shell {
+    /// The lab directory: where the shell starts and `cd` with no argument returns.
+    home: PathBuf,
+    cwd: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// What a captured command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    /// `None` when it was killed for running too long.
+    pub exit_code: Option<i32>,
+    /// stdout and stderr, interleaved as a terminal shows them (at most [`OUTPUT_LIMIT`] bytes).
+    pub output: String,
+}
+
+impl Shell {
+    /// A shell in `home` with these variables added to lab's own environment.
+    pub fn new(home: &Path, env: Vec<(String, String)>) -> Shell {
+        Shell {
+            home: home.to_owned(),
+            cwd: home.to_owned(),
+            env,
+        }
+    }
+
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// `cd DIR` as a whole line is the shell's own business: handle it here so it lasts.
+    /// Answers the exit code when `line` was a `cd`.
+    fn builtin_cd(&mut self, line: &str) -> Option<(i32, String)> {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("cd") {
+            return None;
+        }
+        let target = words.next();
+        if words.next().is_some() || line.contains([';', '&', '|', '$', '`']) {
+            return None;
+        }
+        let dir = match target {
+            None | Some("~") => self.home.clone(),
+            Some(dir) => self.cwd.join(dir),
+        };
+        match dir.canonicalize() {
+            Ok(dir) if dir.is_dir() => {
+                self.cwd = dir;
+                Some((0, String::new()))
+            }
+            _ => Some((1, format!("sh: cd: can't cd to {}\n", target.unwrap_or("")))),
+        }
+    }
+
+    fn command(&self, line: &str) -> Command {
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(line)
+            .current_dir(&self.cwd)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    /// Run `line` on the caller's terminal; answers its exit code (128 + signal when killed).
+    pub fn run_attached(&mut self, line: &str) -> i32 {
+        if let Some((code, message)) = self.builtin_cd(line) {
+            eprint!("{message}");
+            return code;
+        }
+        match self.command(line).status() {
+            Ok(status) => exit_code_of(status),
+            Err(e) => {
+                eprintln!("lab: cannot start /bin/sh: {e}");
+                127
+            }
+        }
+    }
+
+    /// Run a reference command with its output captured and its input typed in, on a
+    /// pseudo-terminal when it asks for one; killed after `timeout`.
+    pub fn run_captured(&mut self, command: &StepCommand, timeout: Duration) -> Ran {
+        if let Some((code, output)) = self.builtin_cd(&command.run) {
+            return Ran {
+                exit_code: Some(code),
+                output,
+            };
+        }
+        let result = if command.tty {
+            self.run_on_pty(command, timeout)
+        } else {
+            self.run_piped(command, timeout)
+        };
+        result.unwrap_or_else(|e| Ran {
+            exit_code: Some(127),
+            output: format!("lab: cannot run the command: {e}\n"),
+        })
+    }
+
+    fn run_piped(&self, command: &StepCommand, timeout: Duration) -> std::io::Result<Ran> {
+        use std::os::unix::process::CommandExt;
+        // `exec 2>&1` first: stderr joins stdout in one pipe, interleaved as on a terminal.
+        let mut child = self
+            .command(&format!("exec 2>&1\n{}", command.run))
+            .stdin(if command.input.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let input = typed(&command.input);
+            // A writer thread: a command that doesn't read its input must not block us.
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(input.as_bytes());
+            });
+        }
+        let output = read_limited(child.stdout.take().expect("stdout is piped"));
+        let deadline = Instant::now() + timeout;
+        let exit_code = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(exit_code_of(status));
+            }
+            if Instant::now() >= deadline {
+                kill_group(child.id());
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Ok(Ran {
+            exit_code,
+            // A background process may hold the pipe open: give the reader a moment, no more.
+            output: output.recv_timeout(Duration::from_secs(2)).unwrap_or_default(),
+        })
+    }
+
+    fn run_on_pty(&self, command: &StepCommand, timeout: Duration) -> std::io::Result<Ran> {
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 120,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .map_err(std::io::Error::other)?;
+        let mut builder = CommandBuilder::new("/bin/sh");
+        builder.args(["-c", &command.run]);
+        builder.cwd(&self.cwd);
+        for (key, value) in &self.env {
+            builder.env(key, value);
+        }
+        let mut child = pty.slave.spawn_command(builder).map_err(std::io::Error::other)?;
+        drop(pty.slave);
+        let reader = pty.master.try_clone_reader().map_err(std::io::Error::other)?;
+        let mut writer = pty.master.take_writer().map_err(std::io::Error::other)?;
+
+        // Read in a thread; tell the writer when the program first speaks (a prompt): by then
+        // it has set its terminal up, and typed input won't be flushed away.
+        let (first_tx, first_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            let mut reader = reader;
+            let mut out = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let mut first = Some(first_tx);
+            while let Ok(n) = reader.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(());
+                }
+                if out.len() < OUTPUT_LIMIT {
+                    out.extend_from_slice(&chunk[..n]);
+                }
+            }
+            let _ = done_tx.send(out);
+        });
+        let deadline = Instant::now() + timeout;
+        if !command.input.is_empty() {
+            let _ = first_rx.recv_timeout(Duration::from_secs(10));
+            // Enter on a terminal is a carriage return.
+            for line in &command.input {
+                writer.write_all(line.as_bytes())?;
+                writer.write_all(b"\r")?;
+            }
+            writer.flush()?;
+        }
+        let exit_code = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(status.exit_code() as i32);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        drop(writer);
+        drop(pty.master);
+        let raw = done_rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
+        Ok(Ran {
+            exit_code,
+            output: terminal_text(&raw),
+        })
+    }
+}
+
+/// Input lines as typed: each followed by Enter.
+fn typed(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// What a terminal showed, as plain text: escape sequences removed, `\r\n` as `\n`.
+pub fn terminal_text(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw)
+        .replace("\r\n", "\n")
+        .replace('\r', "");
+    strip_ansi_escapes::strip_str(text)
+}
+
+/// Read `pipe` to its end in a thread, keeping at most [`OUTPUT_LIMIT`] bytes.
+fn read_limited(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            let room = OUTPUT_LIMIT.saturating_sub(out.len());
+            out.extend_from_slice(&chunk[..n.min(room)]);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&out).into_owned());
+    });
+    rx
+}
+
+fn kill_group(pgid: u32) {
+    // SAFETY: kill(2) with a negative pid signals the process group we created for this child
+    // (process_group(0) made its id the group id); it touches no memory.
+    unsafe {
+        libc::kill(-(pgid as i32), libc::SIGKILL);
+    }
+}
+
+fn exit_code_of(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(run: &str) -> StepCommand {
+        StepCommand {
+            run: run.to_owned(),
+            input: Vec::new(),
+            tty: false,
+            exit_code: 0,
+        }
+    }
+
+    #[test]
+    fn output_interleaves_stdout_and_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shell = Shell::new(dir.path(), vec![]);
+        let ran = shell.run_captured(&line("echo out; echo err >&2; exit 3"), COMMAND_TIMEOUT);
+        assert_eq!(ran.exit_code, Some(3));
+        assert_eq!(ran.output, "out\nerr\n");
+    }
+
+    #[test]
+    fn input_is_typed_into_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shell = Shell::new(dir.path(), vec![]);
+        let mut command = line("read a; read b; echo \"$b $a\"");
+        command.input = vec!["one".into(), "two".into()];
+        assert_eq!(shell.run_captured(&command, COMMAND_TIMEOUT).output, "two one\n");
+    }
+
+    #[test]
+    fn cd_lasts_and_variables_are_set() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("web")).unwrap();
+        let mut shell = Shell::new(dir.path(), vec![("LAB_X".into(), "x1".into())]);
+        assert_eq!(
+            shell.run_captured(&line("cd web"), COMMAND_TIMEOUT).exit_code,
+            Some(0)
+        );
+        let ran = shell.run_captured(&line("basename $(pwd); echo $LAB_X"), COMMAND_TIMEOUT);
+        assert_eq!(ran.output, "web\nx1\n");
+        let failed = shell.run_captured(&line("cd nowhere"), COMMAND_TIMEOUT);
+        assert_eq!(failed.exit_code, Some(1));
+        assert_eq!(
+            shell.run_captured(&line("cd"), COMMAND_TIMEOUT).exit_code,
+            Some(0)
+        );
+        assert_eq!(shell.cwd(), dir.path().canonicalize().unwrap().as_path());
+    }
+
+    #[test]
+    fn a_command_that_runs_too_long_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shell = Shell::new(dir.path(), vec![]);
+        let ran = shell.run_captured(&line("echo started; sleep 30"), Duration::from_millis(200));
+        assert_eq!(ran.exit_code, None);
+        assert_eq!(ran.output, "started\n");
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shell = Shell::new(dir.path(), vec![]);
+        let ran = shell.run_captured(&line("yes | head -c 10000000"), COMMAND_TIMEOUT);
+        assert_eq!(ran.exit_code, Some(0));
+        assert_eq!(ran.output.len(), OUTPUT_LIMIT);
+    }
+
+    #[test]
+    fn a_tty_command_sees_a_terminal_and_its_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shell = Shell::new(dir.path(), vec![]);
+        let mut command = line("test -t 0 && echo tty; printf '> '; read a; echo \"got $a\"");
+        command.tty = true;
+        command.input = vec!["hello".into()];
+        let ran = shell.run_captured(&command, COMMAND_TIMEOUT);
+        assert_eq!(ran.exit_code, Some(0));
+        assert_eq!(ran.output, "tty\n> hello\ngot hello\n");
+    }
+
+    #[test]
+    fn terminal_text_drops_escapes() {
+        assert_eq!(terminal_text(b"\x1b[1;32mok\x1b[0m\r\nnext\r\n"), "ok\nnext\n");
+    }
+}
