@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::common::{TempDir, TestDaemon, docker};
 use crate::registry_support::{
-    BuiltImage, Compression, Gate, GateRules, Hold, Registry, busybox_layer, config_dir, oci_layout,
+    BuiltImage, Compression, Fail, Gate, GateRules, Hold, Registry, busybox_layer, config_dir, oci_layout,
     skopeo_copy, skopeo_lab_image, store_contents, tar_of, upload,
 };
 
@@ -130,7 +130,7 @@ fn pulls_what_skopeo_pushed_with_dockers_output() {
         explain.contains(&format!("asked {host} which manifest lab/busybox:1.0 names")),
         "{explain}"
     );
-    assert!(explain.contains("and unpacked it while it streamed"), "{explain}");
+    assert!(explain.contains("to unpack it as it streams"), "{explain}");
 
     let (code, _, stderr) = fails(&daemon, &config, &["pull", &format!("{host}/lab/busybox:nope")]);
     assert_eq!(code, 1);
@@ -681,12 +681,8 @@ fn busy_registries_are_asked_again() {
         &registry,
         GateRules {
             fail_once: vec![
-                (
-                    "/manifests/1".into(),
-                    429,
-                    vec![("retry-after".into(), "0".into())],
-                ),
-                (layer.clone(), 503, vec![]),
+                Fail::new("/manifests/1", 429, &[("retry-after", "0")]),
+                Fail::new(&layer, 503, &[]),
             ],
             ..GateRules::default()
         },
@@ -704,13 +700,13 @@ fn busy_registries_are_asked_again() {
 
     // A registry that keeps refusing: Docker Hub's rate-limit headers end up in the error.
     gate.set_rules(GateRules {
-        fail_always: vec![(
-            "/manifests/".into(),
+        fail_always: vec![Fail::new(
+            "/manifests/",
             429,
-            vec![
-                ("ratelimit-limit".into(), "100;w=21600".into()),
-                ("ratelimit-remaining".into(), "0;w=21600".into()),
-                ("retry-after".into(), "0".into()),
+            &[
+                ("ratelimit-limit", "100;w=21600"),
+                ("ratelimit-remaining", "0;w=21600"),
+                ("retry-after", "0"),
             ],
         )],
         ..GateRules::default()

@@ -395,12 +395,40 @@ pub struct GateRules {
     pub corrupt_tagged_manifests: bool,
     /// Answer blob downloads with a redirect to `http://localhost:PORT/direct/…`.
     pub redirect_blobs: bool,
-    /// Fail the first request whose path contains the key with that status (and headers).
-    pub fail_once: Vec<(String, u16, Vec<(String, String)>)>,
-    /// Fail every request whose path contains the key.
-    pub fail_always: Vec<(String, u16, Vec<(String, String)>)>,
+    /// Each fails the first request it matches.
+    pub fail_once: Vec<Fail>,
+    /// Each fails every request it matches.
+    pub fail_always: Vec<Fail>,
     /// Hold some downloads back until others happened.
     pub hold: Option<Hold>,
+}
+
+/// A canned failure: a request whose path contains `path` gets `status` and `headers`.
+#[derive(Debug, Clone)]
+pub struct Fail {
+    pub path: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Fail {
+    pub fn new(path: &str, status: u16, headers: &[(&str, &str)]) -> Fail {
+        Fail {
+            path: path.to_owned(),
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn headers(&self) -> Vec<(&str, String)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect()
+    }
 }
 
 /// Hold GETs of paths ending in `held` until `count` GETs of paths ending in `after` came in.
@@ -603,26 +631,22 @@ async fn handle(
         ));
     }
 
-    for (key, status, headers) in &rules.fail_always {
-        if path.contains(key.as_str()) {
-            let headers: Vec<(&str, String)> = headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-            return Ok(answer(
-                *status,
-                &headers,
-                r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
-            ));
-        }
+    if let Some(fail) = rules.fail_always.iter().find(|f| path.contains(f.path.as_str())) {
+        return Ok(answer(
+            fail.status,
+            &fail.headers(),
+            r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
+        ));
     }
     {
         let mut current = state.rules.lock().unwrap();
         if let Some(i) = current
             .fail_once
             .iter()
-            .position(|(key, _, _)| path.contains(key.as_str()))
+            .position(|f| path.contains(f.path.as_str()))
         {
-            let (_, status, headers) = current.fail_once.remove(i);
-            let headers: Vec<(&str, String)> = headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-            return Ok(answer(status, &headers, "try again"));
+            let fail = current.fail_once.remove(i);
+            return Ok(answer(fail.status, &fail.headers(), "try again"));
         }
     }
 

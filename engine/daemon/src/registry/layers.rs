@@ -210,10 +210,11 @@ async fn download(
         Method::GET,
         session.url(&format!("blobs/{}", layer.blob.digest)),
         format!(
-            "downloaded layer {} ({}) of {} and unpacked it while it streamed",
+            "asked {} for layer {} ({}) of {}, to unpack it as it streams",
+            session.domain,
             layer.blob.digest.short(),
             human_size(total),
-            session.name()
+            session.repository
         ),
     );
     let response = session.send(&call).await?;

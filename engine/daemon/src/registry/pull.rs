@@ -323,9 +323,10 @@ async fn fetch_config(session: &Session, config: &Descriptor) -> Result<Vec<u8>,
         Method::GET,
         session.url(&format!("blobs/{}", config.digest)),
         format!(
-            "downloaded the image config {} of {}",
+            "asked {} for the image config {} of {}",
+            session.domain,
             config.digest.short(),
-            session.name()
+            session.repository
         ),
     );
     let response = session.send(&call).await?;

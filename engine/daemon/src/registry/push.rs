@@ -150,7 +150,7 @@ impl Registry {
             Method::PUT,
             session.url(&format!("manifests/{tag}")),
             format!(
-                "sent {} the manifest of {}:{tag} ({} layers)",
+                "asked {} to store the manifest of {}:{tag} ({} layers)",
                 session.domain,
                 session.repository,
                 manifest.layers.len()
@@ -428,12 +428,6 @@ async fn upload_stored(
         counter.advance(chunk.len() as u64);
     });
     let url = with_query(&location, "digest", &layer.blob.to_string());
-    crate::explain!(
-        "uploaded layer {} ({}) to {} in one request",
-        layer.blob.short(),
-        human_size(size),
-        session.name()
-    );
     let response = session
         .request(Method::PUT, &url)
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -445,6 +439,12 @@ async fn upload_stored(
     if !response.status().is_success() {
         return Err(session.error(response).await);
     }
+    crate::explain!(
+        "uploaded layer {} ({}) to {} in one request",
+        layer.blob.short(),
+        human_size(size),
+        session.name()
+    );
     let media_type = match layer.blob_media_type.as_str() {
         "" => MEDIA_DOCKER_LAYER_GZIP,
         other => other,
@@ -474,12 +474,6 @@ async fn upload_compressed(
     };
     let compressor = tokio::task::spawn_blocking(move || compress_into(&path, counter, sender));
     let body = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
-    crate::explain!(
-        "uploaded layer {} ({} uncompressed) to {}, compressing it with gzip as it streamed",
-        layer.diff_id.short(),
-        human_size(total),
-        session.name()
-    );
     let response = session
         .request(Method::PATCH, &location)
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -495,6 +489,13 @@ async fn upload_compressed(
         .await
         .map_err(|e| RegistryError::Unreachable(format!("compressing layer stopped: {e}")))?
         .map_err(StoreError::io(format!("compress layer {}", layer.diff_id)))?;
+    crate::explain!(
+        "uploaded layer {} ({} uncompressed, {} as gzip) to {}, compressing it as it streamed",
+        layer.diff_id.short(),
+        human_size(total),
+        human_size(compressed.1),
+        session.name()
+    );
     let next = location_or(&response, session, &location);
     let (digest, size) = compressed;
     let url = with_query(&next, "digest", &digest.to_string());
@@ -502,7 +503,7 @@ async fn upload_compressed(
         Method::PUT,
         url,
         format!(
-            "told {} the upload of layer {} is complete",
+            "asked {} to finish the upload of layer {}",
             session.domain,
             digest.short()
         ),
@@ -568,7 +569,12 @@ async fn push_config(session: &Session, id: &Digest, bytes: &[u8]) -> Result<(),
     let call = Call::new(
         Method::PUT,
         with_query(&location, "digest", &id.to_string()),
-        format!("uploaded the image config {} to {}", id.short(), session.name()),
+        format!(
+            "asked {} to store the image config {} in {}",
+            session.domain,
+            id.short(),
+            session.repository
+        ),
     )
     .header(header::CONTENT_TYPE, "application/octet-stream")
     .body(bytes.to_vec());

@@ -101,7 +101,11 @@ impl Session {
             let response = match client.get(&url).send().await {
                 Ok(response) => response,
                 Err(e) => {
-                    tracing::debug!("registry endpoint {url} did not answer: {}", describe(&e));
+                    // An insecure registry's HTTPS try fails like this when it speaks plain HTTP.
+                    crate::explain!(
+                        "{url} did not answer ({}); trying the next way to reach it",
+                        describe(&e)
+                    );
                     last_error = Some(http_error(&Method::GET, &url, &e));
                     continue;
                 }

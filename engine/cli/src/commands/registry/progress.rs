@@ -97,12 +97,8 @@ impl Renderer {
     fn new(output: Output) -> Renderer {
         match output {
             Output::Quiet => Renderer::Quiet,
-            Output::Stdout if std::io::stdout().is_terminal() => {
-                Renderer::Bars(Box::new(Bars::new(ProgressDrawTarget::stdout())))
-            }
-            Output::Stderr if std::io::stderr().is_terminal() => {
-                Renderer::Bars(Box::new(Bars::new(ProgressDrawTarget::stderr())))
-            }
+            Output::Stdout if std::io::stdout().is_terminal() => Renderer::Bars(Box::new(Bars::new(false))),
+            Output::Stderr if std::io::stderr().is_terminal() => Renderer::Bars(Box::new(Bars::new(true))),
             Output::Stdout => Renderer::Plain(Box::new(std::io::stdout())),
             Output::Stderr => Renderer::Plain(Box::new(std::io::stderr())),
         }
@@ -138,6 +134,9 @@ impl Renderer {
 /// One line per layer (updated in place) and one per message without an id, in arrival order.
 struct Bars {
     multi: MultiProgress,
+    /// Drawn on stderr (`run`'s pull), not stdout.
+    on_stderr: bool,
+    drawn: bool,
     layers: HashMap<String, ProgressBar>,
     status_style: ProgressStyle,
     bytes_style: ProgressStyle,
@@ -145,14 +144,21 @@ struct Bars {
 }
 
 impl Bars {
-    fn new(target: ProgressDrawTarget) -> Bars {
+    fn new(on_stderr: bool) -> Bars {
         let style = |template: &str| {
             ProgressStyle::with_template(template)
                 .expect("a valid template")
                 .progress_chars("=> ")
         };
+        let target = if on_stderr {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::stdout()
+        };
         Bars {
             multi: MultiProgress::with_draw_target(target),
+            on_stderr,
+            drawn: false,
             layers: HashMap::new(),
             status_style: style("{prefix}: {msg}"),
             bytes_style: style("{prefix}: {msg:<11} [{bar:50}] {decimal_bytes:>9}/{decimal_total_bytes}"),
@@ -161,6 +167,7 @@ impl Bars {
     }
 
     fn show(&mut self, message: &BuildInfo) {
+        self.drawn = true;
         if let Some(stream) = &message.stream {
             let line = self
                 .multi
@@ -197,6 +204,14 @@ impl Bars {
     fn finish(&mut self) {
         for bar in self.layers.values() {
             bar.abandon();
+        }
+        // indicatif leaves the cursor at the end of the last line; what follows starts below.
+        if self.drawn {
+            if self.on_stderr {
+                eprintln!();
+            } else {
+                println!();
+            }
         }
     }
 }
