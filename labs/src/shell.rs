@@ -359,12 +359,13 @@ mod tests {
     fn a_tty_command_sees_a_terminal_and_its_input() {
         let dir = tempfile::tempdir().unwrap();
         let mut shell = Shell::new(dir.path(), vec![]);
-        let mut command = line("test -t 0 && echo tty; printf '> '; read a; echo \"got $a\"");
+        // Input is typed once the program has first spoken; the terminal echoes it.
+        let mut command = line("test -t 0 && echo tty; read a; echo \"got $a\"");
         command.tty = true;
         command.input = vec!["hello".into()];
         let ran = shell.run_captured(&command, COMMAND_TIMEOUT);
         assert_eq!(ran.exit_code, Some(0));
-        assert_eq!(ran.output, "tty\n> hello\ngot hello\n");
+        assert_eq!(ran.output, "tty\nhello\ngot hello\n");
     }
 
     #[test]

@@ -130,12 +130,22 @@ fn validate_capture(capture: &super::Capture) -> Result<(), (String, String)> {
     let set = [&capture.mount, &capture.ip, &capture.port]
         .iter()
         .filter(|v| v.is_some())
-        .count();
+        .count()
+        + usize::from(capture.id == Some(true));
     if set != 1 {
         return Err((
             capture.var.clone(),
             format!(
-                "capture `{}` must set exactly one of `mount`, `ip` and `port`",
+                "capture `{}` must set exactly one of `id`, `mount`, `ip` and `port`",
+                capture.var
+            ),
+        ));
+    }
+    if capture.image.is_some() && capture.container != "*" {
+        return Err((
+            capture.var.clone(),
+            format!(
+                "capture `{}`: `image` picks among `container = \"*\"` only",
                 capture.var
             ),
         ));

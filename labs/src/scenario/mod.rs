@@ -176,13 +176,19 @@ impl From<RawCommand> for StepCommand {
 }
 
 /// A value read from the engine after a step, stored in variable `var`: set exactly one of
-/// `mount`, `ip` and `port`.
+/// `id`, `mount`, `ip` and `port`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Capture {
     pub var: String,
-    /// The container it is read from.
+    /// The container it is read from: a name, or `*` for this run's newest container (from
+    /// `image`, when set).
     pub container: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `true`: the container's short id (as `docker ps` shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<bool>,
     /// The name of the volume mounted at this destination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount: Option<String>,
@@ -198,7 +204,13 @@ impl Capture {
     /// The capture in words.
     pub fn describe(&self) -> String {
         let var = format!("`${{{}}}`", self.var);
-        if let Some(destination) = &self.mount {
+        if self.id == Some(true) {
+            match (self.container.as_str(), &self.image) {
+                ("*", Some(image)) => format!("{var}: the id of the container from `{image}`"),
+                ("*", None) => format!("{var}: the id of the newest container"),
+                (name, _) => format!("{var}: the id of `{name}`"),
+            }
+        } else if let Some(destination) = &self.mount {
             format!("{var}: the volume `{}` mounts at `{destination}`", self.container)
         } else if let Some(network) = &self.ip {
             format!(

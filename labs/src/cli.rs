@@ -1,0 +1,150 @@
+//! `lab`'s command line: the clap definitions, apart from what they do (`main.rs`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::client::ClientChoice;
+use crate::engine::EngineKind;
+
+/// Docker labs you do, checked as you go, on berth or a real Docker daemon
+#[derive(Debug, Parser)]
+#[command(name = "lab", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The engine: berth (a running berthd, else a private one lab starts) or a Docker daemon
+    #[arg(long, global = true, value_enum, default_value_t = EngineKind::Berth)]
+    pub engine: EngineKind,
+    /// The engine's socket (unix:///path); by default found from --engine
+    #[arg(long, global = true, value_name = "unix:///PATH")]
+    pub host: Option<String>,
+    /// The `docker` of the lab's shell: berth (berth's CLI), docker (the docker CLI on PATH) or a
+    /// path; by default the engine's own
+    #[arg(long, global = true, value_name = "berth|docker|PATH")]
+    pub client: Option<ClientChoice>,
+    /// The scenario files' directory
+    #[arg(long, global = true, env = "BERTH_LAB_SCENARIOS", value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// The lab images archive, loaded when an image a lab needs is missing
+    #[arg(long, global = true, env = "BERTH_LAB_IMAGES", value_name = "FILE")]
+    pub images: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the labs
+    List,
+    /// Show a lab: its steps, commands, checks in words, objectives
+    Show(ShowArgs),
+    /// Do a lab, guided: each step's checks are evaluated after every command you type
+    Run(RunArgs),
+    /// Replay labs' reference commands and check every step (for CI); exits 1 on any failure
+    Check(CheckArgs),
+    /// Score a lab's objectives on the engine's current state (and your transcript)
+    Grade(GradeArgs),
+    /// Show the next hint of the step you are on
+    Hint(HintArgs),
+    /// Remove what a lab created (everything carrying its label), and only that
+    Reset(ResetArgs),
+    /// The private berthd lab starts when none is running
+    Daemon(DaemonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub id: String,
+    /// As JSON (for the book's preprocessor)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub id: String,
+    /// Play the reference commands yourself, as a demo
+    #[arg(long)]
+    pub auto: bool,
+    /// Give things names unique to this run (as `lab check` does), not the guide's
+    #[arg(long)]
+    pub unique: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The labs to check
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<String>,
+    /// Check every lab
+    #[arg(long)]
+    pub all: bool,
+    /// Write a JUnit XML report (one testcase per step and objective)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Show every command, its output and the checks as they run
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Leave what the labs created (and their session directories) for a look afterwards
+    #[arg(long)]
+    pub keep: bool,
+    /// Use the guide's names and ports instead of names unique to the run
+    #[arg(long)]
+    pub guide_names: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GradeFormat {
+    Text,
+    /// Gradescope's results.json shape
+    Json,
+    /// One row per objective, for a class sheet
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct GradeArgs {
+    pub id: String,
+    #[arg(long, value_enum, default_value_t = GradeFormat::Text)]
+    pub format: GradeFormat,
+    /// Write the grade to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HintArgs {
+    /// The lab (by default the one you ran last)
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    pub id: String,
+    /// Only what this run created (`lab check --keep` prints run ids)
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    #[command(subcommand)]
+    pub action: DaemonAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonAction {
+    /// Say whether it runs, and where
+    Status,
+    /// Stop it (`lab reset` the labs first: their containers outlive the daemon)
+    Stop,
+}

@@ -1,0 +1,192 @@
+//! What lab prints for people: a step's screen, commands and their output, what the engine did,
+//! checks that hold or not. Colours go through `anstream`, which drops them when the output is
+//! not a terminal or `NO_COLOR` is set.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use berth_api::explain::ExplainEvent;
+
+use crate::checks::Outcome;
+use crate::replay::Watcher;
+use crate::report::CommandReport;
+use crate::scenario::{Step, StepCommand};
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const TITLE: Style = AnsiColor::Cyan.on_default().bold();
+
+/// Most explain lines shown after one command; the rest are counted.
+const EXPLAIN_LINES: usize = 12;
+
+/// The output lab prints to (stdout, colours as the terminal allows).
+pub fn out() -> anstream::AutoStream<std::io::Stdout> {
+    anstream::stdout()
+}
+
+/// The step's screen: its title, its text, the commands to type.
+pub fn step(out: &mut dyn Write, number: usize, total: usize, step: &Step) {
+    let title = format!("━━ Step {number} of {total} · {} ", step.title);
+    let width = title.chars().count();
+    let _ = writeln!(
+        out,
+        "\n{TITLE}{title}{}{TITLE:#}\n",
+        "━".repeat(72usize.saturating_sub(width))
+    );
+    let _ = writeln!(out, "{}", markdown(&step.text));
+    if !step.commands.is_empty() {
+        let _ = writeln!(out);
+        for command in &step.commands {
+            let _ = writeln!(out, "    {BOLD}$ {}{BOLD:#}", command.run);
+            for line in &command.input {
+                let _ = writeln!(out, "      {DIM}>{DIM:#} {line}");
+            }
+        }
+    }
+    let _ = writeln!(out);
+}
+
+/// Markdown for a terminal: as written, but code fences dropped and their lines indented.
+pub fn markdown(text: &str) -> String {
+    let mut lines = Vec::new();
+    let mut in_code = false;
+    for line in text.trim_end().lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        lines.push(if in_code {
+            format!("    {line}")
+        } else {
+            line.to_owned()
+        });
+    }
+    lines.join("\n")
+}
+
+/// The prompt of a guided run: `[static-site 2/9] $ `.
+pub fn prompt(lab: &str, number: usize, total: usize) -> String {
+    format!("{CYAN}[{lab} {number}/{total}]{CYAN:#} $ ")
+}
+
+/// A command about to run (replays print it as if typed).
+pub fn command(out: &mut dyn Write, command: &StepCommand) {
+    let _ = writeln!(out, "{BOLD}$ {}{BOLD:#}", command.run);
+}
+
+/// A replayed command's output, and its exit code when it is not the expected one.
+pub fn finished(out: &mut dyn Write, report: &CommandReport) {
+    let _ = write!(out, "{}", report.output);
+    if !report.output.is_empty() && !report.output.ends_with('\n') {
+        let _ = writeln!(out);
+    }
+    if !report.ok() {
+        let ended = match report.exit_code {
+            Some(code) => format!("exit code {code}"),
+            None => "killed: it ran too long".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "{RED}✗ {ended} (expected {}){RED:#}",
+            report.expected_exit_code
+        );
+    }
+}
+
+/// What the engine did: its explain events, one plain sentence each.
+pub fn explain(out: &mut dyn Write, events: &[ExplainEvent]) {
+    if events.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{DIM}  what the engine did:{DIM:#}");
+    for event in events.iter().take(EXPLAIN_LINES) {
+        let _ = writeln!(out, "{DIM}  {:<13} {}{DIM:#}", event.source, event.msg);
+    }
+    if events.len() > EXPLAIN_LINES {
+        let _ = writeln!(out, "{DIM}  … and {} more{DIM:#}", events.len() - EXPLAIN_LINES);
+    }
+}
+
+/// Checks, one line each: ✓ when it holds, ✗ with what was found when not.
+pub fn checks(out: &mut dyn Write, outcomes: &[Outcome]) {
+    for outcome in outcomes {
+        if outcome.holds {
+            let _ = writeln!(out, "  {GREEN}✓{GREEN:#} {}", outcome.check);
+        } else {
+            let _ = writeln!(
+                out,
+                "  {RED}✗{RED:#} {}\n      {DIM}expected {}, found {}{DIM:#}",
+                outcome.check, outcome.expected, outcome.found
+            );
+        }
+    }
+}
+
+/// A replay shown as it goes (`lab run --auto`, `lab check --verbose`).
+pub struct Live<W: Write> {
+    pub out: W,
+}
+
+impl<W: Write> Watcher for Live<W> {
+    fn step(&mut self, number: usize, total: usize, s: &Step) {
+        step(&mut self.out, number, total, s);
+    }
+    fn command(&mut self, c: &StepCommand) {
+        command(&mut self.out, c);
+        let _ = self.out.flush();
+    }
+    fn finished(&mut self, report: &CommandReport) {
+        finished(&mut self.out, report);
+    }
+    fn explain(&mut self, events: &[ExplainEvent]) {
+        explain(&mut self.out, events);
+    }
+    fn checks(&mut self, outcomes: &[Outcome]) {
+        checks(&mut self.out, outcomes);
+        let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_fences_become_indented_lines() {
+        assert_eq!(
+            markdown("Run:\n\n```sh\ndocker ps\n```\n\nThen go on."),
+            "Run:\n\n    docker ps\n\nThen go on."
+        );
+    }
+
+    #[test]
+    fn a_step_screen_shows_title_text_and_commands() {
+        let step = Step {
+            title: "Run httpd".into(),
+            text: "Start **httpd** on port `8080`.".into(),
+            commands: vec![
+                StepCommand {
+                    run: "docker run --name httpd -p 8080:80 -d httpd:2.4".into(),
+                    input: vec![],
+                    tty: false,
+                    exit_code: 0,
+                },
+                StepCommand {
+                    run: "docker exec -it httpd bash".into(),
+                    input: vec!["ls htdocs".into(), "exit".into()],
+                    tty: true,
+                    exit_code: 0,
+                },
+            ],
+            checks: vec![],
+            captures: vec![],
+            hints: vec![],
+        };
+        let mut out = anstream::StripStream::new(Vec::new());
+        super::step(&mut out, 2, 9, &step);
+        insta::assert_snapshot!(String::from_utf8(out.into_inner()).unwrap());
+    }
+}
