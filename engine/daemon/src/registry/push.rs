@@ -331,6 +331,11 @@ async fn try_mount(session: &Session, source: &KnownBlob) -> bool {
         return true;
     }
     if let Some(location) = location(&response, session) {
+        crate::explain!(
+            "{} would not mount blob {}: cancelled the upload it started instead",
+            session.domain,
+            source.digest.short()
+        );
         let _ = session.request(Method::DELETE, &location).send().await;
     }
     false
