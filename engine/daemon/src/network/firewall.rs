@@ -352,38 +352,44 @@ pub fn delete(table_name: &str) -> Result<(), FirewallError> {
 /// Docker's chain for rules of other programs, which its FORWARD chain runs first.
 const DOCKER_USER: &str = "DOCKER-USER";
 
-/// berthd's accept rules in DOCKER-USER: (handle, bridge).
+/// berthd's accept rules in DOCKER-USER: (handle, bridge); `None` when the chain is not there.
+/// Read as plain JSON: the chain may hold iptables rules (`xt` expressions) that the typed
+/// schema does not know, and they must not hide berth's.
 fn docker_user_rules(bridges: &[String]) -> Option<Vec<(u32, String)>> {
-    let listed = nftables::helper::get_current_ruleset_with_args(
+    let listed = nftables::helper::get_current_ruleset_raw(
         None::<&str>,
         ["list", "chain", "ip", "filter", DOCKER_USER],
     )
     .ok()?;
+    Some(accept_rules_in(&listed, bridges))
+}
+
+/// The `iifname|oifname "<bridge>" … accept` rules of an `nft -j list` answer.
+fn accept_rules_in(listed: &str, bridges: &[String]) -> Vec<(u32, String)> {
+    let listed: serde_json::Value = serde_json::from_str(listed).unwrap_or_default();
     let mut found = Vec::new();
-    for object in listed.objects.iter() {
-        let NfObject::ListObject(NfListObject::Rule(rule)) = object else {
+    for rule in listed["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("rule"))
+    {
+        let expr = rule["expr"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let (Some(first), Some(last)) = (expr.first(), expr.last()) else {
             continue;
         };
-        let first = rule.expr.first();
-        let last = rule.expr.last();
-        let interface = match first {
-            Some(Statement::Match(Match {
-                left:
-                    Expression::Named(NamedExpression::Meta(Meta {
-                        key: MetaKey::Iifname | MetaKey::Oifname,
-                    })),
-                right: Expression::String(name),
-                op: Operator::EQ,
-            })) => name.to_string(),
-            _ => continue,
-        };
-        if matches!(last, Some(Statement::Accept(_))) && bridges.contains(&interface) {
-            if let Some(handle) = rule.handle {
-                found.push((handle, interface));
-            }
+        let matched = &first["match"];
+        let key = matched["left"]["meta"]["key"].as_str();
+        let interface = matched["right"].as_str().unwrap_or_default();
+        let ours = matches!(key, Some("iifname" | "oifname"))
+            && matched["op"] == "=="
+            && last.get("accept").is_some()
+            && bridges.iter().any(|b| b == interface);
+        if let (true, Some(handle)) = (ours, rule["handle"].as_u64()) {
+            found.push((handle as u32, interface.to_owned()));
         }
     }
-    Some(found)
+    found
 }
 
 /// Accept traffic from and to `bridges` in Docker's DOCKER-USER chain, when Docker is there.
@@ -495,6 +501,21 @@ mod tests {
         assert!(text.contains(r#""masquerade":null"#), "{text}");
         // an internal network gets no masquerade
         assert_eq!(text.matches("masquerade").count(), 1);
+    }
+
+    #[test]
+    fn berths_rules_are_found_among_iptables_ones() {
+        // What `nft -j list chain ip filter DOCKER-USER` answers with an iptables rule in it.
+        let listed = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
+            {"chain": {"family": "ip", "table": "filter", "name": "DOCKER-USER", "handle": 7}},
+            {"rule": {"family": "ip", "table": "filter", "chain": "DOCKER-USER", "handle": 62, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "berth0"}}, {"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}},
+            {"rule": {"family": "ip", "table": "filter", "chain": "DOCKER-USER", "handle": 63, "expr": [{"xt": {"type": "match", "name": "conntrack"}}, {"accept": null}]}},
+            {"rule": {"family": "ip", "table": "filter", "chain": "DOCKER-USER", "handle": 64, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "other0"}}, {"accept": null}]}},
+            {"rule": {"family": "ip", "table": "filter", "chain": "DOCKER-USER", "handle": 8, "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"return": null}]}}]}"#;
+        assert_eq!(
+            accept_rules_in(listed, &["berth0".to_owned()]),
+            vec![(62, "berth0".to_owned())]
+        );
     }
 
     #[test]
