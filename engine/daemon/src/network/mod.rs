@@ -197,7 +197,12 @@ pub struct Networks {
     firewall: Mutex<()>,
     /// The host's name servers, where the embedded DNS forwards.
     upstreams: Vec<SocketAddr>,
+    /// Whether Docker's DOCKER-USER chain was there at the last look, and when that was.
+    docker_user: Mutex<(bool, Option<std::time::Instant>)>,
 }
+
+/// How often to look again for DOCKER-USER while it is missing (Docker may start after berthd).
+const DOCKER_USER_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A new 64-hex id.
 fn new_id() -> String {
@@ -253,6 +258,7 @@ impl Networks {
             host,
             firewall: Mutex::new(()),
             upstreams,
+            docker_user: Mutex::new((false, None)),
         })
     }
 
@@ -285,8 +291,30 @@ impl Networks {
         }
         enable_forwarding()?;
         self.refresh_firewall()?;
-        firewall::allow_in_docker_user(&self.state().bridges())?;
+        self.allow_in_docker_user()?;
         Ok(())
+    }
+
+    /// Accept berth's bridges in Docker's DOCKER-USER chain, and remember whether it exists.
+    fn allow_in_docker_user(&self) -> Result<(), NetworkError> {
+        let present = firewall::allow_in_docker_user(&self.state().bridges())?;
+        *self.docker_user.lock().unwrap_or_else(|p| p.into_inner()) =
+            (present, Some(std::time::Instant::now()));
+        Ok(())
+    }
+
+    /// When DOCKER-USER was missing, look again now and then: a dockerd started after berthd
+    /// sets its FORWARD policy to DROP, and berth's bridges need its accept rules from then on.
+    fn recheck_docker_user(&self) {
+        let due = {
+            let seen = self.docker_user.lock().unwrap_or_else(|p| p.into_inner());
+            !seen.0 && seen.1.is_none_or(|at| at.elapsed() >= DOCKER_USER_RECHECK)
+        };
+        if due {
+            if let Err(e) = self.allow_in_docker_user() {
+                tracing::warn!("{e}");
+            }
+        }
     }
 
     fn ensure_bridge(&self, record: &NetworkRecord) -> Result<u32, NetworkError> {

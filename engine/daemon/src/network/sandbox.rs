@@ -178,6 +178,9 @@ impl Networks {
 
     /// Make a container's sandbox. On failure nothing is left behind. Blocking.
     pub fn prepare_sandbox(&self, request: &SandboxRequest) -> Result<SandboxInfo, NetworkError> {
+        if !request.networks.is_empty() {
+            self.recheck_docker_user();
+        }
         let key = self.sandbox_key(&request.container_id);
         // A namespace left by a berthd that died is stale.
         let _ = netns::remove(&key);
