@@ -63,6 +63,32 @@ fn containers_on_the_default_bridge_reach_each_other_and_the_host_reaches_them()
         resolv.contains("nameserver") && !resolv.contains("nameserver 127."),
         "{resolv}"
     );
+
+    // Every kernel step is told: the bridge in the daemon's log, a container's own in its log.
+    let daemon_log = std::fs::read_to_string(daemon.root.join("exec/explain.jsonl")).unwrap();
+    assert!(
+        daemon_log.contains(&format!("created bridge {}", daemon.net.bridge())),
+        "{daemon_log}"
+    );
+    assert!(
+        daemon_log.contains("wrote nftables table ip berth-"),
+        "{daemon_log}"
+    );
+    daemon.ok(&["run", "--name", "once", "busybox", "true"]);
+    let short = inspect(&daemon, "{{.Id}}", "once")[..12].to_owned();
+    let log = std::fs::read_to_string(daemon.root.join(format!("exec/c/{short}/explain.jsonl"))).unwrap();
+    for sentence in [
+        "created network namespace",
+        "brought lo up",
+        "created veth pair vb",
+        "gave eth0 the address",
+        "brought eth0 up",
+        &format!("added the default route via {gateway}"),
+        "deleted link vb",
+        "removed network namespace",
+    ] {
+        assert!(log.contains(sentence), "no {sentence:?} in {log}");
+    }
     stop_and_check_clean(&mut daemon);
 }
 
@@ -102,6 +128,15 @@ fn published_ports_answer_through_the_proxy_and_dnat_and_survive_a_daemon_restar
     );
     let ps = daemon.ok(&["ps", "--format", "{{.Ports}}"]);
     assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
+    let short = inspect(&daemon, "{{.Id}}", "web")[..12].to_owned();
+    let log = std::fs::read_to_string(daemon.root.join(format!("exec/c/{short}/explain.jsonl"))).unwrap();
+    assert!(
+        log.contains(&format!(
+            "userland proxy listens on 0.0.0.0:{port}/tcp for {ip}:80"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("DNAT for 1 published port(s)"), "{log}");
 
     // berthd killed: its proxy is gone, the kernel's DNAT still serves.
     daemon.kill9();
