@@ -138,6 +138,24 @@ fn set_no_new_privs() -> Result<()> {
 }
 
 /// Mark every fd from 3 up close-on-exec, so the program inherits only stdin, stdout, stderr.
+/// The program starts with no signal blocked and every disposition at its default, as under
+/// runc, whatever its parents had: the shim blocks SIGCHLD for its signalfd, and Rust programs
+/// ignore SIGPIPE. (A shell as PID 1 with SIGCHLD blocked never returns from `wait` in its
+/// SIGTERM trap, so `docker stop` waited its full 10 seconds.)
+fn reset_signals() {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: SIG_DFL installs no handler of ours, so no code can run in signal context.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+    // Real-time signals (which nix's `Signal` doesn't list) may be ignored too.
+    for sig in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+        // SAFETY: as above: restoring the default disposition of a signal number.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
 pub fn close_inherited_fds() -> Result<()> {
     // SAFETY: close_range only changes flags of this process's fds.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
@@ -204,6 +222,7 @@ impl Finish<'_> {
         ready().map_err(|e| ProcessError::Ready(format!("{e:#}")))?;
 
         close_inherited_fds()?;
+        reset_signals();
         let c = |s: &str| CString::new(s).map_err(|_| ProcessError::Nul(s.to_string()));
         let program_c = c(&program.to_string_lossy())?;
         let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
