@@ -100,6 +100,9 @@ pub struct CheckArgs {
     /// Use the guide's names and ports instead of names unique to the run
     #[arg(long)]
     pub guide_names: bool,
+    /// Go on after a step fails instead of skipping the lab's remaining steps
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -167,6 +167,7 @@ fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             keep: true,
             session_dir: Some(session_dir),
             images: global.images.clone(),
+            keep_going: false,
         };
         let mut live = screen::Live { out };
         let report = replay(&scenario, &api, &options, &mut live);
@@ -256,6 +257,7 @@ fn check(global: &Global, args: CheckArgs) -> anyhow::Result<ExitCode> {
         keep: args.keep,
         session_dir: None,
         images: global.images.clone(),
+        keep_going: args.keep_going,
     };
     let mut out = screen::out();
     let mut labs = Vec::new();

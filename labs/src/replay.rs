@@ -33,6 +33,8 @@ pub struct ReplayOptions {
     pub session_dir: Option<PathBuf>,
     /// The lab images archive, when not found by itself.
     pub images: Option<PathBuf>,
+    /// Go on after a step fails (its later steps may fail for its sake) instead of skipping the rest.
+    pub keep_going: bool,
 }
 
 /// What a replay shows as it goes; every method does nothing unless overridden.
@@ -133,7 +135,7 @@ pub fn replay(
     let mut failed = false;
     for index in 0..total {
         let step = run.step(index);
-        if failed {
+        if failed && !options.keep_going {
             report.steps.push(StepReport {
                 number: index + 1,
                 title: step.title,
@@ -149,7 +151,7 @@ pub fn replay(
         run.session.info.step = index;
         let (commands, checks) = play_step(&mut run, index, &step, watcher);
         let ok = commands.iter().all(CommandReport::ok) && checks.iter().all(|c| c.holds);
-        failed = !ok;
+        failed |= !ok;
         report.steps.push(StepReport {
             number: index + 1,
             title: step.title,

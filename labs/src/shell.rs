@@ -186,39 +186,37 @@ impl Shell {
         let reader = pty.master.try_clone_reader().map_err(std::io::Error::other)?;
         let mut writer = pty.master.take_writer().map_err(std::io::Error::other)?;
 
-        // Read in a thread; tell the writer when the program first speaks (a prompt): by then
-        // it has set its terminal up, and typed input won't be flushed away.
-        let (first_tx, first_rx) = mpsc::channel::<()>();
-        let (done_tx, done_rx) = mpsc::channel::<Vec<u8>>();
+        // Read in a thread, passing chunks on: the writer types a line only once the program
+        // has answered the one before (a prompt), so input is never typed ahead of a terminal
+        // being set up (which may flush it) and the transcript reads as a session would.
+        let (chunks_tx, chunks) = mpsc::channel::<Vec<u8>>();
         std::thread::spawn(move || {
             let mut reader = reader;
-            let mut out = Vec::new();
             let mut chunk = [0u8; 4096];
-            let mut first = Some(first_tx);
             while let Ok(n) = reader.read(&mut chunk) {
-                if n == 0 {
+                if n == 0 || chunks_tx.send(chunk[..n].to_vec()).is_err() {
                     break;
                 }
-                if let Some(tx) = first.take() {
-                    let _ = tx.send(());
-                }
-                if out.len() < OUTPUT_LIMIT {
-                    out.extend_from_slice(&chunk[..n]);
-                }
             }
-            let _ = done_tx.send(out);
         });
-        let deadline = Instant::now() + timeout;
-        if !command.input.is_empty() {
-            let _ = first_rx.recv_timeout(Duration::from_secs(10));
-            // Enter on a terminal is a carriage return.
-            for line in &command.input {
-                writer.write_all(line.as_bytes())?;
-                writer.write_all(b"\r")?;
+        let mut raw = Vec::new();
+        let mut keep = |chunk: Vec<u8>, raw: &mut Vec<u8>| {
+            if raw.len() < OUTPUT_LIMIT {
+                raw.extend_from_slice(&chunk);
             }
+        };
+        let deadline = Instant::now() + timeout;
+        for line in &command.input {
+            wait_for_quiet(&chunks, &mut raw, &mut keep, deadline);
+            // Enter on a terminal is a carriage return.
+            writer.write_all(line.as_bytes())?;
+            writer.write_all(b"\r")?;
             writer.flush()?;
         }
         let exit_code = loop {
+            while let Ok(chunk) = chunks.try_recv() {
+                keep(chunk, &mut raw);
+            }
             if let Some(status) = child.try_wait()? {
                 break Some(status.exit_code() as i32);
             }
@@ -231,11 +229,36 @@ impl Shell {
         };
         drop(writer);
         drop(pty.master);
-        let raw = done_rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
+        // What the program wrote last may still be on its way.
+        while let Ok(chunk) = chunks.recv_timeout(Duration::from_millis(200)) {
+            keep(chunk, &mut raw);
+        }
         Ok(Ran {
             exit_code,
             output: terminal_text(&raw),
         })
+    }
+}
+
+/// Wait until the program has said something and then been quiet for a moment (it waits for
+/// input), or until `deadline`.
+fn wait_for_quiet(
+    chunks: &mpsc::Receiver<Vec<u8>>,
+    raw: &mut Vec<u8>,
+    keep: &mut impl FnMut(Vec<u8>, &mut Vec<u8>),
+    deadline: Instant,
+) {
+    const QUIET: Duration = Duration::from_millis(150);
+    let first_limit = deadline.min(Instant::now() + Duration::from_secs(10));
+    match chunks.recv_timeout(first_limit.saturating_duration_since(Instant::now())) {
+        Ok(chunk) => keep(chunk, raw),
+        Err(_) => return,
+    }
+    while Instant::now() < deadline {
+        match chunks.recv_timeout(QUIET) {
+            Ok(chunk) => keep(chunk, raw),
+            Err(_) => return,
+        }
     }
 }
 
