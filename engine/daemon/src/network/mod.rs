@@ -286,8 +286,15 @@ impl Networks {
             .filter(|n| n.record.driver == BRIDGE)
             .map(|n| n.record.clone())
             .collect();
+        // The default bridge must come up; a user network that can't only warns (its
+        // containers will fail to start with the cause).
         for record in &bridges {
-            self.ensure_bridge(record)?;
+            match self.ensure_bridge(record) {
+                Err(e) if !record.default_bridge => tracing::warn!("network {}: {e}", record.name),
+                other => {
+                    other?;
+                }
+            }
         }
         enable_forwarding()?;
         self.refresh_firewall()?;
