@@ -198,6 +198,36 @@ fn publish_all_maps_every_exposed_port_and_port_and_ps_show_them() {
         r#"{"80/tcp":null,"90/tcp":null}"#
     );
     assert_eq!(daemon.ok(&["port", "quiet"]), "");
+
+    // UDP: the proxy holds the host port and the table forwards it.
+    let udp = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    drop(udp);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dns",
+        "-p",
+        &format!("{port}:53/udp"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        daemon.ok(&["port", "dns"]).lines().next(),
+        Some(format!("53/udp -> 0.0.0.0:{port}").as_str())
+    );
+    assert!(
+        std::net::UdpSocket::bind(("0.0.0.0", port)).is_err(),
+        "udp {port} is not held"
+    );
+    let ip = inspect(&daemon, "{{.NetworkSettings.IPAddress}}", "dns");
+    let table = table_text(&daemon.net.bridge());
+    assert!(
+        table.contains(&format!("udp dport {port} dnat to {ip}:53")),
+        "{table}"
+    );
     stop_and_check_clean(&mut daemon);
 }
 

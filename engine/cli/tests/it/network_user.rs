@@ -273,3 +273,53 @@ fn network_commands_answer_like_docker() {
     assert_eq!(daemon.ok(&["network", "ls", "-q", "--filter", "type=custom"]), "");
     stop_and_check_clean(&mut daemon);
 }
+
+#[test]
+fn a_daemon_restart_keeps_user_network_addresses_and_names() {
+    let mut daemon = daemon();
+    daemon.ok(&["network", "create", "--subnet", &daemon.net.subnet(5), "keep"]);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "keep",
+        "--network-alias",
+        "site",
+        "httpd:2.4",
+    ]);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "keep",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let ip = inspect(&daemon, "{{.NetworkSettings.Networks.keep.IPAddress}}", "web");
+
+    daemon.restart();
+    assert_eq!(
+        inspect(&daemon, "{{.NetworkSettings.Networks.keep.IPAddress}}", "web"),
+        ip
+    );
+    // The running client's embedded DNS server answers again, names and aliases.
+    for name in ["web", "site"] {
+        let page = daemon.ok(&[
+            "exec",
+            "client",
+            "sh",
+            "-c",
+            &wget_script(&format!("http://{name}/")),
+        ]);
+        assert!(page.contains("It works!"), "{name}: {page}");
+    }
+    // A new container on the network does not get a running one's address.
+    let other = in_container_ok(&daemon, Some("keep"), "ip -o -4 addr show eth0");
+    assert!(!other.contains(&format!(" {ip}/")), "{other} took {ip}");
+    stop_and_check_clean(&mut daemon);
+}
