@@ -55,7 +55,9 @@ fn parse_bip(text: &str) -> Result<ipnet::Ipv4Net, String> {
         .parse()
         .map_err(|_| format!("invalid --bip {text}: want an address with a prefix, like 10.66.0.1/16"))?;
     if net.addr() == net.network() || net.addr() == net.broadcast() {
-        return Err(format!("invalid --bip {text}: the address must be a host of the subnet (its gateway)"));
+        return Err(format!(
+            "invalid --bip {text}: the address must be a host of the subnet (its gateway)"
+        ));
     }
     Ok(net)
 }
@@ -78,7 +80,10 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let socket = flags.socket_path()?;
     let _pidfile = flags.pidfile.as_deref().map(PidFile::create).transpose()?;
     if flags.bridge_name.is_empty() || flags.bridge_name.len() > 15 {
-        bail!("invalid --bridge-name {:?}: a link name has 1 to 15 characters", flags.bridge_name);
+        bail!(
+            "invalid --bridge-name {:?}: a link name has 1 to 15 characters",
+            flags.bridge_name
+        );
     }
     let engine = Engine::open(EngineConfig {
         data_root: flags.data_root.clone(),
