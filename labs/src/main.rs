@@ -354,7 +354,7 @@ fn grade(global: &Global, args: GradeArgs) -> anyhow::Result<ExitCode> {
         Some(session) => {
             let transcript = session.transcript();
             let evidence = format!(
-                "run {} started {}, {} commands in the transcript",
+                "run {} started {}, commands typed: {}",
                 session.info.run,
                 session.info.started,
                 transcript.len()

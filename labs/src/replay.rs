@@ -92,6 +92,7 @@ pub fn replay(
         id: scenario.id.clone(),
         title: scenario.title.clone(),
         run: String::new(),
+        vars: Default::default(),
         passed: false,
         seconds: 0.0,
         steps: Vec::new(),
@@ -163,6 +164,7 @@ pub fn replay(
     }
     run.session.info.step = total;
     let _ = run.session.save();
+    report.vars = run.session.info.vars.clone();
     report.objectives = run.evaluate_objectives();
     report.passed = !failed && report.objectives.iter().all(|o| o.passed());
     drop(run);

@@ -27,6 +27,8 @@ pub struct LabReport {
     pub title: String,
     /// The run id: what its names were made unique with.
     pub run: String,
+    /// The run's variables: the names and ports it used, and what it captured.
+    pub vars: crate::scenario::vars::Vars,
     pub passed: bool,
     pub seconds: f64,
     pub steps: Vec<StepReport>,
@@ -103,11 +105,13 @@ impl StepReport {
                 Some(code) => format!("exited {code}"),
                 None => "was killed after running too long".to_owned(),
             };
+            let output = match tail(&command.output, 20) {
+                tail if tail.trim().is_empty() => "(no output)".to_owned(),
+                tail => format!("its output:\n{tail}"),
+            };
             return Some(format!(
-                "`{}` {ended} (expected {}); its output:\n{}",
-                command.command,
-                command.expected_exit_code,
-                tail(&command.output, 20)
+                "`{}` {ended} (expected {}); {output}",
+                command.command, command.expected_exit_code
             ));
         }
         self.checks.iter().find(|c| !c.holds).map(Outcome::explain)
@@ -231,6 +235,7 @@ mod tests {
                 id: "demo".into(),
                 title: "Demo".into(),
                 run: "abc123".into(),
+                vars: crate::scenario::vars::Vars::builtins("demo", "abc123"),
                 passed: false,
                 seconds: 1.5,
                 steps: vec![

@@ -267,12 +267,56 @@ fn typed(lines: &[String]) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
-/// What a terminal showed, as plain text: escape sequences removed, `\r\n` as `\n`.
+/// What a terminal showed, as plain text, line by line: a carriage return goes back to the
+/// start of the line and later text overwrites it (a shell redrawing its prompt), `ESC [ K`
+/// erases to the end of the line, backspace steps back, other escape sequences are dropped.
+/// (A screen emulator would keep only the last screenful; a transcript needs every line.)
 pub fn terminal_text(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw)
-        .replace("\r\n", "\n")
-        .replace('\r', "");
-    strip_ansi_escapes::strip_str(text)
+    let text = String::from_utf8_lossy(raw);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line: Vec<char> = Vec::new();
+    let mut cursor: usize = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => {
+                lines.push(line.drain(..).collect());
+                cursor = 0;
+            }
+            '\r' => cursor = 0,
+            '\x08' => cursor = cursor.saturating_sub(1),
+            '\x1b' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    // Parameters, then one final byte.
+                    let mut last = None;
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            last = Some(c);
+                            break;
+                        }
+                    }
+                    if last == Some('K') {
+                        line.truncate(cursor);
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            c if c.is_control() && c != '\t' => {}
+            c => {
+                if cursor < line.len() {
+                    line[cursor] = c;
+                } else {
+                    line.push(c);
+                }
+                cursor += 1;
+            }
+        }
+    }
+    let mut out: String = lines.iter().map(|l| format!("{}\n", l.trim_end())).collect();
+    out.push_str(line.iter().collect::<String>().trim_end());
+    out
 }
 
 /// Read `pipe` to its end in a thread, keeping at most [`OUTPUT_LIMIT`] bytes.
@@ -394,5 +438,15 @@ mod tests {
     #[test]
     fn terminal_text_drops_escapes() {
         assert_eq!(terminal_text(b"\x1b[1;32mok\x1b[0m\r\nnext\r\n"), "ok\nnext\n");
+    }
+
+    #[test]
+    fn terminal_text_shows_a_redrawn_line_once() {
+        assert_eq!(
+            terminal_text(b"/x # \r\x1b[K/x # ls\r\nfile\r\n/x # "),
+            "/x # ls\nfile\n/x #"
+        );
+        assert_eq!(terminal_text(b"abc\x08\x08X\n"), "aXc\n");
+        assert_eq!(terminal_text(b"long line\rshort\n"), "shortline\n");
     }
 }

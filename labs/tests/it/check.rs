@@ -1,0 +1,221 @@
+//! `lab check`: the labs replayed against a private berthd and against the real Docker daemon,
+//! with the reports CI reads; the berthd runs' transcripts are the book's samples.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{TempDir, TestDaemon, docker_cli, docker_host, guide_values, lab, stable};
+
+/// What the labs berthd passes today; `networking` waits for link environment variables.
+const ON_BERTHD: &[&str] = &["first-container", "static-site", "handcrafted-images", "volumes"];
+
+fn read_report(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the JSON report was written"))
+        .expect("the JSON report parses")
+}
+
+/// A lab's replay as a reader would follow it: each step, its commands and output, its checks.
+fn transcript(lab: &Value, root: Option<&Path>) -> String {
+    let vars: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(lab["vars"].clone()).expect("vars are strings");
+    let mut pairs = guide_values(lab["id"].as_str().unwrap(), &vars);
+    pairs.push((lab["run"].as_str().unwrap().to_owned(), "[RUN]".to_owned()));
+    let mut text = String::new();
+    for step in lab["steps"].as_array().unwrap() {
+        text.push_str(&format!(
+            "## {}. {}\n",
+            step["number"],
+            step["title"].as_str().unwrap()
+        ));
+        for command in step["commands"].as_array().unwrap() {
+            text.push_str(&format!(
+                "$ {}\n{}",
+                command["command"].as_str().unwrap(),
+                command["output"].as_str().unwrap()
+            ));
+        }
+        for check in step["checks"].as_array().unwrap() {
+            let mark = if check["holds"].as_bool().unwrap() {
+                "✓"
+            } else {
+                "✗"
+            };
+            text.push_str(&format!("{mark} {}\n", check["check"].as_str().unwrap()));
+        }
+        text.push('\n');
+    }
+    stable(&text, &pairs, root)
+}
+
+fn assert_all_passed(report: &Value, output: &std::process::Output, context: &str) {
+    assert!(
+        output.status.success() && report["passed"] == true,
+        "lab check failed:\n{}\n{}\n{context}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_labs_pass_on_berthd() {
+    let daemon = TestDaemon::start();
+    let state = TempDir::new("berth-lab-state");
+    let json = state.path().join("report.json");
+    let junit = state.path().join("junit.xml");
+    let output = daemon
+        .lab(state.path())
+        .arg("check")
+        .args(ON_BERTHD)
+        .arg("--json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let report = read_report(&json);
+    assert_all_passed(&report, &output, &daemon.log());
+    assert_eq!(report["engine"], "berth");
+
+    // One testcase per step and per objective, none failed.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let labs = report["labs"].as_array().unwrap();
+    let cases: usize = labs
+        .iter()
+        .map(|l| l["steps"].as_array().unwrap().len() + l["objectives"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(xml.matches("<testcase ").count(), cases, "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    // Each run removed what it made, and only that: nothing carries a lab's label any more.
+    let api = daemon.api();
+    assert!(api.containers_labelled("berth.lab").unwrap().is_empty());
+    assert!(api.volumes_labelled("berth.lab").unwrap().is_empty());
+    assert!(api.images_labelled("berth.lab").unwrap().is_empty());
+    assert!(api.networks_labelled("berth.lab").unwrap().is_empty());
+    assert!(api.image("busybox").unwrap().is_some(), "the lab images stay");
+
+    // The sample transcripts the book shows.
+    for lab in labs {
+        let name = format!("transcript_{}", lab["id"].as_str().unwrap());
+        insta::assert_snapshot!(name, transcript(lab, Some(daemon.root.path())));
+    }
+}
+
+#[test]
+#[ignore = "berthd: `--link` sets no WEBSITE_PORT_* environment variables yet"]
+fn networking_passes_on_berthd() {
+    let daemon = TestDaemon::start();
+    let state = TempDir::new("berth-lab-state");
+    let json = state.path().join("report.json");
+    let output = daemon
+        .lab(state.path())
+        .args(["check", "networking", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let report = read_report(&json);
+    assert_all_passed(&report, &output, &daemon.log());
+    insta::assert_snapshot!(
+        "transcript_networking",
+        transcript(&report["labs"][0], Some(daemon.root.path()))
+    );
+}
+
+#[test]
+fn every_lab_passes_on_docker() {
+    let state = TempDir::new("berth-lab-state");
+    let json = state.path().join("report.json");
+    let output = lab(state.path())
+        .args([
+            "check",
+            "--all",
+            "--engine",
+            "docker",
+            "--host",
+            &docker_host(),
+            "--client",
+        ])
+        .arg(docker_cli())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let report = read_report(&json);
+    assert_all_passed(&report, &output, "");
+    assert_eq!(report["labs"].as_array().unwrap().len(), 5);
+    // On the shared daemon, each run removed exactly what carries its run label.
+    let api = berth_lab::api::Api::new(&docker_host()).unwrap();
+    for lab in report["labs"].as_array().unwrap() {
+        let label = format!("berth.lab.run={}", lab["run"].as_str().unwrap());
+        assert!(api.containers_labelled(&label).unwrap().is_empty(), "{label}");
+        assert!(api.volumes_labelled(&label).unwrap().is_empty(), "{label}");
+        assert!(api.images_labelled(&label).unwrap().is_empty(), "{label}");
+        assert!(api.networks_labelled(&label).unwrap().is_empty(), "{label}");
+    }
+}
+
+/// A lab whose second step cannot pass: `lab check` fails, says which check, what it expected and
+/// what it found, skips the rest, and still cleans up.
+#[test]
+fn a_failing_step_fails_the_check_and_says_why() {
+    let daemon = TestDaemon::start();
+    let scenarios = TempDir::new("berth-lab-scenarios");
+    std::fs::write(
+        scenarios.path().join("failing.toml"),
+        r#"id = "failing"
+title = "Failing"
+summary = "A lab whose second step cannot pass."
+minutes = 1
+images = ["busybox"]
+
+[names]
+box = "box"
+
+[[steps]]
+title = "Start a box"
+text = "Start it."
+commands = ["docker run -d --name ${box} busybox sleep 600"]
+checks = [{ container = "${box}", state = "running", image = "busybox" }]
+
+[[steps]]
+title = "Expect the impossible"
+text = "It exits 3."
+commands = ["docker exec ${box} sh -c 'exit 3'"]
+
+[[steps]]
+title = "Never reached"
+text = "Skipped."
+commands = ["docker ps"]
+
+[[objectives]]
+title = "the box exited"
+points = 1
+checks = [{ container = "${box}", state = "exited", within = "200ms" }]
+"#,
+    )
+    .unwrap();
+    let state = TempDir::new("berth-lab-state");
+    let junit = state.path().join("junit.xml");
+    let output = daemon
+        .lab(state.path())
+        .arg("--scenarios")
+        .arg(scenarios.path())
+        .args(["check", "failing", "--junit"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = regex::Regex::new(r"box-[0-9a-f]{6}")
+        .unwrap()
+        .replace_all(&stdout, "box-[RUN]");
+    let stdout = regex::Regex::new(r"\(\d+\.\d s\)|in \d+\.\d s")
+        .unwrap()
+        .replace_all(&stdout, "[TIME]");
+    insta::assert_snapshot!(stdout);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+    assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
+    assert!(daemon.api().containers_labelled("berth.lab").unwrap().is_empty());
+}
