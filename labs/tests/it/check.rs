@@ -29,11 +29,15 @@ fn transcript(lab: &Value, root: Option<&Path>) -> String {
             step["title"].as_str().unwrap()
         ));
         for command in step["commands"].as_array().unwrap() {
-            text.push_str(&format!(
-                "$ {}\n{}",
-                command["command"].as_str().unwrap(),
-                command["output"].as_str().unwrap()
-            ));
+            let line = command["command"].as_str().unwrap();
+            let mut output = command["output"].as_str().unwrap().to_owned();
+            if line.starts_with("docker images") {
+                // Images made in the same second list in either order.
+                let mut rows: Vec<&str> = output.lines().collect();
+                rows[1..].sort_unstable();
+                output = rows.iter().map(|r| format!("{r}\n")).collect();
+            }
+            text.push_str(&format!("$ {line}\n{output}"));
         }
         for check in step["checks"].as_array().unwrap() {
             let mark = if check["holds"].as_bool().unwrap() {
