@@ -257,6 +257,24 @@ fn legacy_links_give_hosts_entries_and_variables() {
         assert!(out.lines().any(|l| l == line), "{line} missing in {out}");
     }
     assert!(out.contains("It works!"), "{out}");
+    // An exec process gets the link's variables too, as Docker's do.
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--link",
+        "db:database",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let env = daemon.ok(&["exec", "client", "env"]);
+    assert!(
+        env.lines()
+            .any(|l| l == format!("DATABASE_PORT_80_TCP_ADDR={ip}")),
+        "{env}"
+    );
 
     // Stored as Docker stores links; a missing target fails create.
     daemon.ok(&[

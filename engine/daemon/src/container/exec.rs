@@ -164,7 +164,7 @@ impl Containers {
                     .map_err(|e| ContainerError::BadRequest(e.to_string()))?
             };
             let env = replace_or_append_env(
-                process_env(&record.config, &[]),
+                process_env(&record.config, &self.link_env(&record)),
                 exec.config.env.as_deref().unwrap_or_default(),
             );
             let cwd = [

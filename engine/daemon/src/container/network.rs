@@ -373,42 +373,11 @@ impl Containers {
             .map_err(|e| ContainerError::BadRequest(e.to_string()))?
         };
         // Links: the targets must run on the default bridge now.
-        let mut link_env = Vec::new();
-        if mode == Mode::Bridge {
-            for link in host.links.iter().flatten() {
-                let Some((target, alias)) = parse_link(link) else {
-                    continue;
-                };
-                let other = self.get(&target)?.record();
-                if !other.state.status.is_running() {
-                    return Err(ContainerError::Start(format!(
-                        "Cannot link to a non running container: /{} AS {}/{alias}",
-                        other.bare_name(),
-                        record.name
-                    )));
-                }
-                let address = other
-                    .network_settings
-                    .networks
-                    .get("bridge")
-                    .map(|e| e.ip_address.clone())
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| {
-                        ContainerError::Start(format!(
-                            "Cannot link to /{}, as it does not belong to the default network",
-                            other.bare_name()
-                        ))
-                    })?;
-                let mut names = vec![alias.clone()];
-                for name in [other.short_id(), other.bare_name()] {
-                    if !names.iter().any(|n| n == name) {
-                        names.push(name.to_owned());
-                    }
-                }
-                extra.push(format!("{address}\t{}", names.join(" ")));
-                link_env.extend(link_env_for(&alias, &record, &other, &address));
-            }
-        }
+        let (link_hosts, link_env) = match mode {
+            Mode::Bridge => self.links_of(&record, true)?,
+            _ => Default::default(),
+        };
+        extra.extend(link_hosts);
         let request = SandboxRequest {
             container_id: record.id.clone(),
             container_name: record.bare_name().to_owned(),
@@ -440,6 +409,72 @@ impl Containers {
             netns: Some(info.key),
             link_env,
         })
+    }
+
+    /// A container's legacy links: their /etc/hosts lines and variables. `strict` (at start)
+    /// refuses a target that doesn't run on the default bridge, as Docker; otherwise (for
+    /// `exec`, which gets the variables too) such a link is left out.
+    fn links_of(
+        &self,
+        record: &ContainerRecord,
+        strict: bool,
+    ) -> Result<(Vec<String>, Vec<String>), ContainerError> {
+        let (mut hosts, mut env) = (Vec::new(), Vec::new());
+        if mode_of(&record.host_config.network_mode) != Mode::Bridge {
+            return Ok((hosts, env));
+        }
+        for link in record.host_config.links.iter().flatten() {
+            let Some((target, alias)) = parse_link(link) else {
+                continue;
+            };
+            let other = match self.get(&target) {
+                Ok(c) => c.record(),
+                Err(_) if !strict => continue,
+                Err(e) => return Err(e),
+            };
+            if !other.state.status.is_running() {
+                if !strict {
+                    continue;
+                }
+                return Err(ContainerError::Start(format!(
+                    "Cannot link to a non running container: /{} AS {}/{alias}",
+                    other.bare_name(),
+                    record.name
+                )));
+            }
+            let address = other
+                .network_settings
+                .networks
+                .get("bridge")
+                .map(|e| e.ip_address.clone())
+                .filter(|a| !a.is_empty());
+            let address = match address {
+                Some(address) => address,
+                None if !strict => continue,
+                None => {
+                    return Err(ContainerError::Start(format!(
+                        "Cannot link to /{}, as it does not belong to the default network",
+                        other.bare_name()
+                    )));
+                }
+            };
+            let mut names = vec![alias.clone()];
+            for name in [other.short_id(), other.bare_name()] {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+            hosts.push(format!("{address}\t{}", names.join(" ")));
+            env.extend(link_env(&alias, record.bare_name(), &other, &address));
+        }
+        Ok((hosts, env))
+    }
+
+    /// The legacy links' variables an `exec` process gets, as the container's own process did.
+    pub(super) fn link_env(&self, record: &ContainerRecord) -> Vec<String> {
+        self.links_of(record, false)
+            .map(|(_, env)| env)
+            .unwrap_or_default()
     }
 
     /// Fill `NetworkSettings` from a prepared sandbox, as Docker 20.10 shows it.
@@ -631,10 +666,6 @@ impl Mode {
     fn is_shared(&self) -> bool {
         matches!(self, Mode::Host | Mode::Container(_))
     }
-}
-
-fn link_env_for(alias: &str, me: &ContainerRecord, target: &ContainerRecord, address: &str) -> Vec<String> {
-    link_env(alias, me.bare_name(), target, address)
 }
 
 fn append(path: &Path, line: &str) {
