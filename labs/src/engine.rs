@@ -256,15 +256,17 @@ pub fn ensure_images(api: &Api, images: &[String], archive: Option<&Path>) -> Re
     Ok(true)
 }
 
-/// What the engine calls itself: "berthd 0.1.0" or "Docker Engine 20.10.24".
+/// What the engine calls itself: "Berth Engine 0.1.0" or "Docker Engine 20.10.24+dfsg1"
+/// (Debian's dockerd leaves its platform name empty).
 pub fn describe(api: &Api) -> String {
     let Ok(version) = api.version() else {
         return "an engine".to_owned();
     };
     let name = version
-        .pointer("/Components/0/Name")
+        .pointer("/Platform/Name")
         .and_then(|v| v.as_str())
-        .unwrap_or("engine");
+        .filter(|n| !n.is_empty())
+        .unwrap_or("Docker Engine");
     let number = version.get("Version").and_then(|v| v.as_str()).unwrap_or("");
     format!("{name} {number}").trim().to_owned()
 }

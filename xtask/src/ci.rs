@@ -85,6 +85,9 @@ pub fn run_ci(args: Args) -> anyhow::Result<()> {
         test.env("DOCKER_HOST", docker.host());
         run(&mut test)
     })?;
+    step("labs on berthd and on Docker", || {
+        crate::demo::check_labs(&docker.host())
+    })?;
     drop(docker);
     step("leak check", leak_check)?;
     println!("ci: all green");

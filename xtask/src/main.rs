@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 /// CI: install what the tests need, start it, run every check, then the leak check.
 mod ci;
-/// Demo: build, load the lab images into a private berthd, list them.
+/// Demo: build, start a private berthd, play the first lab on it.
 mod demo;
 /// Lab images: reproducible stand-ins for the guide's Docker Hub images.
 mod images;
@@ -28,7 +28,7 @@ enum Task {
     Ci(ci::Args),
     /// Measure berth beside Docker (medians, ratios)
     Bench(bench::Args),
-    /// Build everything, start a private berthd, load the lab images and list them
+    /// Install what berth needs, build it and the lab images, play a lab on a private berthd
     Demo(demo::Args),
 }
 

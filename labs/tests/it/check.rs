@@ -217,6 +217,9 @@ checks = [{ container = "${box}", state = "exited", within = "200ms" }]
     let stdout = regex::Regex::new(r"\(\d+\.\d s\)|in \d+\.\d s")
         .unwrap()
         .replace_all(&stdout, "[TIME]");
+    let stdout = regex::Regex::new(r"\(Berth Engine [^)]+\)")
+        .unwrap()
+        .replace_all(&stdout, "(Berth Engine [VERSION])");
     insta::assert_snapshot!(stdout);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<failure").count(), 2, "{xml}");

@@ -123,9 +123,9 @@ fn stable_screen(screen: &str, daemon: &TestDaemon, state: &TempDir) -> String {
     let text = lines
         .join("\n")
         .replace(&state.path().display().to_string(), "[STATE]");
-    let text = regex::Regex::new(r"engine: Engine \S+")
+    let text = regex::Regex::new(r"engine: Berth Engine \S+")
         .unwrap()
-        .replace_all(&text, "engine: Engine [VERSION]");
+        .replace_all(&text, "engine: Berth Engine [VERSION]");
     let text = regex::Regex::new(r"docker: \S+/berth ")
         .unwrap()
         .replace_all(&text, "docker: [BIN]/berth ");
