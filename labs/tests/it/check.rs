@@ -7,8 +7,14 @@ use serde_json::Value;
 
 use crate::common::{TempDir, TestDaemon, docker_cli, docker_host, guide_values, lab, stable};
 
-/// What the labs berthd passes today; `networking` waits for link environment variables.
-const ON_BERTHD: &[&str] = &["first-container", "static-site", "handcrafted-images", "volumes"];
+/// Every lab, in course order.
+const LABS: &[&str] = &[
+    "first-container",
+    "static-site",
+    "handcrafted-images",
+    "volumes",
+    "networking",
+];
 
 fn read_report(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("the JSON report was written"))
@@ -70,7 +76,7 @@ fn the_labs_pass_on_berthd() {
     let output = daemon
         .lab(state.path())
         .arg("check")
-        .args(ON_BERTHD)
+        .args(LABS)
         .arg("--json")
         .arg(&json)
         .arg("--junit")
@@ -104,26 +110,6 @@ fn the_labs_pass_on_berthd() {
         let name = format!("transcript_{}", lab["id"].as_str().unwrap());
         insta::assert_snapshot!(name, transcript(lab, Some(daemon.root.path())));
     }
-}
-
-#[test]
-#[ignore = "berthd: `--link` sets no WEBSITE_PORT_* environment variables yet"]
-fn networking_passes_on_berthd() {
-    let daemon = TestDaemon::start();
-    let state = TempDir::new("berth-lab-state");
-    let json = state.path().join("report.json");
-    let output = daemon
-        .lab(state.path())
-        .args(["check", "networking", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    let report = read_report(&json);
-    assert_all_passed(&report, &output, &daemon.log());
-    insta::assert_snapshot!(
-        "transcript_networking",
-        transcript(&report["labs"][0], Some(daemon.root.path()))
-    );
 }
 
 #[test]

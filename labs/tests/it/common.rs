@@ -209,8 +209,9 @@ pub fn docker_cli() -> PathBuf {
     }
 }
 
-/// What a run's unique names and ports were, mapped back to the guide's: `httpd-3f9a1c` →
-/// `httpd`, a free port → 8080. Longest first, so a name is never replaced inside a longer one.
+/// What a run's unique names and ports were, mapped back to the guide's (`httpd-3f9a1c` →
+/// `httpd`, a free port → 8080), and its captures to their variables (`${exposed_ip}`). Longest
+/// first, so a name is never replaced inside a longer one.
 pub fn guide_values(lab: &str, vars: &BTreeMap<String, String>) -> Vec<(String, String)> {
     let scenario = berth_lab::scenario::find(&scenarios_dir(), lab).expect("the scenario loads");
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -222,6 +223,13 @@ pub fn guide_values(lab: &str, vars: &BTreeMap<String, String>) -> Vec<(String, 
     for (var, port) in &scenario.ports {
         if let Some(value) = vars.get(var) {
             pairs.push((value.clone(), port.to_string()));
+        }
+    }
+    // Captures (what the engine chose: an address, a port, a volume's name) read as variables.
+    for (var, value) in vars {
+        let declared = scenario.names.contains_key(var) || scenario.ports.contains_key(var);
+        if !declared && !berth_lab::scenario::vars::BUILTINS.contains(&var.as_str()) {
+            pairs.push((value.clone(), format!("${{{var}}}")));
         }
     }
     pairs.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
@@ -236,7 +244,9 @@ pub fn stable(text: &str, pairs: &[(String, String)], root: Option<&Path>) -> St
         text = text.replace(&root.display().to_string(), "[ROOT]");
     }
     for (from, to) in pairs {
-        text = text.replace(from.as_str(), to);
+        // Whole words only: a captured short id must not match inside a long one.
+        let word = regex::Regex::new(&format!(r"\b{}\b", regex::escape(from))).expect("a valid pattern");
+        text = word.replace_all(&text, regex::NoExpand(to)).into_owned();
     }
     let rules: &[(&str, &str)] = &[
         (r"sha256:[0-9a-f]{64}", "sha256:[ID]"),
