@@ -4,7 +4,8 @@
 //! runs them on their terminal (so `docker exec -it` works), records them in the transcript,
 //! shows what the engine did, and re-evaluates the step's checks: when they all hold, the next
 //! step comes. At the prompt, `hint` shows the step's next hint, `check` shows each check,
-//! `skip` moves on, `exit` leaves (the session stays for `lab grade`).
+//! `explain` everything the engine did for the last command, `skip` moves on, `exit` leaves (the
+//! session stays for `lab grade`).
 
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
@@ -20,10 +21,11 @@ use crate::screen;
 const PATIENCE: Duration = Duration::from_secs(2);
 
 /// Lines the prompt answers itself.
-const HELP: &str = "hint   the step's next hint\n\
-                    check  each of the step's checks, and whether it holds\n\
-                    skip   go on to the next step\n\
-                    exit   leave (the session stays: `lab grade` scores it, `lab reset` cleans up)\n\
+const HELP: &str = "hint     the step's next hint\n\
+                    check    each of the step's checks, and whether it holds\n\
+                    explain  everything the engine did for the last command\n\
+                    skip     go on to the next step\n\
+                    exit     leave (the session stays: `lab grade` scores it, `lab reset` cleans up)\n\
                     anything else runs in the shell";
 
 /// How a guided run ended.
@@ -40,6 +42,7 @@ pub fn guide(run: &mut LabRun, input: &mut dyn BufRead, out: &mut dyn Write) -> 
     let scenario = run.scenario;
     let total = scenario.steps.len();
     let start = run.session.info.step;
+    let mut last_events = Vec::new();
     for index in start..total {
         run.session.info.step = index;
         run.session.info.hints_shown = 0;
@@ -65,6 +68,13 @@ pub fn guide(run: &mut LabRun, input: &mut dyn BufRead, out: &mut dyn Write) -> 
                     show_hint(run, index, out)?;
                     continue;
                 }
+                "explain" | "lab explain" => {
+                    if last_events.is_empty() {
+                        writeln!(out, "  the engine explained nothing for the last command")?;
+                    }
+                    screen::explain(out, &last_events, true);
+                    continue;
+                }
                 "skip" | "lab skip" => {
                     writeln!(out, "skipped step {}", index + 1)?;
                     break;
@@ -81,9 +91,8 @@ pub fn guide(run: &mut LabRun, input: &mut dyn BufRead, out: &mut dyn Write) -> 
             }
             let since = unix_now();
             let code = run.run_typed(index, line);
-            if let Ok(Some(events)) = run.api.explain_since(since) {
-                screen::explain(out, &events);
-            }
+            last_events = run.api.explain_since(since).ok().flatten().unwrap_or_default();
+            screen::explain(out, &last_events, false);
             if checks_hold(run, index, code == 0) {
                 let outcomes = run.evaluate_step(index, Some(Duration::ZERO));
                 screen::checks(out, &outcomes);

@@ -96,17 +96,23 @@ pub fn finished(out: &mut dyn Write, report: &CommandReport) {
     }
 }
 
-/// What the engine did: its explain events, one plain sentence each.
-pub fn explain(out: &mut dyn Write, events: &[ExplainEvent]) {
+/// What the engine did: its explain events, one plain sentence each (the first few; `all`
+/// shows every one).
+pub fn explain(out: &mut dyn Write, events: &[ExplainEvent], all: bool) {
     if events.is_empty() {
         return;
     }
+    let shown = if all { events.len() } else { EXPLAIN_LINES };
     let _ = writeln!(out, "{DIM}  what the engine did:{DIM:#}");
-    for event in events.iter().take(EXPLAIN_LINES) {
+    for event in events.iter().take(shown) {
         let _ = writeln!(out, "{DIM}  {:<13} {}{DIM:#}", event.source, event.msg);
     }
-    if events.len() > EXPLAIN_LINES {
-        let _ = writeln!(out, "{DIM}  … and {} more{DIM:#}", events.len() - EXPLAIN_LINES);
+    if events.len() > shown {
+        let _ = writeln!(
+            out,
+            "{DIM}  … and {} more (`explain` shows them all){DIM:#}",
+            events.len() - shown
+        );
     }
 }
 
@@ -142,7 +148,7 @@ impl<W: Write> Watcher for Live<W> {
         finished(&mut self.out, report);
     }
     fn explain(&mut self, events: &[ExplainEvent]) {
-        explain(&mut self.out, events);
+        explain(&mut self.out, events, false);
     }
     fn checks(&mut self, outcomes: &[Outcome]) {
         checks(&mut self.out, outcomes);

@@ -149,6 +149,8 @@ fn a_trainee_does_first_container_at_the_prompt() {
     terminal.expect("[first-container 2/5] $ ");
     terminal.type_line("docker run hello-world");
     terminal.expect("[first-container 3/5] $ ");
+    terminal.type_line("explain");
+    terminal.expect("[first-container 3/5] $ ");
     terminal.type_line("check");
     terminal.expect("[first-container 3/5] $ ");
     terminal.type_line("docker ps -a");
