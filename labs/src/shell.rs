@@ -240,8 +240,9 @@ impl Shell {
     }
 }
 
-/// Wait until the program has said something and then been quiet for a moment (it waits for
-/// input), or until `deadline`.
+/// Wait until the program waits for input: it has said something since the last line was
+/// typed, then been quiet for a moment with a prompt showing (the last line not ended) — or
+/// until ten seconds (or `deadline`) pass.
 fn wait_for_quiet(
     chunks: &mpsc::Receiver<Vec<u8>>,
     raw: &mut Vec<u8>,
@@ -249,17 +250,25 @@ fn wait_for_quiet(
     deadline: Instant,
 ) {
     const QUIET: Duration = Duration::from_millis(150);
-    let first_limit = deadline.min(Instant::now() + Duration::from_secs(10));
-    match chunks.recv_timeout(first_limit.saturating_duration_since(Instant::now())) {
-        Ok(chunk) => keep(chunk, raw),
-        Err(_) => return,
-    }
-    while Instant::now() < deadline {
-        match chunks.recv_timeout(QUIET) {
+    let limit = deadline.min(Instant::now() + Duration::from_secs(10));
+    let start = raw.len();
+    while Instant::now() < limit {
+        match chunks.recv_timeout(QUIET.min(limit.saturating_duration_since(Instant::now()))) {
             Ok(chunk) => keep(chunk, raw),
-            Err(_) => return,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if raw.len() > start && shows_prompt(raw) {
+                    return;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
+}
+
+/// Whether the screen's last line has text: a prompt waiting at its end.
+fn shows_prompt(raw: &[u8]) -> bool {
+    let last_line = raw.rsplit(|b| *b == b'\n').next().unwrap_or_default();
+    !terminal_text(last_line).trim().is_empty()
 }
 
 /// Input lines as typed: each followed by Enter.
@@ -426,13 +435,13 @@ mod tests {
     fn a_tty_command_sees_a_terminal_and_its_input() {
         let dir = tempfile::tempdir().unwrap();
         let mut shell = Shell::new(dir.path(), vec![]);
-        // Input is typed once the program has first spoken; the terminal echoes it.
-        let mut command = line("test -t 0 && echo tty; read a; echo \"got $a\"");
+        // Input is typed at the program's prompt; the terminal echoes it.
+        let mut command = line("test -t 0 && echo tty; printf 'name? '; read a; echo \"got $a\"");
         command.tty = true;
         command.input = vec!["hello".into()];
         let ran = shell.run_captured(&command, COMMAND_TIMEOUT);
         assert_eq!(ran.exit_code, Some(0));
-        assert_eq!(ran.output, "tty\nhello\ngot hello\n");
+        assert_eq!(ran.output, "tty\nname? hello\ngot hello\n");
     }
 
     #[test]

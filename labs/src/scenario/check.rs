@@ -559,7 +559,7 @@ fn describe_output(contains: &[String], lacks: &[String], matches: Option<&str>,
     if !parts.is_empty() {
         text.push_str(&format!(
             "{} without {}",
-            if text.is_empty() { " with" } else { " and" },
+            if text.is_empty() { "" } else { " and" },
             join_words(&parts)
         ));
     }

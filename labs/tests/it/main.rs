@@ -6,5 +6,6 @@
 mod common;
 
 mod check;
+mod checks;
 mod guided;
 mod scenarios;

@@ -1,0 +1,127 @@
+//! Every kind of check against a real engine (a private berthd): what holds, and for what does
+//! not, the words a trainee reads — which check, what was expected, what was found.
+
+use berth_lab::checks::{Context, evaluate};
+use berth_lab::scenario::Check;
+use berth_lab::shell::Shell;
+
+use crate::common::{TempDir, TestDaemon};
+
+fn check(text: &str) -> Check {
+    #[derive(serde::Deserialize)]
+    struct One {
+        check: Check,
+    }
+    toml::from_str::<One>(&format!("check = {text}"))
+        .expect("a valid check")
+        .check
+}
+
+#[test]
+fn each_kind_of_check_holds_or_says_why() {
+    let daemon = TestDaemon::start();
+    let run = |args: &[&str]| {
+        let output = daemon.berth(args);
+        assert!(output.status.success(), "berth {args:?}: {output:?}");
+    };
+    let api = daemon.api();
+    berth_lab::engine::ensure_images(&api, &["busybox".to_owned(), "httpd:2.4".to_owned()], None).unwrap();
+    run(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--label",
+        "berth.lab.run=t1",
+        "-p",
+        "127.0.0.1::80",
+        "httpd:2.4",
+    ]);
+    let done = daemon.berth(&[
+        "run",
+        "--name",
+        "done",
+        "--label",
+        "berth.lab.run=t1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo bye; exit 3",
+    ]);
+    assert_eq!(done.status.code(), Some(3), "{done:?}");
+    run(&["volume", "create", "data"]);
+    run(&["network", "create", "net"]);
+    run(&["network", "connect", "--alias", "db", "net", "web"]);
+    let volume = api.volume("data").unwrap().unwrap();
+    std::fs::write(std::path::Path::new(&volume.mountpoint).join("present.txt"), "x").unwrap();
+    let port = api.container("web").unwrap().unwrap().network_settings.ports["80/tcp"]
+        .as_ref()
+        .unwrap()[0]
+        .host_port
+        .clone();
+
+    let lab_dir = TempDir::new("berth-lab-dir");
+    let shell = Shell::new(lab_dir.path(), vec![]);
+    let transcript = vec![berth_lab::session::TranscriptEntry {
+        step: 0,
+        command: "docker ps -a".into(),
+        exit_code: 0,
+        time: String::new(),
+        seconds: 0.0,
+    }];
+    let cx = Context {
+        api: &api,
+        shell: &shell,
+        run_label: "berth.lab.run=t1",
+        transcript: &transcript,
+    };
+    let holding = [
+        r#"{ container = "web", state = "running", image = "httpd:2.4", exposed = ["80/tcp"], published = { "80/tcp" = "*" } }"#,
+        r#"{ container = "*", image = "busybox", exit_code = 3, logs_contain = "bye" }"#,
+        r#"{ container = "gone", exists = false }"#,
+        r#"{ image = "httpd:2.4", larger_than = "busybox", layers = 2 }"#,
+        r#"{ volume = "data", holds = "present.txt" }"#,
+        r#"{ network = "net", driver = "bridge", members = ["web"], aliases = { web = ["db"] } }"#,
+        r#"{ exec = "cat /proc/1/cmdline", in = "web", contains = "httpd-foreground" }"#,
+        r#"{ host = "echo hello", contains = "hello" }"#,
+        r#"{ ran = "^docker ps" }"#,
+    ];
+    for text in holding {
+        let outcome = evaluate(&check(text), &cx);
+        assert!(outcome.holds, "{text}: {}", outcome.explain());
+    }
+    let http = check(&format!(
+        r#"{{ http = "http://127.0.0.1:{port}/", contains = "It works!" }}"#
+    ));
+    assert!(berth_lab::checks::evaluate_until(&http, &cx, None).holds);
+
+    let failing = [
+        r#"{ container = "web", state = "exited" }"#,
+        r#"{ container = "web", published = { "80/tcp" = "8080" } }"#,
+        r#"{ container = "web", mounts = [{ destination = "/data" }] }"#,
+        r#"{ container = "done", exit_code = 0 }"#,
+        r#"{ container = "nobody" }"#,
+        r#"{ container = "*", image = "httpd:2.4", state = "exited" }"#,
+        r#"{ image = "busybox", larger_than = "httpd:2.4" }"#,
+        r#"{ image = "nothing:here" }"#,
+        r#"{ volume = "data", holds = "missing.txt" }"#,
+        r#"{ volume = "data", exists = false }"#,
+        r#"{ network = "net", members = ["done"] }"#,
+        r#"{ exec = "exit 4", in = "web" }"#,
+        r#"{ exec = "echo one", in = "web", contains = "two" }"#,
+        r#"{ host = "printf 'a b'", lacks = "b" }"#,
+        r#"{ ran = "^docker rm" }"#,
+    ];
+    let mut words = String::new();
+    for text in failing {
+        let outcome = evaluate(&check(text), &cx);
+        assert!(!outcome.holds, "{text} should not hold");
+        words.push_str(&format!("{}\n", outcome.explain()));
+    }
+    // What the engine chose (a host port) and what the lab images weigh are not the point.
+    let words = words.replace(&format!(" {port}"), " [PORT]");
+    let words = regex::Regex::new(r"\d+ bytes")
+        .unwrap()
+        .replace_all(&words, "[N] bytes");
+    insta::assert_snapshot!(words);
+}
