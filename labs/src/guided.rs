@@ -176,6 +176,12 @@ pub fn intro(scenario: &Scenario, api: &Api, run: &LabRun, out: &mut dyn Write) 
         scenario.id,
         run.shell().cwd().display()
     )?;
+    if matches!(api.explain_since(crate::replay::unix_now()), Ok(None)) {
+        writeln!(
+            out,
+            "(this engine does not explain its steps; against berthd, lab shows what it did after each command)"
+        )?;
+    }
     writeln!(out, "type `help` for what the prompt understands")?;
     Ok(())
 }
