@@ -28,8 +28,8 @@ pub use image::{
     ImageMetadata, ImagePruneResponse, ImageRootFs, ImageSummary, ProgressDetail,
 };
 pub use network::{
-    ConfigReference, Ipam, IpamConfig, Network, NetworkConnectRequest, NetworkContainer, NetworkCreateRequest,
-    NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
+    ConfigReference, Ipam, IpamConfig, Network, NetworkConnectRequest, NetworkContainer,
+    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
 };
 pub use volume::{Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse, VolumeUsageData};
 

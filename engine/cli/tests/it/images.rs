@@ -518,3 +518,43 @@ fn api_answers_versioned_and_unversioned_paths() {
     let too_new = curl(&["http://berth/v1.99/version"]);
     assert!(too_new.starts_with("HTTP/1.1 400"), "{too_new}");
 }
+
+#[test]
+fn rmi_is_refused_while_a_container_uses_the_image_unless_forced() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    let id = daemon
+        .ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"])
+        .trim()
+        .to_owned();
+    let short = &id[7..19];
+    let container = daemon.ok(&["create", "busybox", "true"]).trim().to_owned();
+
+    // By name, its only name: Docker refuses, naming the container and the image.
+    let (code, stderr) = daemon.fails(&["rmi", "busybox"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        format!(
+            "Error response from daemon: conflict: unable to remove repository reference \"busybox\" (must force) - container {} is using its referenced image {short}\n",
+            &container[..12]
+        )
+    );
+    // By id: a stopped container's image must be forced.
+    let (_, stderr) = daemon.fails(&["rmi", short]);
+    assert!(
+        stderr.contains(&format!(
+            "unable to delete {short} (must be forced) - image is being used by stopped container {}",
+            &container[..12]
+        )),
+        "{stderr}"
+    );
+    // Forced: the image goes, the container keeps running on its layers.
+    let out = daemon.ok(&["rmi", "-f", "busybox"]);
+    assert!(
+        out.contains("Untagged: busybox:latest") && out.contains(&format!("Deleted: {id}")),
+        "{out}"
+    );
+    daemon.ok(&["start", "-a", &container]);
+    daemon.ok(&["rm", &container]);
+}
