@@ -30,7 +30,7 @@ pub fn run_demo(args: Args) -> anyhow::Result<()> {
     run(Command::new("cargo").args(["build", "--release", "--bins", "--workspace"]))?;
     run(Command::new("cargo").args(["xtask", "images"]))?;
 
-    let bin = target_dir(&root).join("release");
+    let bin = crate::util::target_dir()?.join("release");
     let daemon = PrivateBerthd::start(&bin, "berth-demo", 90)?;
     let lab = |args: &[&str]| {
         println!("\n$ lab {}", args.join(" "));
@@ -49,8 +49,7 @@ pub fn run_demo(args: Args) -> anyhow::Result<()> {
 /// `lab check --all` against a private berthd and against the Docker daemon at `docker_host`,
 /// reports in `target/ci/lab-{berth,docker}.{json,xml}`; prints both times side by side.
 pub fn check_labs(docker_host: &str) -> anyhow::Result<()> {
-    let root = workspace_root()?;
-    let target = target_dir(&root);
+    let target = crate::util::target_dir()?;
     run(Command::new("cargo").args([
         "build",
         "-p",
@@ -112,13 +111,6 @@ pub fn check_labs(docker_host: &str) -> anyhow::Result<()> {
         (true, false) => bail!("labs fail on Docker: see target/ci/lab-docker.json"),
         (false, false) => bail!("labs fail on berthd and on Docker: see target/ci/lab-*.json"),
     }
-}
-
-/// Cargo's target directory (`CARGO_TARGET_DIR` when set).
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
 }
 
 /// A berthd on temporary roots with a bridge of its own (named `name`, which starts with

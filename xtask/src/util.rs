@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 
 /// The workspace root (where the top Cargo.toml is).
 pub fn workspace_root() -> anyhow::Result<PathBuf> {
@@ -21,4 +21,26 @@ pub fn run(command: &mut Command) -> anyhow::Result<()> {
         bail!("{command:?} failed: {status}");
     }
     Ok(())
+}
+
+/// The target directory cargo uses (it honours `CARGO_TARGET_DIR` and the config files), so
+/// the tasks find the binaries and `lab-images.tar` wherever cargo put them.
+pub fn target_dir() -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .context("run cargo metadata")?;
+    ensure!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("parse cargo metadata")?;
+    let target = metadata["target_directory"]
+        .as_str()
+        .context("cargo metadata has no target_directory")?;
+    Ok(PathBuf::from(target))
 }

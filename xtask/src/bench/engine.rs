@@ -143,8 +143,9 @@ pub fn run_bench() -> anyhow::Result<()> {
         ])
         .current_dir(&root))?;
     run(Command::new("cargo").args(["xtask", "images"]).current_dir(&root))?;
-    let bin = root.join("target/release");
-    let images = root.join("target/lab-images.tar");
+    let target = crate::util::target_dir()?;
+    let bin = target.join("release");
+    let images = target.join("lab-images.tar");
     let daemon = Daemon::start(&bin)?;
     let idle_rss = rss_kib(daemon.child.id());
     succeed(daemon.berth().arg("load").arg("-i").arg(&images))?;

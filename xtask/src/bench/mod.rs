@@ -3,6 +3,8 @@
 
 /// issue 4: `run --rm`, RSS, 200 containers and `ps`.
 mod engine;
+/// issue 6: `run --rm` on the default bridge and peer name resolution.
+mod network;
 /// issue 7: `pull` of a 130 MB image from a local registry.
 mod registry;
 /// issue 3: `berth-runtime run` beside `runc run`.
@@ -12,7 +14,7 @@ mod stats;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: runtime, engine, registry, or all
+    /// Which benchmark: runtime, engine, network, registry, or all
     #[arg(default_value = "all")]
     which: String,
 }
@@ -21,12 +23,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.which.as_str() {
         "runtime" => runtime::run(),
         "engine" => engine::run_bench(),
+        "network" => network::run(),
         "registry" => registry::run(),
         "all" => {
             runtime::run()?;
             engine::run_bench()?;
+            network::run()?;
             registry::run()
         }
-        other => anyhow::bail!("unknown benchmark {other}: runtime, engine, registry or all"),
+        other => anyhow::bail!("unknown benchmark {other}: runtime, engine, network, registry or all"),
     }
 }

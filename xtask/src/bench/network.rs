@@ -228,14 +228,9 @@ pub fn run() -> anyhow::Result<()> {
             .current_dir(&root),
     )?;
     run_command(Command::new("cargo").args(["xtask", "images"]).current_dir(&root))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::util::target_dir()?;
     let bin = target.join("release");
-    let images = [target.join("lab-images.tar"), root.join("target/lab-images.tar")]
-        .into_iter()
-        .find(|p| p.exists())
-        .context("lab-images.tar is missing after `cargo xtask images`")?;
+    let images = target.join("lab-images.tar");
     let daemon = Daemon::start(&bin)?;
     succeed(daemon.berth().arg("load").arg("-i").arg(&images))?;
     let docker_ok = docker().arg("version").status().is_ok_and(|s| s.success());

@@ -86,19 +86,6 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where cargo puts release binaries (CARGO_TARGET_DIR when set).
-fn release_dir(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_relative() {
-        root.join(target)
-    } else {
-        target
-    };
-    target.join("release")
-}
-
 /// Bytes that do not compress: a splitmix64 stream (reproducible, and faster than /dev/urandom).
 fn random_bytes(len: usize) -> Vec<u8> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -240,7 +227,7 @@ pub fn run() -> anyhow::Result<()> {
             .args(["build", "--release", "--bins", "-p", "berthd", "-p", "berth"])
             .current_dir(&root),
     )?;
-    let bin = release_dir(&root);
+    let bin = crate::util::target_dir()?.join("release");
     let scratch = Scratch(std::env::temp_dir().join(format!("berth-bench-registry-{}", std::process::id())));
     std::fs::create_dir_all(&scratch.0)?;
 

@@ -42,15 +42,7 @@ fn build_runtime(root: &Path) -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("cargo build --release -p berth-runtime failed: {status}");
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_relative() {
-        root.join(target)
-    } else {
-        target
-    };
-    Ok(target.join("release/berth-runtime"))
+    Ok(crate::util::target_dir()?.join("release/berth-runtime"))
 }
 
 /// A bundle with busybox's `true` and runc's default spec.

@@ -24,9 +24,8 @@ mod tarball;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, bail};
 
 /// 2020-01-01T00:00:00Z: the default build date of every lab image.
 const DEFAULT_SOURCE_DATE_EPOCH: u64 = 1_577_836_800;
@@ -51,7 +50,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let output = match args.output {
         Some(path) => path,
-        None => cargo_target_dir()?.join("lab-images.tar"),
+        None => crate::util::target_dir()?.join("lab-images.tar"),
     };
     let busybox = busybox::Busybox::locate(&args.busybox)?;
     let created = chrono::DateTime::from_timestamp(
@@ -84,27 +83,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("wrote {} ({:.1} MB)", output.display(), tar.len() as f64 / 1e6);
     Ok(())
-}
-
-/// The target directory cargo uses (it honours `CARGO_TARGET_DIR` and the config files).
-fn cargo_target_dir() -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(&cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .context("run cargo metadata")?;
-    ensure!(
-        output.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("parse cargo metadata")?;
-    let target = metadata["target_directory"]
-        .as_str()
-        .context("cargo metadata has no target_directory")?;
-    Ok(PathBuf::from(target))
 }
 
 /// Temp file, fsync, rename: a reader sees the old archive or the new one, never half of one.

@@ -1,0 +1,114 @@
+//! `cargo xtask book`: the mdBook in `book/`, built with mdBook as a library into `target/book/`.
+//!
+//! Four preprocessors of our own run after mdBook's (`{{#include}}`, `README.md` → `index`):
+//! [`labs`] writes one chapter per scenario file, [`cli_reference`] the CLI reference from
+//! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to a
+//! source file. `--check` then reads the rendered HTML: every relative link and anchor must
+//! resolve ([`links`]) and every scenario must have its chapter and sample run ([`labs`]).
+//! `--capture-traces` regenerates the explain traces the concept chapters show ([`traces`]).
+
+/// `{{#berth-cli}}`: the CLI reference, from berth's clap definitions.
+pub mod cli_reference;
+/// One chapter per lab, from its scenario file and its sample run.
+pub mod labs;
+/// The link checker over the rendered HTML.
+pub mod links;
+/// `{{#source PATH}}`: links to the source files a chapter talks about, checked to exist.
+pub mod source_links;
+/// Explain traces captured from a private berthd, for the concept chapters.
+pub mod traces;
+/// The sample runs: `lab check`'s transcripts, stored as insta snapshots.
+pub mod transcript;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use mdbook::MDBook;
+
+use crate::util::workspace_root;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Also fail on a broken internal link or anchor, and on a scenario without its chapter
+    #[arg(long)]
+    check: bool,
+    /// First capture the explain traces again (starts a private berthd; needs root and the
+    /// lab images)
+    #[arg(long)]
+    capture_traces: bool,
+}
+
+/// Where the repository keeps things the book reads.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The workspace root: `{{#source}}` paths are relative to it.
+    pub root: PathBuf,
+    /// `book/`.
+    pub book: PathBuf,
+    /// `scenarios/`.
+    pub scenarios: PathBuf,
+    /// The insta snapshots holding `lab check`'s transcripts.
+    pub snapshots: PathBuf,
+    /// `target/book/`.
+    pub out: PathBuf,
+}
+
+impl Paths {
+    pub fn of(root: &Path) -> Paths {
+        Paths {
+            root: root.to_owned(),
+            book: root.join("book"),
+            scenarios: root.join("scenarios"),
+            snapshots: root.join("labs/tests/it/snapshots"),
+            // Always under the workspace (not CARGO_TARGET_DIR): the source links lead from
+            // target/book/ back into the checkout.
+            out: root.join("target/book"),
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let paths = Paths::of(&workspace_root()?);
+    if args.capture_traces {
+        traces::capture(&paths)?;
+    }
+    build(&paths)?;
+    println!("book: built into {}", paths.out.display());
+    if args.check {
+        check(&paths)?;
+        println!("book: every link resolves and every lab has its chapter");
+    }
+    Ok(())
+}
+
+/// Build the book with our preprocessors into `paths.out`.
+pub fn build(paths: &Paths) -> anyhow::Result<()> {
+    let mut book = MDBook::load(&paths.book)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .with_context(|| format!("load the book in {}", paths.book.display()))?;
+    book.config.build.build_dir = paths.out.clone();
+    book.with_preprocessor(labs::LabsPreprocessor::new(paths))
+        .with_preprocessor(cli_reference::CliReference)
+        .with_preprocessor(source_links::SourceLinks::new(&paths.root, &paths.out));
+    // A rebuild must not keep pages of chapters that are gone.
+    if paths.out.exists() {
+        std::fs::remove_dir_all(&paths.out)
+            .with_context(|| format!("remove the old {}", paths.out.display()))?;
+    }
+    book.build()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .context("build the book")
+}
+
+/// What `--check` fails on: broken links and anchors in the HTML, labs without their chapter.
+pub fn check(paths: &Paths) -> anyhow::Result<()> {
+    let mut problems = links::check_dir(&paths.out)?;
+    problems.extend(labs::missing_chapters(paths)?);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("book: {problem}");
+    }
+    bail!("{} problems in the book", problems.len())
+}
