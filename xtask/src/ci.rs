@@ -1,8 +1,8 @@
 //! `cargo xtask ci`: everything CI does, runnable on any fresh Debian machine with Rust, as root.
 //!
 //! 1. install what the tests need (apt-get), 2. start what they need (a real dockerd to compare
-//! with), 3. `cargo fmt --check`, clippy with `-D warnings`, the lab images, every test,
-//! 4. the leak check: nothing of berth's may be left in the kernel.
+//! with), 3. `cargo fmt --check`, clippy with `-D warnings`, the book (`book --check`), the
+//! lab images, every test, 4. the leak check: nothing of berth's may be left in the kernel.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -62,6 +62,9 @@ pub fn run_ci(args: Args) -> anyhow::Result<()> {
             ]))
         })?;
     }
+    step("book --check", || {
+        run(Command::new("cargo").args(["xtask", "book", "--check"]))
+    })?;
     step("lab images", || {
         run(Command::new("cargo").args(["xtask", "images"]))
     })?;

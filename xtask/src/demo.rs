@@ -116,13 +116,13 @@ pub fn check_labs(docker_host: &str) -> anyhow::Result<()> {
 /// A berthd on temporary roots with a bridge of its own (named `name`, which starts with
 /// berth's prefix for the leak check) and subnets `10.<subnet>.0.0/24` (the default bridge)
 /// and `10.<subnet + 1>.0.0/16` (user networks); stopped and its roots removed when dropped.
-struct PrivateBerthd {
+pub(crate) struct PrivateBerthd {
     child: Child,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 impl PrivateBerthd {
-    fn start(bin: &Path, name: &str, subnet: u8) -> anyhow::Result<PrivateBerthd> {
+    pub(crate) fn start(bin: &Path, name: &str, subnet: u8) -> anyhow::Result<PrivateBerthd> {
         let root = tempdir(name)?;
         let log = std::fs::File::create(root.join("berthd.log"))?;
         let child = Command::new(bin.join("berthd"))
@@ -158,7 +158,7 @@ impl PrivateBerthd {
         Ok(daemon)
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("unix://{}", self.root.join("berth.sock").display())
     }
 }

@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 
 /// Bench: berth beside Docker on the same machine, in one run.
 mod bench;
+/// Book: the mdBook in book/, built into target/book/ (and checked).
+mod book;
 /// CI: install what the tests need, start it, run every check, then the leak check.
 mod ci;
 /// Demo: build, start a private berthd, play the first lab on it.
@@ -30,6 +32,8 @@ enum Task {
     Bench(bench::Args),
     /// Install what berth needs, build it and the lab images, play a lab on a private berthd
     Demo(demo::Args),
+    /// Build the book into target/book/ (--check: fail on a broken link or a lab without its chapter)
+    Book(book::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Task::Ci(args) => ci::run_ci(args),
         Task::Bench(args) => bench::run(args),
         Task::Demo(args) => demo::run_demo(args),
+        Task::Book(args) => book::run(args),
     }
 }

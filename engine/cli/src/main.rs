@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
+use berth::cli;
 use clap::Parser;
 
-mod cli;
 mod commands;
 mod format;
 mod usage_errors;

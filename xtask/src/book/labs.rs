@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use berth_lab::scenario::{self, Scenario};
 use berth_lab::show::{self, Shown, ShownStep};
-use mdbook::book::{Book, BookItem, Chapter, SectionNumber};
+use mdbook::book::{Book, BookItem, Chapter};
 use mdbook::preprocess::{Preprocessor, PreprocessorContext};
 
 use super::Paths;
@@ -79,12 +79,16 @@ impl LabsPreprocessor {
             let BookItem::Chapter(chapter) = item else {
                 return;
             };
-            if result.is_err() || !chapter.content.contains(MARKER) {
+            if result.is_err() || !chapter.content.lines().any(|l| l.trim() == MARKER) {
                 return;
             }
             match self.chapters(chapter) {
                 Ok(labs) => {
-                    chapter.content = chapter.content.replace(MARKER, &labs_table(&labs));
+                    if let Some(content) =
+                        super::replace_marker_lines(&chapter.content, MARKER, &labs_table(&labs))
+                    {
+                        chapter.content = content;
+                    }
                     chapter.sub_items.extend(labs.into_iter().map(BookItem::Chapter));
                 }
                 Err(e) => result = Err(e),
@@ -288,6 +292,8 @@ pub fn missing_chapters(paths: &Paths) -> anyhow::Result<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    use mdbook::book::SectionNumber;
+
     use super::*;
 
     const LAB: &str = r#"id = "tiny"
@@ -386,10 +392,7 @@ checks = [{ container = "${box}", state = "exited" }]
         .unwrap();
         std::fs::write(scenarios.join("ORDER"), "tiny\nalpha\n").unwrap();
         let paths = Paths::of(dir.path());
-        let paths = Paths {
-            scenarios,
-            ..paths
-        };
+        let paths = Paths { scenarios, ..paths };
         let mut parent = Chapter::new("Labs", format!("# Labs\n\n{MARKER}\n"), "labs/index.md", vec![]);
         parent.number = Some(SectionNumber(vec![3]));
         let mut book = Book::new();
@@ -414,9 +417,43 @@ checks = [{ container = "${box}", state = "exited" }]
             .collect();
         let names: Vec<&str> = labs.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["A tiny lab", "Alpha"]);
-        assert_eq!(labs[1].path.as_deref(), Some(std::path::Path::new("labs/alpha.md")));
+        assert_eq!(
+            labs[1].path.as_deref(),
+            Some(std::path::Path::new("labs/alpha.md"))
+        );
         assert_eq!(labs[1].number, Some(SectionNumber(vec![3, 2])));
         assert_eq!(labs[1].parent_names, ["Labs"]);
         assert!(labs[1].content.starts_with("# Alpha\n"));
+    }
+
+    #[test]
+    fn a_scenario_without_its_chapter_or_sample_run_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::of(dir.path());
+        for d in [&paths.scenarios, &paths.snapshots, &paths.out.join("labs")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(paths.scenarios.join("tiny.toml"), LAB).unwrap();
+        let problems = missing_chapters(&paths).unwrap();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("scenario `tiny` has no chapter"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("lab `tiny` has no sample run"),
+            "{problems:?}"
+        );
+
+        std::fs::write(paths.out.join("labs/tiny.html"), "<h1>A tiny lab</h1>").unwrap();
+        let snapshot = transcript::snapshot_path(&paths.snapshots, "tiny");
+        std::fs::write(&snapshot, "---\nsource: x\n---\n## 1. Run it\n$ docker ps\n").unwrap();
+        assert_eq!(missing_chapters(&paths).unwrap(), Vec::<String>::new());
+
+        // A sample run recorded before the scenario's steps changed.
+        std::fs::write(&snapshot, "---\nsource: x\n---\n## 1. Old title\n$ docker ps\n").unwrap();
+        let problems = missing_chapters(&paths).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("record it again"), "{problems:?}");
     }
 }

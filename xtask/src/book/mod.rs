@@ -100,6 +100,26 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
         .context("build the book")
 }
 
+/// `content` with each line that is exactly `marker` (spaces aside) replaced by `replacement`;
+/// `None` when there is no such line. A marker quoted inside a sentence stays as it is.
+pub fn replace_marker_lines(content: &str, marker: &str, replacement: &str) -> Option<String> {
+    if !content.lines().any(|l| l.trim() == marker) {
+        return None;
+    }
+    let mut replaced = String::with_capacity(content.len() + replacement.len());
+    for line in content.split_inclusive('\n') {
+        if line.trim() == marker {
+            replaced.push_str(replacement);
+            if !replacement.ends_with('\n') {
+                replaced.push('\n');
+            }
+        } else {
+            replaced.push_str(line);
+        }
+    }
+    Some(replaced)
+}
+
 /// What `--check` fails on: broken links and anchors in the HTML, labs without their chapter.
 pub fn check(paths: &Paths) -> anyhow::Result<()> {
     let mut problems = links::check_dir(&paths.out)?;
@@ -111,4 +131,19 @@ pub fn check(paths: &Paths) -> anyhow::Result<()> {
         eprintln!("book: {problem}");
     }
     bail!("{} problems in the book", problems.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_marker_on_its_own_line_is_replaced() {
+        let content = "# Labs\n\n{{#x}}\n\nThe marker `{{#x}}` in a sentence stays.\n";
+        assert_eq!(
+            replace_marker_lines(content, "{{#x}}", "TABLE").unwrap(),
+            "# Labs\n\nTABLE\n\nThe marker `{{#x}}` in a sentence stays.\n"
+        );
+        assert_eq!(replace_marker_lines("`{{#x}}`\n", "{{#x}}", "T"), None);
+    }
 }
