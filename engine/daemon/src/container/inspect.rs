@@ -153,7 +153,12 @@ impl Containers {
                 data: graph,
                 name: DRIVER_NAME.into(),
             },
-            mounts: record.mounts.iter().map(|m| m.to_api()).collect(),
+            mounts: record
+                .mounts
+                .iter()
+                .filter(|m| m.listed())
+                .map(|m| m.to_api())
+                .collect(),
             config: record.config.clone(),
             network_settings: record.network_settings.clone(),
             ..ContainerInspect::default()
@@ -288,7 +293,12 @@ impl Containers {
             network_settings: SummaryNetworkSettings {
                 networks: record.network_settings.networks.clone(),
             },
-            mounts: record.mounts.iter().map(|m| m.to_api()).collect(),
+            mounts: record
+                .mounts
+                .iter()
+                .filter(|m| m.listed())
+                .map(|m| m.to_api())
+                .collect(),
             ..ContainerSummary::default()
         }
     }

@@ -51,9 +51,17 @@ pub struct ContainerMount {
     /// tmpfs options (`size=…`, `mode=…`).
     #[serde(default)]
     pub tmpfs_options: Vec<String>,
+    /// Made by `--tmpfs` (HostConfig.Tmpfs): Docker shows it there, not under `.Mounts`.
+    #[serde(default)]
+    pub tmpfs_flag: bool,
 }
 
 impl ContainerMount {
+    /// Does `inspect` (and `ps`) list it under `.Mounts`? Everything but `--tmpfs`, as Docker.
+    pub fn listed(&self) -> bool {
+        !self.tmpfs_flag
+    }
+
     /// The `.Mounts` entry `inspect` shows.
     pub fn to_api(&self) -> MountPoint {
         MountPoint {
@@ -130,7 +138,9 @@ fn check_destination(kind: &str, destination: &str) -> Result<(), ContainerError
         )));
     }
     if destination.trim_end_matches('/').is_empty() {
-        return Err(bad("invalid specification: destination can't be '/'"));
+        return Err(bad(format!(
+            "invalid mount config for type \"{kind}\": invalid specification: destination can't be '/'"
+        )));
     }
     Ok(())
 }
@@ -166,6 +176,7 @@ impl Planned {
 /// `-v src:dst[:opts]` (HostConfig.Binds).
 fn parse_bind(spec: &str) -> Result<Planned, ContainerError> {
     let invalid = || bad(format!("invalid volume specification: '{spec}'"));
+    let bad_mode = |options: &str| bad(format!("invalid mode: {options}"));
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, destination, options) = match parts.as_slice() {
         [source, destination] => (*source, *destination, ""),
@@ -175,22 +186,37 @@ fn parse_bind(spec: &str) -> Result<Planned, ContainerError> {
     if source.is_empty() || destination.is_empty() {
         return Err(invalid());
     }
+    // Docker's rule: each kind of option at most once (`ro,rw` is an invalid mode).
     let (mut rw, mut no_copy, mut propagation, mut modes) = (true, false, String::new(), Vec::new());
+    let (mut access_seen, mut label_seen, mut copy_seen) = (false, false, false);
     for option in options.split(',').filter(|o| !o.is_empty()) {
-        match option {
-            "ro" => {
-                rw = false;
+        let seen = match option {
+            "ro" | "rw" => {
+                rw = option == "rw";
                 modes.push(option);
+                &mut access_seen
             }
-            "rw" => modes.push(option),
-            "nocopy" => no_copy = true,
-            "z" | "Z" => modes.push(option),
-            p if PROPAGATIONS.contains(&p) => propagation = p.to_owned(),
-            _ => return Err(bad(format!("invalid mode: {option}"))),
+            "z" | "Z" => {
+                modes.push(option);
+                &mut label_seen
+            }
+            "nocopy" => {
+                no_copy = true;
+                &mut copy_seen
+            }
+            p if PROPAGATIONS.contains(&p) && propagation.is_empty() => {
+                propagation = p.to_owned();
+                continue;
+            }
+            _ => return Err(bad_mode(options)),
+        };
+        if std::mem::replace(seen, true) {
+            return Err(bad_mode(options));
         }
     }
     let is_bind = source.starts_with('/');
-    check_destination(if is_bind { "bind" } else { "volume" }, destination)?;
+    check_destination(if is_bind { "bind" } else { "volume" }, destination)
+        .map_err(|e| bad(format!("invalid volume specification: '{spec}': {e}")))?;
     let mount = ContainerMount {
         kind: if is_bind {
             MountKind::Bind
@@ -210,6 +236,7 @@ fn parse_bind(spec: &str) -> Result<Planned, ContainerError> {
         anonymous: false,
         no_copy,
         tmpfs_options: Vec::new(),
+        tmpfs_flag: false,
     };
     Ok(if is_bind {
         Planned::Bind {
@@ -241,6 +268,7 @@ fn parse_mount(m: &Mount) -> Result<Planned, ContainerError> {
         anonymous: false,
         no_copy: false,
         tmpfs_options: Vec::new(),
+        tmpfs_flag: false,
     };
     match kind {
         "bind" => {
@@ -318,6 +346,10 @@ fn parse_mount(m: &Mount) -> Result<Planned, ContainerError> {
 
 /// `--tmpfs /path[:opts]` (HostConfig.Tmpfs).
 fn parse_tmpfs(destination: &str, options: &str) -> Result<Planned, ContainerError> {
+    // Docker words this one without naming a mount type.
+    if destination.trim_end_matches('/').is_empty() && !destination.is_empty() {
+        return Err(bad("invalid specification: destination can't be '/'"));
+    }
     check_destination("tmpfs", destination)?;
     let mut rw = true;
     let mut extra = Vec::new();
@@ -339,7 +371,44 @@ fn parse_tmpfs(destination: &str, options: &str) -> Result<Planned, ContainerErr
         anonymous: false,
         no_copy: false,
         tmpfs_options: extra,
+        tmpfs_flag: true,
     }))
+}
+
+/// Make a missing `-v` bind source, parents first, as Docker does. On failure, Docker's words,
+/// naming the directory that could not be made (and nothing made is left). Returns the topmost
+/// directory made, for [`plan`] to undo if a later mount fails.
+fn make_bind_source(source: &str) -> Result<Option<PathBuf>, ContainerError> {
+    let missing: Vec<&Path> = Path::new(source)
+        .ancestors()
+        .take_while(|a| !a.exists())
+        .collect();
+    let mut top_made = None;
+    for dir in missing.iter().rev() {
+        if let Err(e) = std::fs::create_dir(dir) {
+            if let Some(top) = top_made {
+                let _ = std::fs::remove_dir_all(top);
+            }
+            return Err(bad(format!(
+                "error while creating mount source path '{source}': mkdir {}: {}",
+                dir.display(),
+                go_error_text(&e)
+            )));
+        }
+        top_made.get_or_insert(dir.to_path_buf());
+    }
+    Ok(top_made)
+}
+
+/// An OS error as Go prints it ("no such file or directory"), the way Docker's messages read.
+fn go_error_text(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Undo what a failed plan made.
@@ -360,12 +429,14 @@ pub fn plan(
     // 1. Check everything (no side effects).
     let mut planned: BTreeMap<String, Planned> = BTreeMap::new();
     for (mounts, rw) in volumes_from {
+        // Docker copies a mount without its Mode; `:ro` makes it read-only, `:rw` keeps its
+        // access. A copied anonymous volume stays anonymous: `rm -v` of the last container
+        // using it removes it, whichever container made it.
         for mount in mounts.iter().filter(|m| m.kind != MountKind::Tmpfs) {
             let mut mount = mount.clone();
-            mount.anonymous = false;
+            mount.mode = String::new();
             if let Some(rw) = rw {
-                mount.rw = *rw;
-                mount.mode = if *rw { "rw".into() } else { "ro".into() };
+                mount.rw = mount.rw && *rw;
             }
             planned.insert(
                 mount.destination.clone(),
@@ -410,6 +481,7 @@ pub fn plan(
                     anonymous: true,
                     no_copy: false,
                     tmpfs_options: Vec::new(),
+                    tmpfs_flag: false,
                 },
                 labels: None,
             });
@@ -424,20 +496,8 @@ pub fn plan(
                     mount,
                     create_missing,
                 } => {
-                    let path = Path::new(&mount.source);
-                    if create_missing && !path.exists() {
-                        let first_missing = path
-                            .ancestors()
-                            .filter(|a| !a.exists())
-                            .last()
-                            .map(Path::to_path_buf);
-                        std::fs::create_dir_all(path).map_err(|e| {
-                            bad(format!(
-                                "error while creating mount source path '{}': mkdir {}: {e}",
-                                mount.source, mount.source
-                            ))
-                        })?;
-                        made.dirs.extend(first_missing);
+                    if create_missing {
+                        made.dirs.extend(make_bind_source(&mount.source)?);
                     }
                     mount
                 }
@@ -445,7 +505,7 @@ pub fn plan(
                     let existed = !mount.name.is_empty() && volumes.exists(&mount.name);
                     let name = (!mount.name.is_empty()).then_some(mount.name.as_str());
                     let volume = volumes
-                        .create(name, "", labels.or_else(|| name.map(|_| BTreeMap::new())), None)
+                        .create(name, "", labels, None)
                         .map_err(|e| bad(e.to_string()))?;
                     if !existed {
                         made.volumes.push(volume.name.clone());
@@ -517,6 +577,16 @@ mod tests {
                 .contains("must be absolute")
         );
         assert!(parse_bind("v:/x:bogus").is_err());
+        // Docker's rules: one option of each kind; the whole mode named.
+        assert_eq!(
+            parse_bind("v:/x:ro,rw").unwrap_err().to_string(),
+            "invalid mode: ro,rw"
+        );
+        assert!(parse_bind("v:/x:ro,z,nocopy,rslave").is_ok());
+        assert_eq!(
+            parse_bind("/h:/").unwrap_err().to_string(),
+            "invalid volume specification: '/h:/': invalid mount config for type \"bind\": invalid specification: destination can't be '/'"
+        );
     }
 
     #[test]
@@ -576,6 +646,9 @@ mod tests {
                 ("/t", MountKind::Tmpfs, false)
             ]
         );
+        // Docker lists a --tmpfs under HostConfig.Tmpfs only.
+        let listed: Vec<bool> = mounts.iter().map(ContainerMount::listed).collect();
+        assert_eq!(listed, [true, true, true, false]);
         assert!(bind_dir.is_dir());
         assert_eq!(volumes.list().unwrap().len(), 2);
 
@@ -584,11 +657,11 @@ mod tests {
             binds: Some(vec!["fresh:/f".into(), "/proc/nope/x:/x".into()]),
             ..Default::default()
         };
-        assert!(
+        assert_eq!(
             plan(&["/anon2".into()], &failing, &[], &volumes)
                 .unwrap_err()
-                .to_string()
-                .contains("error while creating mount source path")
+                .to_string(),
+            "error while creating mount source path '/proc/nope/x': mkdir /proc/nope: no such file or directory"
         );
         assert_eq!(volumes.list().unwrap().len(), 2, "nothing half-made");
     }

@@ -87,10 +87,10 @@ impl Filters {
         self.0.get(key).map_or(&[], Vec::as_slice)
     }
 
-    /// Refuse keys a command does not know, as Docker does (`invalid filter 'x'`).
+    /// Refuse keys a command does not know, as Docker does (`Invalid filter 'x'`).
     pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
         match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(key) => Err(ApiError::bad_request(format!("invalid filter '{key}'"))),
+            Some(key) => Err(ApiError::bad_request(format!("Invalid filter '{key}'"))),
             None => Ok(()),
         }
     }
@@ -105,7 +105,8 @@ impl Filters {
                     let b = match value.to_lowercase().as_str() {
                         "true" | "1" => true,
                         "false" | "0" => false,
-                        _ => return Err(ApiError::bad_request(format!("Invalid filter '{key}={value}'"))),
+                        // Docker prints the filter's values as a Go list.
+                        _ => return Err(ApiError::bad_request(format!("Invalid filter '{key}=[{value}]'"))),
                     };
                     result = Some(result.unwrap_or(false) || b);
                 }
@@ -127,13 +128,15 @@ mod tests {
         assert!(f.only(&["dangling", "label"]).is_ok());
         assert_eq!(
             f.only(&["label"]).unwrap_err().message,
-            "invalid filter 'dangling'"
+            "Invalid filter 'dangling'"
         );
-        assert!(
+        assert_eq!(
             Filters::parse(r#"{"dangling":["maybe"]}"#)
                 .unwrap()
                 .bool("dangling")
-                .is_err()
+                .unwrap_err()
+                .message,
+            "Invalid filter 'dangling=[maybe]'"
         );
     }
 }

@@ -25,7 +25,7 @@ pub fn routes() -> Router<Engine> {
 impl From<VolumeError> for ApiError {
     fn from(error: VolumeError) -> ApiError {
         let status = match &error {
-            VolumeError::NotFound(_) | VolumeError::Driver(_) => StatusCode::NOT_FOUND,
+            VolumeError::NotFound(_) | VolumeError::Driver { .. } => StatusCode::NOT_FOUND,
             VolumeError::InUse { .. } => StatusCode::CONFLICT,
             VolumeError::InvalidName { .. } | VolumeError::Options(_) => StatusCode::BAD_REQUEST,
             VolumeError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -34,8 +34,8 @@ pub enum VolumeError {
     #[error("create {name}: {reason}")]
     InvalidName { name: String, reason: String },
     /// 404: a driver berth doesn't have
-    #[error("error looking up volume plugin {0}: plugin \"{0}\" not found")]
-    Driver(String),
+    #[error("create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found")]
+    Driver { name: String, driver: String },
     /// 400: driver options berth's local driver doesn't take
     #[error("create {0}: berth's local driver takes no options (type, device and o are not supported)")]
     Options(String),
@@ -144,14 +144,17 @@ impl Volumes {
         labels: Option<BTreeMap<String, String>>,
         options: Option<BTreeMap<String, String>>,
     ) -> Result<Volume, VolumeError> {
-        if !driver.is_empty() && driver != LOCAL_DRIVER {
-            return Err(VolumeError::Driver(driver.to_owned()));
-        }
         let anonymous = name.is_none_or(str::is_empty);
         let name = match name.filter(|n| !n.is_empty()) {
             Some(name) => name.to_owned(),
             None => crate::container::new_id(),
         };
+        if !driver.is_empty() && driver != LOCAL_DRIVER {
+            return Err(VolumeError::Driver {
+                name,
+                driver: driver.to_owned(),
+            });
+        }
         check_name(&name)?;
         if options.as_ref().is_some_and(|o| !o.is_empty()) {
             return Err(VolumeError::Options(name));
@@ -160,10 +163,12 @@ impl Volumes {
         if let Ok(meta) = self.meta(&name) {
             return Ok(self.to_api(&name, meta));
         }
+        // Kept as given, as Docker does: `{}` from `volume create` (the CLI sends empty maps),
+        // `null` for a volume a container's `-v` made.
         let meta = VolumeMeta {
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             labels,
-            options: options.or_else(|| (!anonymous).then(BTreeMap::new)),
+            options,
             anonymous,
         };
         let dir = self.dir(&name);
