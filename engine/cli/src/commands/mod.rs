@@ -181,8 +181,9 @@ pub fn pretty_json(value: &impl serde::Serialize) -> String {
 /// Ask y/N on the terminal, as Docker's prune commands do.
 pub fn confirm(warning: &str) -> bool {
     use std::io::{BufRead, Write};
-    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
-    let _ = std::io::stderr().flush();
+    // On stdout, as Docker's prompt.
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")

@@ -91,6 +91,8 @@ async fn list(client: &Client, args: VolumeLsArgs) -> Outcome {
     Ok(())
 }
 
+/// Docker 20.10 prints what it found, then "Error: No such volume: NAME" for each volume it did
+/// not find, and exits 1.
 async fn inspect(client: &Client, args: VolumeInspectArgs) -> Outcome {
     let mut bodies = Vec::new();
     let mut missing = Vec::new();
@@ -113,6 +115,8 @@ async fn inspect(client: &Client, args: VolumeInspectArgs) -> Outcome {
         }
     }
     match &args.format {
+        // Docker's template writer ends with a newline even when nothing was found.
+        Some(_) if bodies.is_empty() => println!(),
         Some(template) => {
             for body in &bodies {
                 let value = format::Value::from_json_str(body).map_err(|e| Failure::new(e.to_string()))?;

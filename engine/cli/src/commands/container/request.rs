@@ -472,9 +472,9 @@ fn volume_bind(spec: &str) -> Result<Option<String>, RequestError> {
             };
             Ok(Some(format!("{source}:{}", rest.join(":"))))
         }
-        _ => Err(RequestError::invalid(format!(
-            "invalid spec: {spec}: too many colons"
-        ))),
+        // Too many colons: Docker's CLI passes it on, and the daemon names it
+        // ("invalid volume specification: 'a:b:c:d'").
+        _ => Ok(Some(spec.to_owned())),
     }
 }
 
