@@ -15,3 +15,4 @@ mod network_common;
 mod network_user;
 mod registry;
 mod registry_support;
+mod volumes;
