@@ -18,7 +18,26 @@ pub fn go_arch() -> &'static str {
     }
 }
 
+/// `berth ps | head -n1`: when the reader of stdout goes away, stop quietly with the status a
+/// shell shows for Docker's CLI (which dies of SIGPIPE), instead of panicking in `println!`.
+/// Rust ignores SIGPIPE so that broken sockets are errors; only stdout's is the end.
+fn stop_quietly_on_broken_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(128 + libc::SIGPIPE);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    stop_quietly_on_broken_stdout();
     // Mistakes on the command line are reported in Docker's words, with its exit codes.
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

@@ -113,6 +113,19 @@ fn load_lists_every_lab_image_with_true_sizes() {
     );
     let formatted = daemon.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}", "busybox"]);
     assert_eq!(formatted, "busybox:latest\n");
+    // A reader that goes away (`berth images | head -n0`) ends berth quietly, as a shell sees
+    // Docker's CLI end: killed by SIGPIPE's number, no panic on stderr.
+    let mut listing = daemon
+        .berth()
+        .arg("images")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(listing.stdout.take());
+    let ended = listing.wait_with_output().unwrap();
+    assert_eq!(ended.status.code(), Some(141), "{ended:?}");
+    assert_eq!(String::from_utf8_lossy(&ended.stderr), "");
     // Loading the same archive again changes nothing.
     daemon.ok(&["load", "-i", lab_images().to_str().unwrap()]);
     assert_eq!(daemon.ok(&["images", "-q"]).lines().count(), LAB_IMAGES.len());
