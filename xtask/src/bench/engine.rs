@@ -116,6 +116,24 @@ fn succeed(command: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The shim of a running container: the parent of its init process (`State.Pid`), other
+/// daemons' shims on the machine notwithstanding.
+fn shim_of(daemon: &Daemon, container: &str) -> anyhow::Result<Option<u32>> {
+    let output = daemon
+        .berth()
+        .args(["inspect", "-f", "{{.State.Pid}}", container])
+        .output()?;
+    let pid = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("read the status of {container}'s process {pid}"))?;
+    let shim: Option<u32> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok());
+    let comm = shim.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok());
+    Ok(shim.filter(|_| comm.is_some_and(|c| c.trim() == "berth-shim")))
+}
+
 fn pid_of(name: &str) -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
@@ -187,7 +205,7 @@ pub fn run_bench() -> anyhow::Result<()> {
             .berth()
             .args(["run", "-d", "--name", "bench-rss", "busybox", "sleep", "600"]),
     )?;
-    let shim_rss = pid_of("berth-shim").and_then(rss_kib);
+    let shim_rss = shim_of(&daemon, "bench-rss")?.and_then(rss_kib);
     let docker_rss: Option<u64> = ["dockerd", "containerd"]
         .iter()
         .filter_map(|n| pid_of(n).and_then(rss_kib))
