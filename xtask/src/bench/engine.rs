@@ -122,6 +122,7 @@ fn shim_of(daemon: &Daemon, container: &str) -> anyhow::Result<Option<u32>> {
     let output = daemon
         .berth()
         .args(["inspect", "-f", "{{.State.Pid}}", container])
+        .stdout(Stdio::piped())
         .output()?;
     let pid = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))

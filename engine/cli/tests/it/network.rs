@@ -84,7 +84,7 @@ fn containers_on_the_default_bridge_reach_each_other_and_the_host_reaches_them()
         "gave eth0 the address",
         "brought eth0 up",
         &format!("added the default route via {gateway}"),
-        "deleted link vb",
+        "deleting veth vb",
         "removed network namespace",
     ] {
         assert!(log.contains(sentence), "no {sentence:?} in {log}");

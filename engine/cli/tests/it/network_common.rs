@@ -134,6 +134,11 @@ pub fn stop_and_check_clean(daemon: &mut TestDaemon) {
         daemon.ok(&["network", "rm", id]);
     }
     let bridge = daemon.net.bridge();
+    // An exited container's veths go in the background (or with its namespace): soon.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !links_on(&bridge).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(links_on(&bridge), Vec::<String>::new(), "veths left on {bridge}");
     daemon.stop();
     assert!(

@@ -72,7 +72,7 @@ impl Containers {
         let (this, c) = (self.clone(), container.clone());
         let _ = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                this.leave_networks(&c);
+                this.leave_networks(&c, crate::network::VethRelease::InBackground);
                 layer::unmount(&rootfs)
             })
         })

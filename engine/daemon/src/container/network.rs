@@ -10,7 +10,7 @@ use berth_api::types::{ContainerConfig, EndpointSettings, HostConfig, NetworkSet
 
 use super::record::ContainerRecord;
 use super::{Container, ContainerError, Containers, etc_files};
-use crate::network::{JoinRequest, NetworkError, SandboxInfo, SandboxRequest, ports};
+use crate::network::{JoinRequest, NetworkError, SandboxInfo, SandboxRequest, VethRelease, ports};
 
 /// What a container's process needs from its networks at start.
 #[derive(Debug, Default)]
@@ -402,7 +402,7 @@ impl Containers {
             Ok::<_, ContainerError>(())
         })();
         if let Err(e) = written {
-            self.leave_networks(container);
+            self.leave_networks(container, VethRelease::Now);
             return Err(e);
         }
         Ok(Joined {
@@ -519,12 +519,12 @@ impl Containers {
     }
 
     /// At exit (and rm): release the sandbox and clear what only held while it ran.
-    pub(super) fn leave_networks(&self, container: &Container) {
+    pub(super) fn leave_networks(&self, container: &Container, veth_release: VethRelease) {
         let record = container.record();
         if !mode_of(&record.host_config.network_mode).is_shared() {
             self.inner
                 .networks
-                .release_sandbox(&record.id, Some(&record.network_settings));
+                .release_sandbox(&record.id, Some(&record.network_settings), veth_release);
         }
         let _ = container.update(&self.inner.tmp, |r| clear_run_fields(&mut r.network_settings));
     }

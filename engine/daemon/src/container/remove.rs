@@ -56,7 +56,7 @@ impl Containers {
         let (this, c) = (self.clone(), container.clone());
         tokio::task::spawn_blocking(move || -> Result<(), ContainerError> {
             // Whatever a berthd that died left of its network (veths, namespace) goes too.
-            this.leave_networks(&c);
+            this.leave_networks(&c, crate::network::VethRelease::Now);
             let _ = layer::unmount(&paths.rootfs());
             // A shim that died without cleaning up leaves runtime state; delete it too.
             let _ = std::process::Command::new(&runtime)

@@ -67,7 +67,7 @@ impl Containers {
                     let rootfs = container.paths.rootfs();
                     let (this, c) = (self.clone(), container.clone());
                     let _ = tokio::task::spawn_blocking(move || {
-                        this.leave_networks(&c);
+                        this.leave_networks(&c, crate::network::VethRelease::Now);
                         layer::unmount(&rootfs)
                     })
                     .await;

@@ -172,7 +172,7 @@ impl Containers {
             Ok(())
         })();
         if result.is_err() {
-            self.leave_networks(container);
+            self.leave_networks(container, crate::network::VethRelease::Now);
             let _ = layer::unmount(&rootfs);
         }
         result
@@ -243,7 +243,7 @@ impl Containers {
         let (this, c) = (self.clone(), container.clone());
         let _ = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                this.leave_networks(&c);
+                this.leave_networks(&c, crate::network::VethRelease::Now);
                 layer::unmount(&rootfs)
             })
         })

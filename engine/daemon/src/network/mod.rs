@@ -36,7 +36,7 @@ use berth_api::types::{Network, NetworkContainer, NetworkCreateRequest, NetworkC
 use ipnet::Ipv4Net;
 
 pub use error::NetworkError;
-pub use sandbox::{EndpointInfo, JoinRequest, SandboxInfo, SandboxRequest};
+pub use sandbox::{EndpointInfo, JoinRequest, SandboxInfo, SandboxRequest, VethRelease};
 
 use error::kernel;
 use netlink::Netlink;
@@ -199,6 +199,9 @@ pub struct Networks {
     upstreams: Vec<SocketAddr>,
     /// Whether Docker's DOCKER-USER chain was there at the last look, and when that was.
     docker_user: Mutex<(bool, Option<std::time::Instant>)>,
+    /// Veth deletions still running in the background ([`VethRelease::InBackground`]);
+    /// [`Networks::shutdown`] waits for them.
+    link_deletions: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// How often to look again for DOCKER-USER while it is missing (Docker may start after berthd).
@@ -259,6 +262,7 @@ impl Networks {
             firewall: Mutex::new(()),
             upstreams,
             docker_user: Mutex::new((false, None)),
+            link_deletions: Mutex::new(Vec::new()),
         })
     }
 
@@ -269,6 +273,29 @@ impl Networks {
     /// Run netlink work from a blocking thread.
     fn block_on<T>(&self, work: impl std::future::Future<Output = T>) -> T {
         self.runtime.block_on(work)
+    }
+
+    /// Delete these links in a task of their own (one that is already gone is fine).
+    fn delete_links_in_background(&self, links: Vec<String>) {
+        let host = self.host.clone();
+        let task = self.runtime.spawn(async move {
+            for link in links {
+                if let Err(e) = host.delete_link(&link).await {
+                    tracing::warn!("delete {link}: {e}");
+                }
+            }
+        });
+        let mut pending = self.link_deletions.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|t| !t.is_finished());
+        pending.push(task);
+    }
+
+    /// Wait for the background link deletions. Blocking.
+    fn finish_link_deletions(&self) {
+        let pending = std::mem::take(&mut *self.link_deletions.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in pending {
+            let _ = self.block_on(task);
+        }
     }
 
     /// The default bridge's kernel name.
@@ -354,6 +381,7 @@ impl Networks {
     /// Undo berthd's kernel state when it stops — unless containers still run on it (they
     /// keep their network until berthd is back and they exit). Blocking.
     pub fn shutdown(&self) {
+        self.finish_link_deletions();
         let (running, bridges) = {
             let mut state = self.state();
             // Proxies and DNS servers are berthd's tasks: they stop with it.

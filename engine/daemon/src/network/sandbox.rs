@@ -98,6 +98,15 @@ impl Sandbox {
 }
 
 /// The veth host end of an endpoint: berth's `vb` prefix and the endpoint id.
+/// When [`Networks::release_sandbox`] deletes the host ends of a sandbox's veths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VethRelease {
+    /// Before it returns: the caller (a failed start, a disconnect) may check that nothing is left.
+    Now,
+    /// In a task of its own, after the namespace is unpinned: a container's exit.
+    InBackground,
+}
+
 fn host_veth_name(endpoint_id: &str) -> String {
     format!("vb{}", &endpoint_id[..endpoint_id.len().min(11)])
 }
@@ -187,7 +196,7 @@ impl Networks {
         netns::create(&key).map_err(kernel(format!("create network namespace {}", key.display())))?;
         let prepared = self.prepare_in(key, request);
         if prepared.is_err() {
-            self.release_sandbox(&request.container_id, None);
+            self.release_sandbox(&request.container_id, None, VethRelease::Now);
         }
         prepared
     }
@@ -479,7 +488,18 @@ impl Networks {
     /// Undo a sandbox: proxies and DNS stopped, veths deleted, addresses and ports freed, the
     /// namespace unpinned, the DNAT rules gone. `recorded` (the container's record) names what a
     /// berthd that died may have left. Missing pieces are fine. Blocking.
-    pub fn release_sandbox(&self, container_id: &str, recorded: Option<&NetworkSettings>) {
+    ///
+    /// With [`VethRelease::InBackground`] (a container that exited) the veths are deleted by a
+    /// task berthd waits for only at shutdown: deleting a link waits for an RCU grace period
+    /// (~10 ms), the largest part of a `run --rm`'s teardown, and nothing needs the name back
+    /// (every endpoint gets a new one). The namespace is unpinned first, so the kernel may well
+    /// delete the pair itself, with the namespace.
+    pub fn release_sandbox(
+        &self,
+        container_id: &str,
+        recorded: Option<&NetworkSettings>,
+        veth_release: VethRelease,
+    ) {
         let (sandbox, mut veths) = {
             let mut state = self.state();
             let sandbox = state.sandboxes.remove(container_id);
@@ -508,9 +528,11 @@ impl Networks {
             keys.push(s.key.clone());
         }
         drop(sandbox);
-        for veth in &veths {
-            if let Err(e) = self.block_on(self.host.delete_link(veth)) {
-                tracing::warn!("delete {veth}: {e}");
+        if veth_release == VethRelease::Now {
+            for veth in &veths {
+                if let Err(e) = self.block_on(self.host.delete_link(veth)) {
+                    tracing::warn!("delete {veth}: {e}");
+                }
             }
         }
         keys.dedup();
@@ -518,6 +540,13 @@ impl Networks {
             if let Err(e) = netns::remove(&key) {
                 tracing::warn!("remove network namespace {}: {e}", key.display());
             }
+        }
+        if veth_release == VethRelease::InBackground && !veths.is_empty() {
+            crate::explain!(
+                "deleting veth {} in the background (the kernel may beat berthd to it, with the namespace)",
+                veths.join(", ")
+            );
+            self.delete_links_in_background(veths);
         }
         if had_forwards {
             if let Err(e) = self.refresh_firewall() {
