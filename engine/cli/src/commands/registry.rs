@@ -167,10 +167,6 @@ pub async fn pull(client: &Client, args: PullArgs) -> Outcome {
 /// The pull `run` and `create` make when the image is missing (after printing
 /// `Unable to find image 'x:latest' locally`): `from_image` and `tag` as the API takes them,
 /// progress on stderr (bars on a terminal), the registry's credentials sent along.
-#[allow(
-    dead_code,
-    reason = "the entry point for run/create's pull (commands::container::run)"
-)]
 pub async fn pull_for_run(client: &Client, from_image: &str, tag: &str, platform: Option<&str>) -> Outcome {
     let domain = ImageRef::parse(from_image).domain;
     request_pull(client, from_image, tag, platform, &domain, Output::Stderr).await

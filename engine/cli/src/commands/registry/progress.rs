@@ -18,7 +18,6 @@ pub enum Output {
     /// `berth pull`, `berth push`.
     Stdout,
     /// The pull of `run` and `create`, which keep stdout for the container.
-    #[allow(dead_code, reason = "used through pull_for_run by run/create")]
     Stderr,
     /// `-q`.
     Quiet,
