@@ -27,10 +27,9 @@ pub fn run_demo(args: Args) -> anyhow::Result<()> {
     let root = workspace_root()?;
     std::env::set_current_dir(&root)?;
     crate::ci::install_packages(PACKAGES)?;
-    run(Command::new("cargo").args(["build", "--release", "--bins", "--workspace"]))?;
+    let bin = crate::util::build_engine(crate::util::Profile::Release)?;
     run(Command::new("cargo").args(["xtask", "images"]))?;
 
-    let bin = crate::util::target_dir()?.join("release");
     let daemon = PrivateBerthd::start(&bin, "berth-demo", 90)?;
     let lab = |args: &[&str]| {
         println!("\n$ lab {}", args.join(" "));
@@ -50,20 +49,7 @@ pub fn run_demo(args: Args) -> anyhow::Result<()> {
 /// reports in `target/ci/lab-{berth,docker}.{json,xml}`; prints both times side by side.
 pub fn check_labs(docker_host: &str) -> anyhow::Result<()> {
     let target = crate::util::target_dir()?;
-    run(Command::new("cargo").args([
-        "build",
-        "-p",
-        "berth-lab",
-        "-p",
-        "berthd",
-        "-p",
-        "berth",
-        "-p",
-        "berth-shim",
-        "-p",
-        "berth-runtime",
-    ]))?;
-    let bin = target.join("debug");
+    let bin = crate::util::build_engine(crate::util::Profile::Debug)?;
     let reports = target.join("ci");
     std::fs::create_dir_all(&reports)?;
     let check = |engine: &str, host: &str, sessions: &Path| -> anyhow::Result<(bool, f64)> {

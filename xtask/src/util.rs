@@ -44,3 +44,30 @@ pub fn target_dir() -> anyhow::Result<PathBuf> {
         .context("cargo metadata has no target_directory")?;
     Ok(PathBuf::from(target))
 }
+
+/// How [`build_engine`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// What the tests and the CI lab checks use.
+    Debug,
+    /// What the benchmarks and the demo measure and run.
+    Release,
+}
+
+/// Build the engine's binaries (berthd, berth, berth-shim, berth-runtime) and `lab`, and
+/// return the directory they are in.
+pub fn build_engine(profile: Profile) -> anyhow::Result<PathBuf> {
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.args(["build", "--bins"]).current_dir(workspace_root()?);
+    for package in ["berthd", "berth", "berth-shim", "berth-runtime", "berth-lab"] {
+        cargo.args(["-p", package]);
+    }
+    if profile == Profile::Release {
+        cargo.arg("--release");
+    }
+    run(&mut cargo)?;
+    Ok(target_dir()?.join(match profile {
+        Profile::Debug => "debug",
+        Profile::Release => "release",
+    }))
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::stats::{median, report, rss_kib, time_runs};
-use crate::util::{run, workspace_root};
+use crate::util::{Profile, build_engine, run, workspace_root};
 
 fn runs() -> usize {
     std::env::var("BERTH_BENCH_RUNS")
@@ -146,25 +146,9 @@ fn pid_of(name: &str) -> Option<u32> {
 
 pub fn run_bench() -> anyhow::Result<()> {
     let root = workspace_root()?;
-    run(Command::new("cargo")
-        .args([
-            "build",
-            "--release",
-            "--bins",
-            "-p",
-            "berthd",
-            "-p",
-            "berth",
-            "-p",
-            "berth-shim",
-            "-p",
-            "berth-runtime",
-        ])
-        .current_dir(&root))?;
+    let bin = build_engine(Profile::Release)?;
     run(Command::new("cargo").args(["xtask", "images"]).current_dir(&root))?;
-    let target = crate::util::target_dir()?;
-    let bin = target.join("release");
-    let images = target.join("lab-images.tar");
+    let images = crate::util::target_dir()?.join("lab-images.tar");
     let daemon = Daemon::start(&bin)?;
     let idle_rss = rss_kib(daemon.child.id());
     succeed(daemon.berth().arg("load").arg("-i").arg(&images))?;

@@ -212,25 +212,9 @@ fn resolve_in(netns: &Path, name: &str, count: usize) -> anyhow::Result<Vec<Dura
 
 pub fn run() -> anyhow::Result<()> {
     let root = workspace_root()?;
-    run_command(
-        Command::new("cargo")
-            .args(["build", "--release", "--bins"])
-            .args([
-                "-p",
-                "berthd",
-                "-p",
-                "berth",
-                "-p",
-                "berth-shim",
-                "-p",
-                "berth-runtime",
-            ])
-            .current_dir(&root),
-    )?;
+    let bin = crate::util::build_engine(crate::util::Profile::Release)?;
     run_command(Command::new("cargo").args(["xtask", "images"]).current_dir(&root))?;
-    let target = crate::util::target_dir()?;
-    let bin = target.join("release");
-    let images = target.join("lab-images.tar");
+    let images = crate::util::target_dir()?.join("lab-images.tar");
     let daemon = Daemon::start(&bin)?;
     succeed(daemon.berth().arg("load").arg("-i").arg(&images))?;
     let docker_ok = docker().arg("version").status().is_ok_and(|s| s.success());

@@ -18,7 +18,6 @@ use anyhow::{Context, bail};
 use sha2::{Digest as _, Sha256};
 
 use super::stats::{median, report};
-use crate::util::{run as run_command, workspace_root};
 
 /// Pulls of each engine, unless BERTH_BENCH_RUNS says otherwise.
 const DEFAULT_RUNS: usize = 5;
@@ -221,13 +220,7 @@ fn quietly(command: &mut Command) -> anyhow::Result<()> {
 
 /// Build, set up, measure, print.
 pub fn run() -> anyhow::Result<()> {
-    let root = workspace_root()?;
-    run_command(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--bins", "-p", "berthd", "-p", "berth"])
-            .current_dir(&root),
-    )?;
-    let bin = crate::util::target_dir()?.join("release");
+    let bin = crate::util::build_engine(crate::util::Profile::Release)?;
     let scratch = Scratch(std::env::temp_dir().join(format!("berth-bench-registry-{}", std::process::id())));
     std::fs::create_dir_all(&scratch.0)?;
 

@@ -209,23 +209,12 @@ fn traces(port: u16, registry: &str) -> Vec<Trace> {
 
 /// Capture every trace into `book/src/traces/`.
 pub fn capture(paths: &Paths) -> anyhow::Result<()> {
-    run(Command::new("cargo").args([
-        "build",
-        "-p",
-        "berthd",
-        "-p",
-        "berth",
-        "-p",
-        "berth-shim",
-        "-p",
-        "berth-runtime",
-    ]))?;
+    let bin = crate::util::build_engine(crate::util::Profile::Debug)?;
     let target = target_dir()?;
     let images = target.join("lab-images.tar");
     if !images.is_file() {
         run(Command::new("cargo").args(["xtask", "images"]))?;
     }
-    let bin = target.join("debug");
     let registry = Registry::start()?;
     let daemon = PrivateBerthd::start(&bin, "berth-book", 94)?;
     let berth = |args: &[String]| -> anyhow::Result<String> {
