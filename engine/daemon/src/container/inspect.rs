@@ -153,12 +153,7 @@ impl Containers {
                 data: graph,
                 name: DRIVER_NAME.into(),
             },
-            mounts: record
-                .mounts
-                .iter()
-                .filter(|m| m.listed())
-                .map(|m| m.to_api())
-                .collect(),
+            mounts: super::mounts::listed(&record.mounts),
             config: record.config.clone(),
             network_settings: record.network_settings.clone(),
             ..ContainerInspect::default()
@@ -293,12 +288,7 @@ impl Containers {
             network_settings: SummaryNetworkSettings {
                 networks: record.network_settings.networks.clone(),
             },
-            mounts: record
-                .mounts
-                .iter()
-                .filter(|m| m.listed())
-                .map(|m| m.to_api())
-                .collect(),
+            mounts: super::mounts::listed(&record.mounts),
             ..ContainerSummary::default()
         }
     }

@@ -56,12 +56,16 @@ pub struct ContainerMount {
     pub tmpfs_flag: bool,
 }
 
-impl ContainerMount {
-    /// Does `inspect` (and `ps`) list it under `.Mounts`? Everything but `--tmpfs`, as Docker.
-    pub fn listed(&self) -> bool {
-        !self.tmpfs_flag
-    }
+/// The `.Mounts` that `inspect` and `ps` show: everything but `--tmpfs`, as Docker.
+pub fn listed(mounts: &[ContainerMount]) -> Vec<MountPoint> {
+    mounts
+        .iter()
+        .filter(|m| !m.tmpfs_flag)
+        .map(ContainerMount::to_api)
+        .collect()
+}
 
+impl ContainerMount {
     /// The `.Mounts` entry `inspect` shows.
     pub fn to_api(&self) -> MountPoint {
         MountPoint {
@@ -647,8 +651,8 @@ mod tests {
             ]
         );
         // Docker lists a --tmpfs under HostConfig.Tmpfs only.
-        let listed: Vec<bool> = mounts.iter().map(ContainerMount::listed).collect();
-        assert_eq!(listed, [true, true, true, false]);
+        let listed: Vec<String> = listed(&mounts).into_iter().map(|m| m.destination).collect();
+        assert_eq!(listed, ["/anon", "/b", "/data"]);
         assert!(bind_dir.is_dir());
         assert_eq!(volumes.list().unwrap().len(), 2);
 
