@@ -331,6 +331,18 @@ pub struct ContainerGuard<'a> {
 impl Drop for ContainerGuard<'_> {
     fn drop(&mut self) {
         let _ = self.runtime.output(&["delete", "--force", &self.id]);
+        if self.runtime.bin == RUNC {
+            remove_empty_berth_parents();
+        }
+    }
+}
+
+/// runc removes a container's cgroup but not its parent (`berth`), which berth-runtime removes
+/// once empty: do it for runc so the comparison tests leave nothing behind. A parent another
+/// test's container still uses is not empty, and rmdir refuses it.
+fn remove_empty_berth_parents() {
+    for hierarchy in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        let _ = fs::remove_dir(hierarchy.path().join("berth"));
     }
 }
 

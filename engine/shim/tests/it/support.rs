@@ -278,6 +278,11 @@ impl Drop for TestContainer {
         for dir in self.cgroup_dirs() {
             let _ = fs::remove_dir(dir);
         }
+        // runc leaves the parent (`berth`) behind; rmdir refuses it while another test's
+        // container is still in it.
+        for hierarchy in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = fs::remove_dir(hierarchy.path().join("berth"));
+        }
     }
 }
 
