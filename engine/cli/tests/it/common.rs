@@ -234,6 +234,19 @@ impl TestDaemon {
         String::from_utf8(output.stdout).expect("utf-8 output")
     }
 
+    /// `berth events --explain` for one container, up to now: the engine's steps as sentences.
+    pub fn explain_steps(&self, container: &str) -> String {
+        let until = (chrono::Utc::now().timestamp() + 1).to_string();
+        self.ok(&[
+            "events",
+            "--explain",
+            "--filter",
+            &format!("container={container}"),
+            "--until",
+            &until,
+        ])
+    }
+
     /// Run `berth ARGS`, expecting failure; returns (exit code, stderr).
     pub fn fails(&self, args: &[&str]) -> (i32, String) {
         let output = self.berth().args(args).output().expect("run berth");

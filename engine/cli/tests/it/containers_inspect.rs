@@ -322,15 +322,7 @@ fn events_and_explain() {
     assert_eq!(event["Actor"]["Attributes"]["exitCode"], "0");
 
     daemon.ok(&["run", "--name", "explained", "busybox", "true"]);
-    let until = (chrono::Utc::now().timestamp() + 1).to_string();
-    let steps = daemon.ok(&[
-        "events",
-        "--explain",
-        "--filter",
-        "container=explained",
-        "--until",
-        &until,
-    ]);
+    let steps = daemon.explain_steps("explained");
     assert!(steps.lines().any(|l| l.starts_with("berthd: ")), "{steps}");
     assert!(steps.lines().any(|l| l.starts_with("berth-runtime: ")), "{steps}");
 }

@@ -1175,15 +1175,7 @@ fn mounts_are_explained() {
     for sentence in &sentences {
         assert!(log.contains(sentence.as_str()), "no {sentence:?} in {log}");
     }
-    let until = (chrono::Utc::now().timestamp() + 1).to_string();
-    let steps = daemon.ok(&[
-        "events",
-        "--explain",
-        "--filter",
-        "container=explained",
-        "--until",
-        &until,
-    ]);
+    let steps = daemon.explain_steps("explained");
     for sentence in &sentences {
         assert!(steps.contains(sentence.as_str()), "no {sentence:?} in {steps}");
     }
