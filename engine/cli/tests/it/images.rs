@@ -522,14 +522,32 @@ fn api_answers_versioned_and_unversioned_paths() {
         images.starts_with("HTTP/1.1 200") && images.trim_end().ends_with("[]"),
         "{images}"
     );
+    // JSON documents end with a newline, as Go's encoder writes them.
     let missing = curl(&["http://berth/images/nosuch/json"]);
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     assert!(
-        missing.ends_with(r#"{"message":"No such image: nosuch:latest"}"#),
+        missing.ends_with("\r\n\r\n{\"message\":\"No such image: nosuch:latest\"}\n"),
         "{missing}"
+    );
+    let unknown = curl(&["http://berth/v1.41/nosuch"]);
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+    assert!(
+        unknown.ends_with("{\"message\":\"page not found\"}\n"),
+        "{unknown}"
     );
     let too_new = curl(&["http://berth/v1.99/version"]);
     assert!(too_new.starts_with("HTTP/1.1 400"), "{too_new}");
+    // Every answer, errors included, names the API version, the OS and the server, as dockerd's do.
+    for response in [&images, &missing, &too_new] {
+        let lower = response.to_lowercase();
+        assert!(lower.contains("\r\napi-version: 1.41\r\n"), "{response}");
+        assert!(lower.contains("\r\nostype: linux\r\n"), "{response}");
+        assert!(lower.contains("\r\nserver: berth/"), "{response}");
+        assert!(
+            lower.contains("\r\ncontent-type: application/json\r\n"),
+            "{response}"
+        );
+    }
 }
 
 #[test]

@@ -1,16 +1,17 @@
 //! `/containers/…`, `/exec/…` and `/commit` routes.
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use berth_api::types::{
     ContainerCreateRequest, ContainerWaitResponse, ExecConfig, ExecStartConfig, IdResponse,
 };
 use http::{StatusCode, header};
 
 use super::hijack::{RAW_STREAM, reply_and_close, splice, splice_when_ready, stdout_frame};
+use super::json::Json;
 use super::params::Params;
 use super::{ApiError, body_json};
 use crate::container::{ContainerError, ListOptions, LogOptions, WaitCondition};

@@ -1,6 +1,5 @@
 //! Errors as Docker answers them: a status code and `{"message": "..."}`.
 
-use axum::Json;
 use axum::response::{IntoResponse, Response};
 use berth_api::types::ErrorResponse;
 use http::StatusCode;
@@ -8,6 +7,8 @@ use http::StatusCode;
 use crate::container::ContainerError;
 use crate::image::ImageError;
 use crate::store::StoreError;
+
+use super::json::Json;
 
 /// An error answer.
 #[derive(Debug)]
@@ -26,6 +27,11 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// Docker's answer to a path it doesn't serve.
+    pub fn page_not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "page not found")
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {

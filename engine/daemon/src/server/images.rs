@@ -2,11 +2,11 @@
 
 use std::io::{self, Write};
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::{HeaderMap, StatusCode, header};
@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::ApiError;
+use super::json::Json;
 use super::params::Params;
 use crate::engine::Engine;
 use crate::image::{ImportOptions, ListFilters};
@@ -212,10 +213,7 @@ async fn by_name_get(
         "json" => Ok(Json(blocking(move || engine.images.inspect(&name)).await?).into_response()),
         "history" => Ok(Json(blocking(move || engine.images.history(&name)).await?).into_response()),
         "get" => stream_archive(engine, vec![name]).await,
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("page not found: /images/{rest}"),
-        )),
+        _ => Err(ApiError::page_not_found()),
     }
 }
 
@@ -234,10 +232,7 @@ async fn by_name_post(
             blocking(move || engine.images.tag(&name, &repo, &tag)).await?;
             Ok(StatusCode::CREATED.into_response())
         }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("page not found: /images/{rest}"),
-        )),
+        _ => Err(ApiError::page_not_found()),
     }
 }
 
@@ -245,5 +240,5 @@ async fn by_name_post(
 fn split_action(rest: &str) -> Result<(String, &str), ApiError> {
     rest.rsplit_once('/')
         .map(|(name, action)| (name.to_owned(), action))
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("page not found: /images/{rest}")))
+        .ok_or_else(ApiError::page_not_found)
 }

@@ -7,6 +7,7 @@ mod events;
 mod explain;
 mod hijack;
 mod images;
+mod json;
 mod networks;
 mod params;
 mod registry;
@@ -46,8 +47,9 @@ pub fn router(engine: Engine) -> Router {
         .with_state(engine)
 }
 
-async fn not_found(uri: Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("page not found: {}", uri.path()))
+/// Docker's answer to a path it doesn't serve.
+async fn not_found() -> ApiError {
+    ApiError::page_not_found()
 }
 
 /// Read a whole JSON request body.
@@ -83,16 +85,32 @@ pub async fn serve(
     let service = tower::service_fn(move |request: Request| {
         let mut app = app.clone();
         async move {
-            if let Some(error) = unsupported_version(request.uri()) {
-                return Ok::<_, Infallible>(error.into_response());
-            }
-            use tower::Service;
-            app.call(request).await
+            let mut response = match unsupported_version(request.uri()) {
+                Some(error) => error.into_response(),
+                None => {
+                    use tower::Service;
+                    app.call(request).await?
+                }
+            };
+            add_engine_headers(response.headers_mut());
+            Ok::<_, Infallible>(response)
         }
     });
     axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(service))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The headers dockerd puts on every answer: which API and OS answered, and the server's name.
+fn add_engine_headers(headers: &mut http::HeaderMap) {
+    use http::HeaderValue;
+    headers.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    headers.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    headers.insert("Ostype", HeaderValue::from_static("linux"));
+    headers.insert(
+        http::header::SERVER,
+        HeaderValue::from_static(concat!("Berth/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
 }
 
 /// `/v1.41/images/json` → `/images/json`.

@@ -5,7 +5,6 @@
 //! is an ordinary error status (a 404 for a manifest the registry does not have); once the
 //! stream has begun, it ends with an `{"errorDetail":…,"error":…}` message, as Docker's does.
 
-use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -17,6 +16,7 @@ use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::ApiError;
+use super::json::Json;
 use super::params::Params;
 use crate::digest::Digest;
 use crate::engine::Engine;

@@ -1,12 +1,13 @@
 //! `/_ping`, `/version`, `/info`: what a client asks first.
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use http::{HeaderMap, HeaderValue, Method, header};
 use serde_json::{Value, json};
 
+use super::json::Json;
 use super::{API_VERSION, ApiError, MIN_API_VERSION};
 use crate::engine::Engine;
 
@@ -20,12 +21,10 @@ pub fn routes() -> Router<Engine> {
 /// The engine's version.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `GET|HEAD /_ping`: "OK", with the headers clients negotiate the API version from.
+/// `GET|HEAD /_ping`: "OK"; clients negotiate the API version from its `API-Version` header.
 async fn ping(method: Method) -> Response {
+    // API-Version, OSType and Docker-Experimental come with every answer (server::add_engine_headers).
     let mut headers = HeaderMap::new();
-    headers.insert("API-Version", HeaderValue::from_static(API_VERSION));
-    headers.insert("OSType", HeaderValue::from_static("linux"));
-    headers.insert("Docker-Experimental", HeaderValue::from_static("false"));
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-store, must-revalidate"),

@@ -1,13 +1,14 @@
 //! `/volumes/…` routes.
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use berth_api::types::{VolumeCreateOptions, VolumeListResponse, VolumePruneResponse};
 use http::StatusCode;
 
+use super::json::Json;
 use super::params::Params;
 use super::{ApiError, body_json};
 use crate::engine::Engine;
