@@ -294,8 +294,30 @@ impl Drop for TestDaemon {
             self.remove_all_containers();
         }
         self.stop();
+        // Whatever a failed test left mounted under the roots (a bind volume's host directory
+        // among them) is detached first, so removing the roots never reaches through a mount.
+        for point in mount_points_under(&self.root) {
+            if let Ok(path) = std::ffi::CString::new(point) {
+                // SAFETY: umount2 with a valid, NUL-terminated path and a valid flag.
+                unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// The mount points under `dir`, deepest first (the fifth field of /proc/self/mountinfo).
+fn mount_points_under(dir: &Path) -> Vec<String> {
+    let prefix = format!("{}/", dir.display());
+    let mut points: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| point.starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    points
 }
 
 /// A fresh directory under the system temp dir, unique to this process and call.
