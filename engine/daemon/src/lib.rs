@@ -15,6 +15,8 @@ pub mod engine;
 pub mod events;
 /// Explain events: the plain sentences that tell a trainee what the kernel was asked to do.
 pub mod explain;
+/// OS errors as Go prints them ("no such file or directory"), for Docker's messages.
+pub mod go_error;
 /// Images: list, inspect, history, tag, rmi, prune, load, save, import.
 pub mod image;
 /// Layer tars: apply (with whiteouts, safely), diff an overlay upper dir back into a tar.

@@ -159,10 +159,13 @@ enum Planned {
         mount: ContainerMount,
         create_missing: bool,
     },
-    /// A named volume, created when missing; or anonymous (`name` empty).
+    /// A named volume, created when missing; or anonymous (`name` empty). `--mount`'s
+    /// `volume-driver`, `volume-label` and `volume-opt` apply when it is created.
     Volume {
         mount: ContainerMount,
+        driver: String,
         labels: Option<BTreeMap<String, String>>,
+        options: Option<BTreeMap<String, String>>,
     },
     Tmpfs(ContainerMount),
 }
@@ -248,7 +251,12 @@ fn parse_bind(spec: &str) -> Result<Planned, ContainerError> {
             create_missing: true,
         }
     } else {
-        Planned::Volume { mount, labels: None }
+        Planned::Volume {
+            mount,
+            driver: String::new(),
+            labels: None,
+            options: None,
+        }
     })
 }
 
@@ -313,6 +321,7 @@ fn parse_mount(m: &Mount) -> Result<Planned, ContainerError> {
         }
         "volume" => {
             let options = m.volume_options.clone().unwrap_or_default();
+            let driver_config = options.driver_config.unwrap_or_default();
             Ok(Planned::Volume {
                 mount: ContainerMount {
                     kind: MountKind::Volume,
@@ -321,7 +330,9 @@ fn parse_mount(m: &Mount) -> Result<Planned, ContainerError> {
                     no_copy: options.no_copy,
                     ..base
                 },
+                driver: driver_config.name,
                 labels: options.labels,
+                options: driver_config.options,
             })
         }
         _ => {
@@ -396,23 +407,12 @@ fn make_bind_source(source: &str) -> Result<Option<PathBuf>, ContainerError> {
             return Err(bad(format!(
                 "error while creating mount source path '{source}': mkdir {}: {}",
                 dir.display(),
-                go_error_text(&e)
+                crate::go_error::text(&e)
             )));
         }
         top_made.get_or_insert(dir.to_path_buf());
     }
     Ok(top_made)
-}
-
-/// An OS error as Go prints it ("no such file or directory"), the way Docker's messages read.
-fn go_error_text(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_lowercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// Undo what a failed plan made.
@@ -487,7 +487,9 @@ pub fn plan(
                     tmpfs_options: Vec::new(),
                     tmpfs_flag: false,
                 },
+                driver: String::new(),
                 labels: None,
+                options: None,
             });
     }
     // 2. Make what is missing, undoing it all on the first failure.
@@ -505,11 +507,16 @@ pub fn plan(
                     }
                     mount
                 }
-                Planned::Volume { mut mount, labels } => {
+                Planned::Volume {
+                    mut mount,
+                    driver,
+                    labels,
+                    options,
+                } => {
                     let existed = !mount.name.is_empty() && volumes.exists(&mount.name);
                     let name = (!mount.name.is_empty()).then_some(mount.name.as_str());
                     let volume = volumes
-                        .create(name, "", labels, None)
+                        .create(name, &driver, labels, options)
                         .map_err(|e| bad(e.to_string()))?;
                     if !existed {
                         made.volumes.push(volume.name.clone());
