@@ -80,7 +80,7 @@ fn api(daemon: &TestDaemon, method: &str, path: &str) -> (u16, String) {
         .expect("run curl");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let (body, status) = text.rsplit_once('\n').expect("curl printed the status");
-    // Docker's bodies end with a newline, berthd's don't: compare without it.
+    // Both engines end a JSON body with a newline: compare without it.
     (status.parse().expect("a status code"), body.trim_end().to_owned())
 }
 
@@ -1034,6 +1034,228 @@ fn volume_create_and_inspect_fields() {
     );
 }
 
+/// `volume create` options for a 1 MiB tmpfs owned by uid 1000 (Docker's documented example).
+const TMPFS_OPTIONS: [&str; 6] = [
+    "-o",
+    "type=tmpfs",
+    "-o",
+    "device=tmpfs",
+    "-o",
+    "o=size=1m,uid=1000",
+];
+
+/// Options the local driver takes, for a filesystem type the kernel doesn't have.
+const UNMOUNTABLE_OPTIONS: [&str; 4] = ["-o", "type=nosuchfs", "-o", "device=x"];
+
+/// Driver options the local driver refuses, with Docker 20.10's reasons.
+const REFUSED_OPTIONS: [(&str, &str); 5] = [
+    ("foo=bar", "invalid option: \"foo\""),
+    ("type=tmpfs", "missing required option: \"device\""),
+    ("device=tmpfs", "missing required option: \"type\""),
+    ("o=size=1m", "missing required option: \"device\""),
+    ("size=10m", "quota size requested but no quota support"),
+];
+
+/// `volume create [OPTIONS] NAME`.
+fn volume_create<'a>(options: &[&'a str], name: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["volume", "create"];
+    args.extend_from_slice(options);
+    args.push(name);
+    args
+}
+
+/// Is a filesystem mounted over the volume's `_data` on the host?
+fn is_mounted(daemon: &TestDaemon, volume: &str) -> bool {
+    !mounts_mentioning(&format!(" {} ", mountpoint(daemon, volume).display())).is_empty()
+}
+
+/// `berth run --rm -v scratch:/data busybox COMMAND…`, its output.
+fn run_with_scratch(daemon: &TestDaemon, command: &[&str]) -> String {
+    let mut args = vec!["run", "--rm", "-v", "scratch:/data", "busybox"];
+    args.extend_from_slice(command);
+    daemon.ok(&args)
+}
+
+/// `volume create -o type=tmpfs -o device=tmpfs -o o=…` (Docker's local driver options): the
+/// tmpfs is mounted for the first container using the volume, shared by the others, kept across
+/// a `kill -9` of berthd, and unmounted after the last one ends, taking its files with it.
+#[test]
+fn a_tmpfs_volume_is_mounted_while_containers_use_it() {
+    let mut daemon = daemon();
+    daemon.ok(&volume_create(&TMPFS_OPTIONS, "scratch"));
+    assert_eq!(
+        daemon.ok(&["volume", "inspect", "-f", "{{json .Options}}", "scratch"]),
+        "{\"device\":\"tmpfs\",\"o\":\"size=1m,uid=1000\",\"type\":\"tmpfs\"}\n"
+    );
+    assert!(
+        !is_mounted(&daemon, "scratch"),
+        "mounted before any container uses it"
+    );
+
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "writer",
+        "-v",
+        "scratch:/data",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert!(is_mounted(&daemon, "scratch"));
+    // Docker 20.10 printed the same line for the same volume.
+    assert_eq!(
+        daemon.ok(&[
+            "exec",
+            "writer",
+            "sh",
+            "-c",
+            "grep ' /data ' /proc/mounts; echo one > /data/one"
+        ]),
+        "tmpfs /data tmpfs rw,relatime,size=1024k,uid=1000 0 0\n"
+    );
+    assert_eq!(run_with_scratch(&daemon, &["cat", "/data/one"]), "one\n");
+    assert!(is_mounted(&daemon, "scratch"), "the writer still uses it");
+
+    daemon.kill9();
+    daemon.restart();
+    assert!(
+        is_mounted(&daemon, "scratch"),
+        "the running writer holds it across the restart"
+    );
+    daemon.ok(&["stop", "-t", "0", "writer"]);
+    eventually("the tmpfs to be unmounted", || !is_mounted(&daemon, "scratch"));
+    assert!(mounts_under(&daemon).is_empty(), "{:?}", mounts_under(&daemon));
+    // A new tmpfs for the next container: what the last one wrote is gone.
+    assert_eq!(run_with_scratch(&daemon, &["ls", "-A", "/data"]), "");
+    assert!(!is_mounted(&daemon, "scratch"));
+    daemon.ok(&["rm", "writer"]);
+    daemon.ok(&["volume", "rm", "scratch"]);
+    assert!(mounts_under(&daemon).is_empty(), "{:?}", mounts_under(&daemon));
+}
+
+/// `-o type=none -o o=bind -o device=DIR`: a volume that is a host directory. Containers see
+/// and write its files; `volume rm` unmounts it and leaves the directory and its files alone.
+/// `--mount`'s `volume-opt` makes such a volume too.
+#[test]
+fn a_bind_volume_shows_a_host_directory_and_rm_leaves_it_alone() {
+    let daemon = daemon();
+    let host = TempDir::new("berth-bind-volume");
+    std::fs::write(host.0.join("from-host"), "host\n").unwrap();
+    let device = format!("device={}", host.0.display());
+    daemon.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &device,
+        "shared",
+    ]);
+    assert_eq!(
+        daemon.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "shared:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /data/from-host; echo c > /data/from-container",
+        ]),
+        "host\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.0.join("from-container")).unwrap(),
+        "c\n"
+    );
+    assert!(
+        !is_mounted(&daemon, "shared"),
+        "unmounted once the container ended"
+    );
+
+    let mount = format!(
+        "type=volume,source=viaflag,target=/data,volume-opt=type=none,volume-opt=o=bind,volume-opt={device}"
+    );
+    assert_eq!(
+        daemon.ok(&["run", "--rm", "--mount", &mount, "busybox", "ls", "/data"]),
+        "from-container\nfrom-host\n"
+    );
+    assert_eq!(
+        daemon.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Options.type}} {{.Options.o}}",
+            "viaflag"
+        ]),
+        "none bind\n"
+    );
+
+    // Removing the volumes while one is mounted (a container runs) is refused; after, it leaves
+    // the host directory as it was.
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "holder",
+        "-v",
+        "shared:/data",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert!(is_mounted(&daemon, "shared"));
+    daemon.fails(&["volume", "rm", "shared"]);
+    daemon.ok(&["rm", "-f", "holder"]);
+    daemon.ok(&["volume", "rm", "shared", "viaflag"]);
+    let mut left: Vec<String> = std::fs::read_dir(&host.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["from-container", "from-host"]);
+    assert!(mounts_under(&daemon).is_empty(), "{:?}", mounts_under(&daemon));
+}
+
+/// Options the local driver doesn't take are refused with Docker's messages, and a filesystem
+/// that can't be mounted fails the start (exit 125, Docker's message) and leaves nothing.
+#[test]
+fn bad_driver_options_are_refused_and_leave_nothing() {
+    let daemon = daemon();
+    for (option, reason) in REFUSED_OPTIONS {
+        let args = volume_create(&["-o", option], "refused");
+        let (code, stderr) = daemon.fails(&args);
+        assert_eq!(
+            (code, stderr),
+            (
+                1,
+                format!("Error response from daemon: create refused: {reason}\n")
+            )
+        );
+    }
+    assert!(volume_names(&daemon).is_empty());
+
+    daemon.ok(&volume_create(&UNMOUNTABLE_OPTIONS, "broken"));
+    let (code, stderr) = daemon.fails(&["run", "--rm", "-v", "broken:/data", "busybox", "true"]);
+    let data = mountpoint(&daemon, "broken");
+    assert_eq!(
+        (code, stderr),
+        (
+            125,
+            format!(
+                "berth: Error response from daemon: error while mounting volume '{0}': failed to mount local volume: mount x:{0}: no such device.\n",
+                data.display()
+            )
+        )
+    );
+    assert_eq!(daemon.ok(&["ps", "-aq"]), "", "the --rm container is gone");
+    assert!(mounts_under(&daemon).is_empty(), "{:?}", mounts_under(&daemon));
+}
+
 /// runc's CVE-2021-30465: a mount target that is a symlink is resolved inside the container's
 /// root. An image's `/absolute -> /etc`, and a volume's `climb -> ../../../../../../etc` (an
 /// image layer may not hold a symlink that climbs out: import refuses it, as Docker does), both
@@ -1372,9 +1594,10 @@ fn volume_commands_answer_as_docker_does() {
         format!("{tag}-nosuch"),
     );
     let (user, reader) = (format!("{tag}-user"), format!("{tag}-reader"));
+    let (scratch, broken) = (format!("{tag}-scratch"), format!("{tag}-broken"));
     let _leftovers = DockerLeftovers {
         containers: vec![user.clone(), reader.clone()],
-        volumes: vec![named.clone(), plain.clone()],
+        volumes: vec![named.clone(), plain.clone(), scratch.clone(), broken.clone()],
     };
     let docker_root = PathBuf::from(docker_ok(&["info", "--format", "{{.DockerRootDir}}"]).trim());
     let berth_root = daemon.data_root();
@@ -1502,6 +1725,26 @@ fn volume_commands_answer_as_docker_does() {
     same(&["volume", "ls", "-f", "bogus=1"]);
     same(&["volume", "ls", "-f", "dangling=maybe"]);
     same(&["volume", "rm", &plain]);
+
+    // The local driver's options: a tmpfs volume as the container sees it, and the errors.
+    same(&volume_create(&TMPFS_OPTIONS, &scratch));
+    same(&["volume", "inspect", "-f", "{{json .Options}}", &scratch]);
+    same(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{scratch}:/data"),
+        "busybox",
+        "sh",
+        "-c",
+        "grep ' /data ' /proc/mounts; stat -c '%u %a' /data",
+    ]);
+    same(&volume_create(&UNMOUNTABLE_OPTIONS, &broken));
+    same(&["run", "--rm", "-v", &format!("{broken}:/data"), "busybox", "true"]);
+    for (option, _) in REFUSED_OPTIONS {
+        same(&volume_create(&["-o", option], &missing));
+    }
+    same(&["volume", "rm", &scratch, &broken]);
     for mount in [
         "type=bogus,target=/x",
         "type=volume,target",

@@ -254,6 +254,35 @@ impl Containers {
             .collect()
     }
 
+    /// Give back what a container holds on the host while it runs: its network endpoints, the
+    /// mount of its root file system, and its share of its volumes' filesystems.
+    fn release_host_resources(&self, container: &Container, veths: crate::network::VethRelease) {
+        self.leave_networks(container, veths);
+        let _ = crate::layer::unmount(&container.paths.rootfs());
+        for mount in container
+            .record()
+            .mounts
+            .iter()
+            .filter(|m| m.kind == mounts::MountKind::Volume)
+        {
+            self.inner.volumes.deactivate(&mount.name, &container.id);
+        }
+    }
+
+    /// A container found running after a restart holds its volumes' filesystems again.
+    fn restore_volumes(&self, container: &Container) {
+        for mount in container
+            .record()
+            .mounts
+            .iter()
+            .filter(|m| m.kind == mounts::MountKind::Volume)
+        {
+            if let Err(e) = self.inner.volumes.activate(&mount.name, &container.id) {
+                tracing::warn!(container = %container.id, "volume {}: {e}", mount.name);
+            }
+        }
+    }
+
     /// The containers that mount a volume (ids), for `volume rm` and `volume prune`.
     pub fn volume_users(&self, volume: &str) -> Vec<String> {
         self.all()

@@ -9,7 +9,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::record::Status;
 use super::{Container, Containers};
-use crate::layer;
 
 /// Docker's restart backoff: 100 ms, doubling, at most a minute; reset after 10 s of running.
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -67,14 +66,10 @@ impl Containers {
     }
 
     async fn on_exit(&self, container: &Arc<Container>, exit: ExitStatus) {
-        let rootfs = container.paths.rootfs();
         let span = crate::explain::container_span(&container.id);
         let (this, c) = (self.clone(), container.clone());
         let _ = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| {
-                this.leave_networks(&c, crate::network::VethRelease::InBackground);
-                layer::unmount(&rootfs)
-            })
+            span.in_scope(|| this.release_host_resources(&c, crate::network::VethRelease::InBackground))
         })
         .await;
         let updated = container.update(&self.inner.tmp, |record| {

@@ -5,7 +5,6 @@ use std::time::Duration;
 use super::mounts::{ContainerMount, MountKind};
 use super::record::Status;
 use super::{ContainerError, Containers};
-use crate::layer;
 
 impl Containers {
     /// Remove the anonymous volumes among `mounts` that no other container uses (named volumes
@@ -56,8 +55,7 @@ impl Containers {
         let (this, c) = (self.clone(), container.clone());
         tokio::task::spawn_blocking(move || -> Result<(), ContainerError> {
             // Whatever a berthd that died left of its network (veths, namespace) goes too.
-            this.leave_networks(&c, crate::network::VethRelease::Now);
-            let _ = layer::unmount(&paths.rootfs());
+            this.release_host_resources(&c, crate::network::VethRelease::Now);
             // A shim that died without cleaning up leaves runtime state; delete it too.
             let _ = std::process::Command::new(&runtime)
                 .arg("--root")

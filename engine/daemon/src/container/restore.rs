@@ -6,7 +6,6 @@ use berth_shim::protocol::ProcessStatus;
 
 use super::record::{ContainerRecord, Status};
 use super::{Container, ContainerError, Containers};
-use crate::layer;
 
 impl Containers {
     /// Read every record under `<data-root>/containers`.
@@ -33,6 +32,7 @@ impl Containers {
             if container.record().state.status.is_running() {
                 let (this, c) = (self.clone(), container.clone());
                 let _ = tokio::task::spawn_blocking(move || this.restore_network(&c)).await;
+                self.restore_volumes(&container);
             }
         }
         for container in self.all() {
@@ -64,11 +64,9 @@ impl Containers {
                             finished_at: crate::image::time::now_rfc3339(),
                             oom_killed: false,
                         });
-                    let rootfs = container.paths.rootfs();
                     let (this, c) = (self.clone(), container.clone());
                     let _ = tokio::task::spawn_blocking(move || {
-                        this.leave_networks(&c, crate::network::VethRelease::Now);
-                        layer::unmount(&rootfs)
+                        this.release_host_resources(&c, crate::network::VethRelease::Now)
                     })
                     .await;
                     let _ = container.update(&self.inner.tmp, |r| {
@@ -89,6 +87,9 @@ impl Containers {
                 }
             }
         }
+        // Filesystems of volumes whose last container ended while berthd was away.
+        let volumes = self.clone();
+        let _ = tokio::task::spawn_blocking(move || volumes.inner.volumes.unmount_inactive()).await;
         // Published ports of the containers found again, in one nftables write.
         let this = self.clone();
         let _ = tokio::task::spawn_blocking(move || this.refresh_firewall()).await;

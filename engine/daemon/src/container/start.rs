@@ -172,8 +172,7 @@ impl Containers {
             Ok(())
         })();
         if result.is_err() {
-            self.leave_networks(container, crate::network::VethRelease::Now);
-            let _ = layer::unmount(&rootfs);
+            self.release_host_resources(container, crate::network::VethRelease::Now);
         }
         result
     }
@@ -188,6 +187,10 @@ impl Containers {
         let access = if mount.rw { "" } else { " read-only" };
         match mount.kind {
             MountKind::Volume => {
+                self.inner
+                    .volumes
+                    .activate(&mount.name, &record.id)
+                    .map_err(|e| ContainerError::Start(e.to_string()))?;
                 if !mount.no_copy && !record.has_been_started && self.inner.volumes.is_empty(&mount.name) {
                     crate::volume::copy_up(rootfs, &mount.destination, std::path::Path::new(&mount.source))
                         .map_err(|e| {
@@ -238,14 +241,10 @@ impl Containers {
             shim.wait("init")
         })
         .await;
-        let rootfs = container.paths.rootfs();
         let span = crate::explain::container_span(&container.id);
         let (this, c) = (self.clone(), container.clone());
         let _ = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| {
-                this.leave_networks(&c, crate::network::VethRelease::Now);
-                layer::unmount(&rootfs)
-            })
+            span.in_scope(|| this.release_host_resources(&c, crate::network::VethRelease::Now))
         })
         .await;
         Ok(())

@@ -28,8 +28,8 @@ impl From<VolumeError> for ApiError {
         let status = match &error {
             VolumeError::NotFound(_) | VolumeError::Driver { .. } => StatusCode::NOT_FOUND,
             VolumeError::InUse { .. } => StatusCode::CONFLICT,
-            VolumeError::InvalidName { .. } | VolumeError::Options(_) => StatusCode::BAD_REQUEST,
-            VolumeError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            VolumeError::InvalidName { .. } | VolumeError::Options { .. } => StatusCode::BAD_REQUEST,
+            VolumeError::Io { .. } | VolumeError::Mount { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.to_string())
     }

@@ -5,8 +5,9 @@
 //! so it can never drift.
 
 mod copy_up;
+mod driver_options;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ use berth_api::types::Volume;
 use serde::{Deserialize, Serialize};
 
 pub use copy_up::copy_up;
+use driver_options::DeviceMount;
 
 use crate::store::write_atomic;
 
@@ -36,9 +38,12 @@ pub enum VolumeError {
     /// 404: a driver berth doesn't have
     #[error("create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found")]
     Driver { name: String, driver: String },
-    /// 400: driver options berth's local driver doesn't take
-    #[error("create {0}: berth's local driver takes no options (type, device and o are not supported)")]
-    Options(String),
+    /// 400: driver options the local driver doesn't take
+    #[error("create {name}: {reason}")]
+    Options { name: String, reason: String },
+    /// 500: the filesystem a volume's options describe could not be mounted
+    #[error("error while mounting volume '{mountpoint}': failed to mount local volume: {reason}")]
+    Mount { mountpoint: String, reason: String },
     /// 500
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
@@ -66,6 +71,9 @@ pub struct Volumes {
     tmp: PathBuf,
     /// Serialises create and remove, so two creates of one name make one volume.
     lock: Mutex<()>,
+    /// The running containers of each volume whose options mount a filesystem (Docker's
+    /// reference count): mounted for the first, unmounted after the last.
+    active: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 /// Docker's rule for local volume names.
@@ -98,6 +106,7 @@ impl Volumes {
             root: root.to_owned(),
             tmp: tmp.to_owned(),
             lock: Mutex::new(()),
+            active: Mutex::default(),
         })
     }
 
@@ -156,8 +165,11 @@ impl Volumes {
             });
         }
         check_name(&name)?;
-        if options.as_ref().is_some_and(|o| !o.is_empty()) {
-            return Err(VolumeError::Options(name));
+        if let Some(options) = &options {
+            driver_options::validate(options).map_err(|reason| VolumeError::Options {
+                name: name.clone(),
+                reason,
+            })?;
         }
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Ok(meta) = self.meta(&name) {
@@ -229,9 +241,85 @@ impl Volumes {
                 containers: users.to_vec(),
             });
         }
+        // Never walk into a mounted filesystem: a bind volume's device is a host directory.
+        let mountpoint = self.mountpoint(name);
+        if driver_options::is_mount_point(&mountpoint) {
+            driver_options::unmount(&mountpoint).map_err(io_error(format!("remove volume {name}")))?;
+            crate::explain!(
+                "unmounted the filesystem of volume {name} from {}",
+                mountpoint.display()
+            );
+        }
         std::fs::remove_dir_all(self.dir(name)).map_err(io_error(format!("remove volume {name}")))?;
         crate::explain!("removed volume {name} and its files");
         Ok(())
+    }
+
+    /// A container starting with the volume: mount the filesystem its options describe, unless
+    /// it is mounted already (for another container, or before berthd restarted).
+    pub fn activate(&self, name: &str, container: &str) -> Result<(), VolumeError> {
+        let Some(device) = DeviceMount::from_options(self.meta(name)?.options.as_ref()) else {
+            return Ok(());
+        };
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let mountpoint = self.mountpoint(name);
+        if !driver_options::is_mount_point(&mountpoint) {
+            device.mount(&mountpoint).map_err(|reason| VolumeError::Mount {
+                mountpoint: mountpoint.display().to_string(),
+                reason,
+            })?;
+            crate::explain!(
+                "mounted {} {} at {} for volume {name} (options {:?})",
+                device.fs_type,
+                device.device,
+                mountpoint.display(),
+                device.options
+            );
+        }
+        active
+            .entry(name.to_owned())
+            .or_default()
+            .insert(container.to_owned());
+        Ok(())
+    }
+
+    /// A container using the volume ended: the last one out unmounts its filesystem.
+    pub fn deactivate(&self, name: &str, container: &str) {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(users) = active.get_mut(name) else { return };
+        if !users.remove(container) || !users.is_empty() {
+            return;
+        }
+        active.remove(name);
+        let mountpoint = self.mountpoint(name);
+        if driver_options::is_mount_point(&mountpoint) {
+            match driver_options::unmount(&mountpoint) {
+                Ok(()) => crate::explain!(
+                    "unmounted the filesystem of volume {name} from {}: no running container uses it",
+                    mountpoint.display()
+                ),
+                Err(e) => tracing::warn!("unmount volume {name}: {e}"),
+            }
+        }
+    }
+
+    /// After a restart: unmount the filesystems of volumes no running container uses (their
+    /// last container ended while berthd was away).
+    pub fn unmount_inactive(&self) {
+        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        for volume in self.list().unwrap_or_default() {
+            let mountpoint = self.mountpoint(&volume.name);
+            if DeviceMount::from_options(volume.options.as_ref()).is_some()
+                && !active.contains_key(&volume.name)
+                && driver_options::is_mount_point(&mountpoint)
+                && driver_options::unmount(&mountpoint).is_ok()
+            {
+                crate::explain!(
+                    "unmounted the filesystem of volume {} (no running container)",
+                    volume.name
+                );
+            }
+        }
     }
 
     /// Bytes of the files in a volume.
