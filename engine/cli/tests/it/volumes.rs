@@ -1553,6 +1553,12 @@ fn redacted(output: &Output, roots: &[&Path]) -> (Option<i32>, String, String) {
             rest = &rest[run..];
         }
         out.push_str(rest);
+        // Docker's CLI, when a start fails, sometimes also logs that its wait was cancelled
+        // (a race inside the client): not part of the answer, so left out.
+        let out: String = out
+            .split_inclusive('\n')
+            .filter(|line| !line.contains("msg=\"error waiting for container: context canceled\""))
+            .collect();
         // The program names itself in run's errors ("docker: …", "See 'docker run --help'.").
         out.replace("berth: ", "docker: ").replace("'berth ", "'docker ")
     };
