@@ -259,10 +259,17 @@ pub fn leak_check() -> anyhow::Result<()> {
         .flatten()
         .flatten()
     {
-        // berth-runtime removes the `berth` parent once its last container is gone.
-        let berth = hierarchy.path().join("berth");
-        if berth.is_dir() {
-            leaks.push(format!("cgroup {}", berth.display()));
+        // berth-runtime removes the `berth` parent once its last container is gone; the
+        // runtime's and shim's tests use top-level `berth-<id>` cgroups.
+        for entry in std::fs::read_dir(hierarchy.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let named_ours = entry.file_name().to_string_lossy().starts_with("berth");
+            if named_ours && entry.path().is_dir() {
+                leaks.push(format!("cgroup {}", entry.path().display()));
+            }
         }
     }
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {

@@ -32,8 +32,7 @@ fn limits_land_in_the_v1_files() {
         read(
             Path::new("/sys/fs/cgroup")
                 .join(controller)
-                .join("berth")
-                .join(&id)
+                .join(cgroup_name(&id))
                 .join(file),
         )
     };
@@ -87,8 +86,8 @@ fn a_process_past_its_memory_limit_is_oom_killed() {
     spec["linux"]["resources"]["memory"] = serde_json::json!({"limit": 16777216, "swap": 16777216});
     bundle.write_spec(&spec);
     let _guard = berth.create(&bundle, &id);
-    let oom_control = Path::new("/sys/fs/cgroup/memory/berth")
-        .join(&id)
+    let oom_control = Path::new("/sys/fs/cgroup/memory")
+        .join(cgroup_name(&id))
         .join("memory.oom_control");
     let oom_kills = || {
         read(&oom_control)

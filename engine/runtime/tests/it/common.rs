@@ -224,7 +224,7 @@ pub fn docker_spec(bundle: &Bundle, id: &str, args: &[&str]) -> Value {
                 ],
                 "blockIO": {}
             },
-            "cgroupsPath": format!("/berth/{id}"),
+            "cgroupsPath": format!("/{}", cgroup_name(id)),
             "namespaces": [{"type": "mount"}, {"type": "network"}, {"type": "uts"}, {"type": "pid"}, {"type": "ipc"}],
             "seccomp": docker_seccomp(&caps),
             "maskedPaths": ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -331,19 +331,15 @@ pub struct ContainerGuard<'a> {
 impl Drop for ContainerGuard<'_> {
     fn drop(&mut self) {
         let _ = self.runtime.output(&["delete", "--force", &self.id]);
-        if self.runtime.bin == RUNC {
-            remove_empty_berth_parents();
-        }
     }
 }
 
-/// runc removes a container's cgroup but not its parent (`berth`), which berth-runtime removes
-/// once empty: do it for runc so the comparison tests leave nothing behind. A parent another
-/// test's container still uses is not empty, and rmdir refuses it.
-fn remove_empty_berth_parents() {
-    for hierarchy in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-        let _ = fs::remove_dir(hierarchy.path().join("berth"));
-    }
+/// A test container's cgroup, at the top of each hierarchy: `berth-<id>`. Not under a shared
+/// `berth` parent, which berth-runtime removes once empty: runc doesn't retry when a parent it
+/// just made vanishes before it makes the child, so tests running at once would break each
+/// other's runc containers. The leak check finds any `berth-…` cgroup left behind.
+pub fn cgroup_name(id: &str) -> String {
+    format!("berth-{id}")
 }
 
 /// Poll `state` until the status is `want` (bounded: the kernel needs a moment to reap).
@@ -361,13 +357,13 @@ pub fn wait_status(runtime: &Runtime, id: &str, want: &str) -> Value {
     panic!("container {id} never became {want}: last state {last}");
 }
 
-/// The cgroup v1 directories a container id would have under `berth`.
+/// The cgroup v1 directories a test container id would have.
 pub fn v1_cgroup_dirs(id: &str) -> Vec<PathBuf> {
     [
         "memory", "cpu", "pids", "cpuset", "devices", "freezer", "blkio", "cpuacct", "systemd",
     ]
     .iter()
-    .map(|c| Path::new("/sys/fs/cgroup").join(c).join("berth").join(id))
+    .map(|c| Path::new("/sys/fs/cgroup").join(c).join(cgroup_name(id)))
     .collect()
 }
 

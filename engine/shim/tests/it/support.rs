@@ -2,7 +2,8 @@
 //! cleans up even when a test fails, and readers that give up instead of hanging.
 //!
 //! Tests run as root on the real kernel with the runtime from `BERTH_TEST_RUNTIME` (default
-//! `/usr/sbin/runc`). Each container has a unique id and cgroup `/berth/<id>`, so tests run in
+//! `/usr/sbin/runc`). Each container has a unique id and its own top-level cgroup `/berth-<id>`
+//! (no shared parent that another test's runtime could remove under runc), so tests run in
 //! parallel.
 
 use std::fs;
@@ -186,7 +187,7 @@ fn oci_config(setup: &Setup, id: &str) -> Value {
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}
         ],
         "linux": {
-            "cgroupsPath": format!("/berth/{id}"),
+            "cgroupsPath": format!("/berth-{id}"),
             "resources": resources,
             "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
             "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
@@ -254,7 +255,7 @@ impl TestContainer {
         };
         hierarchies
             .filter_map(|h| h.ok())
-            .map(|h| h.path().join("berth").join(&self.id))
+            .map(|h| h.path().join(format!("berth-{}", self.id)))
             .filter(|dir| dir.is_dir())
             .collect()
     }
@@ -277,11 +278,6 @@ impl Drop for TestContainer {
         }
         for dir in self.cgroup_dirs() {
             let _ = fs::remove_dir(dir);
-        }
-        // runc leaves the parent (`berth`) behind; rmdir refuses it while another test's
-        // container is still in it.
-        for hierarchy in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-            let _ = fs::remove_dir(hierarchy.path().join("berth"));
         }
     }
 }
