@@ -123,7 +123,9 @@ pub fn run() -> anyhow::Result<()> {
     let set_cgroup = |id: &str| -> anyhow::Result<()> {
         let path = bundle.join("config.json");
         let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
-        spec["linux"]["cgroupsPath"] = format!("/berth/{id}").into();
+        // A top-level cgroup per run: runc never removes a parent it made, so a shared
+        // `/berth` parent would outlive the bench.
+        spec["linux"]["cgroupsPath"] = format!("/berth-{id}").into();
         std::fs::write(&path, serde_json::to_vec_pretty(&spec)?)?;
         Ok(())
     };
