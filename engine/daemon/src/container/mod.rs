@@ -259,26 +259,16 @@ impl Containers {
     fn release_host_resources(&self, container: &Container, veths: crate::network::VethRelease) {
         self.leave_networks(container, veths);
         let _ = crate::layer::unmount(&container.paths.rootfs());
-        for mount in container
-            .record()
-            .mounts
-            .iter()
-            .filter(|m| m.kind == mounts::MountKind::Volume)
-        {
-            self.inner.volumes.deactivate(&mount.name, &container.id);
+        for volume in container.record().volume_names() {
+            self.inner.volumes.deactivate(volume, &container.id);
         }
     }
 
     /// A container found running after a restart holds its volumes' filesystems again.
     fn restore_volumes(&self, container: &Container) {
-        for mount in container
-            .record()
-            .mounts
-            .iter()
-            .filter(|m| m.kind == mounts::MountKind::Volume)
-        {
-            if let Err(e) = self.inner.volumes.activate(&mount.name, &container.id) {
-                tracing::warn!(container = %container.id, "volume {}: {e}", mount.name);
+        for volume in container.record().volume_names() {
+            if let Err(e) = self.inner.volumes.activate(volume, &container.id) {
+                tracing::warn!(container = %container.id, "volume {volume}: {e}");
             }
         }
     }
@@ -287,12 +277,7 @@ impl Containers {
     pub fn volume_users(&self, volume: &str) -> Vec<String> {
         self.all()
             .iter()
-            .filter(|c| {
-                c.record()
-                    .mounts
-                    .iter()
-                    .any(|m| m.kind == mounts::MountKind::Volume && m.name == volume)
-            })
+            .filter(|c| c.record().volume_names().any(|name| name == volume))
             .map(|c| c.id.clone())
             .collect()
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use berth_api::types::{ContainerConfig, ContainerState, HostConfig, NetworkSettings};
 
-use super::mounts::ContainerMount;
+use super::mounts::{ContainerMount, MountKind};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -127,6 +127,14 @@ impl ContainerRecord {
     /// Short id: the 12 characters Docker shows.
     pub fn short_id(&self) -> &str {
         &self.id[..12]
+    }
+
+    /// The names of the volumes it mounts.
+    pub fn volume_names(&self) -> impl Iterator<Item = &str> {
+        self.mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Volume)
+            .map(|m| m.name.as_str())
     }
 
     /// The name without its slash.
