@@ -78,7 +78,7 @@ async fn events(State(engine): State<Engine>, params: Params) -> Result<Response
             .collect(),
         None => Vec::new(),
     };
-    let now = chrono::Utc::now().timestamp() as f64;
+    let now = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let deadline =
         until.map(|u| tokio::time::Instant::now() + std::time::Duration::from_secs_f64((u - now).max(0.0)));
     let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
