@@ -21,6 +21,9 @@ pub struct ExplainEvent {
     pub container: Option<String>,
     /// The plain sentence: what the kernel was asked to do.
     pub msg: String,
+    /// What kind of kernel work it was (`namespaces`, `mounts`, `cgroups`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 impl ExplainEvent {

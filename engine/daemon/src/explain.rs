@@ -123,6 +123,7 @@ where
             source: "berthd".into(),
             container: fields.container,
             msg: fields.message,
+            kind: None,
         }
         .to_json_line();
         // Best effort: an explain line must never fail the step it describes.

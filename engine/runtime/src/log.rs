@@ -98,6 +98,7 @@ impl<S: Subscriber> Layer<S> for LogLayer {
                 source: SOURCE.to_string(),
                 container: self.container.clone(),
                 msg: msg.clone(),
+                kind: None,
             }
             .to_json_line(),
             (LogFormat::Json, false) => serde_json::json!({

@@ -50,6 +50,7 @@ impl<S: Subscriber> Layer<S> for ExplainLayer {
             source: "berth-shim".to_owned(),
             container: Some(self.container.clone()),
             msg: message_of(event),
+            kind: None,
         }
         .to_json_line();
         // One write per line on an O_APPEND file: lines of the shim and the runtime never mix.
