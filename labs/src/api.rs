@@ -265,6 +265,45 @@ impl Api {
         })
     }
 
+    /// The engine's events between `since` and `until` (Unix seconds, `until` not in the
+    /// future: the engine then answers what it kept and closes), one JSON object per line.
+    pub fn events_between(&self, since: f64, until: f64) -> Result<Vec<String>, ClientError> {
+        self.runtime.block_on(async {
+            let q = query(&[
+                ("since", &format!("{since:.9}")),
+                ("until", &format!("{:.9}", until.max(since))),
+            ])?;
+            let response = self
+                .client
+                .request(Method::GET, &format!("/events{q}"), None, Client::empty())
+                .await?;
+            // Bounded: should an engine keep the stream open, the ledger goes without.
+            let body = tokio::time::timeout(Duration::from_secs(5), response.into_body().collect())
+                .await
+                .map_err(|_| ClientError::Api {
+                    status: StatusCode::GATEWAY_TIMEOUT,
+                    message: "the engine's event stream did not end".to_owned(),
+                })??
+                .to_bytes();
+            Ok(String::from_utf8_lossy(&body)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+                .collect())
+        })
+    }
+
+    /// Every container, running or not (`docker ps -a`).
+    pub fn containers(&self) -> Result<Vec<ContainerSummary>, ClientError> {
+        self.get("/containers/json?all=1")
+    }
+
+    /// Every volume.
+    pub fn volumes(&self) -> Result<Vec<Volume>, ClientError> {
+        let list: VolumeListResponse = self.get("/volumes")?;
+        Ok(list.volumes.unwrap_or_default())
+    }
+
     /// Run a future on this handle's runtime (the HTTP checks use it).
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)

@@ -6,6 +6,10 @@
 //! --label berth.lab.run=<run>` after `run`, `create`, `volume create` and `network create`, then
 //! executes the real client. So `lab reset` can remove exactly what a lab made, and a trainee
 //! still types the guide's commands. (Images committed from a container carry its labels.)
+//!
+//! A named volume that `run` or `create` would make by itself (`-v web:/data` when `web` does
+//! not exist) is created first, with the labels, since an engine makes such volumes without
+//! any label.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -127,10 +131,172 @@ pub fn exec_as_docker() -> std::io::Error {
         .map(str::to_owned)
         .collect();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    for volume in implicit_volumes(&args) {
+        create_volume_if_missing(&client, &args, &volume, &labels);
+    }
     std::process::Command::new(client)
         .arg0("docker")
         .args(labelled_args(&args, &labels))
         .exec()
+}
+
+/// `client volume create --label … name`, unless the volume exists; quiet either way (the
+/// command itself reports any problem with the volume).
+fn create_volume_if_missing(client: &OsString, args: &[OsString], name: &str, labels: &[String]) {
+    use std::process::{Command, Stdio};
+    let globals = global_options(args);
+    let quiet = |command: &mut Command| {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if quiet(
+        Command::new(client)
+            .args(globals)
+            .args(["volume", "inspect", name]),
+    ) {
+        return;
+    }
+    let label_args = labels.iter().flat_map(|l| ["--label", l.as_str()]);
+    quiet(
+        Command::new(client)
+            .args(globals)
+            .args(["volume", "create"])
+            .args(label_args)
+            .arg(name),
+    );
+}
+
+/// The global options before the command (`-H unix:///x`), to pass on to helper commands.
+fn global_options(args: &[OsString]) -> &[OsString] {
+    let mut i = 0;
+    while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
+        if !arg.starts_with('-') {
+            break;
+        }
+        i += if GLOBAL_OPTIONS_WITH_VALUE.contains(&arg) {
+            2
+        } else {
+            1
+        };
+    }
+    &args[..i.min(args.len())]
+}
+
+/// `docker run`/`create` flags that take no value (the others take the next argument, unless
+/// given as `--flag=value`).
+const BOOLEAN_FLAGS: &[&str] = &[
+    "--detach",
+    "--interactive",
+    "--tty",
+    "--rm",
+    "--init",
+    "--privileged",
+    "--read-only",
+    "--publish-all",
+    "--no-healthcheck",
+    "--oom-kill-disable",
+    "--disable-content-trust",
+    "--sig-proxy",
+    "--help",
+    "--quiet",
+];
+
+/// Short flags that take a value (`-v x:y`, `-p8080:80`); the other letters are booleans.
+const SHORT_WITH_VALUE: &str = "acehlmpuvw";
+
+/// Named volumes a `run` or `create` mounts (`-v name:/path`, `--mount source=name,…` of type
+/// volume), read from its options up to the image.
+pub fn implicit_volumes(args: &[OsString]) -> Vec<String> {
+    let Some(start) = creating_subcommand_end(args) else {
+        return Vec::new();
+    };
+    let first = args.get(start - 1).and_then(|a| a.to_str()).unwrap_or_default();
+    if !matches!(first, "run" | "create") {
+        return Vec::new();
+    }
+    let words: Vec<&str> = args[start..].iter().filter_map(|a| a.to_str()).collect();
+    let mut volumes = Vec::new();
+    let mut i = 0;
+    while let Some(word) = words.get(i).copied() {
+        i += 1;
+        let (flag, value) = if let Some(long) = word.strip_prefix("--") {
+            if long.is_empty() {
+                break;
+            }
+            match long.split_once('=') {
+                Some((name, value)) => (format!("--{name}"), Some(value.to_owned())),
+                None if BOOLEAN_FLAGS.contains(&word) => continue,
+                None => {
+                    i += 1;
+                    (word.to_owned(), words.get(i - 1).map(|v| (*v).to_owned()))
+                }
+            }
+        } else if let Some(letters) = word.strip_prefix('-').filter(|l| !l.is_empty()) {
+            // A cluster (`-dit`, `-v` `x:y`, `-p8080:80`): the first letter that takes a value
+            // takes the rest of the word, or the next argument.
+            match letters
+                .char_indices()
+                .find(|(_, c)| SHORT_WITH_VALUE.contains(*c))
+            {
+                None => continue,
+                Some((at, letter)) => {
+                    let rest = &letters[at + letter.len_utf8()..];
+                    let value = if rest.is_empty() {
+                        i += 1;
+                        words.get(i - 1).map(|v| (*v).to_owned())
+                    } else {
+                        Some(rest.to_owned())
+                    };
+                    (format!("-{letter}"), value)
+                }
+            }
+        } else {
+            // The image: what follows is the container's command.
+            break;
+        };
+        let Some(value) = value else { break };
+        let named = match flag.as_str() {
+            "-v" | "--volume" => volume_source(&value),
+            "--mount" => mount_source(&value),
+            _ => None,
+        };
+        volumes.extend(named);
+    }
+    volumes
+}
+
+/// The volume a `-v` names: `name:/path[:opts]`, not a host path (`/x`, `./x`, `~/x`).
+fn volume_source(spec: &str) -> Option<String> {
+    let (source, _) = spec.split_once(':')?;
+    is_volume_name(source).then(|| source.to_owned())
+}
+
+/// The volume a `--mount` names: `type=volume` (the default) with `source=` or `src=`.
+fn mount_source(spec: &str) -> Option<String> {
+    let mut kind = "volume";
+    let mut source = None;
+    for field in spec.split(',') {
+        match field.split_once('=') {
+            Some(("type", value)) => kind = value,
+            Some(("source" | "src", value)) => source = Some(value),
+            _ => {}
+        }
+    }
+    source
+        .filter(|s| kind == "volume" && is_volume_name(s))
+        .map(str::to_owned)
+}
+
+/// Docker's volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+fn is_volume_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() > 1
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// `args` with `--label L` for each label inserted after a subcommand that creates something.
@@ -230,6 +396,29 @@ mod tests {
         ] {
             assert_eq!(label(args), args, "{args}");
         }
+    }
+
+    #[test]
+    fn named_volumes_a_run_would_make_are_found() {
+        let volumes = |args: &str| -> Vec<String> {
+            let args: Vec<OsString> = args.split_whitespace().map(OsString::from).collect();
+            implicit_volumes(&args)
+        };
+        assert_eq!(volumes("run -d -v web:/usr/share/nginx/html nginx"), ["web"]);
+        assert_eq!(volumes("run --volume=data:/data:ro busybox"), ["data"]);
+        assert_eq!(
+            volumes("create --mount type=volume,source=db,target=/var/lib/db -v /host:/x postgres"),
+            ["db"]
+        );
+        assert_eq!(volumes("run -dit -p8080:80 -vcache:/c busybox"), ["cache"]);
+        assert_eq!(volumes("container run --rm -e A=1 -v logs:/l busybox"), ["logs"]);
+        // Host paths, anonymous volumes, other kinds, and anything after the image are not.
+        assert!(volumes("run -v $(pwd)/web:/x -v /data -v ./x:/y busybox").is_empty());
+        assert!(volumes("run --mount type=bind,source=/x,target=/y busybox").is_empty());
+        assert!(volumes("run busybox ls -v x:y").is_empty());
+        assert!(volumes("run --name web -e X nginx -v a:b").is_empty());
+        assert!(volumes("volume create web").is_empty());
+        assert!(volumes("ps -v x:y").is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::api::Api;
 use crate::client::sibling;
 
 /// Which kind of engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     /// berthd: a running one, or a private one lab starts
@@ -62,8 +62,21 @@ pub enum EngineError {
 }
 
 /// The private berthd lab starts when no berthd is running: its own roots, socket and bridge,
-/// so it never meets a system berthd or a test's.
-pub struct PrivateDaemon;
+/// so it never meets a system berthd or a test's. `lab daemon start --data-root … --exec-root …
+/// --host …` places it elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateDaemon {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    /// Its socket (`unix:///…`).
+    pub host: String,
+}
+
+impl Default for PrivateDaemon {
+    fn default() -> PrivateDaemon {
+        PrivateDaemon::new(None, None, None)
+    }
+}
 
 impl PrivateDaemon {
     pub const DATA_ROOT: &'static str = "/var/lib/berth-lab";
@@ -72,25 +85,34 @@ impl PrivateDaemon {
     pub const BIP: &'static str = "10.68.0.1/24";
     pub const POOL: &'static str = "base=10.69.0.0/16,size=24";
 
-    pub fn socket() -> PathBuf {
-        Path::new(Self::EXEC_ROOT).join("berth.sock")
+    /// The daemon with these roots and socket; each defaults to the standard place (the socket
+    /// to `berth.sock` in the exec root).
+    pub fn new(
+        data_root: Option<PathBuf>,
+        exec_root: Option<PathBuf>,
+        host: Option<String>,
+    ) -> PrivateDaemon {
+        let data_root = data_root.unwrap_or_else(|| Self::DATA_ROOT.into());
+        let exec_root = exec_root.unwrap_or_else(|| Self::EXEC_ROOT.into());
+        let host = host.unwrap_or_else(|| format!("unix://{}", exec_root.join("berth.sock").display()));
+        PrivateDaemon {
+            data_root,
+            exec_root,
+            host,
+        }
     }
 
-    pub fn host() -> String {
-        format!("unix://{}", Self::socket().display())
+    fn pidfile(&self) -> PathBuf {
+        self.exec_root.join("berthd.pid")
     }
 
-    fn pidfile() -> PathBuf {
-        Path::new(Self::EXEC_ROOT).join("berthd.pid")
+    pub fn log(&self) -> PathBuf {
+        self.data_root.join("berthd.log")
     }
 
-    pub fn log() -> PathBuf {
-        Path::new(Self::DATA_ROOT).join("berthd.log")
-    }
-
-    /// The private daemon's pid, when it runs.
-    pub fn pid() -> Option<i32> {
-        let pid: i32 = std::fs::read_to_string(Self::pidfile())
+    /// Its pid, when it runs.
+    pub fn pid(&self) -> Option<i32> {
+        let pid: i32 = std::fs::read_to_string(self.pidfile())
             .ok()?
             .trim()
             .parse()
@@ -101,21 +123,21 @@ impl PrivateDaemon {
 
     /// Start it (detached: it outlives this lab command, so `lab grade` after `lab run` finds
     /// the same engine) unless it already answers; answers its address.
-    pub fn ensure() -> Result<String, EngineError> {
-        let host = Self::host();
+    pub fn ensure(&self) -> Result<String, EngineError> {
+        let host = self.host.clone();
         if Api::new(&host)?.ping() {
             return Ok(host);
         }
         let berthd = sibling("berthd")
             .or_else(|| crate::client::on_path("berthd"))
             .ok_or(EngineError::NoBerthd)?;
-        for dir in [Self::DATA_ROOT, Self::EXEC_ROOT] {
+        for dir in [&self.data_root, &self.exec_root] {
             std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
-                path: dir.into(),
+                path: dir.clone(),
                 source,
             })?;
         }
-        let log_path = Self::log();
+        let log_path = self.log();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -126,11 +148,14 @@ impl PrivateDaemon {
             })?;
         use std::os::unix::process::CommandExt;
         Command::new(&berthd)
-            .args(["--data-root", Self::DATA_ROOT, "--exec-root", Self::EXEC_ROOT])
+            .arg("--data-root")
+            .arg(&self.data_root)
+            .arg("--exec-root")
+            .arg(&self.exec_root)
             .args(["-H", &host, "--bridge-name", Self::BRIDGE, "--bip", Self::BIP])
             .args(["--default-address-pool", Self::POOL])
             .arg("--pidfile")
-            .arg(Self::pidfile())
+            .arg(self.pidfile())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -147,14 +172,14 @@ impl PrivateDaemon {
     }
 
     /// Stop it (SIGTERM, then wait up to 10 s); answers whether one was running.
-    pub fn stop() -> bool {
-        let Some(pid) = Self::pid() else {
+    pub fn stop(&self) -> bool {
+        let Some(pid) = self.pid() else {
             return false;
         };
         // SAFETY: kill with a pid read from our own pid file and a valid signal.
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Self::pid().is_some() && Instant::now() < deadline {
+        while self.pid().is_some() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         true
@@ -202,7 +227,7 @@ pub fn resolve_host(kind: EngineKind, host: Option<&str>) -> Result<String, Engi
             if Api::new(berth_api::DEFAULT_HOST)?.ping() {
                 return Ok(berth_api::DEFAULT_HOST.to_owned());
             }
-            PrivateDaemon::ensure()
+            PrivateDaemon::default().ensure()
         }
     }
 }

@@ -1,17 +1,17 @@
 //! Grading: a lab's objectives evaluated on the engine's current state (and the trainee's
-//! transcript) into a score, as text, JSON (Gradescope's `results.json` shape) or CSV.
+//! transcript and ledger) into a score, as text, JSON (Gradescope's `results.json` shape) or
+//! CSV.
 //!
-//! An objective scores its points when all its checks hold, none otherwise.
+//! An objective scores its points when all its checks hold, none otherwise; its checks count
+//! only the run's own objects (see [`crate::checks::RunScope`]), so a grade is one the trainee
+//! earned. The state is what it is: each check is looked at once.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::{self, Context, Outcome};
 use crate::report::ObjectiveReport;
 use crate::scenario::Scenario;
 use crate::scenario::vars::Vars;
-
-/// How long an objective's checks may take to hold while grading: the state is what it is.
-const GRADE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Evaluate every objective of `scenario` with these variables.
 pub fn evaluate_objectives(scenario: &Scenario, vars: &Vars, cx: &Context) -> Vec<ObjectiveReport> {
@@ -19,15 +19,19 @@ pub fn evaluate_objectives(scenario: &Scenario, vars: &Vars, cx: &Context) -> Ve
         .objectives
         .iter()
         .map(|objective| {
-            let objective = vars.render_all(objective);
-            let outcomes: Vec<Outcome> = objective
+            let rendered = vars.render_all(objective);
+            let outcomes: Vec<Outcome> = rendered
                 .checks
                 .iter()
-                .map(|check| checks::evaluate_until(check, cx, Some(GRADE_PATIENCE.min(check.deadline()))))
+                .map(|check| {
+                    let mut outcome = checks::evaluate_until(check, cx, Some(std::time::Duration::ZERO));
+                    outcome.check = scenario.render_readable(vars, &outcome.check);
+                    outcome
+                })
                 .collect();
             let passed = outcomes.iter().all(|o| o.holds);
             ObjectiveReport {
-                title: objective.title.clone(),
+                title: scenario.render_readable(vars, &objective.title),
                 points: if passed { objective.points } else { 0 },
                 max_points: objective.points,
                 checks: outcomes,
@@ -36,9 +40,27 @@ pub fn evaluate_objectives(scenario: &Scenario, vars: &Vars, cx: &Context) -> Ve
         .collect()
 }
 
-/// A grade, shaped like Gradescope's `results.json`.
+/// Who was graded, where, and on what: the fields a class sheet needs beside the score.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Graded {
+    /// The lab's id.
+    pub lab: String,
+    /// The trainee (`lab whoami`, else login name and machine).
+    pub trainee: String,
+    /// The machine's name.
+    pub machine: String,
+    /// `berth` or `docker`; empty when the lab was never started.
+    pub engine: String,
+    /// The run graded; empty when the lab was never started.
+    pub run: String,
+}
+
+/// A grade, shaped like Gradescope's `results.json` (its `score`, `max_score`, `output`,
+/// `tests`), with who, where and which lab beside them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grade {
+    #[serde(flatten)]
+    pub graded: Graded,
     pub score: u32,
     pub max_score: u32,
     /// What was graded, for people reading the file.
@@ -59,7 +81,7 @@ pub struct GradedTest {
 }
 
 impl Grade {
-    pub fn new(scenario: &Scenario, objectives: &[ObjectiveReport], evidence: &str) -> Grade {
+    pub fn new(scenario: &Scenario, graded: Graded, objectives: &[ObjectiveReport], evidence: &str) -> Grade {
         let tests: Vec<GradedTest> = objectives
             .iter()
             .map(|o| GradedTest {
@@ -70,12 +92,17 @@ impl Grade {
                 output: o
                     .checks
                     .iter()
-                    .map(|c| format!("{} {}", if c.holds { "✓" } else { "✗" }, c.explain()))
+                    .map(|c| match (c.holds, c.evidence.is_empty()) {
+                        (true, false) => format!("✓ {} ({})", c.explain(), c.evidence),
+                        (true, true) => format!("✓ {}", c.explain()),
+                        (false, _) => format!("✗ {}", c.explain()),
+                    })
                     .collect::<Vec<_>>()
                     .join("\n"),
             })
             .collect();
         Grade {
+            graded,
             score: tests.iter().map(|t| t.score).sum(),
             max_score: scenario.max_points(),
             output: format!("lab {}: {}; {evidence}", scenario.id, scenario.title),
@@ -117,7 +144,14 @@ impl Grade {
     }
 
     pub fn to_text(&self) -> String {
-        let mut text = format!("{}\n\n", self.output);
+        let mut text = format!("{}\n", self.output);
+        if !self.graded.trainee.is_empty() {
+            text.push_str(&format!(
+                "trainee: {} on {}\n",
+                self.graded.trainee, self.graded.machine
+            ));
+        }
+        text.push('\n');
         for test in &self.tests {
             text.push_str(&format!(
                 "{:>2}/{:<2} {}\n",
@@ -147,6 +181,7 @@ minutes = 5
 [[steps]]
 title = "Run"
 text = "Run it."
+checks = [{ container = "web" }]
 [[objectives]]
 title = "web runs"
 points = 2
@@ -163,13 +198,13 @@ checks = [{ http = "http://localhost:8080/" }]
             holds: true,
             expected: String::new(),
             found: String::new(),
+            evidence: "made in step 1 by `docker run -d --name web httpd:2.4`".into(),
         };
-        let fails = Outcome {
-            check: "`GET http://localhost:8080/` answers 200".into(),
-            holds: false,
-            expected: "an answer from http://localhost:8080/".into(),
-            found: "no connection (Connection refused (os error 111))".into(),
-        };
+        let fails = Outcome::failed(
+            "`GET http://localhost:8080/` answers 200".into(),
+            "an answer from http://localhost:8080/",
+            "no connection (Connection refused (os error 111))",
+        );
         let objectives = vec![
             ObjectiveReport {
                 title: "web runs".into(),
@@ -184,7 +219,14 @@ checks = [{ http = "http://localhost:8080/" }]
                 checks: vec![fails],
             },
         ];
-        Grade::new(&scenario, &objectives, "3 commands in the transcript")
+        let graded = Graded {
+            lab: "demo".into(),
+            trainee: "Ada".into(),
+            machine: "vm-07".into(),
+            engine: "berth".into(),
+            run: "abc123".into(),
+        };
+        Grade::new(&scenario, graded, &objectives, "3 commands in the transcript")
     }
 
     #[test]

@@ -8,6 +8,8 @@
 pub mod api;
 /// Evaluating checks: through the Engine API, on the host, in the transcript.
 pub mod checks;
+/// A class: the trainee's name, and the roster merged from many machines' reports.
+pub mod class;
 /// `lab`'s command line (clap definitions only).
 pub mod cli;
 /// The `docker` of the lab's shell: the chosen client, adding the lab's labels.
@@ -16,8 +18,12 @@ pub mod client;
 pub mod engine;
 /// Grading: objectives into a score, as text, Gradescope JSON or CSV.
 pub mod grade;
-/// `lab run`: the guided run at a prompt.
+/// `lab run`: the guided run in the trainee's own shell, and the hook it reports through.
 pub mod guided;
+/// What a run's commands made and removed, from the engine's events.
+pub mod ledger;
+/// What stands in a lab's way before it starts.
+pub mod obstacles;
 /// Replays of the reference commands: `lab check` and `lab run --auto`.
 pub mod replay;
 /// `lab check` reports: text, JSON, JUnit.

@@ -4,24 +4,30 @@
 //! A replay makes its names and ports unique (unless told not to), stops at the first step that
 //! fails (the rest are skipped), evaluates the objectives on the final state, and always removes
 //! what it created — also when it fails or panics.
+//!
+//! Before each step's commands, it checks that the step is not *vacuous*: at least one of its
+//! checks must fail then (given an unrelated command in the transcript), or the step would be
+//! done by whatever a trainee types. A vacuous step fails the lab, so none can ship.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use berth_api::explain::ExplainEvent;
 
 use crate::api::Api;
 use crate::checks::Outcome;
-use crate::engine;
+use crate::engine::{self, EngineKind};
 use crate::report::{CommandReport, LabReport, Status, StepReport};
 use crate::reset::reset;
-use crate::run::{LabRun, RunOptions};
+use crate::run::{LabRun, RunOptions, unix_now};
 use crate::scenario::{Scenario, Step, StepCommand};
+use crate::session::TranscriptEntry;
 
 /// How to replay.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
-    /// The engine's address (for the shell).
+    /// Which engine, and its address (for the shell).
+    pub engine: EngineKind,
     pub host: String,
     /// The client behind the shell's `docker`.
     pub client: PathBuf,
@@ -115,6 +121,7 @@ pub fn replay(
     let run_options = RunOptions {
         unique: options.unique,
         session_dir: session_dir.clone(),
+        engine: options.engine,
         host: options.host.clone(),
         client: options.client.clone(),
     };
@@ -153,6 +160,9 @@ pub fn replay(
         let (commands, checks) = play_step(&mut run, index, &step, watcher);
         let ok = commands.iter().all(CommandReport::ok) && checks.iter().all(|c| c.holds);
         failed |= !ok;
+        if ok {
+            run.session.info.done.insert(index);
+        }
         report.steps.push(StepReport {
             number: index + 1,
             title: step.title,
@@ -181,6 +191,10 @@ fn play_step(
     step: &Step,
     watcher: &mut dyn Watcher,
 ) -> (Vec<CommandReport>, Vec<Outcome>) {
+    if let Some(vacuous) = vacuous(run, index) {
+        watcher.checks(std::slice::from_ref(&vacuous));
+        return (Vec::new(), vec![vacuous]);
+    }
     let mut commands = Vec::new();
     for command in &step.commands {
         watcher.command(command);
@@ -200,21 +214,40 @@ fn play_step(
     watcher.checks(&checks);
     if checks.iter().all(|c| c.holds) {
         if let Err(e) = run.take_captures(index) {
-            checks.push(Outcome {
-                check: "the step's captures".into(),
-                holds: false,
-                expected: "every value captured".into(),
-                found: e,
-            });
+            checks.push(Outcome::failed(
+                "the step's captures".into(),
+                "every value captured",
+                e,
+            ));
         }
     }
     (commands, checks)
 }
 
-/// Seconds since the Unix epoch, as `/berth/explain?since=` takes them.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+/// The failure of a vacuous step: every check already holds before its commands run, with
+/// only an unrelated command (`true`) typed in it.
+fn vacuous(run: &LabRun, index: usize) -> Option<Outcome> {
+    let unrelated = TranscriptEntry {
+        step: index,
+        command: "true".to_owned(),
+        exit_code: 0,
+        time: String::new(),
+        seconds: 0.0,
+    };
+    let before = run.evaluate_step_with(index, Some(Duration::ZERO), &[unrelated]);
+    let holding: Vec<&str> = before
+        .iter()
+        .filter(|o| o.holds)
+        .map(|o| o.check.as_str())
+        .collect();
+    (holding.len() == before.len()).then(|| {
+        Outcome::failed(
+            "the step's checks fail before its commands run (the step is not vacuous)".to_owned(),
+            "a check that only the step's commands make hold",
+            format!(
+                "every check holds already, so any command would finish the step: {}",
+                holding.join("; ")
+            ),
+        )
+    })
 }

@@ -218,12 +218,11 @@ mod tests {
             expected_exit_code: 0,
             output: "0123abcd\n".into(),
         };
-        let failing = Outcome {
-            check: "container `web` is running".into(),
-            holds: false,
-            expected: "state running".into(),
-            found: "exited (exit code 1)".into(),
-        };
+        let failing = Outcome::failed(
+            "container `web` is running".into(),
+            "state running",
+            "exited (exit code 1)",
+        );
         CheckReport {
             engine: "berth".into(),
             engine_version: "berthd 0.1.0".into(),
@@ -235,7 +234,7 @@ mod tests {
                 id: "demo".into(),
                 title: "Demo".into(),
                 run: "abc123".into(),
-                vars: crate::scenario::vars::Vars::builtins("demo", "abc123"),
+                vars: crate::scenario::vars::Vars::builtins("demo", "abc123", true),
                 passed: false,
                 seconds: 1.5,
                 steps: vec![

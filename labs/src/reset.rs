@@ -1,9 +1,24 @@
-//! `lab reset`: remove what a lab created — everything carrying its label — and only that.
+//! `lab reset`: remove what a lab created — everything carrying its label, and what its
+//! session's commands made without one (the ledger) — and only that.
 //!
 //! Containers first (with their anonymous volumes, as `docker rm -f -v`), then images (newest
 //! first, so a child goes before its parent), networks, and volumes.
 
 use crate::api::Api;
+use crate::ledger::Ledger;
+
+/// Remove everything carrying `label`, then what `ledger` says the run's commands made and is
+/// still there; answers one line per thing removed or not removable.
+pub fn reset_with_ledger(api: &Api, label: &str, ledger: Option<&Ledger>) -> Vec<String> {
+    let mut done = reset(api, label);
+    if let Some(ledger) = ledger {
+        match crate::obstacles::left_by(api, ledger) {
+            Ok(left) => done.extend(crate::obstacles::remove(api, &left)),
+            Err(e) => done.push(format!("could not look for what the run made: {e}")),
+        }
+    }
+    done
+}
 
 /// Remove everything carrying `label` (`berth.lab=<id>` or `berth.lab.run=<run>`); answers one
 /// line per thing removed or not removable.

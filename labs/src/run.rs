@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::api::Api;
-use crate::checks::{self, Context, Outcome};
+use crate::checks::{self, Context, Outcome, RunScope};
+use crate::engine::EngineKind;
+use crate::ledger::{Entry, Kind, Ledger};
 use crate::report::{CommandReport, ObjectiveReport};
 use crate::scenario::vars::RUN_LABEL;
 use crate::scenario::{Capture, Scenario, Step, StepCommand};
@@ -20,7 +22,8 @@ pub struct RunOptions {
     pub unique: bool,
     /// The session directory (emptied first).
     pub session_dir: PathBuf,
-    /// The engine's address, for the shell's `DOCKER_HOST`.
+    /// Which engine, and its address (for the shell's `DOCKER_HOST`).
+    pub engine: EngineKind,
     pub host: String,
     /// The client behind the shell's `docker`.
     pub client: PathBuf,
@@ -31,6 +34,8 @@ pub struct LabRun<'a> {
     pub scenario: &'a Scenario,
     pub api: &'a Api,
     pub session: Session,
+    /// What the run's commands made and removed.
+    pub ledger: Ledger,
     shell: Shell,
 }
 
@@ -46,21 +51,32 @@ impl<'a> LabRun<'a> {
         let info = SessionInfo {
             lab: scenario.id.clone(),
             run,
+            engine: options.engine,
             host: options.host.clone(),
             client: options.client.clone(),
             vars,
             step: 0,
+            done: Default::default(),
+            skipped: Default::default(),
             hints_shown: 0,
             started: now_rfc3339(),
+            cwd: None,
         };
         let session = Session::create(&options.session_dir, scenario, info)?;
+        Ok(LabRun::resume(scenario, api, session))
+    }
+
+    /// Go on with a saved session.
+    pub fn resume(scenario: &'a Scenario, api: &'a Api, session: Session) -> LabRun<'a> {
         let shell = session.shell();
-        Ok(LabRun {
+        let ledger = session.ledger();
+        LabRun {
             scenario,
             api,
             session,
+            ledger,
             shell,
-        })
+        }
     }
 
     /// `berth.lab.run=<run>`.
@@ -73,17 +89,17 @@ impl<'a> LabRun<'a> {
         self.session.info.vars.render_all(&self.scenario.steps[index])
     }
 
-    /// Run a reference command, captured; it goes into the transcript.
+    /// Run a reference command, captured; it goes into the transcript, and what it made into
+    /// the ledger.
     pub fn run_reference(&mut self, step: usize, command: &StepCommand) -> CommandReport {
-        let started = now_rfc3339();
-        let clock = Instant::now();
+        let started = unix_now();
         let ran = self.shell.run_captured(command, COMMAND_TIMEOUT);
         self.record(
             step,
             &command.run,
             ran.exit_code.unwrap_or(137),
             started,
-            clock.elapsed(),
+            unix_now(),
         );
         CommandReport {
             command: command.run.clone(),
@@ -93,24 +109,28 @@ impl<'a> LabRun<'a> {
         }
     }
 
-    /// Run a line the trainee typed, on their terminal; it goes into the transcript.
-    pub fn run_typed(&mut self, step: usize, line: &str) -> i32 {
-        let started = now_rfc3339();
-        let clock = Instant::now();
-        let code = self.shell.run_attached(line);
-        self.record(step, line, code, started, clock.elapsed());
-        code
-    }
-
-    fn record(&self, step: usize, command: &str, exit_code: i32, time: String, took: Duration) {
+    /// Record a command that ran from `started` to `ended` (Unix seconds): the transcript gets
+    /// it, the ledger what the engine made and removed meanwhile; answers those ledger entries.
+    pub fn record(
+        &mut self,
+        step: usize,
+        command: &str,
+        exit_code: i32,
+        started: f64,
+        ended: f64,
+    ) -> Vec<Entry> {
         // The transcript is evidence for grading, not a reason to stop a lab.
         let _ = self.session.record(&TranscriptEntry {
             step,
             command: command.to_owned(),
             exit_code,
-            time,
-            seconds: took.as_secs_f64(),
+            time: rfc3339_of(started),
+            seconds: (ended - started).max(0.0),
         });
+        // A little past the end: the engine stamps an event a moment after the work it reports.
+        self.ledger
+            .record_window(self.api, started, unix_now().max(ended), step, command)
+            .unwrap_or_default()
     }
 
     /// The shell the lab's commands run in.
@@ -118,22 +138,51 @@ impl<'a> LabRun<'a> {
         &self.shell
     }
 
-    /// Evaluate step `index`'s checks, each until it holds or `limit` (its own deadline when
-    /// `None`). `ran` checks look at the commands typed in this step.
-    pub fn evaluate_step(&self, index: usize, limit: Option<Duration>) -> Vec<Outcome> {
-        let step = self.step(index);
-        let transcript: Vec<TranscriptEntry> = self
-            .session
+    /// Where `host` checks run from now on: the trainee's shell's directory.
+    pub fn set_cwd(&mut self, dir: &std::path::Path) {
+        if dir.is_dir() {
+            self.shell.set_cwd(dir);
+            self.session.info.cwd = Some(dir.to_owned());
+        }
+    }
+
+    /// Whose objects the run's checks count.
+    fn scope(&self) -> RunScope<'_> {
+        RunScope {
+            run: &self.session.info.run,
+            ledger: &self.ledger,
+            given: &self.scenario.images,
+        }
+    }
+
+    /// The commands of step `index`, from the transcript.
+    pub fn step_transcript(&self, index: usize) -> Vec<TranscriptEntry> {
+        self.session
             .transcript()
             .into_iter()
             .filter(|e| e.step == index)
-            .collect();
-        let run_label = self.run_label();
+            .collect()
+    }
+
+    /// Evaluate step `index`'s checks, each until it holds or `limit` (its own deadline when
+    /// `None`). `ran` checks look at the commands typed in this step.
+    pub fn evaluate_step(&self, index: usize, limit: Option<Duration>) -> Vec<Outcome> {
+        self.evaluate_step_with(index, limit, &self.step_transcript(index))
+    }
+
+    /// Evaluate step `index`'s checks as if `transcript` were what was typed in it.
+    pub fn evaluate_step_with(
+        &self,
+        index: usize,
+        limit: Option<Duration>,
+        transcript: &[TranscriptEntry],
+    ) -> Vec<Outcome> {
+        let step = self.step(index);
         let cx = Context {
             api: self.api,
             shell: &self.shell,
-            run_label: &run_label,
-            transcript: &transcript,
+            transcript,
+            run: Some(self.scope()),
         };
         step.checks
             .iter()
@@ -141,12 +190,22 @@ impl<'a> LabRun<'a> {
             .collect()
     }
 
-    /// Take step `index`'s captures into the run's variables (and the session).
+    /// Take step `index`'s captures into the run's variables (and the session, and the ledger:
+    /// a captured volume name is a volume of the run).
     pub fn take_captures(&mut self, index: usize) -> Result<(), String> {
         let run_label = self.run_label();
+        let ids: Vec<String> = self
+            .ledger
+            .made_ids(Kind::Container)
+            .into_iter()
+            .map(|e| e.id.clone())
+            .collect();
         for capture in self.step(index).captures {
-            let value = capture_value(self.api, &capture, &run_label)?;
+            let value = capture_value(self.api, &capture, &run_label, &ids)?;
             self.session.info.vars.set(&capture.var, &value);
+            if capture.mount.is_some() {
+                self.ledger.record_capture(Kind::Volume, &value, index);
+            }
         }
         self.session.save().map_err(|e| e.to_string())
     }
@@ -154,23 +213,37 @@ impl<'a> LabRun<'a> {
     /// The objectives, evaluated on the engine's state now and the whole transcript.
     pub fn evaluate_objectives(&self) -> Vec<ObjectiveReport> {
         let transcript = self.session.transcript();
-        let run_label = self.run_label();
         let cx = Context {
             api: self.api,
             shell: &self.shell,
-            run_label: &run_label,
             transcript: &transcript,
+            run: Some(self.scope()),
         };
         crate::grade::evaluate_objectives(self.scenario, &self.session.info.vars, &cx)
     }
 }
 
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Unix seconds as RFC 3339 (milliseconds, UTC).
+fn rfc3339_of(seconds: f64) -> String {
+    chrono::DateTime::from_timestamp_millis((seconds * 1000.0) as i64)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(now_rfc3339)
+}
+
 /// Read one captured value, waiting a moment for it to appear (an address is assigned as a
 /// container starts).
-fn capture_value(api: &Api, capture: &Capture, run_label: &str) -> Result<String, String> {
+fn capture_value(api: &Api, capture: &Capture, run_label: &str, made: &[String]) -> Result<String, String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        match read_capture(api, capture, run_label) {
+        match read_capture(api, capture, run_label, made) {
             Ok(Some(value)) => return Ok(value),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
             Ok(None) => return Err(format!("cannot capture {}: not found", capture.describe())),
@@ -183,9 +256,10 @@ fn read_capture(
     api: &Api,
     capture: &Capture,
     run_label: &str,
+    made: &[String],
 ) -> Result<Option<String>, berth_api::client::ClientError> {
     let name = if capture.container == "*" {
-        match newest_of_run(api, run_label, capture.image.as_deref())? {
+        match newest_of_run(api, run_label, made, capture.image.as_deref())? {
             Some(id) => id,
             None => return Ok(None),
         }
@@ -223,10 +297,12 @@ fn read_capture(
     Ok(value.filter(|v| !v.is_empty()))
 }
 
-/// The newest container of this run (from `image`, when given).
+/// The newest container of this run (labelled, or `made` by its commands; from `image`, when
+/// given).
 fn newest_of_run(
     api: &Api,
     run_label: &str,
+    made: &[String],
     image: Option<&str>,
 ) -> Result<Option<String>, berth_api::client::ClientError> {
     let image_id = match image {
@@ -236,8 +312,14 @@ fn newest_of_run(
         },
         None => None,
     };
-    let mut containers = api.containers_labelled(run_label)?;
-    containers.retain(|c| image_id.as_ref().is_none_or(|id| *id == c.image_id));
+    let mut containers = api.containers()?;
+    containers.retain(|c| {
+        let labelled = c
+            .labels
+            .get(RUN_LABEL)
+            .is_some_and(|run| run_label.strip_prefix("berth.lab.run=") == Some(run.as_str()));
+        (labelled || made.contains(&c.id)) && image_id.as_ref().is_none_or(|id| *id == c.image_id)
+    });
     Ok(containers.into_iter().max_by_key(|c| c.created).map(|c| c.id))
 }
 

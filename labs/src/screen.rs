@@ -16,7 +16,6 @@ const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
-const CYAN: Style = AnsiColor::Cyan.on_default();
 const TITLE: Style = AnsiColor::Cyan.on_default().bold();
 
 /// Most explain lines shown after one command; the rest are counted.
@@ -25,6 +24,24 @@ const EXPLAIN_LINES: usize = 12;
 /// The output lab prints to (stdout, colours as the terminal allows).
 pub fn out() -> anstream::AutoStream<std::io::Stdout> {
     anstream::stdout()
+}
+
+/// Whether lab's own output takes colours (a terminal, and `NO_COLOR` unset): text lab sends
+/// through the shell's hook follows the same choice.
+pub fn color_wanted() -> bool {
+    !matches!(
+        anstream::AutoStream::choice(&std::io::stdout()),
+        anstream::ColorChoice::Never
+    )
+}
+
+/// `text` as written, or without its colours.
+pub fn colored(text: &[u8], color: bool) -> Vec<u8> {
+    if color {
+        text.to_vec()
+    } else {
+        strip_ansi_escapes::strip(text)
+    }
 }
 
 /// The step's screen: its title, its text, the commands to type.
@@ -67,9 +84,143 @@ pub fn markdown(text: &str) -> String {
     lines.join("\n")
 }
 
-/// The prompt of a guided run: `[static-site 2/9] $ `.
-pub fn prompt(lab: &str, number: usize, total: usize) -> String {
-    format!("{CYAN}[{lab} {number}/{total}]{CYAN:#} $ ")
+/// The step's `index`-th hint, "hint 2 of 3: …" (the last one repeats); `None` without hints.
+pub fn hint_text(hints: &[String], shown: usize) -> Option<String> {
+    let last = hints.len().checked_sub(1)?;
+    let index = shown.min(last);
+    Some(format!(
+        "hint {} of {}: {}",
+        index + 1,
+        hints.len(),
+        markdown(&hints[index])
+    ))
+}
+
+/// "✓ step 3 done".
+pub fn step_done(out: &mut dyn Write, number: usize) {
+    let _ = writeln!(out, "  {GREEN}✓ step {number} done{GREEN:#}");
+}
+
+/// A step whose checks held as it came up.
+pub fn already_done(out: &mut dyn Write, number: usize, title: &str, resuming: bool) {
+    let why = if resuming {
+        "its checks hold"
+    } else {
+        "you did it ahead"
+    };
+    let _ = writeln!(
+        out,
+        "  {GREEN}✓ step {number} ({title}) is done already: {why}{GREEN:#}"
+    );
+}
+
+/// Every step done.
+pub fn lab_done(out: &mut dyn Write, title: &str) {
+    let _ = writeln!(out, "\n{TITLE}━━ You finished {title} ━━{TITLE:#}");
+}
+
+/// Where the step stands after a command that did not finish it.
+pub fn progress(out: &mut dyn Write, number: usize, total: usize, outcomes: &[Outcome]) {
+    let holding = outcomes.iter().filter(|o| o.holds).count();
+    let _ = writeln!(
+        out,
+        "  {DIM}· step {number} of {total}: {holding} of {} checks hold (`check` shows them, `hint` helps){DIM:#}",
+        outcomes.len()
+    );
+}
+
+/// Waiting for a check that may come true by itself.
+pub fn waiting(out: &mut dyn Write, limit: std::time::Duration) {
+    let _ = writeln!(
+        out,
+        "  {DIM}· waiting up to {} s for it to answer…{DIM:#}",
+        limit.as_secs()
+    );
+}
+
+/// A command the shell could not find: name the likely typo.
+pub fn not_a_command(out: &mut dyn Write, line: &str) {
+    let word = line.split_whitespace().next().unwrap_or_default();
+    if !word.is_empty() && word != "docker" && close_to(word, "docker") {
+        let _ = writeln!(out, "  {DIM}· `{word}`: did you mean `docker`?{DIM:#}");
+    }
+}
+
+/// Two words at most two single-letter edits apart (a swap of neighbours counts as one).
+fn close_to(word: &str, target: &str) -> bool {
+    strsim::damerau_levenshtein(word, target) <= 2
+}
+
+/// A done step, re-checked on resume.
+pub fn rechecked(out: &mut dyn Write, number: usize, title: &str, outcomes: &[Outcome]) {
+    if outcomes.iter().all(|o| o.holds) {
+        let _ = writeln!(out, "  {GREEN}✓{GREEN:#} {number}. {title}");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {DIM}↷{DIM:#} {number}. {title} {DIM}(changed since:{DIM:#}"
+    );
+    for outcome in outcomes.iter().filter(|o| !o.holds) {
+        let _ = writeln!(
+            out,
+            "      {DIM}{}: found {}){DIM:#}",
+            outcome.check, outcome.found
+        );
+    }
+}
+
+/// What the engine did for a command, in one line: the kinds of kernel work, how many steps of
+/// each (`explain` shows them all).
+pub fn explain_line(out: &mut dyn Write, events: &[ExplainEvent]) {
+    if events.is_empty() {
+        return;
+    }
+    // In the order a container comes to life.
+    const KINDS: &[(&str, &str)] = &[
+        ("images", "images"),
+        ("layers", "layers"),
+        ("volumes", "volumes"),
+        ("container", "container records"),
+        ("namespaces", "namespaces"),
+        ("mounts", "mounts"),
+        ("network", "veth & bridge"),
+        ("firewall", "nftables rules"),
+        ("ports", "published ports"),
+        ("dns", "DNS"),
+        ("cgroups", "cgroup"),
+        ("security", "capabilities & seccomp"),
+        ("process", "processes"),
+    ];
+    let count = |kind: &str| events.iter().filter(|e| e.kind.as_deref() == Some(kind)).count();
+    let mut parts: Vec<String> = KINDS
+        .iter()
+        .filter_map(|(kind, words)| match count(kind) {
+            0 => None,
+            1 => Some((*words).to_owned()),
+            n => Some(format!("{words} ×{n}")),
+        })
+        .collect();
+    let unkinded = events
+        .iter()
+        .filter(|e| {
+            !e.kind
+                .as_deref()
+                .is_some_and(|k| KINDS.iter().any(|(kind, _)| *kind == k))
+        })
+        .count();
+    if unkinded > 0 {
+        parts.push(format!("other ×{unkinded}"));
+    }
+    let _ = writeln!(
+        out,
+        "  {DIM}⚙ {}: {} (`explain` shows them){DIM:#}",
+        match events.len() {
+            1 => "1 step".to_owned(),
+            n => format!("{n} steps"),
+        },
+        parts.join(" · ")
+    );
 }
 
 /// A command about to run (replays print it as if typed).
@@ -159,6 +310,20 @@ impl<W: Write> Watcher for Live<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_of_docker_are_named() {
+        let said = |line: &str| {
+            let mut out = Vec::new();
+            not_a_command(&mut out, line);
+            String::from_utf8(strip_ansi_escapes::strip(out)).unwrap()
+        };
+        assert_eq!(said("dokcer ps"), "  · `dokcer`: did you mean `docker`?\n");
+        assert_eq!(said("dcoker run x"), "  · `dcoker`: did you mean `docker`?\n");
+        assert_eq!(said("docke ps"), "  · `docke`: did you mean `docker`?\n");
+        assert_eq!(said("ls -l"), "");
+        assert_eq!(said("kubectl get pods"), "");
+    }
 
     #[test]
     fn code_fences_become_indented_lines() {

@@ -1,22 +1,31 @@
 //! A lab's session directory: what a run needs and leaves behind.
 //!
 //! ```text
-//! <state>/<lab id>/            ($BERTH_LAB_HOME, else $XDG_STATE_HOME/berth-lab, else ~/.local/state/berth-lab)
-//!   session.json               the run: engine, client, variables, current step
-//!   transcript.jsonl           one line per command typed: step, command, exit code, time
-//!   bin/docker                 the lab's docker (see crate::client)
-//!   work/                      the lab directory: the shell starts here, fixtures are copied here
+//! <state>/                     ($BERTH_LAB_HOME, else $XDG_STATE_HOME/berth-lab, else ~/.local/state/berth-lab)
+//!   trainee                    who does the labs on this machine (`lab whoami NAME`)
+//!   history/<lab id>           the lab shell's command history, kept across runs
+//!   <lab id>/                  one session per lab
+//!     session.json             the run: engine and its address, client, variables, steps done
+//!     transcript.jsonl         one line per command typed: step, command, exit code, time
+//!     ledger.jsonl             what the run's commands made and removed (see crate::ledger)
+//!     bin/docker               the lab's docker (see crate::client)
+//!     lab.bashrc, lab.sock     the trainee's shell: its rc file, and where its hook reports
+//!     work/                    the lab directory: the shell starts here, fixtures are copied here
 //! ```
 //!
-//! `lab grade` reads the variables (which names the run used) and the transcript; `lab hint`
-//! reads the current step.
+//! `lab grade` reads the variables (which names the run used), the transcript and the ledger;
+//! `lab hint` and `lab status` read the current step; all of them talk to the engine the session
+//! recorded.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::client;
+use crate::engine::EngineKind;
+use crate::ledger::Ledger;
 use crate::scenario::Scenario;
 use crate::scenario::vars::{LAB_LABEL, RUN_LABEL, Vars};
 use crate::shell::Shell;
@@ -35,11 +44,18 @@ pub fn state_root() -> PathBuf {
     home.join(".local/state/berth-lab")
 }
 
+/// Where the lab shell keeps its history for `lab`: one file per lab, kept across runs.
+pub fn history_file(lab: &str) -> PathBuf {
+    state_root().join("history").join(lab)
+}
+
 /// What a run is, saved as `session.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub lab: String,
     pub run: String,
+    /// Which kind of engine the run is on.
+    pub engine: EngineKind,
     /// The engine's address (`unix:///…`).
     pub host: String,
     /// The client behind the lab's `docker`.
@@ -47,10 +63,19 @@ pub struct SessionInfo {
     pub vars: Vars,
     /// The step the trainee is on (0-based); `steps.len()` when done.
     pub step: usize,
+    /// The steps done (0-based), by the trainee's commands or a replay's.
+    #[serde(default)]
+    pub done: BTreeSet<usize>,
+    /// The steps the trainee skipped (0-based).
+    #[serde(default)]
+    pub skipped: BTreeSet<usize>,
     /// How many of the current step's hints were shown.
     pub hints_shown: usize,
     /// RFC 3339.
     pub started: String,
+    /// The trainee's shell's directory after their last command (`host` checks run there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
 }
 
 /// One command of the transcript.
@@ -154,6 +179,16 @@ impl Session {
         self.dir.join("transcript.jsonl")
     }
 
+    /// The ledger of what the run made (see [`crate::ledger`]).
+    pub fn ledger(&self) -> Ledger {
+        Ledger::open(&self.dir)
+    }
+
+    /// Whether every step is done or skipped.
+    pub fn finished(&self, steps: usize) -> bool {
+        self.info.step >= steps
+    }
+
     /// Append one command to the transcript.
     pub fn record(&self, entry: &TranscriptEntry) -> Result<(), SessionError> {
         let path = self.transcript_path();
@@ -203,9 +238,20 @@ impl Session {
             // Newer docker CLIs print tips after some commands; the lab's output stays the guide's.
             ("DOCKER_CLI_HINTS".to_owned(), "false".to_owned()),
             ("BERTH_LAB".to_owned(), self.info.lab.clone()),
+            // For the trainee: where the lab's files are, and the label that picks this lab's
+            // objects out (`docker volume prune --filter label=$LAB_LABEL`).
+            ("LAB_DIR".to_owned(), self.workdir().display().to_string()),
+            (
+                "LAB_LABEL".to_owned(),
+                self.info.vars.get("lab_label").unwrap_or_default().to_owned(),
+            ),
         ];
         let workdir = self.workdir();
-        Shell::new(&workdir.canonicalize().unwrap_or(workdir), env)
+        let mut shell = Shell::new(&workdir.canonicalize().unwrap_or(workdir), env);
+        if let Some(cwd) = self.info.cwd.as_deref().filter(|d| d.is_dir()) {
+            shell.set_cwd(cwd);
+        }
+        shell
     }
 }
 
@@ -284,12 +330,16 @@ mod tests {
         let info = SessionInfo {
             lab: "demo".into(),
             run: "abc123".into(),
+            engine: EngineKind::Berth,
             host: "unix:///x.sock".into(),
             client: "/usr/bin/docker".into(),
-            vars: Vars::builtins("demo", "abc123"),
+            vars: Vars::builtins("demo", "abc123", true),
             step: 0,
+            done: BTreeSet::new(),
+            skipped: BTreeSet::new(),
             hints_shown: 0,
             started: now_rfc3339(),
+            cwd: None,
         };
         let dir = root.path().join("session");
         let session = Session::create(&dir, &scenario, info.clone()).unwrap();

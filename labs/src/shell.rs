@@ -51,6 +51,11 @@ impl Shell {
         &self.cwd
     }
 
+    /// Run later commands in `dir` (the trainee's shell was there after their last command).
+    pub fn set_cwd(&mut self, dir: &Path) {
+        self.cwd = dir.to_owned();
+    }
+
     pub fn env(&self) -> &[(String, String)] {
         &self.env
     }

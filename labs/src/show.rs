@@ -53,7 +53,11 @@ pub fn resolve(scenario: &Scenario) -> Shown {
                 title: step.title,
                 text: step.text,
                 commands: step.commands,
-                checks: step.checks.iter().map(|c| c.describe()).collect(),
+                checks: step
+                    .checks
+                    .iter()
+                    .map(|c| scenario.render_readable(&vars, &c.describe()))
+                    .collect(),
                 captures: step.captures.iter().map(|c| c.describe()).collect(),
                 hints: step.hints,
             }
@@ -67,7 +71,11 @@ pub fn resolve(scenario: &Scenario) -> Shown {
             ShownObjective {
                 title: o.title,
                 points: o.points,
-                checks: o.checks.iter().map(|c| c.describe()).collect(),
+                checks: o
+                    .checks
+                    .iter()
+                    .map(|c| scenario.render_readable(&vars, &c.describe()))
+                    .collect(),
             }
         })
         .collect();

@@ -3,15 +3,24 @@
 
 use std::time::{Duration, Instant};
 
-use super::container::summary;
-use super::{Context, Mismatch};
+use super::container::{owned, summary};
+use super::{Context, Evidence, Mismatch};
 use crate::scenario::StepCommand;
 use crate::scenario::check::{ExecCheck, HostCheck, RanCheck};
 
 /// How long one exec or host command may run.
 const COMMAND_LIMIT: Duration = Duration::from_secs(15);
 
-pub fn evaluate_exec(check: &ExecCheck, cx: &Context) -> Result<(), Mismatch> {
+pub fn evaluate_exec(check: &ExecCheck, cx: &Context) -> Result<Evidence, Mismatch> {
+    let evidence = match cx.api.container(&check.r#in)? {
+        Some(container) => owned(&container, cx)?,
+        None => {
+            return Err(Mismatch::new(
+                format!("a container named {}", check.r#in),
+                "no such container",
+            ));
+        }
+    };
     let cmd = vec!["sh".to_owned(), "-c".to_owned(), check.exec.clone()];
     let (code, output) = cx.api.exec(&check.r#in, cmd, Instant::now() + COMMAND_LIMIT)?;
     let Some(code) = code else {
@@ -27,10 +36,11 @@ pub fn evaluate_exec(check: &ExecCheck, cx: &Context) -> Result<(), Mismatch> {
         &check.contains,
         &check.lacks,
         check.matches.as_deref(),
-    )
+    )?;
+    Ok(evidence)
 }
 
-pub fn evaluate_host(check: &HostCheck, cx: &Context) -> Result<(), Mismatch> {
+pub fn evaluate_host(check: &HostCheck, cx: &Context) -> Result<Evidence, Mismatch> {
     let command = StepCommand {
         run: check.host.clone(),
         input: Vec::new(),
@@ -51,18 +61,19 @@ pub fn evaluate_host(check: &HostCheck, cx: &Context) -> Result<(), Mismatch> {
         &check.contains,
         &check.lacks,
         check.matches.as_deref(),
-    )
+    )?;
+    Ok(None)
 }
 
-pub fn evaluate_ran(check: &RanCheck, cx: &Context) -> Result<(), Mismatch> {
+pub fn evaluate_ran(check: &RanCheck, cx: &Context) -> Result<Evidence, Mismatch> {
     // The regex was compiled when the scenario loaded.
     let regex = regex::Regex::new(&check.ran).map_err(|e| Mismatch::new("a valid regex", e.to_string()))?;
-    if cx
+    if let Some(entry) = cx
         .transcript
         .iter()
-        .any(|entry| entry.exit_code == 0 && regex.is_match(entry.command.trim()))
+        .find(|entry| entry.exit_code == 0 && regex.is_match(entry.command.trim()))
     {
-        return Ok(());
+        return Ok(Some(format!("in step {}", entry.step + 1)));
     }
     let last = cx.transcript.last().map(|e| e.command.as_str());
     Err(Mismatch::new(

@@ -2,16 +2,20 @@
 
 use berth_api::types::{ContainerInspect, MountPoint};
 
-use super::{Context, Mismatch};
+use super::{Context, Evidence, Mismatch};
+use crate::ledger::Kind;
 use crate::scenario::check::{ContainerCheck, MountSpec};
 
-pub fn evaluate(check: &ContainerCheck, cx: &Context) -> Result<(), Mismatch> {
+pub fn evaluate(check: &ContainerCheck, cx: &Context) -> Result<Evidence, Mismatch> {
     if check.container == "*" {
         return evaluate_any(check, cx);
     }
     let found = cx.api.container(&check.container)?;
     match (found, check.exists) {
-        (None, false) => Ok(()),
+        (None, false) => match &cx.run {
+            Some(run) => run.existed(Kind::Container, &check.container),
+            None => Ok(None),
+        },
         (None, true) => Err(Mismatch::new(
             format!("a container named {}", check.container),
             "no such container",
@@ -20,37 +24,74 @@ pub fn evaluate(check: &ContainerCheck, cx: &Context) -> Result<(), Mismatch> {
             "no such container",
             format!("a container that is {}", state_words(&container)),
         )),
-        (Some(container), true) => holds_for(check, &container, cx),
+        (Some(container), true) => {
+            let evidence = owned(&container, cx)?;
+            holds_for(check, &container, cx)?;
+            Ok(evidence)
+        }
     }
+}
+
+/// Whether the container is the run's (always, outside a run).
+pub fn owned(container: &ContainerInspect, cx: &Context) -> Result<Evidence, Mismatch> {
+    match &cx.run {
+        Some(run) => run.owns(
+            Kind::Container,
+            &container.id,
+            container.name.trim_start_matches('/'),
+            &container.config.labels.clone().unwrap_or_default(),
+        ),
+        None => Ok(None),
+    }
+}
+
+/// The containers a `*` check looks among: the run's (labelled, or made by its commands), or
+/// every one outside a run.
+fn candidates(cx: &Context) -> Result<Vec<String>, Mismatch> {
+    let Some(run) = &cx.run else {
+        return Ok(cx.api.containers()?.into_iter().map(|c| c.id).collect());
+    };
+    let mut ids: Vec<String> = cx
+        .api
+        .containers_labelled(&run.label())?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    for made in run.ledger.made_ids(Kind::Container) {
+        if !ids.contains(&made.id) {
+            ids.push(made.id.clone());
+        }
+    }
+    Ok(ids)
 }
 
 /// `container = "*"`: some container of this run satisfies the check (or, with
 /// `exists = false`, none matches its image).
-fn evaluate_any(check: &ContainerCheck, cx: &Context) -> Result<(), Mismatch> {
+fn evaluate_any(check: &ContainerCheck, cx: &Context) -> Result<Evidence, Mismatch> {
     let image_id = match &check.image {
         Some(image) => match cx.api.image(image)? {
             Some(found) => Some(found.id),
-            None if !check.exists => return Ok(()),
+            None if !check.exists => return Ok(None),
             None => return Err(Mismatch::new(format!("image {image}"), "no such image")),
         },
         None => None,
     };
-    let mut candidates = Vec::new();
-    for summary in cx.api.containers_labelled(cx.run_label)? {
-        if image_id.as_ref().is_some_and(|id| *id != summary.image_id) {
-            continue;
-        }
-        if let Some(container) = cx.api.container(&summary.id)? {
-            candidates.push(container);
+    let mut found = Vec::new();
+    for id in candidates(cx)? {
+        if let Some(container) = cx.api.container(&id)? {
+            if image_id.as_ref().is_none_or(|image| *image == container.image) {
+                found.push(container);
+            }
         }
     }
+    let candidates = found;
     let what = match &check.image {
         Some(image) => format!("a container of this lab from {image}"),
         None => "a container of this lab".to_owned(),
     };
     if !check.exists {
         return match candidates.first() {
-            None => Ok(()),
+            None => Ok(None),
             Some(c) => Err(Mismatch::new(
                 format!("no {}", &what[2..]),
                 format!("{} ({})", name(c), state_words(c)),
@@ -60,7 +101,7 @@ fn evaluate_any(check: &ContainerCheck, cx: &Context) -> Result<(), Mismatch> {
     let mut first_mismatch = None;
     for container in &candidates {
         match holds_for(check, container, cx) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return owned(container, cx),
             Err(m) => {
                 first_mismatch.get_or_insert(Mismatch::new(
                     m.expected,

@@ -6,13 +6,13 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 
 use super::command::match_output;
-use super::{Context, Mismatch};
+use super::{Context, Evidence, Mismatch};
 use crate::scenario::check::HttpCheck;
 
 /// How long one attempt may take (the check retries until its deadline).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn evaluate(check: &HttpCheck, cx: &Context) -> Result<(), Mismatch> {
+pub fn evaluate(check: &HttpCheck, cx: &Context) -> Result<Evidence, Mismatch> {
     let (status, body) = cx
         .api
         .block_on(get(&check.http, ATTEMPT_TIMEOUT))
@@ -29,7 +29,8 @@ pub fn evaluate(check: &HttpCheck, cx: &Context) -> Result<(), Mismatch> {
         &check.lacks,
         check.matches.as_deref(),
         "the body",
-    )
+    )?;
+    Ok(None)
 }
 
 /// `GET url` (plain `http://host:port/path`): the status and the body as text (lossy).

@@ -1,12 +1,20 @@
 //! Image checks: `GET /images/{name}/json`.
 
-use super::{Context, Mismatch};
+use super::{Context, Evidence, Mismatch};
+use crate::ledger::Kind;
 use crate::scenario::check::ImageCheck;
 
-pub fn evaluate(check: &ImageCheck, cx: &Context) -> Result<(), Mismatch> {
+pub fn evaluate(check: &ImageCheck, cx: &Context) -> Result<Evidence, Mismatch> {
+    // The lab's given images (`httpd:2.4`) are nobody's work; everything else must be the run's.
+    let run = cx.run.filter(|run| !run.given_image(&check.image));
     let found = cx.api.image(&check.image)?;
     let image = match (found, check.exists) {
-        (None, false) => return Ok(()),
+        (None, false) => {
+            return match run {
+                Some(run) => run.existed(Kind::Image, &check.image),
+                None => Ok(None),
+            };
+        }
         (None, true) => return Err(Mismatch::new(format!("image {}", check.image), "no such image")),
         (Some(image), false) => {
             return Err(Mismatch::new(
@@ -15,6 +23,15 @@ pub fn evaluate(check: &ImageCheck, cx: &Context) -> Result<(), Mismatch> {
             ));
         }
         (Some(image), true) => image,
+    };
+    let evidence = match run {
+        Some(run) => run.owns(
+            Kind::Image,
+            &image.id,
+            &check.image,
+            &image.config.labels.clone().unwrap_or_default(),
+        )?,
+        None => None,
     };
     let size_of = |other: &str| -> Result<i64, Mismatch> {
         match cx.api.image(other)? {
@@ -64,7 +81,7 @@ pub fn evaluate(check: &ImageCheck, cx: &Context) -> Result<(), Mismatch> {
             ));
         }
     }
-    Ok(())
+    Ok(evidence)
 }
 
 /// `sha256:4f2f6d484a19…` → `4f2f6d484a19`.

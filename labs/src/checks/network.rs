@@ -1,13 +1,19 @@
 //! Network checks: `GET /networks/{name}`; aliases from the members' own inspect, where the
 //! Engine API keeps them.
 
-use super::{Context, Mismatch};
+use super::{Context, Evidence, Mismatch};
+use crate::ledger::Kind;
 use crate::scenario::check::NetworkCheck;
 
-pub fn evaluate(check: &NetworkCheck, cx: &Context) -> Result<(), Mismatch> {
+pub fn evaluate(check: &NetworkCheck, cx: &Context) -> Result<Evidence, Mismatch> {
     let found = cx.api.network(&check.network)?;
     let network = match (found, check.exists) {
-        (None, false) => return Ok(()),
+        (None, false) => {
+            return match &cx.run {
+                Some(run) => run.existed(Kind::Network, &check.network),
+                None => Ok(None),
+            };
+        }
         (None, true) => {
             return Err(Mismatch::new(
                 format!("network {}", check.network),
@@ -21,6 +27,10 @@ pub fn evaluate(check: &NetworkCheck, cx: &Context) -> Result<(), Mismatch> {
             ));
         }
         (Some(network), true) => network,
+    };
+    let evidence = match &cx.run {
+        Some(run) => run.owns(Kind::Network, &network.id, &network.name, &network.labels)?,
+        None => None,
     };
     if let Some(driver) = &check.driver {
         if network.driver != *driver {
@@ -65,5 +75,5 @@ pub fn evaluate(check: &NetworkCheck, cx: &Context) -> Result<(), Mismatch> {
             }
         }
     }
-    Ok(())
+    Ok(evidence)
 }

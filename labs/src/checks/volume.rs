@@ -1,13 +1,19 @@
 //! Volume checks: `GET /volumes/{name}`; files it holds are looked up under its mount point on
 //! this host (lab runs beside the engine, as root).
 
-use super::{Context, Mismatch};
+use super::{Context, Evidence, Mismatch};
+use crate::ledger::Kind;
 use crate::scenario::check::VolumeCheck;
 
-pub fn evaluate(check: &VolumeCheck, cx: &Context) -> Result<(), Mismatch> {
+pub fn evaluate(check: &VolumeCheck, cx: &Context) -> Result<Evidence, Mismatch> {
     let found = cx.api.volume(&check.volume)?;
     let volume = match (found, check.exists) {
-        (None, false) => return Ok(()),
+        (None, false) => {
+            return match &cx.run {
+                Some(run) => run.existed(Kind::Volume, &check.volume),
+                None => Ok(None),
+            };
+        }
         (None, true) => {
             return Err(Mismatch::new(
                 format!("volume {}", check.volume),
@@ -18,6 +24,11 @@ pub fn evaluate(check: &VolumeCheck, cx: &Context) -> Result<(), Mismatch> {
             return Err(Mismatch::new("no such volume", format!("volume {}", volume.name)));
         }
         (Some(volume), true) => volume,
+    };
+    let labels = volume.labels.clone().unwrap_or_default();
+    let evidence = match &cx.run {
+        Some(run) => run.owns(Kind::Volume, &volume.name, &volume.name, &labels)?,
+        None => None,
     };
     let root = std::path::Path::new(&volume.mountpoint);
     for path in &check.holds {
@@ -40,7 +51,6 @@ pub fn evaluate(check: &VolumeCheck, cx: &Context) -> Result<(), Mismatch> {
             ));
         }
     }
-    let labels = volume.labels.unwrap_or_default();
     for (key, value) in &check.labels {
         if labels.get(key) != Some(value) {
             return Err(Mismatch::new(
@@ -52,5 +62,5 @@ pub fn evaluate(check: &VolumeCheck, cx: &Context) -> Result<(), Mismatch> {
             ));
         }
     }
-    Ok(())
+    Ok(evidence)
 }

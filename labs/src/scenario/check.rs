@@ -365,7 +365,12 @@ impl Check {
             parse_duration(within)?;
         }
         if let Some(regex) = matches {
-            regex::Regex::new(regex).map_err(|e| format!("invalid regex {regex:?}: {e}"))?;
+            // Lab variables (names, plain words) are filled in before the regex is used.
+            let mut filled = regex.to_owned();
+            for var in super::vars::used_in(regex) {
+                filled = filled.replace(&format!("${{{var}}}"), "name");
+            }
+            regex::Regex::new(&filled).map_err(|e| format!("invalid regex {regex:?}: {e}"))?;
         }
         if let Check::Container(c) = self {
             for (port, host) in &c.published {

@@ -71,6 +71,15 @@ fn validate(scenario: &Scenario, path: &Path, source: &str) -> Result<(), (Strin
     if scenario.steps.is_empty() {
         return Err(("id".into(), "a lab needs at least one [[steps]]".into()));
     }
+    if let Some(step) = scenario.steps.iter().find(|s| s.checks.is_empty()) {
+        return Err((
+            format!("title = {:?}", step.title),
+            format!(
+                "step {:?} has no checks: a step is done when its checks hold, so it needs one that only its work makes hold",
+                step.title
+            ),
+        ));
+    }
     let mut declared: BTreeSet<&str> = BUILTINS.iter().copied().collect();
     for name in scenario.names.keys().chain(scenario.ports.keys()) {
         if BUILTINS.contains(&name.as_str()) {

@@ -201,6 +201,27 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// A short noun phrase for the value, for text shown before it is captured ("the volume
+    /// `dbTmp` mounts at `/data`").
+    pub fn phrase(&self) -> String {
+        let of = match (self.container.as_str(), &self.image) {
+            ("*", Some(image)) => format!("the container from `{image}`"),
+            ("*", None) => "the newest container".to_owned(),
+            (name, _) => format!("`{name}`"),
+        };
+        if self.id == Some(true) {
+            format!("the id of {of}")
+        } else if let Some(destination) = &self.mount {
+            format!("the volume {of} mounts at `{destination}`")
+        } else if let Some(network) = &self.ip {
+            format!("the address of {of} on `{network}`")
+        } else if let Some(port) = &self.port {
+            format!("the host port {of} publishes {port} on")
+        } else {
+            format!("`{}`", self.var)
+        }
+    }
+
     /// The capture in words.
     pub fn describe(&self) -> String {
         let var = format!("`${{{}}}`", self.var);
@@ -236,6 +257,26 @@ pub struct Objective {
 }
 
 impl Scenario {
+    /// The capture that sets variable `var`, if a step has one.
+    pub fn capture(&self, var: &str) -> Option<&Capture> {
+        self.steps.iter().flat_map(|s| &s.captures).find(|c| c.var == var)
+    }
+
+    /// `text` for people: known variables filled in, a capture not taken yet said in words
+    /// (never a raw `${…}`).
+    pub fn render_readable(&self, vars: &vars::Vars, text: &str) -> String {
+        let mut text = vars.render(text);
+        for var in vars::used_in(&text.clone()) {
+            if let Some(capture) = self.capture(var) {
+                let phrase = vars.render(&capture.phrase());
+                text = text
+                    .replace(&format!("`${{{var}}}`"), &phrase)
+                    .replace(&format!("${{{var}}}"), &format!("({phrase})"));
+            }
+        }
+        text
+    }
+
     /// The greatest score its objectives give.
     pub fn max_points(&self) -> u32 {
         self.objectives.iter().map(|o| o.points).sum()
@@ -244,7 +285,7 @@ impl Scenario {
     /// The variables a run uses before any capture: the builtins, the names and the ports —
     /// as the guide has them (`unique` false) or made unique to run `run`.
     pub fn vars(&self, run: &str, unique: bool, mut free_port: impl FnMut() -> u16) -> vars::Vars {
-        let mut vars = vars::Vars::builtins(&self.id, run);
+        let mut vars = vars::Vars::builtins(&self.id, run, unique);
         for (var, name) in &self.names {
             let value = if unique {
                 vars::unique_name(name, run)

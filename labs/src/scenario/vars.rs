@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Variables every lab has, whatever its file declares.
+/// Variables every lab has, whatever its file declares: `${lab}` (its id), `${run}` (the run's
+/// id) and `${lab_label}`, the label that picks the lab's objects out: `berth.lab=<id>` in a
+/// trainee's run (what the book shows, and it works as printed), `berth.lab.run=<run>` in a run
+/// with unique names (`lab check`), where several runs of one lab may share an engine.
 pub const BUILTINS: &[&str] = &["lab", "run", "lab_label"];
 
 /// The label every resource of a run carries (`lab reset --run` removes exactly those).
@@ -24,12 +27,18 @@ pub const LAB_LABEL: &str = "berth.lab";
 pub struct Vars(BTreeMap<String, String>);
 
 impl Vars {
-    /// The built-in variables of run `run` of lab `lab`.
-    pub fn builtins(lab: &str, run: &str) -> Vars {
+    /// The built-in variables of run `run` of lab `lab`, with the guide's names or names
+    /// `unique` to the run.
+    pub fn builtins(lab: &str, run: &str, unique: bool) -> Vars {
         let mut vars = Vars::default();
         vars.set("lab", lab);
         vars.set("run", run);
-        vars.set("lab_label", &format!("{RUN_LABEL}={run}"));
+        let label = if unique {
+            format!("{RUN_LABEL}={run}")
+        } else {
+            format!("{LAB_LABEL}={lab}")
+        };
+        vars.set("lab_label", &label);
         vars
     }
 
@@ -132,7 +141,7 @@ mod tests {
     use super::*;
 
     fn vars() -> Vars {
-        let mut vars = Vars::builtins("static-site", "3f9a1c");
+        let mut vars = Vars::builtins("static-site", "3f9a1c", true);
         vars.set("httpd", "httpd-3f9a1c");
         vars.set("web_port", "41234");
         vars
@@ -168,8 +177,10 @@ mod tests {
     }
 
     #[test]
-    fn builtins_name_the_run_label() {
+    fn builtins_name_the_run_label_or_the_labs() {
         assert_eq!(vars().get("lab_label"), Some("berth.lab.run=3f9a1c"));
+        let guide = Vars::builtins("volumes", "3f9a1c", false);
+        assert_eq!(guide.get("lab_label"), Some("berth.lab=volumes"));
     }
 
     #[test]

@@ -172,11 +172,13 @@ checks = [{ container = "${box}", state = "running", image = "busybox" }]
 title = "Expect the impossible"
 text = "It exits 3."
 commands = ["docker exec ${box} sh -c 'exit 3'"]
+checks = [{ ran = "^docker exec" }]
 
 [[steps]]
 title = "Never reached"
 text = "Skipped."
 commands = ["docker ps"]
+checks = [{ ran = "^docker ps" }]
 
 [[objectives]]
 title = "the box exited"
@@ -210,5 +212,54 @@ checks = [{ container = "${box}", state = "exited", within = "200ms" }]
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
     assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
+    assert!(daemon.api().containers_labelled("berth.lab").unwrap().is_empty());
+}
+
+/// A step whose checks already hold before its commands run would be done by anything a
+/// trainee types: `lab check` fails the lab and names the checks.
+#[test]
+fn a_vacuous_step_fails_the_check() {
+    let daemon = TestDaemon::start();
+    let scenarios = TempDir::new("berth-lab-scenarios");
+    std::fs::write(
+        scenarios.path().join("vacuous.toml"),
+        r#"id = "vacuous"
+title = "Vacuous"
+summary = "Its second step is done before it starts."
+minutes = 1
+images = ["busybox"]
+
+[names]
+box = "box"
+
+[[steps]]
+title = "Start a box"
+text = "Start it."
+commands = ["docker run -d --name ${box} busybox sleep 600"]
+checks = [{ container = "${box}", state = "running" }]
+
+[[steps]]
+title = "Look at it"
+text = "Anything would do."
+commands = ["docker ps"]
+checks = [{ container = "${box}", state = "running" }]
+"#,
+    )
+    .unwrap();
+    let state = TempDir::new("berth-lab-state");
+    let output = daemon
+        .lab(state.path())
+        .arg("--scenarios")
+        .arg(scenarios.path())
+        .args(["check", "vacuous"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("✗ step 2: Look at it")
+            && stdout.contains("every check holds already, so any command would finish the step"),
+        "{stdout}"
+    );
     assert!(daemon.api().containers_labelled("berth.lab").unwrap().is_empty());
 }

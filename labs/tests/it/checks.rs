@@ -1,7 +1,7 @@
 //! Every kind of check against a real engine (a private berthd): what holds, and for what does
 //! not, the words a trainee reads — which check, what was expected, what was found.
 
-use berth_lab::checks::{Context, evaluate};
+use berth_lab::checks::{Context, RunScope, evaluate};
 use berth_lab::scenario::Check;
 use berth_lab::shell::Shell;
 
@@ -49,8 +49,18 @@ fn each_kind_of_check_holds_or_says_why() {
         "echo bye; exit 3",
     ]);
     assert_eq!(done.status.code(), Some(3), "{done:?}");
-    run(&["volume", "create", "data"]);
-    run(&["network", "create", "net"]);
+    run(&["volume", "create", "--label", "berth.lab.run=t1", "data"]);
+    run(&["network", "create", "--label", "berth.lab.run=t1", "net"]);
+    // Another lab's container, and one no lab made: not this run's, whatever their names.
+    run(&[
+        "create",
+        "--name",
+        "stranger",
+        "--label",
+        "berth.lab=static-site",
+        "busybox",
+    ]);
+    run(&["create", "--name", "loner", "busybox"]);
     run(&["network", "connect", "--alias", "db", "net", "web"]);
     let volume = api.volume("data").unwrap().unwrap();
     std::fs::write(std::path::Path::new(&volume.mountpoint).join("present.txt"), "x").unwrap();
@@ -69,11 +79,26 @@ fn each_kind_of_check_holds_or_says_why() {
         time: String::new(),
         seconds: 0.0,
     }];
+    // The run made a container `gone` and removed it: "it is gone" holds for it, and only it.
+    let mut ledger = berth_lab::ledger::Ledger::default();
+    let made = |action: &str| berth_lab::ledger::Entry {
+        kind: berth_lab::ledger::Kind::Container,
+        id: "0".repeat(64),
+        name: "gone".into(),
+        action: action.into(),
+        step: 0,
+        command: format!("docker {action} gone"),
+    };
+    ledger.add(vec![made("create"), made("destroy")]).unwrap();
     let cx = Context {
         api: &api,
         shell: &shell,
-        run_label: "berth.lab.run=t1",
         transcript: &transcript,
+        run: Some(RunScope {
+            run: "t1",
+            ledger: &ledger,
+            given: &["httpd:2.4".to_owned(), "busybox".to_owned()],
+        }),
     };
     let holding = [
         r#"{ container = "web", state = "running", image = "httpd:2.4", exposed = ["80/tcp"], published = { "80/tcp" = "*" } }"#,
@@ -111,6 +136,10 @@ fn each_kind_of_check_holds_or_says_why() {
         r#"{ exec = "echo one", in = "web", contains = "two" }"#,
         r#"{ host = "printf 'a b'", lacks = "b" }"#,
         r#"{ ran = "^docker rm" }"#,
+        r#"{ container = "stranger" }"#,
+        r#"{ container = "loner" }"#,
+        r#"{ container = "never", exists = false }"#,
+        r#"{ exec = "true", in = "stranger" }"#,
     ];
     let mut words = String::new();
     for text in failing {

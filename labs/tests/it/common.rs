@@ -152,6 +152,12 @@ impl TestDaemon {
         command
     }
 
+    /// Load the lab images these need (from `target/lab-images.tar`).
+    pub fn ensure_images(&self, images: &[&str]) {
+        let images: Vec<String> = images.iter().map(|i| (*i).to_owned()).collect();
+        berth_lab::engine::ensure_images(&self.api(), &images, None).expect("the lab images load");
+    }
+
     /// `berth ARGS` against this daemon.
     pub fn berth(&self, args: &[&str]) -> std::process::Output {
         Command::new(bin_dir().join("berth"))

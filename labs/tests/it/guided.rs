@@ -1,88 +1,77 @@
-//! The guided run, driven on a pseudo-terminal like a trainee's: screens, hints, checks that
-//! move the lab on, the transcript; then `lab hint`, `lab grade` and `lab reset` on what it left.
+//! Trainees, simulated at a terminal (expectrl on a pseudo-terminal): `lab run` in their own
+//! shell with the mistakes people make — typos, a later step's command typed early, Ctrl-C,
+//! Ctrl-D and coming back, ↑ for history, shell variables — and the verdict for each; then what
+//! `lab status`, `lab grade` and `lab reset` make of the session.
 
-use std::io::{Read, Write};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use expectrl::{ControlCode, Expect, Session};
 
-use crate::common::{TempDir, TestDaemon, scenarios_dir, stable};
+use crate::common::{TempDir, TestDaemon, docker_cli, docker_host, scenarios_dir, stable};
 
-/// A program on a pseudo-terminal, and everything it printed so far.
+/// A trainee's terminal running one program, and everything it showed so far.
 struct Terminal {
-    writer: Box<dyn Write + Send>,
-    output: mpsc::Receiver<Vec<u8>>,
+    session: expectrl::session::OsSession,
     seen: Vec<u8>,
-    /// Where the next `expect` starts looking.
-    mark: usize,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
 impl Terminal {
-    fn spawn(command: CommandBuilder) -> Terminal {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows: 50,
-                cols: 160,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        let child = pty.slave.spawn_command(command).unwrap();
-        drop(pty.slave);
-        let mut reader = pty.master.try_clone_reader().unwrap();
-        let (tx, output) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut chunk) {
-                if n == 0 || tx.send(chunk[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
+    fn spawn(command: Command) -> Terminal {
+        let mut session = Session::spawn(command).expect("spawn on a pty");
+        session.set_expect_timeout(Some(Duration::from_secs(60)));
+        let _ = session.get_process_mut().set_window_size(160, 50);
+        // A terminal echoes what is typed (expectrl's pseudo-terminals start without echo, and
+        // readline then echoes nothing, as for a password).
+        session
+            .get_process_mut()
+            .set_echo(true, None)
+            .expect("turn echo on");
         Terminal {
-            writer: pty.master.take_writer().unwrap(),
-            output,
+            session,
             seen: Vec::new(),
-            mark: 0,
-            child,
-            _master: pty.master,
         }
     }
 
-    /// Read until `needle` appears after what earlier calls consumed.
+    /// Read until `needle` shows.
     fn expect(&mut self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let text = String::from_utf8_lossy(&self.seen[self.mark..]).into_owned();
-            if let Some(at) = text.find(needle) {
-                self.mark += text[..at + needle.len()].len();
-                return;
+        match self.session.expect(needle) {
+            Ok(found) => {
+                self.seen.extend_from_slice(found.before());
+                self.seen.extend_from_slice(needle.as_bytes());
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(chunk) => self.seen.extend_from_slice(&chunk),
-                Err(_) => panic!("{needle:?} never appeared; the screen:\n{}", self.screen()),
-            }
+            Err(e) => panic!("{needle:?} never showed ({e}); the screen:\n{}", self.screen()),
         }
     }
 
     /// Type a line and press Enter.
     fn type_line(&mut self, line: &str) {
-        self.writer.write_all(line.as_bytes()).unwrap();
-        self.writer.write_all(b"\r").unwrap();
-        self.writer.flush().unwrap();
+        self.session.send(line).unwrap();
+        self.session.send("\r").unwrap();
     }
 
-    /// Wait for the program to end, keeping what it printed last.
-    fn finish(mut self) -> (u32, String) {
-        let status = self.child.wait().unwrap();
-        while let Ok(chunk) = self.output.recv_timeout(Duration::from_millis(500)) {
-            self.seen.extend_from_slice(&chunk);
+    fn press(&mut self, keys: &str) {
+        self.session.send(keys).unwrap();
+    }
+
+    fn control(&mut self, code: ControlCode) {
+        self.session.send(code).unwrap();
+    }
+
+    /// Wait for the program to end; answers its exit code and the whole screen.
+    fn finish(mut self) -> (i32, String) {
+        if let Ok(found) = self.session.expect(expectrl::Eof) {
+            self.seen.extend_from_slice(found.before());
+            for part in found.matches() {
+                self.seen.extend_from_slice(part);
+            }
         }
-        (status.exit_code(), self.screen())
+        let status = self.session.get_process_mut().wait().expect("the program ends");
+        let code = match status {
+            expectrl::process::unix::WaitStatus::Exited(_, code) => code,
+            other => panic!("lab ended by {other:?}"),
+        };
+        (code, self.screen())
     }
 
     fn screen(&self) -> String {
@@ -90,84 +79,170 @@ impl Terminal {
     }
 }
 
-/// `lab ARGS` on a terminal, against `daemon`, with sessions in `state`.
+/// `lab ARGS` on a terminal against `daemon`, with sessions in `state` and a home of its own
+/// (no ~/.bashrc of the machine's), colours off.
 fn lab_on_terminal(daemon: &TestDaemon, state: &TempDir, args: &[&str]) -> Terminal {
-    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_lab"));
-    command.args(["--host", &daemon.host()]);
-    command.args(args);
-    command.env("BERTH_LAB_HOME", state.path());
-    command.env("BERTH_LAB_SCENARIOS", scenarios_dir());
-    command.env("NO_COLOR", "1");
-    command.env_remove("BERTH_HOST");
-    command.cwd(state.path());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
+    command.args(["--host", &daemon.host()]).args(args);
+    trainee_env(&mut command, state);
     Terminal::spawn(command)
 }
 
-/// A screen made stable: the engine's explain lines (their sentences belong to the engine)
-/// become one placeholder line per block, and ids, paths and times are redacted.
-fn stable_screen(screen: &str, daemon: &TestDaemon, state: &TempDir) -> String {
-    let mut lines = Vec::new();
-    let mut in_explain = false;
-    for line in screen.lines() {
-        if line == "  what the engine did:" {
-            in_explain = true;
-            lines.push("  what the engine did: [explain events]");
-            continue;
-        }
-        if in_explain && (line.starts_with("  berth") || line.starts_with("  … and ")) {
-            continue;
-        }
-        in_explain = false;
-        lines.push(line);
+/// The environment of a trainee's terminal: lab's state and a home in `state`.
+fn trainee_env(command: &mut Command, state: &TempDir) {
+    let home = state.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    command
+        .env("BERTH_LAB_HOME", state.path())
+        .env("BERTH_LAB_SCENARIOS", scenarios_dir())
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("INPUTRC", "/dev/null")
+        .env("USER", "trainee")
+        .env_remove("BERTH_HOST")
+        .env_remove("PROMPT_COMMAND")
+        .current_dir(state.path());
+}
+
+/// `lab ARGS` (not on a terminal) with the trainee's state, against `daemon` when given.
+fn lab(state: &TempDir, daemon: Option<&TestDaemon>, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
+    if let Some(daemon) = daemon {
+        command.args(["--host", &daemon.host()]);
     }
-    let text = lines
-        .join("\n")
-        .replace(&state.path().display().to_string(), "[STATE]");
-    let text = regex::Regex::new(r"engine: Berth Engine \S+")
-        .unwrap()
-        .replace_all(&text, "engine: Berth Engine [VERSION]");
-    let text = regex::Regex::new(r"docker: \S+/berth ")
-        .unwrap()
-        .replace_all(&text, "docker: [BIN]/berth ");
+    command.args(args);
+    trainee_env(&mut command, state);
+    command.output().expect("run lab")
+}
+
+fn ok(output: std::process::Output) -> String {
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn grade_json(state: &TempDir, daemon: Option<&TestDaemon>, lab_id: &str) -> serde_json::Value {
+    let text = ok(lab(state, daemon, &["grade", lab_id, "--format", "json"]));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A screen made stable: the engine's one-line summaries become a placeholder, and ids, paths,
+/// times and run ids are redacted.
+fn stable_screen(screen: &str, daemon: &TestDaemon, state: &TempDir) -> String {
+    let text = screen.replace(&state.path().display().to_string(), "[STATE]");
+    let rules: &[(&str, &str)] = &[
+        (r"(?m)^  ⚙ \d+ steps?: .*$", "  ⚙ [what the engine did]"),
+        (r"engine: Berth Engine \S+", "engine: Berth Engine [VERSION]"),
+        (r"docker: \S+/berth ", "docker: [BIN]/berth "),
+        (r"berth\.lab\.run=[0-9a-f]{6}", "berth.lab.run=[RUN]"),
+        (r"run [0-9a-f]{6}", "run [RUN]"),
+    ];
+    let machine = berth_lab::class::machine();
+    let text = text.replace(&format!("@{machine} on {machine}"), "@[MACHINE] on [MACHINE]");
+    let mut text = text;
+    for (pattern, replacement) in rules {
+        text = regex::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, *replacement)
+            .into_owned();
+    }
     stable(&text, &[], Some(daemon.root.path()))
 }
 
 #[test]
-fn a_trainee_does_first_container_at_the_prompt() {
+fn a_trainee_does_first_container_in_their_own_shell() {
     let daemon = TestDaemon::start();
     let state = TempDir::new("berth-lab-state");
-    let mut terminal = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
-    terminal.expect("[first-container 1/5] $ ");
-    terminal.type_line("hint");
-    terminal.expect("[first-container 1/5] $ ");
-    terminal.type_line("help");
-    terminal.expect("[first-container 1/5] $ ");
-    terminal.type_line("docker ps");
-    terminal.expect("[first-container 2/5] $ ");
-    // A command that is not the step's: the step waits, and says how far it is.
-    terminal.type_line("docker images hello-world");
-    terminal.expect("[first-container 2/5] $ ");
-    terminal.type_line("docker run hello-world");
-    terminal.expect("[first-container 3/5] $ ");
-    terminal.type_line("explain");
-    terminal.expect("[first-container 3/5] $ ");
-    terminal.type_line("check");
-    terminal.expect("[first-container 3/5] $ ");
-    terminal.type_line("docker ps -a");
-    terminal.expect("[first-container 4/5] $ ");
-    terminal.type_line("docker container run busybox");
-    terminal.expect("[first-container 5/5] $ ");
-    terminal.type_line("docker container inspect $(docker ps -lq) | grep -c '\"Cmd\"'");
-    terminal.expect("You finished");
-    let (code, screen) = terminal.finish();
-    assert_eq!(code, 0, "{screen}");
-    assert!(
-        screen.contains("  what the engine did:\n  berthd "),
-        "berthd explains itself:\n{screen}"
-    );
-    insta::assert_snapshot!(stable_screen(&screen, &daemon, &state));
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
+    t.expect("[first-container 1/5] work ");
+    t.type_line("hint");
+    t.expect("hint 1 of 1: Type `docker ps` and press Enter.");
+    t.expect("[first-container 1/5] work ");
+    // A typo: the shell says so, lab points at the word, the step waits.
+    t.type_line("dokcer ps");
+    t.expect("`dokcer`: did you mean `docker`?");
+    t.expect("[first-container 1/5] work ");
+    t.type_line("docker ps");
+    t.expect("✓ step 1 done");
+    t.expect("[first-container 2/5] work ");
+    // Step 3's command typed during step 2 does not do step 2.
+    t.type_line("docker ps -a");
+    t.expect("· step 2 of 5: 0 of 1 checks hold");
+    t.expect("[first-container 2/5] work ");
+    t.type_line("docker run hello-world");
+    t.expect("Hello from Docker!");
+    t.expect("✓ step 2 done");
+    t.expect("[first-container 3/5] work ");
+    // Step 4's work done during step 3 is recognised when step 4 comes up.
+    t.type_line("docker container run busybox");
+    t.expect("· step 3 of 5: 0 of 1 checks hold");
+    t.expect("[first-container 3/5] work ");
+    // The shell is a shell: variables last, and ↑ brings the last line back.
+    t.type_line("X=5");
+    t.expect("[first-container 3/5] work ");
+    t.type_line("echo \"x is $X\"");
+    t.expect("x is 5");
+    t.expect("[first-container 3/5] work ");
+    t.press("\x1b[A\r");
+    t.expect("x is 5");
+    t.expect("[first-container 3/5] work ");
+    t.type_line("docker ps -a");
+    t.expect("✓ step 3 done");
+    t.expect("✓ step 4 (Run busybox) is done already: you did it ahead");
+    t.expect("[first-container 5/5] work ");
+    // Ctrl-C stops the command and gives a fresh prompt; lab stays.
+    t.type_line("sleep 30");
+    std::thread::sleep(Duration::from_millis(300));
+    t.control(ControlCode::EndOfText);
+    t.expect("[first-container 5/5] work ");
+    t.type_line("check");
+    t.expect("✗ you ran `docker container inspect`");
+    t.expect("[first-container 5/5] work ");
+    t.type_line("explain");
+    t.expect("the engine explained nothing for the last command");
+    t.expect("[first-container 5/5] work ");
+    // Ctrl-D leaves; the session stays.
+    t.control(ControlCode::EndOfTransmission);
+    t.expect("Left at step 5 of 5");
+    let (code, first_screen) = t.finish();
+    assert_eq!(code, 0, "{first_screen}");
 
-    // The transcript: every command typed, with its step and exit code.
+    // Where the trainee stands, as a script reads it.
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(lab(&state, Some(&daemon), &["status", "--json"]))).unwrap();
+    assert_eq!(status["lab"], "first-container");
+    assert_eq!(status["engine"], "berth");
+    assert_eq!(status["host"], daemon.host().as_str());
+    assert_eq!(status["step"], 5);
+    assert_eq!(status["steps"], 5);
+    assert_eq!(status["done"], serde_json::json!([1, 2, 3, 4]));
+
+    // Coming back: the same step, the done ones re-checked, the history there.
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
+    t.expect("Resuming at step 5 of 5");
+    t.expect("✓ 4. Run busybox");
+    t.expect("[first-container 5/5] work ");
+    t.press("\x1b[A");
+    t.expect("explain");
+    t.press("\x15"); // Ctrl-U: the line is dropped, not run
+    t.type_line("docker container inspect $(docker ps -lq) | grep -c '\"Cmd\"'");
+    t.expect("✓ step 5 done");
+    t.expect("You finished Running your first Docker container");
+    t.expect("score: 5/5");
+    t.expect("What next: `lab run static-site`");
+    let (code, second_screen) = t.finish();
+    assert_eq!(code, 0, "{second_screen}");
+    insta::assert_snapshot!(
+        "first_container_in_their_own_shell",
+        stable_screen(
+            &format!("{first_screen}\n[left, and came back]\n{second_screen}"),
+            &daemon,
+            &state
+        )
+    );
+
+    // The transcript holds what was typed, each in its step, with its exit status; never the
+    // lab's own words.
     let transcript = std::fs::read_to_string(state.path().join("first-container/transcript.jsonl")).unwrap();
     let commands: Vec<(u64, String, i64)> = transcript
         .lines()
@@ -180,104 +255,271 @@ fn a_trainee_does_first_container_at_the_prompt() {
             )
         })
         .collect();
+    let typed = |step: u64, command: &str, code: i64| (step, command.to_owned(), code);
     assert_eq!(
         commands,
         [
-            (0, "docker ps".to_owned(), 0),
-            (1, "docker images hello-world".to_owned(), 0),
-            (1, "docker run hello-world".to_owned(), 0),
-            (2, "docker ps -a".to_owned(), 0),
-            (3, "docker container run busybox".to_owned(), 0),
-            (
+            typed(0, "dokcer ps", 127),
+            typed(0, "docker ps", 0),
+            typed(1, "docker ps -a", 0),
+            typed(1, "docker run hello-world", 0),
+            typed(2, "docker container run busybox", 0),
+            typed(2, "X=5", 0),
+            typed(2, "echo \"x is $X\"", 0),
+            typed(2, "echo \"x is $X\"", 0),
+            typed(2, "docker ps -a", 0),
+            typed(4, "sleep 30", 130),
+            typed(
                 4,
-                "docker container inspect $(docker ps -lq) | grep -c '\"Cmd\"'".to_owned(),
+                "docker container inspect $(docker ps -lq) | grep -c '\"Cmd\"'",
                 0
             ),
         ]
     );
 
-    // `lab hint` after the last step; `lab grade` gives every point.
-    let lab = |args: &[&str]| {
-        let output = daemon.lab(state.path()).args(args).output().unwrap();
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8(output.stdout).unwrap()
-    };
-    assert_eq!(lab(&["hint"]), "first-container: every step is done\n");
-    let grade: serde_json::Value =
-        serde_json::from_str(&lab(&["grade", "first-container", "--format", "json"])).unwrap();
+    // Grading reads the same session; a reset ends it, and the grade is 0 again.
+    let grade = grade_json(&state, Some(&daemon), "first-container");
     assert_eq!(
         (grade["score"].as_u64(), grade["max_score"].as_u64()),
         (Some(5), Some(5)),
         "{grade}"
     );
-    let csv = lab(&["grade", "first-container", "--format", "csv"]);
-    assert!(csv.ends_with("first-container,total,5,5,passed,\n"), "{csv}");
+    assert_eq!(grade["lab"], "first-container");
+    assert_eq!(
+        grade["trainee"],
+        "trainee@".to_owned() + &berth_lab::class::machine()
+    );
+    let removed = ok(lab(&state, Some(&daemon), &["reset", "first-container"]));
+    assert_eq!(removed.matches("removed container ").count(), 2, "{removed}");
+    let grade = grade_json(&state, Some(&daemon), "first-container");
+    assert_eq!(grade["score"].as_u64(), Some(0), "{grade}");
+}
 
-    // `lab reset` removes the lab's containers, and leaves one it did not make.
-    let bystander = daemon.berth(&["run", "-d", "--name", "bystander", "busybox", "sleep", "600"]);
-    assert!(bystander.status.success(), "{bystander:?}");
-    let removed = lab(&["reset", "first-container"]);
-    assert_eq!(
-        removed
-            .lines()
-            .filter(|l| l.starts_with("removed container "))
-            .count(),
-        2,
-        "{removed}"
-    );
+#[test]
+fn grades_count_only_what_the_trainee_did() {
+    let daemon = TestDaemon::start();
+    let state = TempDir::new("berth-lab-state");
+    // Another lab's `web1`: not this lab's work.
+    daemon.ensure_images(&["busybox"]);
+    let made = daemon.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web1",
+        "--label",
+        "berth.lab=volumes",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let grade = grade_json(&state, Some(&daemon), "handcrafted-images");
+    assert_eq!(grade["score"].as_u64(), Some(0), "never started: {grade}");
+    assert_eq!(grade["max_score"].as_u64(), Some(7));
+
+    // A trainee who only lists the volumes: nothing earned, and no `${…}` in what they read.
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "volumes", "--yes"]);
+    t.expect("removed container web1");
+    t.expect("[volumes 1/12] work ");
+    t.type_line("docker volume ls");
+    t.expect("✓ step 1 done");
+    t.expect("[volumes 2/12] work ");
+    t.type_line("exit");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    let text = ok(lab(&state, Some(&daemon), &["grade", "volumes"]));
+    assert!(text.contains("score: 0/10"), "{text}");
+    assert!(!text.contains("${"), "a raw variable in the grade:\n{text}");
     assert!(
-        daemon
-            .api()
-            .containers_labelled("berth.lab=first-container")
-            .unwrap()
-            .is_empty()
-    );
-    assert!(daemon.api().container("bystander").unwrap().is_some());
-    let grade: serde_json::Value =
-        serde_json::from_str(&lab(&["grade", "first-container", "--format", "json"])).unwrap();
-    assert_eq!(
-        grade["score"].as_u64(),
-        Some(2),
-        "only the transcript's objectives remain: {grade}"
+        text.contains("volume the volume `dbTmp` mounts at `/var/lib/postgresql/data` is gone"),
+        "a capture not taken is said in words:\n{text}"
     );
 }
 
 #[test]
-fn a_trainee_who_leaves_gets_partial_credit() {
+fn a_step_is_done_only_through_its_own_work() {
     let daemon = TestDaemon::start();
     let state = TempDir::new("berth-lab-state");
-    let mut terminal = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
-    terminal.expect("[first-container 1/5] $ ");
-    terminal.type_line("skip");
-    terminal.expect("[first-container 2/5] $ ");
-    terminal.type_line("docker run hello-world");
-    terminal.expect("[first-container 3/5] $ ");
-    terminal.type_line("exit");
-    terminal.expect("Left at step 3.");
-    let (code, _) = terminal.finish();
-    assert_eq!(code, 0);
-    let output = daemon
-        .lab(state.path())
-        .args(["grade", "first-container"])
-        .output()
-        .unwrap();
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "volumes"]);
+    t.expect("[volumes 1/12] work ");
+    for step in 1..9 {
+        t.type_line("skip");
+        t.expect(&format!("[volumes {}/12] work ", step + 1));
+    }
+    // Step 9, "look inside with `exec -it`": `docker ps` is not it.
+    t.type_line("docker ps");
+    t.expect("· step 9 of 12: 0 of 2 checks hold");
+    t.type_line("skip");
+    t.expect("[volumes 10/12] work ");
+    t.type_line("skip");
+    t.expect("[volumes 11/12] work ");
+    // Step 11, prune: `scratch` not existing yet is not the same as pruned.
+    t.type_line("docker volume ls");
+    t.expect("· step 11 of 12: 0 of 3 checks hold");
+    t.type_line("docker volume create scratch");
+    t.expect("[volumes 11/12] work ");
+    t.type_line("docker volume prune --filter label=berth.lab=volumes");
+    t.expect("Are you sure you want to continue? [y/N]");
+    t.type_line("y");
+    t.expect("Total reclaimed space");
+    t.expect("[volumes 11/12] work ");
+    t.type_line("check");
+    t.expect("✓ volume `scratch` is gone");
+    t.type_line("exit");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    // The volume a trainee's `-v web:/…` would make carries the run's label: reset finds it.
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "volumes"]);
+    t.expect("[volumes 11/12] work ");
+    t.type_line("docker run --rm -v web:/data busybox true");
+    t.expect("[volumes 11/12] work ");
+    t.type_line("exit");
+    t.finish();
+    let volume = daemon.api().volume("web").unwrap().expect("the volume was made");
+    let labels = volume.labels.unwrap_or_default();
+    assert_eq!(labels.get("berth.lab").map(String::as_str), Some("volumes"));
+    let removed = ok(lab(&state, Some(&daemon), &["reset", "volumes"]));
+    assert!(removed.contains("removed volume web"), "{removed}");
+}
+
+#[test]
+fn labs_in_the_books_order_clear_each_others_way() {
+    let daemon = TestDaemon::start();
+    let state = TempDir::new("berth-lab-state");
+    // static-site, played and left as a trainee leaves it: httpd on 8080, nginx on 8081.
+    ok(lab(&state, Some(&daemon), &["run", "static-site", "--auto"]));
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "handcrafted-images"]);
+    t.expect("These stand in the way of handcrafted-images:");
+    t.expect("container httpd (has a name this lab uses; lab static-site's)");
+    t.expect("container nginx (publishes port 8081, which this lab uses; lab static-site's)");
+    t.expect("Remove them? [y/N] ");
+    t.type_line("y");
+    t.expect("removed container httpd");
+    t.expect("[handcrafted-images 1/7] work ");
+    t.type_line("exit");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(daemon.api().container("nginx").unwrap().is_none());
+    // Without a terminal to ask on, lab names what is in the way and does not start.
+    ok(lab(&state, Some(&daemon), &["reset", "handcrafted-images"]));
+    daemon.ensure_images(&["busybox"]);
+    let made = daemon.berth(&["run", "-d", "--name", "web1", "busybox", "sleep", "600"]);
+    assert!(made.status.success(), "{made:?}");
+    let refused = lab(&state, Some(&daemon), &["run", "handcrafted-images"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stdout) + String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("container web1 (has a name this lab uses; made outside the labs)"),
+        "{said}"
+    );
+    assert!(said.contains("`lab run handcrafted-images --yes`"), "{said}");
+}
+
+#[test]
+fn the_session_keeps_the_engine_it_ran_on() {
+    let daemon = TestDaemon::start();
+    let state = TempDir::new("berth-lab-state");
+    let docker = docker_host();
+    let client = docker_cli();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
+    command
+        .args([
+            "run",
+            "first-container",
+            "--engine",
+            "docker",
+            "--host",
+            &docker,
+            "--client",
+        ])
+        .arg(&client);
+    trainee_env(&mut command, &state);
+    let mut t = Terminal::spawn(command);
+    t.expect("[first-container 1/5] work ");
+    t.type_line("docker ps");
+    t.expect("[first-container 2/5] work ");
+    t.type_line("docker run hello-world");
+    t.expect("✓ step 2 done");
+    t.type_line("exit");
+    t.finish();
+    // No --engine, no --host: grade, status and reset go to the Docker daemon the run used,
+    // though BERTH_HOST names a berthd.
+    let mut grade = Command::new(env!("CARGO_BIN_EXE_lab"));
+    grade.args(["grade", "first-container", "--format", "json"]);
+    trainee_env(&mut grade, &state);
+    grade.env("BERTH_HOST", daemon.host());
+    let grade: serde_json::Value = serde_json::from_str(&ok(grade.output().unwrap())).unwrap();
+    assert_eq!(grade["engine"], "docker");
+    assert_eq!(
+        grade["score"].as_u64(),
+        Some(2),
+        "hello-world ran on Docker: {grade}"
+    );
+    let removed = ok(lab(&state, None, &["reset", "first-container"]));
+    assert!(removed.contains("removed container "), "{removed}");
+}
+
+#[test]
+fn a_class_sheet_from_many_machines() {
+    let state = TempDir::new("berth-lab-state");
+    assert_eq!(
+        ok(lab(&state, None, &["whoami", "Ada Lovelace"])),
+        "Ada Lovelace\n"
+    );
+    let never = state.path().join("first.json");
+    let output = lab(
+        &state,
+        None,
+        &[
+            "grade",
+            "first-container",
+            "--format",
+            "json",
+            "-o",
+            never.to_str().unwrap(),
+        ],
+    );
+    // A lab never started grades 0 without an engine to ask.
     assert!(output.status.success(), "{output:?}");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let text = regex::Regex::new(r"run [0-9a-f]{6} started [^,\s]+")
-        .unwrap()
-        .replace_all(&text, "run [RUN] started [TIME]");
-    insta::assert_snapshot!(text);
+    let other = state.path().join("other.json");
+    std::fs::write(
+        &other,
+        r#"{"trainee":"Bob","machine":"bobs-laptop","score":8,"max_score":15,"labs":[
+            {"lab":"first-container","trainee":"Bob","machine":"bobs-laptop","score":5,"max_score":5},
+            {"lab":"volumes","trainee":"Bob","machine":"bobs-laptop","score":3,"max_score":10}]}"#,
+    )
+    .unwrap();
+    let broken = state.path().join("broken.json");
+    std::fs::write(&broken, "not json").unwrap();
+    let output = lab(
+        &state,
+        None,
+        &[
+            "roster",
+            never.to_str().unwrap(),
+            other.to_str().unwrap(),
+            broken.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("broken.json is not a lab grade report"),
+        "{stderr}"
+    );
+    let sheet = String::from_utf8_lossy(&output.stdout).replace(&berth_lab::class::machine(), "[MACHINE]");
+    insta::assert_snapshot!(sheet, @r"
+    trainee,machine,first-container,volumes,total,max
+    Ada Lovelace,[MACHINE],0,,0,5
+    Bob,bobs-laptop,5,3,8,15
+    ");
 }
 
 #[test]
 fn auto_plays_the_reference_commands() {
     let daemon = TestDaemon::start();
     let state = TempDir::new("berth-lab-state");
-    let output = daemon
-        .lab(state.path())
-        .args(["run", "first-container", "--auto"])
-        .output()
-        .unwrap();
+    let output = lab(&state, Some(&daemon), &["run", "first-container", "--auto"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -290,11 +532,6 @@ fn auto_plays_the_reference_commands() {
     );
     assert!(stdout.contains("✓ first-container: objectives 5/5"), "{stdout}");
     // The run stays for grading, like a trainee's.
-    let grade = daemon
-        .lab(state.path())
-        .args(["grade", "first-container", "--format", "json"])
-        .output()
-        .unwrap();
-    let grade: serde_json::Value = serde_json::from_slice(&grade.stdout).unwrap();
+    let grade = grade_json(&state, Some(&daemon), "first-container");
     assert_eq!(grade["score"], grade["max_score"]);
 }
