@@ -296,6 +296,29 @@ fn a_trainee_does_first_container_in_their_own_shell() {
 }
 
 #[test]
+fn a_trainee_who_leaves_gets_partial_credit() {
+    let daemon = TestDaemon::start();
+    let state = TempDir::new("berth-lab-state");
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
+    t.expect("[first-container 1/5] work ");
+    t.type_line("docker ps");
+    t.expect("[first-container 2/5] work ");
+    t.type_line("docker run hello-world");
+    t.expect("[first-container 3/5] work ");
+    t.type_line("exit");
+    t.expect("Left at step 3 of 5.");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    let text = ok(lab(&state, Some(&daemon), &["grade", "first-container"]));
+    let machine = berth_lab::class::machine();
+    let text = text.replace(&format!("@{machine} on {machine}"), "@[MACHINE] on [MACHINE]");
+    let text = regex::Regex::new(r"run [0-9a-f]{6} on berth started [^,\s]+")
+        .unwrap()
+        .replace_all(&text, "run [RUN] on berth started [TIME]");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
 fn grades_count_only_what_the_trainee_did() {
     let daemon = TestDaemon::start();
     let state = TempDir::new("berth-lab-state");

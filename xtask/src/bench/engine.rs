@@ -24,7 +24,7 @@ fn runs() -> usize {
 }
 
 /// A private berthd, stopped (and its containers removed) when dropped.
-struct Daemon {
+pub(super) struct Daemon {
     child: Child,
     root: PathBuf,
     host: String,
@@ -32,7 +32,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(bin: &Path) -> anyhow::Result<Daemon> {
+    pub(super) fn start(bin: &Path) -> anyhow::Result<Daemon> {
         let root = std::env::temp_dir().join(format!("berth-bench-{}", std::process::id()));
         std::fs::create_dir_all(&root)?;
         let socket = root.join("berth.sock");
@@ -59,6 +59,10 @@ impl Daemon {
             host,
             bin: bin.to_owned(),
         })
+    }
+
+    pub(super) fn host(&self) -> &str {
+        &self.host
     }
 
     fn berth(&self) -> Command {

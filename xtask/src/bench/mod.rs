@@ -3,6 +3,8 @@
 
 /// issue 4: `run --rm`, RSS, 200 containers and `ps`.
 mod engine;
+/// issue 14: the guided run's prompt-to-verdict latency, and `lab grade`.
+mod lab;
 /// issue 6: `run --rm` on the default bridge and peer name resolution.
 mod network;
 /// issue 7: `pull` of a 130 MB image from a local registry.
@@ -14,7 +16,7 @@ mod stats;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: runtime, engine, network, registry, or all
+    /// Which benchmark: runtime, engine, network, registry, lab, or all
     #[arg(default_value = "all")]
     which: String,
 }
@@ -25,12 +27,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "engine" => engine::run_bench(),
         "network" => network::run(),
         "registry" => registry::run(),
+        "lab" => lab::run(),
         "all" => {
             runtime::run()?;
             engine::run_bench()?;
             network::run()?;
-            registry::run()
+            registry::run()?;
+            lab::run()
         }
-        other => anyhow::bail!("unknown benchmark {other}: runtime, engine, network, registry or all"),
+        other => anyhow::bail!("unknown benchmark {other}: runtime, engine, network, registry, lab or all"),
     }
 }
