@@ -299,11 +299,14 @@ fn a_trainee_does_first_container_in_their_own_shell() {
 fn a_trainee_who_leaves_gets_partial_credit() {
     let daemon = TestDaemon::start();
     let state = TempDir::new("berth-lab-state");
-    let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container", "--explain", "full"]);
     t.expect("[first-container 1/5] work ");
     t.type_line("docker ps");
     t.expect("[first-container 2/5] work ");
     t.type_line("docker run hello-world");
+    // All of what the engine did, as asked.
+    t.expect("what the engine did:");
+    t.expect("berth-runtime");
     t.expect("[first-container 3/5] work ");
     t.type_line("exit");
     t.expect("Left at step 3 of 5.");
@@ -536,6 +539,34 @@ fn a_class_sheet_from_many_machines() {
     Ada Lovelace,[MACHINE],0,,0,5
     Bob,bobs-laptop,5,3,8,15
     ");
+}
+
+#[test]
+fn the_private_berthd_goes_where_it_is_told() {
+    let state = TempDir::new("berth-lab-state");
+    let roots = TempDir::new("berth-lab-private");
+    let socket = format!("unix://{}/lab.sock", roots.path().display());
+    let data = roots.path().join("data");
+    let exec = roots.path().join("exec");
+    let daemon = |action: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
+        command
+            .args(["--host", &socket, "daemon", action, "--data-root"])
+            .arg(&data)
+            .arg("--exec-root")
+            .arg(&exec);
+        trainee_env(&mut command, &state);
+        ok(command.output().unwrap())
+    };
+    let started = daemon("start");
+    assert!(
+        started.starts_with(&format!("the private berthd answers at {socket}")),
+        "{started}"
+    );
+    assert!(berth_lab::api::Api::new(&socket).unwrap().ping());
+    assert!(daemon("status").starts_with("the private berthd runs (pid "));
+    assert_eq!(daemon("stop"), "stopped the private berthd\n");
+    assert_eq!(daemon("status"), "the private berthd is not running\n");
 }
 
 #[test]

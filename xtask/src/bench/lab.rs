@@ -97,8 +97,16 @@ pub fn run() -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&base);
     println!("\nlab (medians of {} each)", runs());
-    report("prompt-to-verdict after `docker ps`", verdicts[0], Some(verdicts[1]));
-    report("`lab grade volumes` of a finished lab", grades[0], Some(grades[1]));
+    report(
+        "prompt-to-verdict after `docker ps`",
+        verdicts[0],
+        Some(verdicts[1]),
+    );
+    report(
+        "`lab grade volumes` of a finished lab",
+        grades[0],
+        Some(grades[1]),
+    );
     Ok(())
 }
 
@@ -152,10 +160,9 @@ impl Terminal {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let (at, chunk) = self
-                .chunks
-                .recv_timeout(left)
-                .map_err(|_| anyhow::anyhow!("{needle:?} never showed; the screen ends:\n{}", tail(&self.seen)))?;
+            let (at, chunk) = self.chunks.recv_timeout(left).map_err(|_| {
+                anyhow::anyhow!("{needle:?} never showed; the screen ends:\n{}", tail(&self.seen))
+            })?;
             self.seen.push_str(&String::from_utf8_lossy(&chunk));
             if let Some(found) = self.seen.find(needle) {
                 self.seen.drain(..found + needle.len());
@@ -201,8 +208,14 @@ fn verdict_latency(bin: &Path, engine: &Engine) -> anyhow::Result<Duration> {
 
 /// The median time of `lab grade volumes` on a run of it played to the end.
 fn grade_time(bin: &Path, engine: &Engine) -> anyhow::Result<Duration> {
-    succeed(engine.lab(bin).args(["run", "volumes", "--auto", "--unique", "--yes"]))?;
-    let times = time_runs(runs().min(10), || succeed(engine.lab(bin).args(["grade", "volumes"])));
+    succeed(
+        engine
+            .lab(bin)
+            .args(["run", "volumes", "--auto", "--unique", "--yes"]),
+    )?;
+    let times = time_runs(runs().min(10), || {
+        succeed(engine.lab(bin).args(["grade", "volumes"]))
+    });
     succeed(engine.lab(bin).args(["reset", "volumes"]))?;
     Ok(median(&times?))
 }
