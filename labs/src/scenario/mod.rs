@@ -270,7 +270,7 @@ impl Scenario {
             if let Some(capture) = self.capture(var) {
                 let phrase = vars.render(&capture.phrase());
                 text = text
-                    .replace(&format!("`${{{var}}}`"), &phrase)
+                    .replace(&format!("`${{{var}}}`"), &format!("({phrase})"))
                     .replace(&format!("${{{var}}}"), &format!("({phrase})"));
             }
         }

@@ -357,7 +357,7 @@ fn grades_count_only_what_the_trainee_did() {
     assert!(text.contains("score: 0/10"), "{text}");
     assert!(!text.contains("${"), "a raw variable in the grade:\n{text}");
     assert!(
-        text.contains("volume the volume `dbTmp` mounts at `/var/lib/postgresql/data` is gone"),
+        text.contains("volume (the volume `dbTmp` mounts at `/var/lib/postgresql/data`) is gone"),
         "a capture not taken is said in words:\n{text}"
     );
 }
