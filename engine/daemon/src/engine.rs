@@ -85,6 +85,7 @@ impl Engine {
         let volumes = Arc::new(Volumes::open(
             &config.data_root.join("volumes"),
             &config.data_root.join("tmp"),
+            events.clone(),
         )?);
         std::fs::create_dir_all(config.data_root.join("tmp"))
             .map_err(StoreError::io(format!("create {}", config.data_root.display())))?;
