@@ -133,7 +133,9 @@ impl Images {
                     .iter()
                     .filter(|r| r.digest().is_some() && r.name() == reference.name())
                 {
-                    self.untag(&id, digested, &mut records)?;
+                    // Dropped along with the tag: reported, but dockerd logs no event for it.
+                    self.store.tags.remove(digested)?;
+                    records.push(untagged(digested));
                 }
                 references = self.store.tags.references_to(&id);
             }
