@@ -1,9 +1,11 @@
 //! The command line's shape, as Docker 20.10's: global options, management commands
 //! (`berth image ls`) and their top-level shortcuts (`berth images`). Behaviour lives in `commands`.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 mod container;
 mod network;
@@ -13,9 +15,56 @@ pub use container::*;
 pub use network::*;
 pub use registry::*;
 
+/// The program's own name, as the clap definitions below spell it (`name`, and the usages
+/// they write out in full: `berth run [OPTIONS] IMAGE…`).
+const DEFAULT_NAME: &str = "berth";
+
+/// The name this program answers to: `docker` when it was run under that name (through a
+/// symlink called `docker`, or `exec -a docker`), else `berth`. Every message that names the
+/// program (usage errors, `docker: Error response from daemon…`, `See 'docker run --help'.`,
+/// help) uses it, so a trainee who types `docker` reads what Docker would print.
+pub fn program_name() -> &'static str {
+    static NAME: OnceLock<&'static str> = OnceLock::new();
+    NAME.get_or_init(|| program_name_for(std::env::args_os().next().as_deref()))
+}
+
+/// The program's name for an `argv[0]`: its file name decides.
+pub fn program_name_for(arg0: Option<&OsStr>) -> &'static str {
+    match arg0.and_then(|arg0| Path::new(arg0).file_name()) {
+        Some(name) if name == "docker" => "docker",
+        _ => DEFAULT_NAME,
+    }
+}
+
+/// The command line under the program's name: what `main` parses with.
+pub fn command() -> clap::Command {
+    command_named(program_name())
+}
+
+/// The command line named `program` in its help and usage lines.
+pub fn command_named(program: &'static str) -> clap::Command {
+    /// The usages written out in full (`override_usage`) start with the default name.
+    fn rename_usages(command: clap::Command, program: &str) -> clap::Command {
+        command.mut_subcommands(|sub| {
+            let usage = sub.get_overridden_usage().map(ToString::to_string);
+            let sub = match usage.as_deref().and_then(|u| u.strip_prefix(DEFAULT_NAME)) {
+                Some(rest) => sub.override_usage(format!("{program}{rest}")),
+                None => sub,
+            };
+            rename_usages(sub, program)
+        })
+    }
+    let command = Cli::command().name(program).bin_name(program);
+    if program == DEFAULT_NAME {
+        command
+    } else {
+        rename_usages(command, program)
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
-    name = "berth",
+    name = DEFAULT_NAME,
     about = "A self-sufficient runtime for containers: Docker's command line for the Berth engine",
     disable_version_flag = true,
     disable_help_subcommand = true

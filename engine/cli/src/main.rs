@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use berth::cli;
-use clap::Parser;
+use clap::FromArgMatches;
 
 mod commands;
 mod format;
@@ -38,8 +38,12 @@ fn stop_quietly_on_broken_stdout() {
 
 fn main() -> ExitCode {
     stop_quietly_on_broken_stdout();
-    // Mistakes on the command line are reported in Docker's words, with its exit codes.
-    let cli = match cli::Cli::try_parse() {
+    // Mistakes on the command line are reported in Docker's words, with its exit codes; help
+    // and usage name the program as it was called (`docker` through a symlink of that name).
+    let parsed = cli::command()
+        .try_get_matches()
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => return usage_errors::exit_for(error),
     };
@@ -48,8 +52,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        let _ = cli::Cli::command().print_help();
+        let _ = cli::command().print_help();
         return ExitCode::SUCCESS;
     };
     let host = cli

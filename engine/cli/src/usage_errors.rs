@@ -1,13 +1,14 @@
 //! Command-line mistakes reported as the Docker CLI reports them: `unknown flag: --foo` and
 //! `invalid argument … for "-n, --last" flag` exit 125 (cobra's flag errors), a missing
-//! argument prints `"berth stop" requires at least 1 argument.` and the usage, exit 1.
+//! argument prints `"berth stop" requires at least 1 argument.` and the usage, exit 1. The
+//! program is named as it was called (`docker stop` through a symlink named `docker`).
 
+use std::ffi::OsStr;
 use std::process::ExitCode;
 
-use clap::CommandFactory;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
-use crate::cli::Cli;
+use crate::cli::{command_named, program_name_for};
 
 /// A command-line mistake, as Docker words it, and the status to exit with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +38,17 @@ fn context_text(error: &clap::Error, kind: ContextKind) -> Option<String> {
     }
 }
 
+/// The name the program was called by, from the arguments.
+fn program_of<S: AsRef<str>>(argv: &[S]) -> &'static str {
+    program_name_for(argv.first().map(|arg0| OsStr::new(arg0.as_ref())))
+}
+
 /// The command typed (`berth container ls`), from the arguments: the subcommand names that
 /// follow the program, skipping global options.
 fn command_path<S: AsRef<str>>(argv: &[S]) -> String {
-    let mut path = vec!["berth".to_owned()];
-    let mut command = Cli::command();
+    let program = program_of(argv);
+    let mut path = vec![program.to_owned()];
+    let mut command = command_named(program);
     let mut words = argv.iter().skip(1).map(AsRef::as_ref);
     while let Some(word) = words.next() {
         if matches!(word, "-H" | "--host" | "-l" | "--log-level") {
@@ -81,9 +88,9 @@ fn flag_names(command: Option<&clap::Command>, shown: &str) -> String {
     }
 }
 
-/// The subcommand at `path` (`berth container ls`).
-fn find_command(path: &str) -> Option<clap::Command> {
-    let mut command = Cli::command();
+/// The subcommand at `path` (`berth container ls`) of the program called `program`.
+fn find_command(program: &'static str, path: &str) -> Option<clap::Command> {
+    let mut command = command_named(program);
     for name in path.split_whitespace().skip(1) {
         command = command.find_subcommand(name)?.clone();
     }
@@ -124,7 +131,7 @@ fn count_sentence(command: &clap::Command) -> String {
 /// clap prints them.
 pub fn docker_usage_error<S: AsRef<str>>(error: &clap::Error, argv: &[S]) -> Option<UsageError> {
     let path = command_path(argv);
-    let command = find_command(&path);
+    let command = find_command(program_of(argv), &path);
     let see = format!("See '{path} --help'.");
     let (message, status) = match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => return None,
@@ -135,8 +142,9 @@ pub fn docker_usage_error<S: AsRef<str>>(error: &clap::Error, argv: &[S]) -> Opt
         }
         ErrorKind::InvalidSubcommand => {
             let name = context_text(error, ContextKind::InvalidSubcommand).unwrap_or_default();
+            let program = program_of(argv);
             (
-                format!("berth: '{name}' is not a berth command.\nSee 'berth --help'"),
+                format!("{program}: '{name}' is not a {program} command.\nSee '{program} --help'"),
                 1,
             )
         }
@@ -151,13 +159,15 @@ pub fn docker_usage_error<S: AsRef<str>>(error: &clap::Error, argv: &[S]) -> Opt
                 .map(|mut c| c.render_usage().to_string())
                 .unwrap_or_default();
             let usage_line = usage.trim().trim_start_matches("Usage:").trim();
-            // A subcommand's own usage starts with its name alone: put the whole path first.
-            let usage_line = if usage_line.starts_with(&path) {
-                usage_line.to_owned()
-            } else {
-                let rest = usage_line.split_once(' ').map_or("", |(_, rest)| rest);
-                format!("{path} {rest}")
-            };
+            // clap starts a subcommand's usage with its own name (`stop [OPTIONS]…`), a usage
+            // written out in full with the program's (`berth run [OPTIONS]…`): either way, the
+            // path typed goes first (`docker container run [OPTIONS]…`).
+            let own_name = command.as_ref().map_or("", |c| c.get_name());
+            let rest = usage_line
+                .strip_prefix(program_of(argv))
+                .map_or(usage_line, str::trim_start);
+            let rest = rest.strip_prefix(own_name).map_or(rest, str::trim_start);
+            let usage_line = format!("{path} {rest}");
             (
                 format!("\"{path}\" {sentence}\n{see}\n\nUsage:  {usage_line}\n\n{about}"),
                 1,
@@ -191,7 +201,9 @@ pub fn docker_usage_error<S: AsRef<str>>(error: &clap::Error, argv: &[S]) -> Opt
 
 /// Print `error` as Docker would and give the exit code (help and version print as clap's).
 pub fn exit_for(error: clap::Error) -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
     match docker_usage_error(&error, &argv) {
         Some(usage) => {
             eprintln!("{}", usage.message);
@@ -214,6 +226,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::cli::Cli;
 
     fn mistake(argv: &[&str]) -> UsageError {
         let error = Cli::try_parse_from(argv).expect_err("a mistake");
@@ -283,6 +296,34 @@ mod tests {
         assert_eq!(
             mistake(&["berth", "nosuchcmd"]).message,
             "berth: 'nosuchcmd' is not a berth command.\nSee 'berth --help'"
+        );
+    }
+
+    #[test]
+    fn called_docker_it_speaks_as_docker() {
+        assert_eq!(
+            mistake(&["/tmp/x/docker", "nosuchcmd"]).message,
+            "docker: 'nosuchcmd' is not a docker command.\nSee 'docker --help'"
+        );
+        assert_eq!(
+            mistake(&["docker", "ps", "-x"]).message,
+            "unknown shorthand flag: 'x' in -x\nSee 'docker ps --help'."
+        );
+        // Docker 20.10's words, usage line and all.
+        assert_eq!(
+            mistake(&["docker", "container", "run"]).message,
+            "\"docker container run\" requires at least 1 argument.\nSee 'docker container run --help'.\n\nUsage:  docker container run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun a command in a new container"
+        );
+        assert!(
+            mistake(&["docker", "stop"])
+                .message
+                .contains("\n\nUsage:  docker stop [OPTIONS] "),
+        );
+        // Only the file name counts: `berth` under any other name stays `berth`.
+        assert!(
+            mistake(&["/opt/docker/berth", "run"])
+                .message
+                .starts_with("\"berth run\"")
         );
     }
 }

@@ -75,16 +75,17 @@ impl Engine {
         std::fs::create_dir_all(&config.exec_root)
             .map_err(StoreError::io(format!("create {}", config.exec_root.display())))?;
         let store = Store::open(&config.data_root.join("image"))?;
-        let images = Images::new(Arc::new(store));
+        let events = Arc::new(Events::default());
+        let images = Images::new(Arc::new(store), events.clone());
         let registry = Registry::open(
             images.clone(),
             &config.data_root.join("registry"),
             &config.insecure_registries,
         )?;
-        let events = Arc::new(Events::default());
         let volumes = Arc::new(Volumes::open(
             &config.data_root.join("volumes"),
             &config.data_root.join("tmp"),
+            events.clone(),
         )?);
         std::fs::create_dir_all(config.data_root.join("tmp"))
             .map_err(StoreError::io(format!("create {}", config.data_root.display())))?;

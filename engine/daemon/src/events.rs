@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
-use berth_api::types::{EventActor, EventMessage};
+use berth_api::types::{EventActor, EventMessage, Network};
 use tokio::sync::broadcast;
 
 /// How many past events are kept for `since`.
@@ -52,6 +52,25 @@ impl Events {
         }
         history.push_back(message.clone());
         let _ = self.sender.send(message);
+    }
+
+    /// A network event with Docker's attributes: the network's name and driver (`type`), and the
+    /// container (full id) that connected or disconnected, if any.
+    pub fn publish_network(&self, action: &str, network: &Network, container: Option<&str>) {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("name".to_owned(), network.name.clone());
+        attributes.insert("type".to_owned(), network.driver.clone());
+        if let Some(container) = container {
+            attributes.insert("container".to_owned(), container.to_owned());
+        }
+        self.publish("network", action, &network.id, attributes);
+    }
+
+    /// Docker's `prune` event of a kind of object: no actor, only the bytes reclaimed (always 0
+    /// for networks).
+    pub fn publish_prune(&self, kind: &str, reclaimed: u64) {
+        let attributes = BTreeMap::from([("reclaimed".to_owned(), reclaimed.to_string())]);
+        self.publish(kind, "prune", "", attributes);
     }
 
     /// Listen from now on; also returns the kept events (for `since`).

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use berth_api::explain::{ExplainEvent, TARGET};
+use berth_api::explain::{ExplainEvent, TARGET, kind_of_module};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 
@@ -122,8 +122,12 @@ where
             time: crate::image::time::now_rfc3339(),
             source: "berthd".into(),
             container: fields.container,
+            kind: event
+                .metadata()
+                .module_path()
+                .and_then(kind_of_module)
+                .map(str::to_owned),
             msg: fields.message,
-            kind: None,
         }
         .to_json_line();
         // Best effort: an explain line must never fail the step it describes.

@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
-use berth_api::explain::ExplainEvent;
+use berth_api::explain::{ExplainEvent, kind_of_module};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -97,8 +97,8 @@ impl<S: Subscriber> Layer<S> for LogLayer {
                 time,
                 source: SOURCE.to_string(),
                 container: self.container.clone(),
+                kind: meta.module_path().and_then(kind_of_module).map(str::to_owned),
                 msg: msg.clone(),
-                kind: None,
             }
             .to_json_line(),
             (LogFormat::Json, false) => serde_json::json!({

@@ -48,6 +48,7 @@ pub use logs::logs;
 pub use run::{create, run, start};
 
 use super::Failure;
+use crate::cli::program_name;
 
 /// GET a body as text: inspect prints the daemon's JSON with its key order kept.
 async fn get_text(client: &Client, path: &str) -> Result<String, ClientError> {
@@ -88,13 +89,27 @@ fn start_error_status(message: &str) -> i32 {
     }
 }
 
-/// Docker's `reportError`: `berth: MESSAGE.` and, for flag-level problems, where help is.
+/// Docker's `reportError`: `berth: MESSAGE.` (`docker: …` when called so) and, for flag-level
+/// problems, where help is.
 fn report_error(command: &str, message: &str, with_help: bool) -> String {
-    let mut text = format!("berth: {}.", message.strip_suffix('.').unwrap_or(message));
+    report_error_as(program_name(), command, message, with_help)
+}
+
+fn report_error_as(program: &str, command: &str, message: &str, with_help: bool) -> String {
+    let mut text = format!("{program}: {}.", message.strip_suffix('.').unwrap_or(message));
     if with_help {
-        text.push_str(&format!("\nSee 'berth {command} --help'."));
+        text.push_str(&format!("\n{}", see_help_as(program, command)));
     }
     text
+}
+
+/// `See 'berth run --help'.`, named as the program was called.
+fn see_help(command: &str) -> String {
+    see_help_as(program_name(), command)
+}
+
+fn see_help_as(program: &str, command: &str) -> String {
+    format!("See '{program} {command} --help'.")
 }
 
 /// The message of a daemon refusal as the Docker client words it.
@@ -165,5 +180,9 @@ mod tests {
             "berth: Invalid hostPort: 99999.\nSee 'berth run --help'."
         );
         assert_eq!(report_error("run", "failed.", false), "berth: failed.");
+        assert_eq!(
+            report_error_as("docker", "run", "Minimum memory limit allowed is 6MB", true),
+            "docker: Minimum memory limit allowed is 6MB.\nSee 'docker run --help'."
+        );
     }
 }

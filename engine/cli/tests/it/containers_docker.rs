@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::common::{TestDaemon, docker_cli};
+use crate::common::{TempDir, TestDaemon, docker_cli};
 use crate::containers_common::PtySession;
 
 /// `docker ARGS` against this berthd, with a config dir of its own (no credentials, no context).
@@ -205,4 +205,63 @@ fn docker_and_berth_print_the_same_errors() {
             "{args:?}"
         );
     }
+}
+
+/// berth run under the name `docker` (a symlink, as a lab's PATH has it) says `docker` wherever
+/// it names itself: the same words, byte for byte, as Docker 20.10's CLI for the same mistakes
+/// against the same daemon.
+#[test]
+fn berth_called_docker_speaks_as_docker() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon.ok(&["create", "--name", "taken", "busybox"]);
+    let bin = TempDir::new("berth-as-docker");
+    let link = bin.0.join("docker");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), &link).expect("symlink berth as docker");
+    let as_docker = |args: &[&str]| {
+        Command::new(&link)
+            .arg("-H")
+            .arg(daemon.host())
+            .args(args)
+            .output()
+            .expect("run berth as docker")
+    };
+    for args in [
+        // Usage errors: a missing argument (with the usage line), an unknown flag.
+        &["run"][..],
+        &["container", "run"],
+        &["ps", "-x"],
+        &["run", "--bogus", "busybox"],
+        // An unknown command.
+        &["nosuchcmd"],
+        // Daemon errors as run reports them: `docker: Error response from daemon: ….`.
+        &["run", "--memory", "1k", "busybox"],
+        &["run", "--name", "taken", "busybox"],
+    ] {
+        let docker = docker_output(&daemon, args);
+        let berth = as_docker(args);
+        assert_eq!(
+            (berth.status.code(), String::from_utf8_lossy(&berth.stderr)),
+            (docker.status.code(), String::from_utf8_lossy(&docker.stderr)),
+            "{args:?}"
+        );
+        assert!(
+            docker.stderr.windows(7).any(|w| w == b"docker "),
+            "{args:?} names the program"
+        );
+    }
+    // Help names the program too (the layout is clap's, not cobra's).
+    let help = String::from_utf8(as_docker(&["run", "--help"]).stdout).expect("utf-8 help");
+    assert!(
+        help.contains("Usage: docker run [OPTIONS] IMAGE [COMMAND] [ARG...]"),
+        "{help}"
+    );
+    let help = String::from_utf8(as_docker(&["ps", "--help"]).stdout).expect("utf-8 help");
+    assert!(help.contains("Usage: docker ps [OPTIONS]"), "{help}");
+    // Under its own name it stays berth.
+    let own = daemon.output(&["nosuchcmd"]);
+    assert_eq!(
+        String::from_utf8_lossy(&own.stderr),
+        "berth: 'nosuchcmd' is not a berth command.\nSee 'berth --help'\n"
+    );
 }

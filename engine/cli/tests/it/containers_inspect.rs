@@ -325,6 +325,41 @@ fn events_and_explain() {
     let steps = daemon.explain_steps("explained");
     assert!(steps.lines().any(|l| l.starts_with("berthd: ")), "{steps}");
     assert!(steps.lines().any(|l| l.starts_with("berth-runtime: ")), "{steps}");
+    // Each step says what it was about: a run goes through these kinds at least.
+    let until = (chrono::Utc::now().timestamp() + 1).to_string();
+    let json = daemon.ok(&[
+        "events",
+        "--explain",
+        "--filter",
+        "container=explained",
+        "--until",
+        &until,
+        "--format",
+        "{{json .}}",
+    ]);
+    let kinds: std::collections::BTreeSet<String> = json
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("an explain event as JSON"))
+        .filter_map(|event| event["kind"].as_str().map(str::to_owned))
+        .collect();
+    for kind in ["namespaces", "mounts", "layers", "cgroups", "process"] {
+        assert!(kinds.contains(kind), "no {kind} step in {kinds:?}:\n{json}");
+    }
+    // A template sees the same fields.
+    let sources = daemon.ok(&[
+        "events",
+        "--explain",
+        "--filter",
+        "container=explained",
+        "--until",
+        &until,
+        "--format",
+        "{{.source}} {{.kind}}",
+    ]);
+    assert!(
+        sources.lines().any(|l| l == "berth-runtime namespaces"),
+        "{sources}"
+    );
 }
 
 #[test]

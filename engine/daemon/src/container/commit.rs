@@ -14,6 +14,12 @@ impl Containers {
         let record = container.record();
         let images = self.inner.images.clone();
         let upper = container.paths.upper();
+        // What Docker's `commit` event says besides the container's name, image and labels.
+        let comment = options.comment.clone();
+        let image_ref = options
+            .reference()?
+            .map(|r| r.familiar_string())
+            .unwrap_or_default();
         let id = tokio::task::spawn_blocking(move || {
             let source = CommitSource {
                 container_id: &record.id,
@@ -25,7 +31,15 @@ impl Containers {
             images.commit(&source, &options)
         })
         .await??;
-        self.event(&container, "commit", &[]);
+        self.event(
+            &container,
+            "commit",
+            &[
+                ("comment", comment),
+                ("imageID", id.to_string()),
+                ("imageRef", image_ref),
+            ],
+        );
         Ok(id)
     }
 

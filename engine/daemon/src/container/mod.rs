@@ -273,6 +273,37 @@ impl Containers {
         }
     }
 
+    /// What dockerd logs as a container starts, before its `start`: a network `connect` for each
+    /// network it joined, then a volume `mount` for each volume.
+    fn publish_start_events(&self, container: &Container) {
+        let record = container.record();
+        self.publish_network_events(&record, "connect");
+        for mount in record
+            .mounts
+            .iter()
+            .filter(|m| m.kind == mounts::MountKind::Volume)
+        {
+            self.inner.volumes.mount_event(
+                &mount.name,
+                &record.id,
+                &mount.destination,
+                mount.rw,
+                &mount.propagation,
+            );
+        }
+    }
+
+    /// What dockerd's cleanup logs after a started container's `die` (or a start that failed
+    /// after [`Containers::publish_start_events`]): a network `disconnect` for each network,
+    /// then a volume `unmount` for each volume.
+    fn publish_exit_events(&self, container: &Container) {
+        let record = container.record();
+        self.publish_network_events(&record, "disconnect");
+        for volume in record.volume_names() {
+            self.inner.volumes.unmount_event(volume, &record.id);
+        }
+    }
+
     /// The containers that mount a volume (ids), for `volume rm` and `volume prune`.
     pub fn volume_users(&self, volume: &str) -> Vec<String> {
         self.all()

@@ -85,6 +85,9 @@ impl Containers {
             self.event(container, "oom", &[]);
         }
         self.event(container, "die", &[("exitCode", exit.exit_code.to_string())]);
+        // Released before the record changed (so a new start never races the release), but
+        // logged after `die`, in dockerd's order.
+        self.publish_exit_events(container);
         container.exits.send_modify(|n| *n += 1);
         crate::explain!(container = %record.id, "container {} exited with code {}", record.short_id(), exit.exit_code);
 

@@ -636,7 +636,7 @@ mod tests {
     #[test]
     fn plan_makes_volumes_and_undoes_them_on_failure() {
         let dir = tempfile::tempdir().unwrap();
-        let volumes = Volumes::open(&dir.path().join("volumes"), dir.path()).unwrap();
+        let volumes = Volumes::open(&dir.path().join("volumes"), dir.path(), Default::default()).unwrap();
         let bind_dir = dir.path().join("made/by/bind");
         let host = HostConfig {
             binds: Some(vec!["named:/data".into(), format!("{}:/b", bind_dir.display())]),

@@ -411,6 +411,27 @@ impl Containers {
         })
     }
 
+    /// Docker's network `connect` (at start, once joined) or `disconnect` (at exit) events: one
+    /// per network of the container's own, `host` and `none` included. A container sharing
+    /// another's namespace (`container:`) has none, and logs none.
+    pub(super) fn publish_network_events(&self, record: &ContainerRecord, action: &str) {
+        if matches!(mode_of(&record.host_config.network_mode), Mode::Container(_)) {
+            return;
+        }
+        for (name, endpoint) in &record.network_settings.networks {
+            let key = if endpoint.network_id.is_empty() {
+                name
+            } else {
+                &endpoint.network_id
+            };
+            if let Ok(network) = self.inner.networks.inspect(key) {
+                self.inner
+                    .events
+                    .publish_network(action, &network, Some(&record.id));
+            }
+        }
+    }
+
     /// A container's legacy links: their /etc/hosts lines and variables. `strict` (at start)
     /// refuses a target that doesn't run on the default bridge, as Docker; otherwise (for
     /// `exec`, which gets the variables too) such a link is left out.

@@ -110,6 +110,9 @@ impl Containers {
         let rootfs = paths.rootfs();
         layer::mount_overlay(&lowers, &paths.upper(), &paths.work(), &rootfs)
             .map_err(|e| ContainerError::Start(format!("mount the container's root file system: {e}")))?;
+        // Whether the `connect` and `mount` events went out (a failure after them logs their
+        // `disconnect` and `unmount`, as dockerd's cleanup does).
+        let mut joined_events = false;
         let result = (|| {
             let host = &record.host_config;
             let process_user = user::resolve(
@@ -134,6 +137,8 @@ impl Containers {
                 mounts.push(mount.to_spec());
             }
             let joined = self.join_networks(container)?;
+            self.publish_start_events(container);
+            joined_events = true;
             let mut args = vec![record.path.clone()];
             args.extend(record.args.iter().cloned());
             let spec = spec::build(SpecInput {
@@ -173,6 +178,9 @@ impl Containers {
         })();
         if result.is_err() {
             self.release_host_resources(container, crate::network::VethRelease::Now);
+            if joined_events {
+                self.publish_exit_events(container);
+            }
         }
         result
     }
@@ -247,6 +255,7 @@ impl Containers {
             span.in_scope(|| this.release_host_resources(&c, crate::network::VethRelease::Now))
         })
         .await;
+        self.publish_exit_events(container);
         Ok(())
     }
 

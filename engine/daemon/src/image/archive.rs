@@ -171,6 +171,8 @@ impl Images {
         if image.tags.is_empty() {
             lines.push(format!("Loaded image ID: {id}"));
         }
+        // Docker logs `load` (and no `tag`) for each image of the archive.
+        self.event("load", &id.to_string(), &id.to_string());
         crate::explain!("loaded image {id} with {} layers", image.layers.len());
         Ok(lines)
     }
@@ -255,6 +257,8 @@ impl Images {
                 },
                 layers: layer_paths,
             });
+            // Docker logs `save` as each image's files are written.
+            self.event("save", &id.to_string(), &id.to_string());
         }
         let index = json!({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": index});
         writer.file("index.json", &serde_json::to_vec(&index).expect("json"))?;

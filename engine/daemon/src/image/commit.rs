@@ -24,6 +24,21 @@ pub struct CommitOptions {
     pub changes: Vec<String>,
 }
 
+impl CommitOptions {
+    /// The reference to tag the new image with, as asked: `repo:tag`, or `repo` alone when no
+    /// tag was given (stored as `repo:latest`, but named so in events, as Docker does).
+    pub fn reference(&self) -> Result<Option<Reference>, ImageError> {
+        if self.repo.is_empty() {
+            return Ok(None);
+        }
+        let reference = Reference::parse_normalized(&self.repo)?;
+        Ok(Some(match self.tag.as_str() {
+            "" => reference,
+            tag => reference.with_tag(tag)?,
+        }))
+    }
+}
+
 /// The container being committed.
 #[derive(Debug)]
 pub struct CommitSource<'a> {
@@ -39,16 +54,7 @@ pub struct CommitSource<'a> {
 
 impl Images {
     pub fn commit(&self, source: &CommitSource<'_>, options: &CommitOptions) -> Result<Digest, ImageError> {
-        let reference = match options.repo.as_str() {
-            "" => None,
-            repo => {
-                let mut reference = Reference::parse_normalized(repo)?;
-                if !options.tag.is_empty() {
-                    reference = reference.with_tag(&options.tag)?;
-                }
-                Some(reference.with_default_tag())
-            }
-        };
+        let reference = options.reference()?;
         let mut new_config = source.config.clone();
         apply_changes(&mut new_config, &options.changes)?;
         let parent = self.config(source.image)?;
@@ -101,8 +107,10 @@ impl Images {
         };
         self.store.images.put(&id, &record)?;
         drop(_writing);
+        // Docker tags (and logs `tag`) before the container's `commit` event.
         if let Some(reference) = reference {
-            self.set_tag(reference, &id)?;
+            self.set_tag(reference.clone().with_default_tag(), &id)?;
+            self.event("tag", &id.to_string(), &reference.familiar_string());
         }
         crate::explain!(container = %source.container_id, "committed the container's writable layer as image {id}");
         Ok(id)

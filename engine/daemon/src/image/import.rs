@@ -45,6 +45,8 @@ impl Images {
         Ok(())
     }
 
+    /// The reference to tag the import with, as asked (`repo` alone is stored as `repo:latest`
+    /// but named so in the `tag` event, as Docker does).
     fn import_reference(&self, options: &ImportOptions) -> Result<Option<Reference>, ImageError> {
         Ok(match options.repo.as_str() {
             "" => None,
@@ -53,7 +55,7 @@ impl Images {
                 if !options.tag.is_empty() {
                     reference = reference.with_tag(&options.tag)?;
                 }
-                Some(reference.with_default_tag())
+                Some(reference)
             }
         })
     }
@@ -103,9 +105,12 @@ impl Images {
             },
         )?;
         drop(_writing);
+        // Docker's order: the `tag` event, then `import`.
         if let Some(reference) = reference {
-            self.set_tag(reference, &id)?;
+            self.set_tag(reference.clone().with_default_tag(), &id)?;
+            self.event("tag", &id.to_string(), &reference.familiar_string());
         }
+        self.event("import", &id.to_string(), &id.to_string());
         crate::explain!("imported image {id} from a root filesystem tar");
         Ok(id)
     }

@@ -26,6 +26,7 @@ pub use config::{History, ImageConfig, RootFs};
 pub use import::{ENGINE_VERSION, ImportOptions, go_arch};
 
 use crate::digest::Digest;
+use crate::events::Events;
 use crate::reference::{Reference, ReferenceError};
 use crate::store::{ImageRecord, Store, StoreError};
 
@@ -69,14 +70,38 @@ pub struct ImageUser {
 #[derive(Debug, Clone)]
 pub struct Images {
     store: Arc<Store>,
+    /// Where Docker's image events (`tag`, `untag`, `delete`, `load`…) are published.
+    events: Arc<Events>,
 }
 
 /// The storage driver name berth reports (it is overlayfs underneath, as Docker's overlay2).
 pub const DRIVER_NAME: &str = "overlay2";
 
 impl Images {
-    pub fn new(store: Arc<Store>) -> Images {
-        Images { store }
+    pub fn new(store: Arc<Store>, events: Arc<Events>) -> Images {
+        Images { store, events }
+    }
+
+    /// Publish an image event as dockerd's `LogImageEvent`: `actor` is an image id or a
+    /// reference, `name` the reference the action concerns (an image id for untag, delete,
+    /// load, save and import). The image's labels go along while it still exists (not for
+    /// `delete`, as in Docker).
+    pub(crate) fn event(&self, action: &str, actor: &str, name: &str) {
+        let mut attributes = self
+            .resolve(actor)
+            .and_then(|id| self.config(&id))
+            .ok()
+            .and_then(|config| config.container_config().labels)
+            .unwrap_or_default();
+        if !name.is_empty() {
+            attributes.insert("name".into(), name.into());
+        }
+        self.events.publish("image", action, actor, attributes);
+    }
+
+    /// Docker's `prune` event for images.
+    pub(crate) fn prune_event(&self, reclaimed: u64) {
+        self.events.publish_prune("image", reclaimed);
     }
 
     pub fn store(&self) -> &Store {
@@ -352,7 +377,10 @@ impl Images {
                 "refusing to create an ambiguous tag using digest algorithm as name".into(),
             ));
         }
-        self.set_tag(target.with_default_tag(), &id)
+        self.set_tag(target.clone().with_default_tag(), &id)?;
+        // Named as asked: `repo` alone when no tag was given (Docker's CLI always sends one).
+        self.event("tag", &id.to_string(), &target.familiar_string());
+        Ok(())
     }
 
     /// Point a reference at an image and note the time on the image.

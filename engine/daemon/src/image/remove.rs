@@ -121,8 +121,7 @@ impl Images {
                 }
             }
             let reference = Reference::parse_normalized(name)?.with_default_tag();
-            self.store.tags.remove(&reference)?;
-            records.push(untagged(&reference));
+            self.untag(&id, &reference, &mut records)?;
             references = self.store.tags.references_to(&id);
             // Untagging the last tag of a repository also drops that repository's digest references.
             if reference.digest().is_none()
@@ -134,6 +133,7 @@ impl Images {
                     .iter()
                     .filter(|r| r.digest().is_some() && r.name() == reference.name())
                 {
+                    // Dropped along with the tag: reported, but dockerd logs no event for it.
                     self.store.tags.remove(digested)?;
                     records.push(untagged(digested));
                 }
@@ -156,12 +156,25 @@ impl Images {
                 return Err(conflict.into_error());
             }
             for reference in &references {
-                self.store.tags.remove(reference)?;
-                records.push(untagged(reference));
+                self.untag(&id, reference, &mut records)?;
             }
         }
         self.delete_image(&id, &mut records, force, prune_parents, quiet, users)?;
         Ok(records)
+    }
+
+    /// Drop one reference to image `id`, as rmi reports it, and log Docker's `untag` (which
+    /// names the image by its id, not by the reference).
+    fn untag(
+        &self,
+        id: &Digest,
+        reference: &Reference,
+        records: &mut Vec<ImageDeleteResponseItem>,
+    ) -> Result<(), ImageError> {
+        self.store.tags.remove(reference)?;
+        records.push(untagged(reference));
+        self.event("untag", &id.to_string(), &id.to_string());
+        Ok(())
     }
 
     /// Docker's `imageDeleteHelper`: check conflicts, drop every reference, delete the image and
@@ -185,12 +198,13 @@ impl Images {
         }
         let parent = self.record(id)?.parent;
         for reference in self.store.tags.references_to(id) {
-            self.store.tags.remove(&reference)?;
-            records.push(untagged(&reference));
+            self.untag(id, &reference, records)?;
         }
         let removed_layers = {
             let _writing = self.store.writing();
             self.store.images.remove(id)?;
+            // Gone: Docker's `delete` event carries no labels.
+            self.event("delete", &id.to_string(), &id.to_string());
             records.push(ImageDeleteResponseItem {
                 untagged: None,
                 deleted: Some(id.to_string()),
@@ -314,6 +328,7 @@ impl Images {
             }
             deleted.extend(records);
         }
+        self.prune_event(reclaimed.max(0) as u64);
         Ok(ImagePruneResponse {
             images_deleted: if deleted.is_empty() { None } else { Some(deleted) },
             space_reclaimed: reclaimed,

@@ -60,6 +60,7 @@ impl Registry {
                 .pull_one(&session, reference, request.platform.as_ref(), progress)
                 .await?;
             write_status(progress, pulled.updated, &reference.familiar_string());
+            self.pull_event(reference);
             return Ok(pulled.id);
         }
         let tags = list_tags(&session, reference).await?;
@@ -74,10 +75,20 @@ impl Registry {
             last = Some(pulled.id);
         }
         write_status(progress, updated, &reference.familiar_name());
-        last.ok_or_else(|| RegistryError::ManifestUnknown {
+        let last = last.ok_or_else(|| RegistryError::ManifestUnknown {
             reference: reference.familiar_name(),
             message: "the repository has no tags".into(),
-        })
+        })?;
+        self.pull_event(reference);
+        Ok(last)
+    }
+
+    /// Docker's `pull` event: the reference as asked (`busybox:latest`, or `busybox` for every
+    /// tag), named by its repository.
+    fn pull_event(&self, reference: &Reference) {
+        self.inner
+            .images
+            .event("pull", &reference.familiar_string(), &reference.familiar_name());
     }
 
     /// Pull one tag or digest.

@@ -60,6 +60,10 @@ impl Registry {
         for (tagged, id) in targets {
             self.push_one(&session, &tagged, &id, progress).await?;
         }
+        // Docker's `push` event: the reference as asked, named by its repository.
+        self.inner
+            .images
+            .event("push", &reference.familiar_string(), &reference.familiar_name());
         Ok(())
     }
 

@@ -131,6 +131,8 @@ async fn prune(State(engine): State<Engine>) -> Result<Response, ApiError> {
             deleted.push(record.id);
         }
     }
+    // berth reports no space reclaimed (its answer says 0 too).
+    engine.events.publish_prune("container", 0);
     Ok(Json(serde_json::json!({"ContainersDeleted": if deleted.is_empty() { None } else { Some(deleted) }, "SpaceReclaimed": 0}))
         .into_response())
 }

@@ -1,86 +1,178 @@
 //! `GET /events`: the event stream, with Docker's filters and `since`/`until`.
 
+use std::num::IntErrorKind;
+
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use berth_api::types::EventMessage;
-use http::header;
+use http::{StatusCode, header};
 
 use super::ApiError;
 use super::params::{Filters, Params};
 use crate::engine::Engine;
+use crate::reference::Reference;
 
 pub fn routes() -> Router<Engine> {
     Router::new().route("/events", get(events))
 }
 
-fn unix_param(params: &Params, key: &str) -> Result<Option<f64>, ApiError> {
-    match params.get(key) {
-        "" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("invalid {key} timestamp: {v}"))),
+/// A `since`/`until` value as dockerd's `timetypes.ParseTimestamps` reads it: `SECONDS` or
+/// `SECONDS.FRACTION`, each a Go `ParseInt` (no floats, no exponents). `-1` seconds means "not
+/// given", as in Docker. Returns nanoseconds since the epoch, wide enough for any input, so a
+/// huge value is simply far in the future.
+fn parse_timestamp(value: &str) -> Result<Option<i128>, ApiError> {
+    if value.is_empty() {
+        return Ok(None);
     }
+    let (seconds, fraction) = match value.split_once('.') {
+        Some((seconds, fraction)) => (seconds, Some(fraction)),
+        None => (value, None),
+    };
+    let seconds = go_parse_int(seconds)?;
+    let nanos = match fraction {
+        None => 0,
+        Some(digits) => {
+            // Docker scales the fraction to nanoseconds by its number of digits.
+            let scale = 10f64.powi(9 - digits.len().min(64) as i32);
+            (go_parse_int(digits)? as f64 * scale) as i64
+        }
+    };
+    if seconds == -1 {
+        return Ok(None);
+    }
+    Ok(Some(i128::from(seconds) * 1_000_000_000 + i128::from(nanos)))
 }
 
-/// Whether an event passes `type`, `event`, `container`, `image` and `label` filters.
+/// Go's `strconv.ParseInt(text, 10, 64)`, failing with its message (which dockerd answers with
+/// a 500, as it doesn't classify it).
+fn go_parse_int(text: &str) -> Result<i64, ApiError> {
+    text.parse().map_err(|e: std::num::ParseIntError| {
+        let why = match e.kind() {
+            IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => "value out of range",
+            _ => "invalid syntax",
+        };
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("strconv.ParseInt: parsing {text:?}: {why}"),
+        )
+    })
+}
+
+/// Go's `filters.Args.ExactMatch`: a key without values lets everything through.
+fn exact(filters: &Filters, key: &str, source: &str) -> bool {
+    let values = filters.values(key);
+    values.is_empty() || values.iter().any(|v| v == source)
+}
+
+/// Go's `filters.Args.FuzzyMatch`: also a value that `source` begins with.
+fn fuzzy(filters: &Filters, key: &str, source: &str) -> bool {
+    exact(filters, key, source) || filters.values(key).iter().any(|v| source.starts_with(v.as_str()))
+}
+
+/// An image name without its tag (`busybox:latest` → `busybox`), or as it is when it isn't a
+/// name (an id).
+fn strip_tag(image: &str) -> String {
+    Reference::parse_normalized(image).map_or_else(|_| image.to_owned(), |r| r.familiar_name())
+}
+
+/// Whether an event passes the filters, as dockerd's `events.Filter.Include`. Each object filter
+/// (`container`, `volume`, `network`…) tests the actor's id and `name` attribute by prefix,
+/// whatever the event's type: so `volume=data` keeps only events whose actor is named `data…`.
 fn matches(filters: &Filters, event: &EventMessage) -> bool {
-    let any = |key: &str, test: &dyn Fn(&str) -> bool| {
-        let values = filters.values(key);
-        values.is_empty() || values.iter().any(|v| test(v))
-    };
     let attributes = &event.actor.attributes;
-    any("type", &|v| v == event.r#type)
-        && any("event", &|v| {
-            v == event.action || event.action.starts_with(&format!("{v}:"))
-        })
-        && any("container", &|v| {
-            event.r#type == "container"
-                && (event.actor.id.starts_with(v) || attributes.get("name").is_some_and(|n| n == v))
-        })
-        && any("image", &|v| {
-            attributes.get("image").is_some_and(|i| i == v) || event.actor.id == v
-        })
-        && any("label", &|v| match v.split_once('=') {
-            Some((k, val)) => attributes.get(k).is_some_and(|a| a == val),
-            None => attributes.contains_key(v),
-        })
+    let by_name = |key: &str| {
+        fuzzy(filters, key, &event.actor.id)
+            || fuzzy(filters, key, attributes.get("name").map_or("", String::as_str))
+    };
+    // `health_status`, `exec_create` and `exec_start` stand for their `…: detail` forms too.
+    let fuzzy_actions = filters
+        .values("event")
+        .iter()
+        .any(|v| matches!(v.as_str(), "health_status" | "exec_create" | "exec_start"));
+    let action_matches = if fuzzy_actions {
+        fuzzy(filters, "event", &event.action)
+    } else {
+        exact(filters, "event", &event.action)
+    };
+    // Images by id or name (with and without the tag): an image event's `name`, the `image` a
+    // container event names.
+    let image_name = match event.r#type.as_str() {
+        "image" => attributes.get("name"),
+        _ => attributes.get("image"),
+    }
+    .map_or("", String::as_str);
+    let image_matches = exact(filters, "image", &event.actor.id)
+        || exact(filters, "image", image_name)
+        || exact(filters, "image", &strip_tag(&event.actor.id))
+        || exact(filters, "image", &strip_tag(image_name));
+    // Every `label=k` or `label=k=v` must hold.
+    let labels_match = filters.values("label").iter().all(|label| {
+        let (key, value) = match label.split_once('=') {
+            Some((key, value)) => (key, Some(value)),
+            None => (label.as_str(), None),
+        };
+        attributes
+            .get(key)
+            .is_some_and(|found| value.is_none_or(|v| v == found))
+    });
+    action_matches
+        && exact(filters, "type", &event.r#type)
+        && exact(filters, "scope", &event.scope)
+        && [
+            "container",
+            "daemon",
+            "plugin",
+            "volume",
+            "network",
+            "node",
+            "service",
+            "secret",
+            "config",
+        ]
+        .into_iter()
+        .all(by_name)
+        && image_matches
+        && labels_match
 }
 
 async fn events(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
+    // dockerd takes any filter key here (unknown ones match nothing or everything, as above).
     let filters = params.filters()?;
-    filters.only(&[
-        "type",
-        "event",
-        "container",
-        "image",
-        "label",
-        "volume",
-        "network",
-        "daemon",
-        "plugin",
-        "scope",
-        "node",
-        "service",
-        "secret",
-        "config",
-    ])?;
-    let since = unix_param(&params, "since")?;
-    let until = unix_param(&params, "until")?;
+    let since = parse_timestamp(params.get("since"))?;
+    let until = parse_timestamp(params.get("until"))?;
+    if let (Some(since), Some(until)) = (since, until) {
+        if until < since {
+            return Err(ApiError::bad_request(format!(
+                "`since` time ({}) cannot be after `until` time ({})",
+                params.get("since"),
+                params.get("until")
+            )));
+        }
+    }
     let (history, mut live) = engine.events.subscribe();
-    let at = |e: &EventMessage| e.time_nano as f64 / 1e9;
-    let past: Vec<EventMessage> = match since {
-        Some(since) => history
+    // Kept events are replayed when either bound is given (Docker's `loadBufferedEvents`).
+    let past: Vec<EventMessage> = if since.is_none() && until.is_none() {
+        Vec::new()
+    } else {
+        history
             .into_iter()
-            .filter(|e| at(e) >= since && until.is_none_or(|u| at(e) <= u))
-            .collect(),
-        None => Vec::new(),
+            .filter(|e| {
+                let at = i128::from(e.time_nano);
+                at >= since.unwrap_or(0) && until.is_none_or(|u| u <= 0 || at <= u)
+            })
+            .collect()
     };
-    let now = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
-    let deadline =
-        until.map(|u| tokio::time::Instant::now() + std::time::Duration::from_secs_f64((u - now).max(0.0)));
+    let now = i128::from(chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    // An `until` in the past answers with kept events only; one in the future streams until
+    // then (so far off that no timer reaches it: until the client leaves).
+    let only_past = until.is_some_and(|u| u < now);
+    let deadline = until.filter(|_| !only_past).and_then(|u| {
+        // Beyond what fits a timer (centuries away): no deadline at all.
+        let wait = u64::try_from(u - now).ok()?;
+        tokio::time::Instant::now().checked_add(std::time::Duration::from_nanos(wait))
+    });
     let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
     let line = |e: &EventMessage| {
         let mut json = serde_json::to_vec(e).expect("events serialize");
@@ -92,6 +184,9 @@ async fn events(State(engine): State<Engine>, params: Params) -> Result<Response
             if sender.send(line(event)).await.is_err() {
                 return;
             }
+        }
+        if only_past {
+            return;
         }
         loop {
             let next = async {
@@ -119,4 +214,126 @@ async fn events(State(engine): State<Engine>, params: Params) -> Result<Response
         super::channel_body(receiver),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use berth_api::types::EventActor;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_as_dockers() {
+        let nanos = |s: &str| parse_timestamp(s).unwrap();
+        assert_eq!(nanos(""), None);
+        // Docker's "not given", with or without a fraction.
+        assert_eq!(nanos("-1"), None);
+        assert_eq!(nanos("-1.5"), None);
+        assert_eq!(nanos("12"), Some(12_000_000_000));
+        assert_eq!(nanos("1.5"), Some(1_500_000_000));
+        assert_eq!(nanos("1.000000001"), Some(1_000_000_001));
+        assert_eq!(nanos("-5"), Some(-5_000_000_000));
+        // The largest seconds Go takes: far in the future, no overflow.
+        assert_eq!(
+            nanos("9223372036854775807"),
+            Some(i128::from(i64::MAX) * 1_000_000_000)
+        );
+        let error = |s: &str| {
+            let e = parse_timestamp(s).unwrap_err();
+            (e.status.as_u16(), e.message)
+        };
+        for bad in ["1e300", "inf", "nan", "abc", "1."] {
+            let quoted = bad
+                .split('.')
+                .find(|p| p.parse::<i64>().is_err())
+                .unwrap_or_default();
+            assert_eq!(
+                error(bad),
+                (
+                    500,
+                    format!("strconv.ParseInt: parsing {quoted:?}: invalid syntax")
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            error("1.x"),
+            (500, "strconv.ParseInt: parsing \"x\": invalid syntax".into())
+        );
+        assert_eq!(
+            error("99999999999999999999"),
+            (
+                500,
+                "strconv.ParseInt: parsing \"99999999999999999999\": value out of range".into()
+            )
+        );
+    }
+
+    fn event(kind: &str, action: &str, id: &str, attributes: &[(&str, &str)]) -> EventMessage {
+        EventMessage {
+            r#type: kind.into(),
+            action: action.into(),
+            actor: EventActor {
+                id: id.into(),
+                attributes: attributes
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
+            },
+            scope: "local".into(),
+            ..EventMessage::default()
+        }
+    }
+
+    #[test]
+    fn filters_match_as_dockers() {
+        let pass = |json: &str, e: &EventMessage| matches(&Filters::parse(json).unwrap(), e);
+        let volume = event(
+            "volume",
+            "mount",
+            "data",
+            &[("driver", "local"), ("container", "c0ffee")],
+        );
+        let network = event(
+            "network",
+            "connect",
+            "9b1d05b6d718",
+            &[("name", "bridge"), ("type", "bridge")],
+        );
+        let container = event(
+            "container",
+            "start",
+            "c0ffee",
+            &[("name", "web"), ("image", "busybox:latest")],
+        );
+        let image = event("image", "tag", "sha256:abc", &[("name", "web:v1")]);
+        assert!(pass(r#"{"type":["volume"]}"#, &volume));
+        assert!(!pass(r#"{"type":["volume"]}"#, &network));
+        assert!(pass(r#"{"type":["volume","image"]}"#, &image));
+        // Object filters match the actor's id or name by prefix, whatever the type.
+        assert!(pass(r#"{"volume":["data"]}"#, &volume));
+        assert!(pass(r#"{"volume":["da"]}"#, &volume));
+        assert!(!pass(r#"{"volume":["data"]}"#, &container));
+        assert!(pass(r#"{"network":["bridge"]}"#, &network));
+        assert!(pass(r#"{"network":["9b1d"]}"#, &network));
+        assert!(!pass(r#"{"network":["host"]}"#, &network));
+        assert!(pass(r#"{"container":["we"]}"#, &container));
+        // Images by id, name, or name without its tag.
+        assert!(pass(r#"{"image":["busybox"]}"#, &container));
+        assert!(pass(r#"{"image":["web"]}"#, &image));
+        assert!(pass(r#"{"image":["sha256:abc"]}"#, &image));
+        assert!(!pass(r#"{"image":["busybox"]}"#, &image));
+        // Exact actions, except the three with details.
+        assert!(!pass(r#"{"event":["mo"]}"#, &volume));
+        let exec = event("container", "exec_start: sh", "c0ffee", &[]);
+        assert!(pass(r#"{"event":["exec_start"]}"#, &exec));
+        // Every label must hold.
+        assert!(pass(r#"{"label":["driver=local","container"]}"#, &volume));
+        assert!(!pass(r#"{"label":["driver=local","nope"]}"#, &volume));
+        // Keys dockerd doesn't know are ignored.
+        assert!(pass(r#"{"scope":["local"],"bogus":["x"]}"#, &volume));
+        assert!(!pass(r#"{"scope":["swarm"]}"#, &volume));
+    }
 }

@@ -1,7 +1,5 @@
 //! `/networks/…` routes.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -62,13 +60,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Publish a network event with Docker's attributes (name, type, and the container if any).
 fn event(engine: &Engine, action: &str, network: &Network, container: Option<&str>) {
-    let mut attributes = BTreeMap::new();
-    attributes.insert("name".to_owned(), network.name.clone());
-    attributes.insert("type".to_owned(), network.driver.clone());
-    if let Some(container) = container {
-        attributes.insert("container".to_owned(), container.to_owned());
-    }
-    engine.events.publish("network", action, &network.id, attributes);
+    engine.events.publish_network(action, network, container);
 }
 
 async fn create(State(engine): State<Engine>, body: Body) -> Result<Response, ApiError> {
@@ -203,6 +195,7 @@ async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response,
             deleted.push(network.name);
         }
     }
+    engine.events.publish_prune("network", 0);
     Ok(Json(NetworkPruneResponse {
         networks_deleted: Some(deleted),
     })

@@ -115,6 +115,7 @@ async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response,
             deleted.push(volume.name);
         }
     }
+    engine.events.publish_prune("volume", reclaimed as u64);
     Ok(Json(VolumePruneResponse {
         volumes_deleted: Some(deleted),
         space_reclaimed: reclaimed,

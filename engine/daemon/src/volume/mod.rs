@@ -10,7 +10,7 @@ mod driver_options;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use berth_api::types::Volume;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use copy_up::copy_up;
 use driver_options::DeviceMount;
 
+use crate::events::Events;
 use crate::store::write_atomic;
 
 /// The only driver berth has, as Docker's default.
@@ -74,6 +75,8 @@ pub struct Volumes {
     /// The running containers of each volume whose options mount a filesystem (Docker's
     /// reference count): mounted for the first, unmounted after the last.
     active: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Where `create`, `destroy`, `mount` and `unmount` are published, as Docker's volume events.
+    events: Arc<Events>,
 }
 
 /// Docker's rule for local volume names.
@@ -100,14 +103,46 @@ fn check_name(name: &str) -> Result<(), VolumeError> {
 }
 
 impl Volumes {
-    pub fn open(root: &Path, tmp: &Path) -> Result<Volumes, VolumeError> {
+    pub fn open(root: &Path, tmp: &Path, events: Arc<Events>) -> Result<Volumes, VolumeError> {
         std::fs::create_dir_all(root).map_err(io_error(format!("create {}", root.display())))?;
         Ok(Volumes {
             root: root.to_owned(),
             tmp: tmp.to_owned(),
             lock: Mutex::new(()),
             active: Mutex::default(),
+            events,
         })
+    }
+
+    /// Publish a volume event as Docker's: the actor is the volume's name, and every event
+    /// names the driver.
+    fn event(&self, action: &str, name: &str, extra: &[(&str, &str)]) {
+        let mut attributes = BTreeMap::from([("driver".to_owned(), LOCAL_DRIVER.to_owned())]);
+        for (key, value) in extra {
+            attributes.insert((*key).to_owned(), (*value).to_owned());
+        }
+        self.events.publish("volume", action, name, attributes);
+    }
+
+    /// Docker's `mount` event: a starting container (full id) mounts the volume at
+    /// `destination`.
+    pub fn mount_event(&self, name: &str, container: &str, destination: &str, rw: bool, propagation: &str) {
+        let rw = if rw { "true" } else { "false" };
+        self.event(
+            "mount",
+            name,
+            &[
+                ("container", container),
+                ("destination", destination),
+                ("propagation", propagation),
+                ("read/write", rw),
+            ],
+        );
+    }
+
+    /// Docker's `unmount` event: the container that mounted the volume stopped.
+    pub fn unmount_event(&self, name: &str, container: &str) {
+        self.event("unmount", name, &[("container", container)]);
     }
 
     fn dir(&self, name: &str) -> PathBuf {
@@ -172,7 +207,10 @@ impl Volumes {
             })?;
         }
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Docker logs `create` for every successful create, also of a volume that exists (so
+        // `run -v name:/path` logs one each time).
         if let Ok(meta) = self.meta(&name) {
+            self.event("create", &name, &[]);
             return Ok(self.to_api(&name, meta));
         }
         // Kept as given, as Docker does: `{}` from `volume create` (the CLI sends empty maps),
@@ -194,6 +232,7 @@ impl Volumes {
             return Err(io_error(format!("create volume {name}"))(e));
         }
         crate::explain!("created volume {name} at {}", self.mountpoint(&name).display());
+        self.event("create", &name, &[]);
         Ok(self.to_api(&name, meta))
     }
 
@@ -252,6 +291,7 @@ impl Volumes {
         }
         std::fs::remove_dir_all(self.dir(name)).map_err(io_error(format!("remove volume {name}")))?;
         crate::explain!("removed volume {name} and its files");
+        self.event("destroy", name, &[]);
         Ok(())
     }
 
@@ -369,7 +409,7 @@ mod tests {
     #[test]
     fn create_is_idempotent_and_remove_respects_users() {
         let dir = tempfile::tempdir().unwrap();
-        let volumes = Volumes::open(&dir.path().join("volumes"), dir.path()).unwrap();
+        let volumes = Volumes::open(&dir.path().join("volumes"), dir.path(), Arc::default()).unwrap();
         let labels = Some(BTreeMap::from([("a".to_string(), "b".to_string())]));
         let first = volumes
             .create(Some("website"), "local", labels.clone(), None)
@@ -389,5 +429,56 @@ mod tests {
             "get website: no such volume"
         );
         assert!(volumes.create(Some("v2"), "nfs", None, None).is_err());
+    }
+
+    #[test]
+    fn creates_and_removals_publish_dockers_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = Arc::new(Events::default());
+        let volumes = Volumes::open(&dir.path().join("volumes"), dir.path(), events.clone()).unwrap();
+        volumes.create(Some("data"), "", None, None).unwrap();
+        // Docker logs a create for an existing volume too; not for a refused one.
+        volumes.create(Some("data"), "local", None, None).unwrap();
+        assert!(volumes.create(Some("x"), "", None, None).is_err());
+        volumes.mount_event("data", "c0ffee", "/data", false, "");
+        volumes.unmount_event("data", "c0ffee");
+        volumes.remove("data", &[], false).unwrap();
+        // A forced remove of a missing volume removes nothing and says nothing.
+        volumes.remove("data", &[], true).unwrap();
+        let (history, _) = events.subscribe();
+        let seen: Vec<(&str, &str, &str)> = history
+            .iter()
+            .map(|e| (e.r#type.as_str(), e.action.as_str(), e.actor.id.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("volume", "create", "data"),
+                ("volume", "create", "data"),
+                ("volume", "mount", "data"),
+                ("volume", "unmount", "data"),
+                ("volume", "destroy", "data")
+            ]
+        );
+        let mount = &history[2].actor.attributes;
+        let attribute = |k: &str| mount.get(k).map(String::as_str);
+        assert_eq!(
+            (
+                attribute("container"),
+                attribute("destination"),
+                attribute("driver"),
+                attribute("propagation"),
+                attribute("read/write")
+            ),
+            (
+                Some("c0ffee"),
+                Some("/data"),
+                Some("local"),
+                Some(""),
+                Some("false")
+            )
+        );
+        // Volume events carry no legacy `status`/`id` fields.
+        assert!(history[0].status.is_empty() && history[0].id.is_empty());
     }
 }

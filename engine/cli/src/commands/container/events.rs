@@ -128,9 +128,19 @@ pub async fn events(client: &Client, args: EventsArgs) -> Outcome {
     Ok(())
 }
 
-/// `events --explain [--filter container=NAME] [--since T] [--until T]`: one line per step,
-/// `SOURCE: SENTENCE`; follows until interrupted unless `--until` is given.
+/// `events --explain [--filter container=NAME] [--since T] [--until T] [--format F]`: one line
+/// per step, `SOURCE: SENTENCE` (or the event as JSON with `{{json .}}`, or a template over its
+/// fields `time`, `source`, `container`, `kind` and `msg`); follows until interrupted unless
+/// `--until` is given.
 async fn explain(client: &Client, args: EventsArgs) -> Outcome {
+    let template = match args.format.as_deref().filter(|f| !f.is_empty()) {
+        Some(format) if !is_json_of_all(format) => Some(Template::parse(format).map_err(|e| Failure {
+            message: format!("Error parsing format: {}", FormatError::Parse(e)),
+            status: 64,
+        })?),
+        _ => None,
+    };
+    let json_lines = args.format.as_deref().is_some_and(is_json_of_all);
     let mut params: Vec<(&str, String)> = Vec::new();
     for filter in &args.filter {
         match filter.split_once('=') {
@@ -175,7 +185,18 @@ async fn explain(client: &Client, args: EventsArgs) -> Outcome {
                 continue;
             }
         }
-        println!("{}: {}", event.source, event.msg);
+        if json_lines {
+            println!("{}", event.to_json_line());
+        } else if let Some(template) = &template {
+            let value =
+                Value::from_json_str(&event.to_json_line()).map_err(|e| Failure::new(e.to_string()))?;
+            let rendered = template
+                .render(&value)
+                .map_err(|e| Failure::new(FormatError::Exec(e).to_string()))?;
+            println!("{rendered}");
+        } else {
+            println!("{}: {}", event.source, event.msg);
+        }
     }
     Ok(())
 }

@@ -20,8 +20,9 @@ pub async fn exec(client: &Client, args: ExecArgs) -> Outcome {
     if container.starts_with('-') {
         return Err(Failure {
             message: format!(
-                "{}\nSee 'berth exec --help'.",
-                crate::usage_errors::unknown_flag(container)
+                "{}\n{}",
+                crate::usage_errors::unknown_flag(container),
+                super::see_help("exec")
             ),
             status: 125,
         });

@@ -19,7 +19,7 @@ use crate::commands::{Failure, Outcome};
 fn flag_failure(command: &str, error: RequestError) -> Failure {
     let message = match &error {
         RequestError::FlagValue { .. } | RequestError::UnknownFlag(_) => {
-            format!("{error}\nSee 'berth {command} --help'.")
+            format!("{error}\n{}", super::see_help(command))
         }
         RequestError::Invalid(message) => report_error(command, message, true),
     };

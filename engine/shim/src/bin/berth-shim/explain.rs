@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use berth_api::explain::{ExplainEvent, TARGET};
+use berth_api::explain::{ExplainEvent, TARGET, kind_of_module};
 use berth_shim::timefmt;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -49,8 +49,12 @@ impl<S: Subscriber> Layer<S> for ExplainLayer {
             time: timefmt::rfc3339_nano_fixed(chrono::Utc::now()),
             source: "berth-shim".to_owned(),
             container: Some(self.container.clone()),
+            kind: event
+                .metadata()
+                .module_path()
+                .and_then(kind_of_module)
+                .map(str::to_owned),
             msg: message_of(event),
-            kind: None,
         }
         .to_json_line();
         // One write per line on an O_APPEND file: lines of the shim and the runtime never mix.
