@@ -35,15 +35,6 @@ pub fn color_wanted() -> bool {
     )
 }
 
-/// `text` as written, or without its colours.
-pub fn colored(text: &[u8], color: bool) -> Vec<u8> {
-    if color {
-        text.to_vec()
-    } else {
-        strip_ansi_escapes::strip(text)
-    }
-}
-
 /// The step's screen: its title, its text, the commands to type.
 pub fn step(out: &mut dyn Write, number: usize, total: usize, step: &Step) {
     let title = format!("━━ Step {number} of {total} · {} ", step.title);

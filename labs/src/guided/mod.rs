@@ -96,17 +96,26 @@ struct Tutor<'r, 'a> {
 
 impl Listener for Tutor<'_, '_> {
     fn handle(&mut self, request: Request, out: &mut dyn Write) {
-        let mut text = Vec::new();
-        match request {
-            Request::Report(report) => self.on_command(report, &mut text),
-            Request::Ask(word) => self.on_word(&word, &mut text),
+        // Written as it comes (a wait for a server says so first), without colours when lab's
+        // own output goes without.
+        if self.color {
+            self.answer(request, out);
+        } else {
+            self.answer(request, &mut strip_ansi_escapes::Writer::new(out));
         }
+        // Before the connection closes: the rc reads it as soon as the answer ends.
         let _ = self.write_state();
-        let _ = out.write_all(&screen::colored(&text, self.color));
     }
 }
 
 impl Tutor<'_, '_> {
+    fn answer(&mut self, request: Request, out: &mut dyn Write) {
+        match request {
+            Request::Report(report) => self.on_command(report, out),
+            Request::Ask(word) => self.on_word(&word, out),
+        }
+    }
+
     fn scenario(&self) -> &Scenario {
         self.run.scenario
     }
