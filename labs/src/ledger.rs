@@ -92,6 +92,15 @@ fn shorten(line: &str, limit: usize) -> String {
     format!("{cut}…")
 }
 
+/// What the engine did during one command.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// How many events it reported (a start, a stop, a create…).
+    pub events: usize,
+    /// The ones that made or removed something, now in the ledger.
+    pub entries: Vec<Entry>,
+}
+
 /// The ledger of a run.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
@@ -153,7 +162,7 @@ impl Ledger {
     }
 
     /// Record what the engine did between `since` and `until` (Unix seconds) as the work of
-    /// `command` in `step`; answers the entries added.
+    /// `command` in `step`.
     pub fn record_window(
         &mut self,
         api: &Api,
@@ -161,15 +170,21 @@ impl Ledger {
         until: f64,
         step: usize,
         command: &str,
-    ) -> Result<Vec<Entry>, berth_api::client::ClientError> {
-        let events = api.events_between(since, until)?;
-        let entries: Vec<Entry> = events
+    ) -> Result<Window, berth_api::client::ClientError> {
+        let events: Vec<Event> = api
+            .events_between(since, until)?
             .iter()
             .filter_map(|line| serde_json::from_str::<Event>(line).ok())
-            .flat_map(|event| entries_of(&event, step, command))
+            .collect();
+        let entries: Vec<Entry> = events
+            .iter()
+            .flat_map(|event| entries_of(event, step, command))
             .collect();
         let _ = self.add(entries.clone());
-        Ok(entries)
+        Ok(Window {
+            events: events.len(),
+            entries,
+        })
     }
 
     /// Record a value a capture read from one of the run's objects.

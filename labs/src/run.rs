@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::api::Api;
 use crate::checks::{self, Context, Outcome, RunScope};
 use crate::engine::EngineKind;
-use crate::ledger::{Entry, Kind, Ledger};
+use crate::ledger::{Kind, Ledger, Window};
 use crate::report::{CommandReport, ObjectiveReport};
 use crate::scenario::vars::RUN_LABEL;
 use crate::scenario::{Capture, Scenario, Step, StepCommand};
@@ -110,15 +110,8 @@ impl<'a> LabRun<'a> {
     }
 
     /// Record a command that ran from `started` to `ended` (Unix seconds): the transcript gets
-    /// it, the ledger what the engine made and removed meanwhile; answers those ledger entries.
-    pub fn record(
-        &mut self,
-        step: usize,
-        command: &str,
-        exit_code: i32,
-        started: f64,
-        ended: f64,
-    ) -> Vec<Entry> {
+    /// it, the ledger what the engine made and removed meanwhile; answers what the engine did.
+    pub fn record(&mut self, step: usize, command: &str, exit_code: i32, started: f64, ended: f64) -> Window {
         // The transcript is evidence for grading, not a reason to stop a lab.
         let _ = self.session.record(&TranscriptEntry {
             step,
@@ -168,6 +161,19 @@ impl<'a> LabRun<'a> {
     /// `None`). `ran` checks look at the commands typed in this step.
     pub fn evaluate_step(&self, index: usize, limit: Option<Duration>) -> Vec<Outcome> {
         self.evaluate_step_with(index, limit, &self.step_transcript(index))
+    }
+
+    /// Evaluate step `index`'s checks together until they all hold or `patience` passes.
+    pub fn evaluate_step_within(&self, index: usize, patience: Duration) -> Vec<Outcome> {
+        let deadline = Instant::now() + patience;
+        let transcript = self.step_transcript(index);
+        loop {
+            let outcomes = self.evaluate_step_with(index, Some(Duration::ZERO), &transcript);
+            if outcomes.iter().all(|o| o.holds) || Instant::now() >= deadline {
+                return outcomes;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Evaluate step `index`'s checks as if `transcript` were what was typed in it.

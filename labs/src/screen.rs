@@ -124,7 +124,7 @@ pub fn progress(out: &mut dyn Write, number: usize, total: usize, outcomes: &[Ou
 pub fn waiting(out: &mut dyn Write, limit: std::time::Duration) {
     let _ = writeln!(
         out,
-        "  {DIM}· waiting up to {} s for it to answer…{DIM:#}",
+        "  {DIM}· waiting up to {} s for the engine to finish…{DIM:#}",
         limit.as_secs()
     );
 }

@@ -34,8 +34,8 @@ pub enum ExplainMode {
     Off,
 }
 
-/// How long a step may take to come true by itself after a command that made something in the
-/// engine (a web server starting to listen), at most.
+/// How long a step may take to come true by itself after a command that changed something in
+/// the engine (a web server starting to listen, a `--rm` container going), at most.
 const PATIENCE: Duration = Duration::from_secs(5);
 
 /// The words the prompt answers itself (the rc defines them as shell functions).
@@ -150,16 +150,16 @@ impl Tutor<'_, '_> {
         }
         let index = self.index();
         self.run.set_cwd(&report.pwd);
-        let made = self
+        let window = self
             .run
             .record(index, &report.line, report.status, report.started, report.ended);
-        self.last_events = self
-            .run
-            .api
-            .explain_since(report.started)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        self.last_events = if line.contains("docker") {
+            explained_during(self.run, report.started, report.ended)
+        } else {
+            // Engine work in the background (a network link removed after a container's exit)
+            // is not this command's.
+            Vec::new()
+        };
         match self.explain {
             ExplainMode::Full => screen::explain(out, &self.last_events, true),
             ExplainMode::Short => screen::explain_line(out, &self.last_events),
@@ -168,35 +168,32 @@ impl Tutor<'_, '_> {
         if report.status == 127 {
             screen::not_a_command(out, &report.line);
         }
+        let changed = window.events > 0 || !self.last_events.is_empty();
         let mut outcomes = self.run.evaluate_step(index, Some(Duration::ZERO));
         let holds = |o: &[crate::checks::Outcome]| o.iter().all(|c| c.holds);
-        // A server the command started may need a moment to answer: wait for it, saying so.
-        if !holds(&outcomes) && report.status == 0 && !made.is_empty() && self.may_come_true(index, &outcomes)
-        {
+        // What a command set going may finish a moment after it returns (a server starting to
+        // listen, a `--rm` container removed as it exits): wait for it, saying so.
+        if !holds(&outcomes) && report.status == 0 && changed && self.may_come_true(index, &outcomes) {
             screen::waiting(out, PATIENCE);
             let _ = out.flush();
-            outcomes = self.run.evaluate_step(index, Some(PATIENCE));
+            outcomes = self.run.evaluate_step_within(index, PATIENCE);
         }
         if holds(&outcomes) {
             screen::checks(out, &outcomes);
             self.step_done(out);
-        } else if report.line.contains("docker") || !made.is_empty() {
+        } else if report.line.contains("docker") || changed {
             screen::progress(out, index + 1, self.total(), &outcomes);
         }
     }
 
-    /// Whether the checks that fail are ones that can come true by themselves: a server
-    /// answering, a command in a container, a container's logs.
+    /// Whether the checks that fail may come true without another command: every kind but
+    /// `ran` (what was typed does not change by waiting).
     fn may_come_true(&self, index: usize, outcomes: &[crate::checks::Outcome]) -> bool {
         let step = &self.scenario().steps[index];
-        step.checks.iter().zip(outcomes).all(|(check, outcome)| {
-            outcome.holds
-                || matches!(
-                    check,
-                    crate::scenario::Check::Http(_) | crate::scenario::Check::Exec(_)
-                )
-                || matches!(check, crate::scenario::Check::Container(c) if !c.logs_contain.is_empty())
-        })
+        step.checks
+            .iter()
+            .zip(outcomes)
+            .all(|(check, outcome)| outcome.holds || !matches!(check, crate::scenario::Check::Ran(_)))
     }
 
     /// One of the lab's words.
@@ -291,6 +288,19 @@ impl Tutor<'_, '_> {
             screen::lab_done(out, &self.scenario().title);
         }
     }
+}
+
+/// What the engine explained between `started` and a moment after `ended` (the engine writes
+/// its last sentences as the client returns), not what it did later on its own.
+fn explained_during(run: &LabRun, started: f64, ended: f64) -> Vec<ExplainEvent> {
+    let until = ended + 0.25;
+    let mut events = run.api.explain_since(started).ok().flatten().unwrap_or_default();
+    events.retain(|e| {
+        chrono::DateTime::parse_from_rfc3339(&e.time)
+            .map(|t| t.timestamp_micros() as f64 / 1e6 <= until)
+            .unwrap_or(true)
+    });
+    events
 }
 
 /// The screen before the first step: what the lab is, where, and the words the prompt knows.

@@ -279,11 +279,11 @@ pub fn stable(text: &str, pairs: &[(String, String)], root: Option<&Path>) -> St
         (r"(?m)[ \t]+$", ""),
         // Table columns are padded to their longest value, which varies: even the padding out.
         (r"(\S) {2,}", "$1   "),
-        (r#""Name": "/[a-z]+_[a-z]+""#, r#""Name": "/[NAME]""#),
+        (r#""Name": "/[a-z]+_[a-z]+\d*""#, r#""Name": "/[NAME]""#),
         // Names the engine made up for unnamed containers (`hungry_stonebraker`): the last
         // column of `docker ps`, and what `lab reset` removed.
-        (r"(?m)   [a-z]+_[a-z]+$", "   [NAME]"),
-        (r"(?m)container [a-z]+_[a-z]+$", "container [NAME]"),
+        (r"(?m)   [a-z]+_[a-z]+\d*$", "   [NAME]"),
+        (r"(?m)container [a-z]+_[a-z]+\d*$", "container [NAME]"),
     ];
     for (pattern, replacement) in rules {
         text = regex::Regex::new(pattern)
