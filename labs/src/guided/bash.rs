@@ -61,6 +61,7 @@ pub fn spawn(session: &Session, cwd: &Path) -> std::io::Result<Child> {
         .envs(session.shell().env().iter().map(|(k, v)| (k, v)))
         .env("HISTFILE", &history)
         .env("__LAB_BIN", std::env::current_exe()?)
+        .env("__LAB_DOCKER_DIR", session.bin_dir())
         .env(super::hook::SOCKET_ENV, socket_path(session))
         .env("__LAB_STATE", state_file(session))
         .env("__LAB_VARS", session.dir.join("lab.vars"));

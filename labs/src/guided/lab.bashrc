@@ -6,7 +6,8 @@
 # when it started and ended and where the shell is, to lab over a socket (`lab __hook report`);
 # lab checks the step and answers what to print. lab never reads the screen.
 #
-# The environment lab sets: __LAB_BIN (the lab program), __LAB_SOCKET, __LAB_STATE (the prompt
+# The environment lab sets: __LAB_BIN (the lab program), __LAB_DOCKER_DIR (where the lab's
+# `docker` is), __LAB_SOCKET, __LAB_STATE (the prompt
 # and whether the lab is over), __LAB_VARS (the lab's variables, as shell assignments),
 # __LAB_USER_RC (the trainee's own ~/.bashrc), HISTFILE.
 
@@ -14,6 +15,8 @@
 if [ -n "${__LAB_USER_RC:-}" ] && [ -r "$__LAB_USER_RC" ]; then
     . "$__LAB_USER_RC"
 fi
+# The lab's `docker` first on PATH, whatever the trainee's rc put before it.
+PATH="$__LAB_DOCKER_DIR:$PATH"
 # Completion, docker's included, where the system has it.
 if ! shopt -oq posix && [ -r /usr/share/bash-completion/bash_completion ]; then
     . /usr/share/bash-completion/bash_completion

@@ -322,6 +322,41 @@ fn a_trainee_who_leaves_gets_partial_credit() {
 }
 
 #[test]
+fn the_trainees_own_bashrc_comes_along() {
+    let daemon = TestDaemon::start();
+    let state = TempDir::new("berth-lab-state");
+    // Their alias, and a PATH of their own with another `docker` ahead of the lab's.
+    let home = state.path().join("home");
+    std::fs::create_dir_all(home.join("bin")).unwrap();
+    std::fs::write(home.join("bin/docker"), "#!/bin/sh\necho not the lab's docker\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(home.join("bin/docker"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        home.join(".bashrc"),
+        "alias greet='echo hello from the alias'\nexport PATH=\"$HOME/bin:$PATH\"\n",
+    )
+    .unwrap();
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
+    t.expect("[first-container 1/5] work ");
+    t.type_line("greet");
+    t.expect("hello from the alias");
+    t.expect("[first-container 1/5] work ");
+    t.type_line("docker ps");
+    t.expect("✓ step 1 done");
+    t.expect("[first-container 2/5] work ");
+    // The client speaks as what the trainee typed: docker.
+    t.type_line("docker run --bogus hello-world");
+    t.expect("unknown flag: --bogus");
+    t.expect("See 'docker run --help'.");
+    t.expect("[first-container 2/5] work ");
+    t.type_line("exit");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("not the lab's docker"), "{screen}");
+    assert!(!screen.contains("berth run --help"), "{screen}");
+}
+
+#[test]
 fn grades_count_only_what_the_trainee_did() {
     let daemon = TestDaemon::start();
     let state = TempDir::new("berth-lab-state");
