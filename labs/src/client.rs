@@ -170,7 +170,7 @@ fn create_volume_if_missing(client: &OsString, args: &[OsString], name: &str, la
     );
 }
 
-/// The global options before the command (`-H unix:///x`), to pass on to helper commands.
+/// The global options before the command (`-H unix:///x`; some take the next argument).
 fn global_options(args: &[OsString]) -> &[OsString] {
     let mut i = 0;
     while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
@@ -313,18 +313,7 @@ pub fn labelled_args(args: &[OsString], labels: &[String]) -> Vec<OsString> {
 
 /// Where a creating subcommand's own arguments start (`docker -H x run …` → after `run`).
 fn creating_subcommand_end(args: &[OsString]) -> Option<usize> {
-    let mut i = 0;
-    // Global options come before the command; some take the next argument.
-    while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
-        if !arg.starts_with('-') {
-            break;
-        }
-        i += if GLOBAL_OPTIONS_WITH_VALUE.contains(&arg) {
-            2
-        } else {
-            1
-        };
-    }
+    let i = global_options(args).len();
     let first = args.get(i)?.to_str()?;
     match first {
         "run" | "create" | "build" => return Some(i + 1),

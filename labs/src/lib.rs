@@ -38,7 +38,7 @@ pub mod scenario;
 pub mod screen;
 /// Session directories: the lab directory, the transcript, the run's variables.
 pub mod session;
-/// The lab's shell: commands on the trainee's terminal, captured, or on a pseudo-terminal.
+/// Commands of a replay and of `host` checks: captured, or on a pseudo-terminal.
 pub mod shell;
 /// `lab show`: a lab resolved for reading (the book's input).
 pub mod show;

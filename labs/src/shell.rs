@@ -1,10 +1,10 @@
-//! The lab's shell: where the trainee's (or the reference) commands run.
+//! The lab's command runner: where the reference commands of a replay, and `host` checks, run.
+//! (The trainee types into their own bash: see [`crate::guided`].)
 //!
 //! Each command line runs with `sh -c` in the lab directory, with `docker` on `PATH` being the
 //! lab's client (see [`crate::client`]) and `DOCKER_HOST` naming the lab's engine. `cd` is kept
-//! between commands, as in a shell. Three ways to run a line:
-//! - [`Shell::run_attached`]: on the trainee's terminal (a guided run);
-//! - [`Shell::run_captured`]: output captured, stdin fed from the command's `input` (a replay);
+//! between commands, as in a shell. Two ways to run a line:
+//! - [`Shell::run_captured`]: output captured, stdin fed from the command's `input`;
 //! - the same on a pseudo-terminal when the command needs one (`docker exec -it`).
 
 use std::io::{Read, Write};
@@ -92,21 +92,6 @@ impl Shell {
             .current_dir(&self.cwd)
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
-    }
-
-    /// Run `line` on the caller's terminal; answers its exit code (128 + signal when killed).
-    pub fn run_attached(&mut self, line: &str) -> i32 {
-        if let Some((code, message)) = self.builtin_cd(line) {
-            eprint!("{message}");
-            return code;
-        }
-        match self.command(line).status() {
-            Ok(status) => exit_code_of(status),
-            Err(e) => {
-                eprintln!("lab: cannot start /bin/sh: {e}");
-                127
-            }
-        }
     }
 
     /// Run a reference command with its output captured and its input typed in, on a
