@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{TempDir, TestDaemon, docker_cli, docker_host, guide_values, lab, stable};
+use crate::common::{LabDaemon, TempDir, TestDaemon, docker_cli, docker_host, guide_values, lab, stable};
 
 /// Every lab, in course order.
 const LABS: &[&str] = &[
@@ -108,7 +108,7 @@ fn the_labs_pass_on_berthd() {
     // The sample transcripts the book shows.
     for lab in labs {
         let name = format!("transcript_{}", lab["id"].as_str().unwrap());
-        insta::assert_snapshot!(name, transcript(lab, Some(daemon.root.path())));
+        insta::assert_snapshot!(name, transcript(lab, Some(&daemon.root)));
     }
 }
 

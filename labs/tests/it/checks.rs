@@ -5,7 +5,7 @@ use berth_lab::checks::{Context, RunScope, evaluate};
 use berth_lab::scenario::Check;
 use berth_lab::shell::Shell;
 
-use crate::common::{TempDir, TestDaemon};
+use crate::common::{LabDaemon, TempDir, TestDaemon};
 
 fn check(text: &str) -> Check {
     #[derive(serde::Deserialize)]
@@ -21,7 +21,7 @@ fn check(text: &str) -> Check {
 fn each_kind_of_check_holds_or_says_why() {
     let daemon = TestDaemon::start();
     let run = |args: &[&str]| {
-        let output = daemon.berth(args);
+        let output = daemon.output(args);
         assert!(output.status.success(), "berth {args:?}: {output:?}");
     };
     let api = daemon.api();
@@ -37,7 +37,7 @@ fn each_kind_of_check_holds_or_says_why() {
         "127.0.0.1::80",
         "httpd:2.4",
     ]);
-    let done = daemon.berth(&[
+    let done = daemon.output(&[
         "run",
         "--name",
         "done",

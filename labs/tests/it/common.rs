@@ -5,188 +5,40 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-/// The directory holding the workspace's binaries (lab, berth, berthd, berth-shim, berth-runtime).
-pub fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_lab"))
-        .parent()
-        .expect("binaries live in a directory")
-        .to_owned()
+pub use berth_testkit::{TempDir, TestDaemon, docker_cli, docker_host};
+
+/// What lab's tests need of a test daemon beyond the shared harness.
+pub trait LabDaemon {
+    /// lab's own handle on the daemon.
+    fn api(&self) -> berth_lab::api::Api;
+    /// `lab ARGS` against this daemon, with a state directory of the test's own.
+    fn lab(&self, state: &Path) -> Command;
+    /// Load the lab images these need (from `target/lab-images.tar`).
+    fn ensure_images(&self, images: &[&str]);
 }
 
-/// The workspace's `scenarios/`.
-pub fn scenarios_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
-}
-
-/// A fresh directory under the system temp dir, unique to this process and call; removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create a temp dir");
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A network slot of the test's own (shared with the CLI's tests through the same lock files):
-/// a bridge name and subnets no other test daemon uses while the lock is held.
-pub struct NetSlot {
-    _lock: std::fs::File,
-    pub index: u32,
-}
-
-impl NetSlot {
-    pub fn take() -> NetSlot {
-        use std::os::fd::AsRawFd;
-        let dir = std::env::temp_dir().join("berth-test-net");
-        std::fs::create_dir_all(&dir).expect("create the slot dir");
-        for index in 0..100 {
-            let lock = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(dir.join(format!("{index}.lock")))
-                .expect("open a slot lock");
-            // SAFETY: flock on a file descriptor we own; no memory is involved.
-            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return NetSlot { _lock: lock, index };
-            }
-        }
-        panic!("no free test network slot (100 daemons running?)");
-    }
-}
-
-/// A berthd of the test's own on temporary roots, its own bridge and subnets; on drop, every
-/// container is removed, the daemon stopped and the roots deleted.
-pub struct TestDaemon {
-    child: Option<Child>,
-    pub root: TempDir,
-    pub socket: PathBuf,
-    _net: NetSlot,
-}
-
-impl TestDaemon {
-    pub fn start() -> TestDaemon {
-        let berthd = bin_dir().join("berthd");
-        assert!(
-            berthd.exists(),
-            "{} is missing: build the workspace first (cargo build --workspace)",
-            berthd.display()
-        );
-        let root = TempDir::new("berth-lab-test");
-        let socket = root.path().join("berth.sock");
-        let net = NetSlot::take();
-        let log = std::fs::File::create(root.path().join("berthd.log")).expect("create the log");
-        let child = Command::new(&berthd)
-            .arg("--data-root")
-            .arg(root.path().join("data"))
-            .arg("--exec-root")
-            .arg(root.path().join("exec"))
-            .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
-            .args(["--bridge-name", &format!("berth-t{}", net.index)])
-            .args(["--bip", &format!("10.{}.0.1/24", 100 + net.index)])
-            .args([
-                "--default-address-pool",
-                &format!("base=10.{}.0.0/16,size=24", 100 + net.index),
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start berthd");
-        let daemon = TestDaemon {
-            child: Some(child),
-            root,
-            socket,
-            _net: net,
-        };
-        let api = berth_lab::api::Api::new(&daemon.host()).expect("a unix host");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !api.ping() {
-            assert!(
-                Instant::now() < deadline,
-                "berthd did not answer: {}",
-                daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        daemon
-    }
-
-    pub fn host(&self) -> String {
-        format!("unix://{}", self.socket.display())
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.root.path().join("berthd.log")).unwrap_or_default()
-    }
-
-    pub fn api(&self) -> berth_lab::api::Api {
+impl LabDaemon for TestDaemon {
+    fn api(&self) -> berth_lab::api::Api {
         berth_lab::api::Api::new(&self.host()).expect("a unix host")
     }
 
-    /// `lab ARGS` against this daemon, with a state directory of the test's own.
-    pub fn lab(&self, state: &Path) -> Command {
+    fn lab(&self, state: &Path) -> Command {
         let mut command = lab(state);
         command.arg("--host").arg(self.host());
         command
     }
 
-    /// Load the lab images these need (from `target/lab-images.tar`).
-    pub fn ensure_images(&self, images: &[&str]) {
+    fn ensure_images(&self, images: &[&str]) {
         let images: Vec<String> = images.iter().map(|i| (*i).to_owned()).collect();
         berth_lab::engine::ensure_images(&self.api(), &images, None).expect("the lab images load");
     }
-
-    /// `berth ARGS` against this daemon.
-    pub fn berth(&self, args: &[&str]) -> std::process::Output {
-        Command::new(bin_dir().join("berth"))
-            .arg("-H")
-            .arg(self.host())
-            .args(args)
-            .output()
-            .expect("run berth")
-    }
 }
 
-impl Drop for TestDaemon {
-    fn drop(&mut self) {
-        if let Ok(list) = self.api().containers_labelled("berth.lab") {
-            for container in list {
-                let _ = self.api().remove_container(&container.id);
-            }
-        }
-        // Anything else a test made (a container without the lab's label).
-        let out = self.berth(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            let _ = self.api().remove_container(id);
-        }
-        if let Some(mut child) = self.child.take() {
-            // SAFETY: kill with our own child's pid and a valid signal.
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let _ = child.wait();
-        }
-    }
+/// The workspace's `scenarios/`.
+pub fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
 }
 
 /// `lab` with its state (sessions) in `state`, colours off.
@@ -198,21 +50,6 @@ pub fn lab(state: &Path) -> Command {
         .env_remove("BERTH_HOST")
         .env("BERTH_LAB_SCENARIOS", scenarios_dir());
     command
-}
-
-/// The real Docker daemon's address: `DOCKER_HOST`, else Docker's default socket.
-pub fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
-}
-
-/// Debian's docker.io client (20.10) when installed, else whatever `docker` is on PATH.
-pub fn docker_cli() -> PathBuf {
-    let debian = PathBuf::from("/usr/bin/docker");
-    if debian.exists() {
-        debian
-    } else {
-        PathBuf::from("docker")
-    }
 }
 
 /// What a run's unique names and ports were, mapped back to the guide's (`httpd-3f9a1c` →

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use expectrl::{ControlCode, Expect, Session};
 
-use crate::common::{TempDir, TestDaemon, docker_cli, docker_host, scenarios_dir, stable};
+use crate::common::{LabDaemon, TempDir, TestDaemon, docker_cli, docker_host, scenarios_dir, stable};
 
 /// A trainee's terminal running one program, and everything it showed so far.
 struct Terminal {
@@ -146,7 +146,7 @@ fn stable_screen(screen: &str, daemon: &TestDaemon, state: &TempDir) -> String {
             .replace_all(&text, *replacement)
             .into_owned();
     }
-    stable(&text, &[], Some(daemon.root.path()))
+    stable(&text, &[], Some(&daemon.root))
 }
 
 #[test]
@@ -362,7 +362,7 @@ fn grades_count_only_what_the_trainee_did() {
     let state = TempDir::new("berth-lab-state");
     // Another lab's `web1`: not this lab's work.
     daemon.ensure_images(&["busybox"]);
-    let made = daemon.berth(&[
+    let made = daemon.output(&[
         "run",
         "-d",
         "--name",
@@ -464,7 +464,7 @@ fn labs_in_the_books_order_clear_each_others_way() {
     // Without a terminal to ask on, lab names what is in the way and does not start.
     ok(lab(&state, Some(&daemon), &["reset", "handcrafted-images"]));
     daemon.ensure_images(&["busybox"]);
-    let made = daemon.berth(&["run", "-d", "--name", "web1", "busybox", "sleep", "600"]);
+    let made = daemon.output(&["run", "-d", "--name", "web1", "busybox", "sleep", "600"]);
     assert!(made.status.success(), "{made:?}");
     let refused = lab(&state, Some(&daemon), &["run", "handcrafted-images"]);
     assert_eq!(refused.status.code(), Some(1));
