@@ -175,17 +175,16 @@ impl TestDaemon {
         }
     }
 
-    /// Remove every container (`rm -f`), so no shim or container process outlives the test.
+    /// Remove every container (as `rm -f -v`, through the API), so no shim or container
+    /// process outlives the test.
     pub fn remove_all_containers(&self) {
-        let listed = self.output(&["ps", "-aq", "--no-trunc"]);
-        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            args.extend(ids.iter().map(String::as_str));
-            let _ = self.output(&args);
+        let Ok(listed) = self.request("GET", "/containers/json?all=1", b"") else {
+            return;
+        };
+        for container in listed.json().as_array().into_iter().flatten() {
+            if let Some(id) = container["Id"].as_str() {
+                let _ = self.request("DELETE", &format!("/containers/{id}?force=1&v=1"), b"");
+            }
         }
     }
 

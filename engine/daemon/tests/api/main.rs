@@ -1,0 +1,8 @@
+//! The Engine API conformance suite: requests sent straight to berthd's socket — including
+//! what the CLI would never send — beside the same requests to Docker 20.10 where Docker runs
+//! here. Each case checks the status and message, that nothing was left half-made, and that the
+//! daemon still answers `_ping` afterwards.
+
+mod support;
+
+mod events;
