@@ -1,6 +1,6 @@
 //! What every case needs: a berthd of its own, the real Docker, and comparisons of answers.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::time::Duration;
 
