@@ -15,3 +15,14 @@ pub mod explain;
 pub mod types;
 /// Docker's human units: durations and sizes.
 pub mod units;
+
+/// Make every panic of this process abort it once the panic is reported, whatever the build's
+/// panic strategy: for the programs whose invariants leave nothing safe to unwind into (the
+/// shim, the runtime), while berthd unwinds to answer a failed request with a 500.
+pub fn abort_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::abort();
+    }));
+}

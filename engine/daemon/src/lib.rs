@@ -17,12 +17,16 @@ pub mod events;
 pub mod explain;
 /// OS errors as Go prints them ("no such file or directory"), for Docker's messages.
 pub mod go_error;
+/// Random ids (64 hex digits) for containers, execs, networks, volumes.
+pub mod id;
 /// Images: list, inspect, history, tag, rmi, prune, load, save, import.
 pub mod image;
 /// Layer tars: apply (with whiteouts, safely), diff an overlay upper dir back into a tar.
 pub mod layer;
 /// Networks: bridges, sandboxes, published ports, embedded DNS, nftables rules.
 pub mod network;
+/// Shell patterns as Docker's filters take them (Go's `path.Match`), in bounded time.
+pub mod pattern;
 /// Image references: `busybox` is `docker.io/library/busybox:latest`.
 pub mod reference;
 /// Registries: pull and push over the distribution API, and login.
@@ -31,5 +35,7 @@ pub mod registry;
 pub mod server;
 /// The image store: blobs, layers, images, tags.
 pub mod store;
+/// Directory trees containers and images make: sized and removed iteratively, whatever their depth.
+pub mod tree;
 /// Volumes: named and anonymous directories containers mount, and copy-up.
 pub mod volume;

@@ -9,6 +9,9 @@ use berth_runtime::container::{self, create::CreateOptions, exec::ExecOptions};
 use clap::Parser;
 
 fn main() {
+    // A panic aborts: between fork and exec, or with a container half made, there is nothing
+    // safe to unwind into (the workspace builds with unwinding for berthd's sake).
+    berth_api::abort_on_panic();
     let cli = Cli::parse();
     // CVE-2019-5736: anything that puts a process in a container runs from a sealed copy.
     let sealed_error = if cli.command.spawns_container_process() {

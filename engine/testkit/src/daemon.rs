@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use crate::http::{Answer, request};
 use crate::paths::{bin_dir, lab_images};
-use crate::unique::unique_dir;
 
 /// A network slot of the test's own: a bridge name and subnets no other test daemon (in this
 /// process or another) uses while it holds the slot's lock.
@@ -75,7 +74,14 @@ impl TestDaemon {
 
     /// Start one with more flags on berthd's command line.
     pub fn start_with(flags: &[&str]) -> TestDaemon {
-        let root = unique_dir("berth-test");
+        TestDaemon::start_in(&std::env::temp_dir(), flags)
+    }
+
+    /// Start one whose roots are under `base` (`/dev/shm` for a test whose trees would keep a
+    /// disk filesystem busy).
+    pub fn start_in(base: &Path, flags: &[&str]) -> TestDaemon {
+        let root = base.join(crate::unique::unique_name("berth-test"));
+        std::fs::create_dir_all(&root).expect("create the daemon's root");
         let socket = root.join("berth.sock");
         let mut daemon = TestDaemon {
             child: None,
@@ -288,8 +294,17 @@ impl Drop for TestDaemon {
                 unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
             }
         }
-        let _ = std::fs::remove_dir_all(&self.root);
+        remove_tree(&self.root);
     }
+}
+
+/// Remove a test's directory whatever a test left in it (a tree deeper than std's recursive
+/// removal survives): coreutils' `rm`, which walks iteratively and stays on one filesystem.
+pub fn remove_tree(dir: &Path) {
+    let _ = Command::new("rm")
+        .args(["-rf", "--one-file-system", "--"])
+        .arg(dir)
+        .status();
 }
 
 /// The mount points under `dir`, deepest first (the fifth field of /proc/self/mountinfo).

@@ -34,6 +34,6 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        crate::daemon::remove_tree(&self.0);
     }
 }

@@ -1,9 +1,7 @@
-//! `docker attach` (and the attach `docker run` makes), window resizes, and `docker top`.
+//! `docker attach` (and the attach `docker run` makes), and window resizes.
 
-use std::collections::BTreeSet;
 use std::os::unix::net::UnixStream;
 
-use berth_api::types::ContainerTopResponse;
 use tokio::sync::oneshot;
 
 use super::record::Status;
@@ -88,84 +86,4 @@ impl Containers {
             .await?
             .map_err(|e| ContainerError::Internal(e.to_string()))
     }
-
-    /// `GET /containers/{id}/top?ps_args=…`: the host's `ps`, keeping the container's processes.
-    pub async fn top(&self, name: &str, ps_args: &str) -> Result<ContainerTopResponse, ContainerError> {
-        let container = self.get(name)?;
-        let record = container.record();
-        if !record.state.status.is_running() {
-            return Err(ContainerError::Conflict(format!(
-                "Container {} is not running",
-                record.id
-            )));
-        }
-        let parent = if record.host_config.cgroup_parent.is_empty() {
-            "berth"
-        } else {
-            record.host_config.cgroup_parent.trim_matches('/')
-        };
-        let relative = format!("{parent}/{}", record.id);
-        let args: Vec<String> = if ps_args.is_empty() {
-            vec!["-ef".into()]
-        } else {
-            ps_args.split_whitespace().map(str::to_owned).collect()
-        };
-        tokio::task::spawn_blocking(move || top_of_cgroup(&relative, &args)).await?
-    }
-}
-
-/// The pids in a container's cgroup: the v1 pids hierarchy, else the v2 one.
-fn cgroup_pids(relative: &str) -> BTreeSet<u32> {
-    [
-        "/sys/fs/cgroup/pids",
-        "/sys/fs/cgroup/memory",
-        "/sys/fs/cgroup/unified",
-        "/sys/fs/cgroup",
-    ]
-    .iter()
-    .filter_map(|root| std::fs::read_to_string(format!("{root}/{relative}/cgroup.procs")).ok())
-    .find(|procs| !procs.trim().is_empty())
-    .map(|procs| procs.lines().filter_map(|l| l.trim().parse().ok()).collect())
-    .unwrap_or_default()
-}
-
-fn top_of_cgroup(relative: &str, ps_args: &[String]) -> Result<ContainerTopResponse, ContainerError> {
-    let pids = cgroup_pids(relative);
-    let output = std::process::Command::new("ps")
-        .args(ps_args)
-        .output()
-        .map_err(|e| ContainerError::Internal(format!("error running ps: {e}")))?;
-    if !output.status.success() {
-        return Err(ContainerError::Internal(format!(
-            "ps: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut lines = text.lines();
-    let titles: Vec<String> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    let pid_column = titles
-        .iter()
-        .position(|t| t == "PID")
-        .ok_or_else(|| ContainerError::Internal("Couldn't find PID field in ps output".into()))?;
-    let mut processes = Vec::new();
-    for line in lines {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some(pid) = fields.get(pid_column).and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !pids.contains(&pid) {
-            continue;
-        }
-        // The last column (the command) may contain spaces: keep it whole.
-        let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|s| s.to_string()).collect();
-        row.push(fields[titles.len() - 1..].join(" "));
-        processes.push(row);
-    }
-    Ok(ContainerTopResponse { titles, processes })
 }

@@ -69,7 +69,7 @@ impl Containers {
         let planned_mounts = mounts::plan(&config_volumes, &host_config, &volumes_from, &self.inner.volumes)?;
         let id = new_id();
         if config.hostname.is_empty() {
-            config.hostname = id[..12].to_owned();
+            config.hostname = super::record::short(&id).to_owned();
         }
         let record = ContainerRecord {
             id: id.clone(),
@@ -103,8 +103,8 @@ impl Containers {
             etc_files::write_all(&paths, &record.config.hostname, &record.config.domainname)
         })();
         if let Err(e) = made {
-            let _ = std::fs::remove_dir_all(&paths.data);
-            let _ = std::fs::remove_dir_all(&paths.exec);
+            let _ = crate::tree::remove_all(&paths.data);
+            let _ = crate::tree::remove_all(&paths.exec);
             self.remove_anonymous_volumes(&record.mounts);
             return Err(e.into());
         }
@@ -112,14 +112,14 @@ impl Containers {
         // The name is taken and the container listed in one step, so two creates can't share a name.
         let result = self.claim_name(&container, name);
         if let Err(e) = result {
-            let _ = std::fs::remove_dir_all(&container.paths.data);
-            let _ = std::fs::remove_dir_all(&container.paths.exec);
+            let _ = crate::tree::remove_all(&container.paths.data);
+            let _ = crate::tree::remove_all(&container.paths.exec);
             self.remove_anonymous_volumes(&container.record().mounts);
             return Err(e);
         }
         // Links as Docker stores them (`/db:/web/db`); the raw form works as well if this fails.
         let _ = self.normalize_links(&container);
-        crate::explain!(container = %id, "created container {} with a new writable layer", &id[..12]);
+        crate::explain!(container = %id, "created container {} with a new writable layer", super::record::short(&id));
         self.event(&container, "create", &[]);
         Ok(IdResponse {
             id,

@@ -9,7 +9,8 @@ use berth_api::units::human_duration;
 
 use super::record::{ContainerRecord, Status, ZERO_TIME};
 use super::{Container, ContainerError, Containers};
-use crate::image::{DRIVER_NAME, glob_match, label_matches, time};
+use crate::image::{DRIVER_NAME, label_matches, time};
+use crate::pattern;
 
 /// Seconds since an RFC 3339 time.
 fn seconds_since(rfc3339: &str) -> f64 {
@@ -100,7 +101,8 @@ impl Containers {
     /// Docker's `GetContainerLayerSize`: the bytes in the writable layer, and those plus the
     /// image's layers.
     fn sizes(&self, record: &ContainerRecord) -> (i64, i64) {
-        let rw = tree_size(&self.paths(&record.id).upper()) as i64;
+        // Docker's `directory.Size` of the writable layer: a tree the container made.
+        let rw = crate::tree::size(self.paths(&record.id).upper()) as i64;
         let image = self.inner.images.size(&record.image).unwrap_or(0) as i64;
         (rw, image + rw)
     }
@@ -234,7 +236,7 @@ impl Containers {
     fn is_ancestor(&self, ancestor: &str, record: &ContainerRecord) -> bool {
         match self.inner.images.resolve(ancestor) {
             Ok(id) => id == record.image,
-            Err(_) => glob_match(ancestor, &record.config.image),
+            Err(_) => pattern::matches(ancestor, &record.config.image),
         }
     }
 
@@ -292,28 +294,4 @@ impl Containers {
             ..ContainerSummary::default()
         }
     }
-}
-
-/// Bytes under `dir` as Docker's `directory.Size` counts them: every entry but directories,
-/// a hard-linked file once.
-fn tree_size(dir: &std::path::Path) -> u64 {
-    fn walk(dir: &std::path::Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        let mut total = 0;
-        for entry in entries.flatten() {
-            let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
-                continue;
-            };
-            if meta.is_dir() {
-                total += walk(&entry.path(), seen);
-            } else if meta.nlink() < 2 || seen.insert((meta.dev(), meta.ino())) {
-                total += meta.len();
-            }
-        }
-        total
-    }
-    walk(dir, &mut std::collections::HashSet::new())
 }

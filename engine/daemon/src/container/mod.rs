@@ -26,6 +26,7 @@ pub mod seccomp;
 pub mod spec;
 mod start;
 mod stop;
+mod top;
 mod user;
 mod wait;
 
@@ -47,27 +48,7 @@ use crate::image::{ImageUser, Images};
 use crate::network::Networks;
 use crate::volume::Volumes;
 
-/// Fill `buf` with random bytes from the kernel.
-pub fn random_bytes(buf: &mut [u8]) {
-    use std::io::Read;
-    // /dev/urandom never blocks and never runs dry; failing to open it means a broken system.
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .expect("read /dev/urandom");
-}
-
-/// A new container or exec id: 64 hex characters whose short form is not all digits (Docker's
-/// rule, so a short id is never mistaken for a number).
-pub fn new_id() -> String {
-    loop {
-        let mut bytes = [0u8; 32];
-        random_bytes(&mut bytes);
-        let id = hex::encode(bytes);
-        if !id[..12].bytes().all(|b| b.is_ascii_digit()) {
-            return id;
-        }
-    }
-}
+pub use crate::id::new_id;
 
 /// The programs below berthd in the chain.
 #[derive(Debug, Clone)]

@@ -402,7 +402,7 @@ fn make_bind_source(source: &str) -> Result<Option<PathBuf>, ContainerError> {
     for dir in missing.iter().rev() {
         if let Err(e) = std::fs::create_dir(dir) {
             if let Some(top) = top_made {
-                let _ = std::fs::remove_dir_all(top);
+                let _ = crate::tree::remove_all(top);
             }
             return Err(bad(format!(
                 "error while creating mount source path '{source}': mkdir {}: {}",
@@ -536,7 +536,7 @@ pub fn plan(
             let _ = volumes.remove(name, &[], true);
         }
         for dir in &made.dirs {
-            let _ = std::fs::remove_dir_all(dir);
+            let _ = crate::tree::remove_all(dir);
         }
     }
     result

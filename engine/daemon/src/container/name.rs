@@ -249,7 +249,7 @@ const SCIENTISTS: &[&str] = &[
 /// A random `adjective_scientist` name (with a digit appended on retries, as Docker does).
 pub fn generate(retry: u32) -> String {
     let mut bytes = [0u8; 4];
-    crate::container::random_bytes(&mut bytes);
+    crate::id::random_bytes(&mut bytes);
     let a = ADJECTIVES[usize::from(bytes[0]) % ADJECTIVES.len()];
     let s = SCIENTISTS[usize::from(u16::from_le_bytes([bytes[1], bytes[2]])) % SCIENTISTS.len()];
     // Docker never names a container boring_wozniak.

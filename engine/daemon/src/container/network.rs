@@ -300,7 +300,7 @@ impl Containers {
                 container.update(&self.inner.tmp, |r| {
                     let entry = r.network_settings.networks.entry("host".into()).or_default();
                     entry.network_id = id;
-                    entry.endpoint_id = crate::container::new_id();
+                    entry.endpoint_id = crate::id::new_id();
                 })?;
                 return Ok(Joined::default());
             }
@@ -330,7 +330,7 @@ impl Containers {
         }
 
         // The main network first (routes and published ports), then those connected later.
-        let short_id = &record.id[..12];
+        let short_id = super::record::short(&record.id);
         let main = match &mode {
             Mode::Bridge => Some("bridge".to_owned()),
             Mode::Named(name) => Some(self.inner.networks.lookup(name).map_err(start)?.1),
@@ -533,7 +533,7 @@ impl Containers {
                     .lookup("none")
                     .map(|n| n.0)
                     .unwrap_or_default();
-                none.endpoint_id = crate::container::new_id();
+                none.endpoint_id = crate::id::new_id();
             }
         })?;
         Ok(())

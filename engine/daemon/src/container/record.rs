@@ -126,7 +126,7 @@ pub struct ContainerRecord {
 impl ContainerRecord {
     /// Short id: the 12 characters Docker shows.
     pub fn short_id(&self) -> &str {
-        &self.id[..12]
+        short(&self.id)
     }
 
     /// The names of the volumes it mounts.
@@ -147,11 +147,33 @@ impl ContainerRecord {
         write_atomic(&dir.join("config.v2.json"), tmp, &json)
     }
 
+    /// The record in `dir`, which must be a container's: its id is 64 hex digits and the
+    /// directory's name (a record edited or damaged on disk is refused, not trusted).
     pub fn load(dir: &Path) -> Result<ContainerRecord, StoreError> {
         let path = dir.join("config.v2.json");
         let bytes = std::fs::read(&path).map_err(StoreError::io(format!("read {}", path.display())))?;
-        serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })
+        let record: ContainerRecord =
+            serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
+                path: path.clone(),
+                source,
+            })?;
+        let is_id = record.id.len() == 64 && record.id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_id || dir.file_name() != Some(record.id.as_ref()) {
+            return Err(StoreError::Io {
+                context: format!("read {}", path.display()),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the id {:?} is not this container directory's", record.id),
+                ),
+            });
+        }
+        Ok(record)
     }
+}
+
+/// The first 12 characters of an id (all of a shorter one).
+pub fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// Where a container's files are.
@@ -168,7 +190,7 @@ impl ContainerPaths {
     pub fn new(data_root: &Path, exec_root: &Path, id: &str) -> ContainerPaths {
         ContainerPaths {
             data: data_root.join("containers").join(id),
-            exec: exec_root.join("c").join(&id[..12]),
+            exec: exec_root.join("c").join(short(id)),
         }
     }
 

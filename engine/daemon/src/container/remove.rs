@@ -65,9 +65,9 @@ impl Containers {
                 .stderr(std::process::Stdio::null())
                 .status();
             if paths.exec.exists() {
-                std::fs::remove_dir_all(&paths.exec)?;
+                crate::tree::remove_all(&paths.exec)?;
             }
-            std::fs::remove_dir_all(&paths.data)?;
+            crate::tree::remove_all(&paths.data)?;
             Ok(())
         })
         .await??;

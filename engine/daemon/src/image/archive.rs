@@ -49,7 +49,7 @@ struct Staging(PathBuf);
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = crate::tree::remove_all(&self.0);
     }
 }
 
@@ -315,18 +315,38 @@ fn docker_manifest(staging: &Staging) -> Result<Vec<ArchivedImage>, ImageError> 
         .collect()
 }
 
+/// How deep indexes may nest in an OCI layout (one level is the multi-platform case).
+const MAX_INDEX_DEPTH: usize = 8;
+
 /// A plain OCI image layout (skopeo's `oci-archive:`): index.json → manifests → config and layers.
 fn oci_layout(staging: &Staging) -> Result<Vec<ArchivedImage>, ImageError> {
     let blob = |d: &Digest| staging.resolve(&format!("blobs/sha256/{}", d.hex()));
     let read_json = |name: &str| -> Result<serde_json::Value, ImageError> {
         serde_json::from_slice(&staging.read(name)?).map_err(|e| ImageError::Archive(format!("{name}: {e}")))
     };
+    // A blob named by a descriptor must be what the descriptor says (its digest checked), and
+    // an index reached twice on one way down is a cycle: refused, or the walk would never end.
+    let read_blob_json = |descriptor: &Descriptor| -> Result<serde_json::Value, ImageError> {
+        let path = format!("blobs/sha256/{}", descriptor.digest.hex());
+        let bytes = staging.read(&path)?;
+        let actual = Digest::of(&bytes);
+        if actual != descriptor.digest {
+            return Err(ImageError::Archive(format!(
+                "{path}: content has digest {actual}, not {}",
+                descriptor.digest
+            )));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ImageError::Archive(format!("{path}: {e}")))
+    };
     let index: Index = serde_json::from_value(read_json("index.json")?)
         .map_err(|e| ImageError::Archive(format!("index.json: {e}")))?;
     let mut images = Vec::new();
-    let mut pending: Vec<(Descriptor, Option<String>)> =
-        index.manifests.into_iter().map(|d| (d, None)).collect();
-    while let Some((descriptor, inherited_name)) = pending.pop() {
+    let mut pending: Vec<(Descriptor, Option<String>, Vec<Digest>)> = index
+        .manifests
+        .into_iter()
+        .map(|d| (d, None, Vec::new()))
+        .collect();
+    while let Some((descriptor, inherited_name, above)) = pending.pop() {
         let name = descriptor
             .annotations
             .get("io.containerd.image.name")
@@ -340,16 +360,23 @@ fn oci_layout(staging: &Staging) -> Result<Vec<ArchivedImage>, ImageError> {
             .or(inherited_name);
         let path = format!("blobs/sha256/{}", descriptor.digest.hex());
         if descriptor.is_index() {
-            let nested: Index = serde_json::from_value(read_json(&path)?)
+            if above.contains(&descriptor.digest) || above.len() >= MAX_INDEX_DEPTH {
+                return Err(ImageError::Archive(format!(
+                    "{path}: an index that leads back to itself (or nests more than {MAX_INDEX_DEPTH} deep)"
+                )));
+            }
+            let nested: Index = serde_json::from_value(read_blob_json(&descriptor)?)
                 .map_err(|e| ImageError::Archive(format!("{path}: {e}")))?;
             // A multi-platform index: take the platform this machine runs (or the first).
             let chosen = Platform::select(&Platform::host(), &nested.manifests).or(nested.manifests.first());
             if let Some(d) = chosen {
-                pending.push((d.clone(), name));
+                let mut way = above;
+                way.push(descriptor.digest.clone());
+                pending.push((d.clone(), name, way));
             }
             continue;
         }
-        let manifest: Manifest = serde_json::from_value(read_json(&path)?)
+        let manifest: Manifest = serde_json::from_value(read_blob_json(&descriptor)?)
             .map_err(|e| ImageError::Archive(format!("{path}: {e}")))?;
         images.push(ArchivedImage {
             config: blob(&manifest.config.digest)?,

@@ -424,63 +424,13 @@ fn reference_matches(pattern: &str, familiar: &str) -> bool {
         .rsplit_once(':')
         .filter(|(_, t)| !t.contains('/'))
         .map_or(name, |(r, _)| r);
-    glob_match(pattern, familiar) || glob_match(pattern, name) || glob_match(pattern, repo)
-}
-
-/// Go's `path.Match`: `*` and `?` never cross a `/`; `[...]` classes.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some('*') => (0..=t.len())
-                .take_while(|&i| i == 0 || t[i - 1] != '/')
-                .any(|i| go(&p[1..], &t[i..])),
-            Some('?') => t.first().is_some_and(|&c| c != '/') && go(&p[1..], &t[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().position(|&c| c == ']') else {
-                    return false;
-                };
-                let Some(&c) = t.first() else { return false };
-                let class = &p[1..end];
-                let (negate, class) = match class.first() {
-                    Some('^') | Some('!') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != negate && go(&p[end + 1..], &t[1..])
-            }
-            Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && go(&p[2..], &t[1..]),
-            Some(&c) => t.first() == Some(&c) && go(&p[1..], &t[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
+    let glob = crate::pattern::matches;
+    glob(pattern, familiar) || glob(pattern, name) || glob(pattern, repo)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs_like_go() {
-        assert!(glob_match("busy*", "busybox"));
-        assert!(!glob_match("*", "example/app"));
-        assert!(glob_match("*/*", "example/app"));
-        assert!(glob_match("b?sybox", "busybox"));
-        assert!(glob_match("[a-c]usybox", "busybox"));
-        assert!(!glob_match("[!b]usybox", "busybox"));
-    }
 
     #[test]
     fn reference_filter_matches_name_or_tag() {

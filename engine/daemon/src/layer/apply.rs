@@ -112,7 +112,7 @@ impl Staging {
 impl Drop for Staging {
     fn drop(&mut self) {
         if !self.kept {
-            if let Err(e) = std::fs::remove_dir_all(&self.path) {
+            if let Err(e) = crate::tree::remove_all(&self.path) {
                 tracing::warn!("could not remove {}: {e}", self.path.display());
             }
         }

@@ -7,7 +7,7 @@
 //! from walking one component at a time with `O_NOFOLLOW`.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
@@ -111,23 +111,7 @@ fn open_child_dir(parent: &OwnedFd, name: &OsStr, create: bool) -> Result<OwnedF
     }
 }
 
-/// Remove `name` from `dir`, with everything under it if it is a directory. Symlinks are
-/// removed, never followed.
-pub(crate) fn remove_all_at(dir: &impl AsFd, name: &OsStr) -> std::io::Result<()> {
-    let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::Directory {
-        return Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?);
-    }
-    let child = rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty())?;
-    for entry in rustix::fs::Dir::read_from(&child)? {
-        let entry = entry?;
-        let child_name = entry.file_name().to_bytes();
-        if child_name != b"." && child_name != b".." {
-            remove_all_at(&child, std::os::unix::ffi::OsStrExt::from_bytes(child_name))?;
-        }
-    }
-    Ok(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
-}
+pub(crate) use crate::tree::remove_all_at;
 
 #[cfg(test)]
 mod tests {

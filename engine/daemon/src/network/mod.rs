@@ -207,12 +207,7 @@ pub struct Networks {
 /// How often to look again for DOCKER-USER while it is missing (Docker may start after berthd).
 const DOCKER_USER_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A new 64-hex id.
-fn new_id() -> String {
-    let mut bytes = [0u8; 32];
-    crate::container::random_bytes(&mut bytes);
-    hex::encode(bytes)
-}
+use crate::id::new_id;
 
 impl Networks {
     /// Read the network records (making `bridge`, `host` and `none` the first time). Call

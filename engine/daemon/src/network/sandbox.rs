@@ -304,7 +304,7 @@ impl Networks {
             };
             let mut aliases = join.aliases.clone();
             if !net.record.default_bridge {
-                aliases.push(container_id[..12].to_owned());
+                aliases.push(crate::container::record::short(container_id).to_owned());
             }
             let (prefix_len, gateway) = (pool.subnet().prefix_len(), pool.gateway());
             net.endpoints.insert(

@@ -108,10 +108,11 @@ async fn create(
     }]))
 }
 
-/// Read and drop a request body.
+/// Read and drop a request body, chunk by chunk (never all of it in memory).
 async fn drain(body: Body) {
     use http_body_util::BodyExt;
-    let _ = body.collect().await;
+    let mut body = body;
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 /// A request body as a blocking reader (for the store, which works on files).

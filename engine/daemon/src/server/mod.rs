@@ -15,13 +15,14 @@ mod system;
 mod volumes;
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::response::IntoResponse;
 use http::{StatusCode, Uri};
 use tokio::net::UnixListener;
-use tower::Layer as _;
+use tower::{Layer as _, ServiceExt as _};
 
 pub use error::ApiError;
 
@@ -52,13 +53,26 @@ async fn not_found() -> ApiError {
     ApiError::page_not_found()
 }
 
-/// Read a whole JSON request body.
+/// The largest JSON request body read: far above any real request (a create with every field
+/// is a few kilobytes), far below what would weigh on the daemon.
+pub const JSON_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Read a whole JSON request body (at most [`JSON_BODY_LIMIT`] bytes).
 pub async fn body_json<T: serde::de::DeserializeOwned>(body: axum::body::Body) -> Result<T, ApiError> {
     use http_body_util::BodyExt;
-    let bytes = body
+    let bytes = http_body_util::Limited::new(body, JSON_BODY_LIMIT)
         .collect()
         .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                ApiError::bad_request(format!(
+                    "invalid JSON: the request body is larger than {} MiB",
+                    JSON_BODY_LIMIT >> 20
+                ))
+            } else {
+                ApiError::bad_request(e.to_string())
+            }
+        })?
         .to_bytes();
     if bytes.is_empty() {
         return Err(ApiError::bad_request("invalid JSON: the request body is empty"));
@@ -75,13 +89,32 @@ pub fn channel_body(mut receiver: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> 
     axum::body::Body::from_stream(stream)
 }
 
-/// Serve the API on `listener` until `shutdown` resolves.
+/// How long a client may take to send a request's headers: a connection that never finishes
+/// one is closed, not kept.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for requests in flight; streams that never end (events, `logs -f`,
+/// a slow upload) are cut after it.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// At most this many connections at once: a share of the descriptors the process may open
+/// (each connection holds one), leaving the rest to containers' shims, layers and logs.
+fn connection_cap() -> usize {
+    let files = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    (files / 2).clamp(64, 4096) as usize
+}
+
+/// Serve the API on `listener` until `shutdown` resolves: HTTP/1.1 with upgrades (attach and
+/// exec hijack their connection), headers within [`HEADER_TIMEOUT`], at most
+/// [`connection_cap`] connections, a handler's panic answered 500 (see [`catch_panic`]).
 pub async fn serve(
     listener: UnixListener,
     engine: Engine,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = tower::util::MapRequestLayer::new(strip_version).layer(router(engine));
+    let app = tower_http::catch_panic::CatchPanicLayer::custom(catch_panic).layer(app);
     let service = tower::service_fn(move |request: Request| {
         let mut app = app.clone();
         async move {
@@ -89,16 +122,86 @@ pub async fn serve(
                 Some(error) => error.into_response(),
                 None => {
                     use tower::Service;
-                    app.call(request).await?
+                    app.call(request).await?.map(axum::body::Body::new)
                 }
             };
             add_engine_headers(response.headers_mut());
             Ok::<_, Infallible>(response)
         }
     });
-    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(service))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let service = hyper_util::service::TowerToHyperService::new(
+        service
+            .map_request(|request: http::Request<hyper::body::Incoming>| request.map(axum::body::Body::new)),
+    );
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(connection_cap()));
+    // Told to every connection at shutdown: finish the request in flight, take no other.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        // Reap what finished, so the set holds only connections still open.
+        while connections.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors, most likely: let connections finish, then go on.
+                    tracing::warn!("accept on the API socket: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone())
+            .with_upgrades();
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            tokio::pin!(connection);
+            let stopped = tokio::select! {
+                _ = connection.as_mut() => false,
+                told = stop.wait_for(|stopping| *stopping) => told.is_ok(),
+            };
+            if stopped {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+            }
+            drop(permit);
+        });
+    }
+    let _ = stopping.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        tracing::info!(
+            "shutdown: cut the requests still open after {} s",
+            SHUTDOWN_GRACE.as_secs()
+        );
+        connections.abort_all();
+    }
+    Ok(())
+}
+
+/// A handler that panicked: Docker's error shape, status 500, and the daemon goes on. (The
+/// panic itself was logged by the panic hook.)
+fn catch_panic(payload: Box<dyn std::any::Any + Send + 'static>) -> http::Response<axum::body::Body> {
+    let what = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    ApiError::internal(format!("internal error: {what}")).into_response()
 }
 
 /// The headers dockerd puts on every answer: which API and OS answered, and the server's name.

@@ -12,7 +12,8 @@ use super::json::Json;
 use super::params::Params;
 use super::{ApiError, body_json};
 use crate::engine::Engine;
-use crate::image::{glob_match, label_matches};
+use crate::image::label_matches;
+use crate::pattern;
 use crate::volume::VolumeError;
 
 pub fn routes() -> Router<Engine> {
@@ -61,7 +62,7 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, 
             && filters
                 .values("name")
                 .iter()
-                .all(|n| v.name.contains(n.as_str()) || glob_match(n, &v.name))
+                .all(|n| v.name.contains(n.as_str()) || pattern::matches(n, &v.name))
             && filters
                 .values("label")
                 .iter()

@@ -37,7 +37,7 @@ struct Staging(PathBuf);
 impl Drop for Staging {
     fn drop(&mut self) {
         if self.0.exists() {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = crate::tree::remove_all(&self.0);
         }
     }
 }
@@ -183,7 +183,7 @@ impl LayerStore {
                 });
             }
         }
-        std::fs::remove_dir_all(&doomed).map_err(StoreError::io(format!("remove layer {chain_id}")))?;
+        crate::tree::remove_all(&doomed).map_err(StoreError::io(format!("remove layer {chain_id}")))?;
         crate::explain!("removed layer {chain_id}");
         Ok(size)
     }

@@ -164,11 +164,7 @@ impl Store {
 fn clear_dir(dir: &Path) -> Result<(), StoreError> {
     for entry in std::fs::read_dir(dir).map_err(StoreError::io(format!("read {}", dir.display())))? {
         let path = entry.map_err(StoreError::io("read tmp"))?.path();
-        let result = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
+        let result = crate::tree::remove_all(&path);
         result.map_err(StoreError::io(format!("remove {}", path.display())))?;
     }
     Ok(())

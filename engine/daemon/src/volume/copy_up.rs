@@ -4,15 +4,18 @@
 //! The image directory is opened inside the container's root (openat2 `RESOLVE_IN_ROOT`) and
 //! walked fd by fd without following a symlink, so an image can't make berthd copy host files.
 
+use std::ffi::CStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use rustix::fs::{
-    AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags, Stat, Timespec, Timestamps, chownat, fchmod, fchown,
+    AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat, Timespec, Timestamps, chownat, fchmod, fchown,
     fstat, futimens, mkdirat, mknodat, openat, openat2, readlinkat, statat, symlinkat, utimensat,
 };
+
+use crate::tree;
 use rustix::fs::{Gid, Uid};
 
 /// What was copied.
@@ -50,9 +53,14 @@ pub fn copy_up(rootfs: &Path, image_path: &str, volume: &Path) -> io::Result<Cop
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let mut copied = Copied::default();
-    copy_dir(&source, &target, &mut copied)?;
     let stat = fstat(&source)?;
+    // Iterative, one directory open at a time on each side: an image's tree may be any depth.
+    let mut copier = Copier {
+        target,
+        copied: Copied::default(),
+    };
+    tree::walk_below(source, &mut copier)?;
+    let (target, copied) = (copier.target, copier.copied);
     apply_owner_and_mode(&target, &stat)?;
     crate::explain!(
         "copied {} files ({} bytes) from the image's {image_path} into the new volume {}",
@@ -86,24 +94,33 @@ fn times(stat: &Stat) -> Timestamps {
     }
 }
 
-fn copy_dir(source: &OwnedFd, target: &OwnedFd, copied: &mut Copied) -> io::Result<()> {
-    let mut dir = Dir::read_from(source)?;
-    while let Some(entry) = dir.read() {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name.to_bytes() == b"." || name.to_bytes() == b".." {
-            continue;
-        }
-        let stat = statat(source, name, AtFlags::SYMLINK_NOFOLLOW)?;
+/// Mirrors the image directory into the volume as the walk goes: an entry is copied when it is
+/// seen, a directory made then and given its owner, mode and times when left (its files would
+/// change its times); `target` is the volume's directory the walk is in.
+struct Copier {
+    target: OwnedFd,
+    copied: Copied,
+}
+
+impl tree::Visitor for Copier {
+    fn entry(
+        &mut self,
+        source: &OwnedFd,
+        name: &CStr,
+        stat: &Stat,
+        root_dev: u64,
+    ) -> io::Result<tree::Descend> {
+        let target = &self.target;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::Directory => {
                 mkdirat(target, name, Mode::from_raw_mode(stat.st_mode))?;
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let from = openat(source, name, flags, Mode::empty())?;
-                let to = openat(target, name, flags, Mode::empty())?;
-                copy_dir(&from, &to, copied)?;
-                apply_owner_and_mode(&to, &stat)?;
-                futimens(&to, &times(&stat))?;
+                self.copied.files += 1;
+                // A filesystem mounted inside the image directory is not the image's.
+                return Ok(if stat.st_dev == root_dev {
+                    tree::Descend::Yes
+                } else {
+                    tree::Descend::No
+                });
             }
             FileType::RegularFile => {
                 let from = openat(
@@ -119,9 +136,9 @@ fn copy_dir(source: &OwnedFd, target: &OwnedFd, copied: &mut Copied) -> io::Resu
                     Mode::from_raw_mode(stat.st_mode),
                 )?;
                 let (mut from, mut to) = (File::from(from), File::from(to));
-                copied.bytes += io::copy(&mut from, &mut to)?;
-                apply_owner_and_mode(&to, &stat)?;
-                futimens(&to, &times(&stat))?;
+                self.copied.bytes += io::copy(&mut from, &mut to)?;
+                apply_owner_and_mode(&to, stat)?;
+                futimens(&to, &times(stat))?;
             }
             FileType::Symlink => {
                 let link = readlinkat(source, name, Vec::new())?;
@@ -133,7 +150,7 @@ fn copy_dir(source: &OwnedFd, target: &OwnedFd, copied: &mut Copied) -> io::Resu
                     Some(Gid::from_raw(stat.st_gid)),
                     AtFlags::SYMLINK_NOFOLLOW,
                 )?;
-                utimensat(target, name, &times(&stat), AtFlags::SYMLINK_NOFOLLOW)?;
+                utimensat(target, name, &times(stat), AtFlags::SYMLINK_NOFOLLOW)?;
             }
             kind => {
                 // Devices, fifos and sockets, as they are.
@@ -153,10 +170,31 @@ fn copy_dir(source: &OwnedFd, target: &OwnedFd, copied: &mut Copied) -> io::Resu
                 )?;
             }
         }
-        copied.files += 1;
+        self.copied.files += 1;
+        Ok(tree::Descend::No)
     }
-    Ok(())
+
+    fn enter(&mut self, _source: &OwnedFd, name: &CStr) -> io::Result<()> {
+        self.target = openat(&self.target, name, DIR_FLAGS, Mode::empty())?;
+        Ok(())
+    }
+
+    fn leave(&mut self, source: &OwnedFd, name: &CStr) -> io::Result<()> {
+        // The volume is new and no container runs on it yet: `..` is where the walk came from.
+        self.target = openat(&self.target, c"..", DIR_FLAGS, Mode::empty())?;
+        let stat = statat(source, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let dir = openat(&self.target, name, DIR_FLAGS, Mode::empty())?;
+        apply_owner_and_mode(&dir, &stat)?;
+        futimens(&dir, &times(&stat))?;
+        Ok(())
+    }
 }
+
+/// How a directory is opened: never through a symlink.
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
 
 #[cfg(test)]
 mod tests {
@@ -197,6 +235,36 @@ mod tests {
             copy_up(root.path(), "/nowhere", other.path()).unwrap(),
             Copied::default()
         );
+    }
+
+    #[test]
+    fn an_image_directory_of_any_depth_is_copied() {
+        let root = tempfile::tempdir_in("/dev/shm").unwrap();
+        let mut path = root.path().join("data");
+        std::fs::create_dir(&path).unwrap();
+        // 3,000 levels: deeper than a recursive copy's stack would go on a small thread.
+        let mut dir = openat(rustix::fs::CWD, &path, DIR_FLAGS, Mode::empty()).unwrap();
+        for _ in 0..3_000 {
+            mkdirat(&dir, c"d", Mode::from_raw_mode(0o700)).unwrap();
+            dir = openat(&dir, c"d", DIR_FLAGS, Mode::empty()).unwrap();
+        }
+        path.push("d");
+        let volume = tempfile::tempdir_in("/dev/shm").unwrap();
+        let copied = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn({
+                let (root, volume) = (root.path().to_owned(), volume.path().to_owned());
+                move || copy_up(&root, "/data", &volume)
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap();
+        assert_eq!(copied.files, 3_000);
+        let top = std::fs::metadata(volume.path().join("d")).unwrap();
+        assert_eq!(top.mode() & 0o7777, 0o700, "each directory gets its mode");
+        crate::tree::remove_all(volume.path().join("d")).unwrap();
+        crate::tree::remove_all(root.path().join("data")).unwrap();
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl Volumes {
         let anonymous = name.is_none_or(str::is_empty);
         let name = match name.filter(|n| !n.is_empty()) {
             Some(name) => name.to_owned(),
-            None => crate::container::new_id(),
+            None => crate::id::new_id(),
         };
         if !driver.is_empty() && driver != LOCAL_DRIVER {
             return Err(VolumeError::Driver {
@@ -228,7 +228,7 @@ impl Volumes {
             write_atomic(&dir.join("volume.json"), &self.tmp, &json).map_err(io::Error::other)
         })();
         if let Err(e) = made {
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = crate::tree::remove_all(&dir);
             return Err(io_error(format!("create volume {name}"))(e));
         }
         crate::explain!("created volume {name} at {}", self.mountpoint(&name).display());
@@ -289,7 +289,7 @@ impl Volumes {
                 mountpoint.display()
             );
         }
-        std::fs::remove_dir_all(self.dir(name)).map_err(io_error(format!("remove volume {name}")))?;
+        crate::tree::remove_all(self.dir(name)).map_err(io_error(format!("remove volume {name}")))?;
         crate::explain!("removed volume {name} and its files");
         self.event("destroy", name, &[]);
         Ok(())
@@ -362,21 +362,9 @@ impl Volumes {
         }
     }
 
-    /// Bytes of the files in a volume.
+    /// Bytes of the files in a volume (a tree a container made: walked iteratively).
     pub fn size(&self, name: &str) -> u64 {
-        fn walk(dir: &Path) -> u64 {
-            std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => walk(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        }
-        walk(&self.mountpoint(name))
+        crate::tree::size(self.mountpoint(name))
     }
 
     /// Is the volume's directory empty (so it gets a copy of the image's files)?

@@ -6,3 +6,4 @@
 mod support;
 
 mod events;
+mod hostile;

@@ -27,6 +27,9 @@ use crate::daemonize::{ReadyNotifier, Role};
 use crate::supervisor::Supervisor;
 
 fn main() -> ExitCode {
+    // A panic aborts: the shim forks and holds a container's stdio; there is nothing safe to
+    // unwind into (the workspace builds with unwinding for berthd's sake).
+    berth_api::abort_on_panic();
     daemonize::close_inherited_fds();
     let args = cli::Args::parse();
     match daemonize::fork_shim() {
