@@ -5,5 +5,7 @@
 
 mod support;
 
+mod archives;
 mod events;
 mod hostile;
+mod limits;
