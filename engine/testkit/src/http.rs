@@ -63,7 +63,11 @@ pub fn request(
     stream.write_all(head.as_bytes())?;
     // A daemon may answer (a refusal) and close before the whole body is sent: read its answer.
     match stream.write_all(body) {
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) => {}
         other => other?,
     }
     let mut raw = Vec::new();

@@ -42,6 +42,8 @@ impl Containers {
             return Err(ContainerError::BadRequest("image is required".into()));
         }
         let images = &self.inner.images;
+        // Until the container is listed, no removal may decide its image has no users.
+        let _using_image = images.use_guard();
         let image_id = images.resolve(&config.image)?;
         let image_config = images.config(&image_id)?;
         merge_image_config(&mut config, &image_config.container_config());

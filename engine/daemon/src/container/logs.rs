@@ -91,92 +91,273 @@ impl Containers {
         }
         let container = self.get(name)?;
         let record = container.record();
-        let tty = record.config.tty;
-        let path = container.paths.log(&record.id);
         let (sender, receiver) = mpsc::channel(16);
         let mut exits = container.exits.subscribe();
         exits.mark_unchanged();
-        let mut removed = container.removed.subscribe();
-        let running_at_start = record.state.status.is_running();
-        tokio::spawn(async move {
-            let Ok(file) = tokio::task::spawn_blocking({
-                let path = path.clone();
-                move || std::fs::File::open(path)
-            })
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e))) else {
+        let reader = LogReader {
+            path: container.paths.log(&record.id),
+            options,
+            tty: record.config.tty,
+            sender,
+            exits,
+            removed: container.removed.subscribe(),
+            running_at_start: record.state.status.is_running(),
+        };
+        // Files are read on a blocking thread, never on the async workers.
+        tokio::task::spawn_blocking(move || reader.stream());
+        Ok((record.config.tty, receiver))
+    }
+}
+
+/// Longest log line read; a longer one (the shim never writes one) is skipped.
+const MAX_LINE: usize = 1 << 20;
+/// How much of the log is read at a time when looking for its last lines.
+const TAIL_BLOCK: u64 = 64 * 1024;
+/// How much rendered output is gathered before it is sent on.
+const SEND_CHUNK: usize = 64 * 1024;
+
+/// One `logs` request's reader, on its blocking thread.
+struct LogReader {
+    path: std::path::PathBuf,
+    options: LogOptions,
+    tty: bool,
+    sender: mpsc::Sender<Bytes>,
+    exits: tokio::sync::watch::Receiver<u64>,
+    removed: tokio::sync::watch::Receiver<bool>,
+    running_at_start: bool,
+}
+
+impl LogReader {
+    fn stream(self) {
+        let Ok(mut file) = std::fs::File::open(&self.path) else {
+            return;
+        };
+        // With --tail N, start at the N-th wanted line from the end (found reading backwards,
+        // never the whole log into memory).
+        if let Some(n) = self.options.tail {
+            let start = last_lines_start(&mut file, n, &self.options).unwrap_or(0);
+            if file.seek(SeekFrom::Start(start)).is_err() {
                 return;
-            };
-            let mut reader = BufReader::new(file);
-            // The backlog first (its last N lines with --tail), then what is appended.
-            let mut backlog: Vec<LogEntry> = Vec::new();
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 && line.ends_with('\n') {
-                if let Ok(entry) = serde_json::from_str::<LogEntry>(&line) {
-                    if options.wants(&entry) {
-                        backlog.push(entry);
-                    }
-                }
-                line.clear();
             }
-            let skip = options.tail.map_or(0, |n| backlog.len().saturating_sub(n));
-            let mut out = Vec::new();
-            for entry in &backlog[skip..] {
-                options.render(entry, tty, &mut out);
-                if out.len() > 64 * 1024 && sender.send(Bytes::from(std::mem::take(&mut out))).await.is_err()
-                {
-                    return;
-                }
-            }
-            if !out.is_empty() && sender.send(Bytes::from(std::mem::take(&mut out))).await.is_err() {
+        }
+        let mut reader = BufReader::new(file);
+        if self.send_lines(&mut reader).is_err() || !self.options.follow {
+            return;
+        }
+        // Once the container has stopped, one last pass drains what it wrote before.
+        let mut stopped = !self.running_at_start;
+        loop {
+            if self.send_lines(&mut reader).is_err() || stopped {
                 return;
             }
-            if !options.follow {
+            std::thread::sleep(FOLLOW_POLL);
+            if self.sender.is_closed() {
                 return;
             }
-            let position = reader.stream_position().unwrap_or(0) - line.len() as u64;
-            let _ = reader.seek(SeekFrom::Start(position));
+            stopped = self.exits.has_changed().unwrap_or(true) || self.removed.has_changed().unwrap_or(true);
+        }
+    }
+
+    /// Render and send every complete line from where `reader` is; a partial last line is left
+    /// for the next pass. Errs when the client went away.
+    fn send_lines(&self, reader: &mut BufReader<std::fs::File>) -> Result<(), ()> {
+        let mut out = Vec::new();
+        let mut line = Vec::new();
+        loop {
             line.clear();
-            // Once the container has stopped, one last pass drains what it wrote before.
-            let mut stopped = !running_at_start;
-            loop {
-                while let Ok(n) = reader.read_line(&mut line) {
-                    if n == 0 || !line.ends_with('\n') {
-                        // A partial line: read again once the shim finishes writing it.
-                        let back = reader.stream_position().unwrap_or(0) - line.len() as u64;
-                        let _ = reader.seek(SeekFrom::Start(back));
-                        line.clear();
-                        break;
-                    }
-                    if let Ok(entry) = serde_json::from_str::<LogEntry>(&line) {
-                        if options.wants(&entry) {
-                            let mut chunk = Vec::new();
-                            options.render(&entry, tty, &mut chunk);
-                            if sender.send(Bytes::from(chunk)).await.is_err() {
-                                return;
-                            }
+            let read = read_line_limited(reader, &mut line);
+            match read {
+                Ok(Line::Complete) => {
+                    if let Ok(entry) = serde_json::from_slice::<LogEntry>(&line) {
+                        if self.options.wants(&entry) {
+                            self.options.render(&entry, self.tty, &mut out);
                         }
                     }
-                    line.clear();
+                    if out.len() >= SEND_CHUNK {
+                        self.sender
+                            .blocking_send(Bytes::from(std::mem::take(&mut out)))
+                            .map_err(|_| ())?;
+                    }
                 }
-                if stopped {
-                    return;
+                Ok(Line::TooLong) => {}
+                Ok(Line::Partial(read)) => {
+                    // Read again once the shim finishes writing it.
+                    let _ = reader.seek_relative(-(read as i64));
+                    break;
                 }
-                tokio::select! {
-                    _ = exits.changed() => stopped = true,
-                    _ = removed.changed() => stopped = true,
-                    _ = tokio::time::sleep(FOLLOW_POLL) => {}
-                    _ = sender.closed() => return,
+                Err(_) => break,
+            }
+        }
+        if !out.is_empty() {
+            self.sender.blocking_send(Bytes::from(out)).map_err(|_| ())?;
+        }
+        Ok(())
+    }
+}
+
+/// What reading one line found.
+enum Line {
+    /// A line with its newline (in the buffer, without it).
+    Complete,
+    /// A line longer than [`MAX_LINE`], skipped through its newline.
+    TooLong,
+    /// The end of the file came first: this many bytes of an unfinished line were read.
+    Partial(usize),
+}
+
+/// Read one line into `line`, holding at most [`MAX_LINE`] bytes of it.
+fn read_line_limited(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<Line> {
+    let mut read = 0;
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Partial(read)
+            });
+        }
+        let (part, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (&available[..at], at + 1),
+            None => (available, available.len()),
+        };
+        if !too_long && line.len() + part.len() <= MAX_LINE {
+            line.extend_from_slice(part);
+        } else {
+            too_long = true;
+            line.clear();
+        }
+        let ended = done > part.len();
+        reader.consume(done);
+        read += done;
+        if ended {
+            return Ok(if too_long { Line::TooLong } else { Line::Complete });
+        }
+    }
+}
+
+/// Where the last `n` wanted lines of the log begin: the file read backwards a block at a time,
+/// lines counted from the end (an unfinished last line does not count).
+fn last_lines_start(file: &mut std::fs::File, n: usize, options: &LogOptions) -> std::io::Result<u64> {
+    use std::io::Read;
+    if n == 0 {
+        return file.seek(SeekFrom::End(0));
+    }
+    let len = file.seek(SeekFrom::End(0))?;
+    let mut end = len;
+    // Bytes after the block being read, up to the first newline in them (the line the next
+    // block ends).
+    let mut carry: Vec<u8> = Vec::new();
+    let mut found = 0;
+    let mut seen_last_newline = false;
+    while end > 0 {
+        let start = end.saturating_sub(TAIL_BLOCK);
+        let mut block = vec![0u8; (end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&carry);
+        // Newlines in this block, last first: each ends a line that begins after the one before.
+        let newlines: Vec<usize> = block
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        let mut line_end = block.len();
+        for &at in newlines.iter().rev() {
+            if !seen_last_newline {
+                // What follows the log's last newline is unfinished: not a line yet.
+                seen_last_newline = true;
+                line_end = at;
+                continue;
+            }
+            let line = &block[at + 1..line_end];
+            if serde_json::from_slice::<LogEntry>(line).is_ok_and(|e| options.wants(&e)) {
+                found += 1;
+                if found == n {
+                    return Ok(start + at as u64 + 1);
                 }
             }
-        });
-        Ok((tty, receiver))
+            line_end = at;
+        }
+        carry = block[..line_end].to_vec();
+        if carry.len() > MAX_LINE + TAIL_BLOCK as usize {
+            // A line longer than any the shim writes: not a line to count.
+            carry.clear();
+        }
+        end = start;
     }
+    // Fewer than `n` wanted lines: all of them, from the start.
+    Ok(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(n: usize) -> String {
+        format!(
+            "{{\"log\":\"line {n}\\n\",\"stream\":\"stdout\",\"time\":\"2026-11-28T05:22:55.{n:09}Z\"}}\n"
+        )
+    }
+
+    fn all() -> LogOptions {
+        LogOptions {
+            stdout: true,
+            stderr: true,
+            ..LogOptions::default()
+        }
+    }
+
+    #[test]
+    fn the_last_lines_are_found_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        // Many blocks' worth of lines, and an unfinished one at the end.
+        let text: String = (0..20_000).map(entry).collect::<String>() + "{\"log\":\"unfin";
+        std::fs::write(&path, &text).unwrap();
+        let mut file = std::fs::File::open(&path).unwrap();
+        let start = last_lines_start(&mut file, 3, &all()).unwrap() as usize;
+        assert_eq!(
+            &text[start..],
+            (19_997..20_000).map(entry).collect::<String>() + "{\"log\":\"unfin"
+        );
+        // More lines asked than there are: all of them.
+        assert_eq!(last_lines_start(&mut file, 1_000_000, &all()).unwrap(), 0);
+        assert_eq!(
+            last_lines_start(&mut file, 0, &all()).unwrap() as usize,
+            text.len()
+        );
+        // Only stderr is wanted, and there is none: from the start, which holds nothing wanted.
+        let stderr = LogOptions {
+            stderr: true,
+            ..LogOptions::default()
+        };
+        assert_eq!(last_lines_start(&mut file, 2, &stderr).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_line_too_long_is_skipped_and_an_unfinished_one_waits() {
+        let text = format!("{}\nshort\nunfinished", "x".repeat(MAX_LINE + 10));
+        let mut reader = BufReader::new(std::io::Cursor::new(text.into_bytes()));
+        let mut line = Vec::new();
+        assert!(matches!(
+            read_line_limited(&mut reader, &mut line),
+            Ok(Line::TooLong)
+        ));
+        line.clear();
+        assert!(matches!(
+            read_line_limited(&mut reader, &mut line),
+            Ok(Line::Complete)
+        ));
+        assert_eq!(line, b"short");
+        line.clear();
+        assert!(matches!(
+            read_line_limited(&mut reader, &mut line),
+            Ok(Line::Partial(10))
+        ));
+    }
 
     #[test]
     fn timestamps_keep_nine_digits() {

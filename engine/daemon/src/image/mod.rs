@@ -72,6 +72,10 @@ pub struct Images {
     store: Arc<Store>,
     /// Where Docker's image events (`tag`, `untag`, `delete`, `load`…) are published.
     events: Arc<Events>,
+    /// Orders container creation against removal: a create holds it shared from resolving its
+    /// image until the container is listed; a removal or prune exclusively from counting the
+    /// images' users until it is done — so no container is listed on an image just deleted.
+    usage: Arc<std::sync::RwLock<()>>,
 }
 
 /// The storage driver name berth reports (it is overlayfs underneath, as Docker's overlay2).
@@ -79,7 +83,21 @@ pub const DRIVER_NAME: &str = "overlay2";
 
 impl Images {
     pub fn new(store: Arc<Store>, events: Arc<Events>) -> Images {
-        Images { store, events }
+        Images {
+            store,
+            events,
+            usage: Arc::default(),
+        }
+    }
+
+    /// Held by a container create from resolving its image until it is listed.
+    pub fn use_guard(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.usage.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Held by an image removal or prune from counting the images' users until it is done.
+    pub fn removal_guard(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.usage.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Publish an image event as dockerd's `LogImageEvent`: `actor` is an image id or a

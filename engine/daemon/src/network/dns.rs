@@ -24,6 +24,12 @@ pub const ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 const TTL: u32 = 600;
 /// How long to wait for one upstream server.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+/// At most this many questions in flight per server (each one forwarded holds a socket for up
+/// to [`UPSTREAM_TIMEOUT`] per upstream): past it, a UDP question is dropped (the client asks
+/// again, as it would after a lost packet) and a TCP connection refused.
+const MAX_IN_FLIGHT: usize = 64;
+/// How long a TCP client may take to send a question.
+const TCP_QUESTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the server knows about the containers one container may see.
 pub trait Names: Send + Sync {
@@ -82,6 +88,9 @@ pub fn spawn(
             tokio::select! {
                 received = udp.recv_from(&mut buf) => {
                     let Ok((n, client)) = received else { continue };
+                    if work.len() >= MAX_IN_FLIGHT {
+                        continue;
+                    }
                     let (query, udp, names, upstreams) = (buf[..n].to_vec(), udp.clone(), names.clone(), upstreams.clone());
                     work.spawn(async move {
                         if let Some(reply) = respond(&query, names.as_ref(), &upstreams).await {
@@ -91,6 +100,9 @@ pub fn spawn(
                 }
                 accepted = tcp.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
+                    if work.len() >= MAX_IN_FLIGHT {
+                        continue;
+                    }
                     work.spawn(serve_tcp(stream, names.clone(), upstreams.clone()));
                 }
                 Some(_) = work.join_next(), if !work.is_empty() => {}
@@ -107,9 +119,13 @@ async fn serve_tcp(
     upstreams: Arc<Vec<SocketAddr>>,
 ) {
     loop {
-        let Ok(len) = stream.read_u16().await else { return };
-        let mut query = vec![0u8; usize::from(len)];
-        if stream.read_exact(&mut query).await.is_err() {
+        let mut query = Vec::new();
+        let read = async {
+            let len = stream.read_u16().await?;
+            query.resize(usize::from(len), 0);
+            stream.read_exact(&mut query).await
+        };
+        if !matches!(tokio::time::timeout(TCP_QUESTION_TIMEOUT, read).await, Ok(Ok(_))) {
             return;
         }
         let Some(reply) = respond(&query, names.as_ref(), &upstreams).await else {
@@ -307,6 +323,40 @@ mod tests {
             Message::from_vec(&reply).unwrap().metadata.response_code,
             ResponseCode::ServFail
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_questions_holds_a_bounded_number_of_sockets() {
+        // An upstream that never answers: every forwarded question waits its full timeout.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sockets = Sockets {
+            udp: std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+            tcp: std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        };
+        sockets.udp.set_nonblocking(true).unwrap();
+        sockets.tcp.set_nonblocking(true).unwrap();
+        let server_address = sockets.udp.local_addr().unwrap();
+        let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+        let before = open_fds();
+        let server = spawn(
+            sockets,
+            Arc::new(Table),
+            vec![silent.local_addr().unwrap()],
+            &tokio::runtime::Handle::current(),
+        )
+        .unwrap();
+        let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let query = question("nowhere.invalid.", RecordType::A).to_vec().unwrap();
+        for _ in 0..2_000 {
+            client.send_to(&query, server_address).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let during = open_fds();
+        assert!(
+            during <= before + MAX_IN_FLIGHT + 8,
+            "{during} descriptors open during the flood, {before} before"
+        );
+        drop(server);
     }
 
     #[test]

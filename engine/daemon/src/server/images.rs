@@ -188,8 +188,16 @@ async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response,
     filters.only(&["dangling", "label", "until"])?;
     let all = filters.bool("dangling")? == Some(false);
     let labels = filters.values("label").to_vec();
-    let users = engine.image_users();
-    Ok(Json(blocking(move || engine.images.prune(all, &labels, &users)).await?).into_response())
+    Ok(Json(
+        blocking(move || {
+            // Users counted and images removed in one step: no create comes between.
+            let _removing = engine.images.removal_guard();
+            let users = engine.image_users();
+            engine.images.prune(all, &labels, &users)
+        })
+        .await?,
+    )
+    .into_response())
 }
 
 async fn remove(
@@ -198,8 +206,16 @@ async fn remove(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (force, noprune) = (params.bool("force"), params.bool("noprune"));
-    let users = engine.image_users();
-    Ok(Json(blocking(move || engine.images.remove(&name, force, !noprune, &users)).await?).into_response())
+    Ok(Json(
+        blocking(move || {
+            // Users counted and the image removed in one step: no create comes between.
+            let _removing = engine.images.removal_guard();
+            let users = engine.image_users();
+            engine.images.remove(&name, force, !noprune, &users)
+        })
+        .await?,
+    )
+    .into_response())
 }
 
 /// `GET /images/{name}/json|history|get`.

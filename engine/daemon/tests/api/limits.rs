@@ -14,7 +14,9 @@ fn requests_whose_headers_never_end_are_closed() {
     let mut half_sent: Vec<UnixStream> = (0..300)
         .map(|_| {
             let mut stream = UnixStream::connect(&daemon.socket).expect("connect");
-            stream.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n").expect("write");
+            stream
+                .write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n")
+                .expect("write");
             stream
         })
         .collect();
@@ -26,7 +28,11 @@ fn requests_whose_headers_never_end_are_closed() {
         let mut answer = Vec::new();
         let closed = stream.read_to_end(&mut answer).is_ok();
         assert!(closed, "a half-sent request was kept open");
-        assert!(!answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+        assert!(
+            !answer.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
     }
     assert_alive(&mut daemon);
 }
@@ -51,12 +57,22 @@ fn a_json_body_too_big_to_hold_is_refused() {
 fn a_pattern_with_many_stars_is_answered_at_once() {
     let mut daemon = TestDaemon::start();
     let name = "a".repeat(200);
-    let made = berth(&daemon, "POST", "/volumes/create", format!(r#"{{"Name": "{name}"}}"#).as_bytes());
+    let made = berth(
+        &daemon,
+        "POST",
+        "/volumes/create",
+        format!(r#"{{"Name": "{name}"}}"#).as_bytes(),
+    );
     assert_eq!(made.status, 201, "{}", made.text());
     let filters = encode(r#"{"name":["*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b"]}"#);
     // Within the harness's 10 s, where trying every way to place the stars never ends.
     let listed = berth(&daemon, "GET", &format!("/volumes?filters={filters}"), b"");
     assert_eq!(listed.status, 200, "{}", listed.text());
-    assert_eq!(listed.json()["Volumes"], serde_json::json!([]), "{}", listed.text());
+    assert_eq!(
+        listed.json()["Volumes"],
+        serde_json::json!([]),
+        "{}",
+        listed.text()
+    );
     assert_alive(&mut daemon);
 }

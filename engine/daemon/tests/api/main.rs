@@ -9,3 +9,4 @@ mod archives;
 mod events;
 mod hostile;
 mod limits;
+mod races;
