@@ -75,6 +75,10 @@ impl Flags {
     }
 }
 
+/// How often ended execs are collected (dockerd's interval); one lives 5 to 10 minutes after it
+/// ends.
+const EXEC_COLLECTION: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// Run the daemon until SIGTERM or SIGINT.
 pub async fn run(flags: Flags) -> anyhow::Result<()> {
     let socket = flags.socket_path()?;
@@ -100,6 +104,20 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         tracing::warn!("network setup failed: {e}");
     }
     engine.containers.restore().await;
+    // Ended execs are forgotten after a while, as dockerd forgets them: a container exec'd into
+    // every second (a lab's checks) must not make the daemon grow.
+    let containers = engine.containers.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(EXEC_COLLECTION);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let removed = containers.collect_ended_execs();
+            if removed > 0 {
+                tracing::debug!("forgot {removed} ended execs");
+            }
+        }
+    });
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), data_root = %flags.data_root.display(), "API listening");
     let networks = engine.networks.clone();

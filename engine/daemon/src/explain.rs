@@ -140,20 +140,41 @@ where
     }
 }
 
+/// The most read from one explain log at a time: a follower catches up over several reads.
+const READ_LIMIT: u64 = 4 << 20;
+
 /// Read the explain events in `path` from byte `offset`; returns them and the offset after the
-/// last whole line (a line still being written is left for the next read).
+/// last whole line (a line still being written is left for the next read). Only what follows
+/// `offset` is read (at most [`READ_LIMIT`] bytes), never the file again from its start.
 pub fn read_from(path: &Path, offset: u64) -> (Vec<ExplainEvent>, u64) {
-    let Ok(bytes) = std::fs::read(path) else {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
         return (Vec::new(), offset);
     };
-    let start = (offset as usize).min(bytes.len());
-    let whole = bytes[start..]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(start, |i| start + i + 1);
-    let events = String::from_utf8_lossy(&bytes[start..whole])
+    if file.seek(SeekFrom::Start(offset)).is_err() {
+        return (Vec::new(), offset);
+    }
+    let mut bytes = Vec::new();
+    if file.take(READ_LIMIT).read_to_end(&mut bytes).is_err() {
+        return (Vec::new(), offset);
+    }
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let events = String::from_utf8_lossy(&bytes[..whole])
         .lines()
         .filter_map(|line| ExplainEvent::from_json_line(line).ok())
         .collect();
-    (events, whole as u64)
+    (events, offset + whole as u64)
+}
+
+/// Whether `path` changed at or after `since` (Unix seconds): a log untouched since then holds
+/// nothing newer, and need not be read.
+pub fn written_since(path: &Path, since: f64) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+                >= since - 1.0
+        })
+        .unwrap_or(false)
 }

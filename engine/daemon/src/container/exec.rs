@@ -20,13 +20,38 @@ pub struct Exec {
     pub pid: i64,
     /// Becomes true once the exit code is known.
     pub done: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Seen ended by a garbage collection: the next one removes it (see
+    /// [`Containers::collect_ended_execs`]).
+    pub collectable: bool,
+    /// When it was created, in the order of the container's execs.
+    pub sequence: u64,
 }
+
+/// Most execs a container keeps: past it, creating one forgets the oldest ended ones (a client
+/// that execs every second must not make the daemon grow between two collections).
+const MAX_EXECS_KEPT: usize = 256;
 
 /// A started exec: its stdio stream when attached.
 #[derive(Debug)]
 pub struct ExecStart {
     pub tty: bool,
     pub stream: Option<UnixStream>,
+}
+
+/// Forget ended execs, oldest first, until at most `keep` are left (running ones are kept).
+fn forget_oldest_ended(execs: &mut std::collections::BTreeMap<String, Exec>, keep: usize) {
+    if execs.len() <= keep {
+        return;
+    }
+    let mut ended: Vec<(u64, String)> = execs
+        .values()
+        .filter(|e| !e.running)
+        .map(|e| (e.sequence, e.id.clone()))
+        .collect();
+    ended.sort();
+    for (_, id) in ended.into_iter().take(execs.len() - keep) {
+        execs.remove(&id);
+    }
 }
 
 impl Containers {
@@ -72,7 +97,10 @@ impl Containers {
         }
         let id = new_id();
         let command = config.cmd.join(" ");
-        container.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        let mut execs = container.execs.lock().unwrap_or_else(|p| p.into_inner());
+        forget_oldest_ended(&mut execs, MAX_EXECS_KEPT - 1);
+        let sequence = execs.values().map(|e| e.sequence + 1).max().unwrap_or(0);
+        execs.insert(
             id.clone(),
             Exec {
                 id: id.clone(),
@@ -82,10 +110,31 @@ impl Containers {
                 exit_code: None,
                 pid: 0,
                 done: Arc::new(tokio::sync::watch::channel(false).0),
+                collectable: false,
+                sequence,
             },
         );
+        drop(execs);
         self.event(&container, &format!("exec_create: {command}"), &[]);
         Ok(id)
+    }
+
+    /// Forget the execs that ended, as dockerd's exec garbage collection does: an exec seen
+    /// ended by one call is removed by the next, so its exit code stays readable for at least
+    /// the time between two calls. Answers how many went.
+    pub fn collect_ended_execs(&self) -> usize {
+        let mut removed = 0;
+        for container in self.all() {
+            let mut execs = container.execs.lock().unwrap_or_else(|p| p.into_inner());
+            let before = execs.len();
+            // Never started (created and forgotten by a client) counts as ended too.
+            execs.retain(|_, exec| !(exec.collectable && !exec.running));
+            removed += before - execs.len();
+            for exec in execs.values_mut() {
+                exec.collectable = !exec.running;
+            }
+        }
+        removed
     }
 
     /// `GET /exec/{id}/json`.
@@ -271,5 +320,39 @@ impl Containers {
         tokio::task::spawn_blocking(move || shim.resize(&id, width, height))
             .await?
             .map_err(|e| ContainerError::Conflict(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec(sequence: u64, running: bool) -> Exec {
+        Exec {
+            id: format!("e{sequence}"),
+            config: ExecConfig::default(),
+            running,
+            started: true,
+            exit_code: (!running).then_some(0),
+            pid: 0,
+            done: Arc::new(tokio::sync::watch::channel(!running).0),
+            collectable: false,
+            sequence,
+        }
+    }
+
+    #[test]
+    fn the_oldest_ended_execs_go_first_and_running_ones_stay() {
+        let mut execs: std::collections::BTreeMap<String, Exec> = (0..10)
+            .map(|n| exec(n, n == 1 || n == 8))
+            .map(|e| (e.id.clone(), e))
+            .collect();
+        forget_oldest_ended(&mut execs, 5);
+        let mut left: Vec<&str> = execs.keys().map(String::as_str).collect();
+        left.sort();
+        assert_eq!(left, ["e1", "e6", "e7", "e8", "e9"]);
+        // Nothing to forget under the bound.
+        forget_oldest_ended(&mut execs, 5);
+        assert_eq!(execs.len(), 5);
     }
 }

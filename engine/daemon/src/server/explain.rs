@@ -54,13 +54,35 @@ async fn stream(State(engine): State<Engine>, params: Params) -> Result<Response
         ),
     };
     let follow = params.bool("follow");
+    // Logs untouched since `since` hold nothing newer: not read at all.
+    let files: Vec<PathBuf> = match since {
+        Some(since) => files
+            .into_iter()
+            .filter(|f| explain::written_since(f, since))
+            .collect(),
+        None => files,
+    };
     let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
     tokio::spawn(async move {
         let mut offsets = vec![0u64; files.len()];
         loop {
+            // Files are read on a blocking thread, each from where the last read ended.
+            let read = tokio::task::spawn_blocking({
+                let (files, offsets) = (files.clone(), offsets.clone());
+                move || {
+                    files
+                        .iter()
+                        .zip(offsets)
+                        .map(|(file, offset)| explain::read_from(file, offset))
+                        .collect::<Vec<_>>()
+                }
+            })
+            .await;
+            let Ok(read) = read else { return };
             let mut batch = Vec::new();
-            for (file, offset) in files.iter().zip(offsets.iter_mut()) {
-                let (events, next) = explain::read_from(file, *offset);
+            let mut advanced = false;
+            for (offset, (events, next)) in offsets.iter_mut().zip(read) {
+                advanced |= next != *offset;
                 *offset = next;
                 batch.extend(
                     events
@@ -80,6 +102,10 @@ async fn stream(State(engine): State<Engine>, params: Params) -> Result<Response
                 }
             }
             if !follow {
+                // Without following: go on only while a long log is still being caught up.
+                if advanced {
+                    continue;
+                }
                 return;
             }
             tokio::select! {

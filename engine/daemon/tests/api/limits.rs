@@ -76,3 +76,43 @@ fn a_pattern_with_many_stars_is_answered_at_once() {
     );
     assert_alive(&mut daemon);
 }
+
+#[test]
+fn execs_that_ended_are_not_kept_without_bound() {
+    let mut daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "600"]);
+    let mut first = None;
+    for _ in 0..300 {
+        let made = berth(&daemon, "POST", "/containers/busy/exec", br#"{"Cmd": ["true"]}"#);
+        assert_eq!(made.status, 201, "{}", made.text());
+        let id = made.json()["Id"].as_str().unwrap_or_default().to_owned();
+        let started = berth(
+            &daemon,
+            "POST",
+            &format!("/exec/{id}/start"),
+            br#"{"Detach": true}"#,
+        );
+        assert_eq!(started.status, 200, "{}", started.text());
+        // Ended before the next one is made.
+        for _ in 0..100 {
+            if berth(&daemon, "GET", &format!("/exec/{id}/json"), b"").json()["Running"] == false {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        first.get_or_insert(id);
+    }
+    let kept = berth(&daemon, "GET", "/containers/busy/json", b"").json()["ExecIDs"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(kept <= 256, "{kept} execs kept");
+    let oldest = berth(
+        &daemon,
+        "GET",
+        &format!("/exec/{}/json", first.unwrap_or_default()),
+        b"",
+    );
+    assert_eq!(oldest.status, 404, "{}", oldest.text());
+    assert_alive(&mut daemon);
+}
