@@ -128,7 +128,7 @@ impl Containers {
             let mut execs = container.execs.lock().unwrap_or_else(|p| p.into_inner());
             let before = execs.len();
             // Never started (created and forgotten by a client) counts as ended too.
-            execs.retain(|_, exec| !(exec.collectable && !exec.running));
+            execs.retain(|_, exec| exec.running || !exec.collectable);
             removed += before - execs.len();
             for exec in execs.values_mut() {
                 exec.collectable = !exec.running;
