@@ -302,4 +302,32 @@ mod tests {
         assert!(unsupported_version(&"/v1.24/info".parse().unwrap()).is_none());
         assert!(unsupported_version(&"/info".parse().unwrap()).is_none());
     }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_500_and_the_server_goes_on() {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let app = axum::Router::new()
+            .route(
+                "/boom",
+                axum::routing::get(|| async {
+                    if true {
+                        panic!("hostile input");
+                    }
+                    "never"
+                }),
+            )
+            .route("/fine", axum::routing::get(|| async { "fine" }));
+        let app = tower_http::catch_panic::CatchPanicLayer::custom(catch_panic).layer(app);
+        let get = |path: &str| Request::builder().uri(path).body(axum::body::Body::empty()).unwrap();
+        let response = app.clone().oneshot(get("/boom")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"message": "internal error: hostile input"})
+        );
+        let response = app.oneshot(get("/fine")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 }
