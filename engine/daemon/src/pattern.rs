@@ -234,3 +234,40 @@ mod tests {
         assert_eq!(result, Ok(false));
     }
 }
+
+/// Property tests: any pattern against any text is answered, and small ones answer as a matcher
+/// that tries every way to place the stars (exponential, so only on small inputs).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::matches;
+
+    /// The obvious recursive matcher, for well-formed patterns of `a`, `b`, `/`, `*` and `?`.
+    fn reference(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| reference(&p[1..], &t[i..])),
+            Some('?') => t.first().is_some_and(|&c| c != '/') && reference(&p[1..], &t[1..]),
+            Some(&c) => t.first() == Some(&c) && reference(&p[1..], &t[1..]),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn any_pattern_is_answered(pattern in "\\PC{0,40}", text in "\\PC{0,60}") {
+            let _ = matches(&pattern, &text);
+        }
+
+        #[test]
+        fn small_patterns_match_as_the_obvious_matcher(pattern in "[ab/*?]{0,8}", text in "[ab/]{0,10}") {
+            let p: Vec<char> = pattern.chars().collect();
+            let t: Vec<char> = text.chars().collect();
+            prop_assert_eq!(matches(&pattern, &text), reference(&p, &t), "{} against {}", pattern, text);
+        }
+    }
+}

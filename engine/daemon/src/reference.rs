@@ -432,3 +432,46 @@ mod tests {
         }
     }
 }
+
+/// Property tests: whatever a client sends as a name, parsing answers; a name built from the
+/// grammar's own parts parses back to itself.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::Reference;
+
+    /// A path component (no `.`: a first component with one would name a registry).
+    fn component() -> impl Strategy<Value = String> {
+        "[a-z0-9]{1,8}([_-][a-z0-9]{1,8}){0,2}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_text_is_answered(text in "\\PC{0,80}") {
+            let _ = Reference::parse_normalized(&text);
+            let _ = Reference::parse(&text);
+        }
+
+        #[test]
+        fn grammatical_names_parse_back(
+            path in prop::collection::vec(component(), 1..4),
+            tag in proptest::option::of("[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}"),
+            domain in proptest::option::of("(localhost:5000|registry\\.example\\.com)"),
+        ) {
+            let mut name = path.join("/");
+            if let Some(domain) = &domain {
+                name = format!("{domain}/{name}");
+            }
+            if let Some(tag) = &tag {
+                name = format!("{name}:{tag}");
+            }
+            let parsed = Reference::parse_normalized(&name);
+            prop_assert!(parsed.is_ok(), "{name}: {parsed:?}");
+            let parsed = parsed.unwrap_or_else(|_| unreachable!());
+            prop_assert_eq!(Reference::parse_normalized(&parsed.familiar_string()).ok(), Some(parsed));
+        }
+    }
+}

@@ -343,3 +343,41 @@ checks = [{ container = "${web}", state = "running" }]
         assert_eq!(line_column("ab\ncdé\nf", 7), (2, 4));
     }
 }
+
+/// Property tests: any text in a scenario file loads or fails with a placed error; a real lab's
+/// file, cut or changed anywhere, too.
+#[cfg(test)]
+mod properties {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::parse;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_loads_or_says_where(text in "\\PC{0,200}") {
+            let _ = parse(Path::new("any.toml"), &text);
+        }
+
+        #[test]
+        fn a_real_lab_changed_anywhere_loads_or_says_where(at in any::<prop::sample::Index>(), insert in "\\PC{0,6}", cut in 0usize..20) {
+            let real = include_str!("../../../scenarios/volumes.toml");
+            let mut at = at.index(real.len());
+            while !real.is_char_boundary(at) {
+                at -= 1;
+            }
+            let mut end = (at + cut).min(real.len());
+            while !real.is_char_boundary(end) {
+                end -= 1;
+            }
+            let text = format!("{}{insert}{}", &real[..at], &real[end..]);
+            if let Err(e) = parse(Path::new("volumes.toml"), &text) {
+                let said = e.to_string();
+                prop_assert!(said.starts_with("volumes.toml:"), "an error without its place: {said}");
+            }
+        }
+    }
+}

@@ -533,3 +533,107 @@ mod tests {
         assert!(matches!(err, LayerError::DestinationExists(_)), "{err}");
     }
 }
+
+/// Property tests: whatever bytes or entries a layer brings — names with `..`, absolute paths,
+/// symlinks leading out, links to nowhere, garbage — applying it answers, and nothing is
+/// written outside the layer's directory.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::apply_layer;
+
+    /// One tar entry: a kind, a name from pieces that include the hostile ones, a link target.
+    fn entry() -> impl Strategy<Value = (u8, String, String)> {
+        let piece = prop_oneof![
+            "[a-z]{1,4}",
+            Just("..".to_owned()),
+            Just(".".to_owned()),
+            Just(".wh.x".to_owned()),
+            Just(".wh..wh..opq".to_owned())
+        ];
+        let name = (any::<bool>(), prop::collection::vec(piece, 1..5))
+            .prop_map(|(absolute, parts)| format!("{}{}", if absolute { "/" } else { "" }, parts.join("/")));
+        let target = prop_oneof![
+            "[a-z]{1,4}",
+            Just("../../outside".to_owned()),
+            Just("/etc/passwd".to_owned()),
+            Just("..".to_owned())
+        ];
+        (0u8..5, name, target)
+    }
+
+    /// A tar of those entries, written with raw headers (the tar crate refuses `..` names,
+    /// which is exactly what a hostile layer would carry).
+    fn tar_of(entries: &[(u8, String, String)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (kind, name, target) in entries {
+            let mut header = tar::Header::new_old();
+            let bytes = name.as_bytes();
+            let len = bytes.len().min(99);
+            header.as_old_mut().name[..len].copy_from_slice(&bytes[..len]);
+            let target = target.as_bytes();
+            let tlen = target.len().min(99);
+            header.as_old_mut().linkname[..tlen].copy_from_slice(&target[..tlen]);
+            header.set_mode(0o755);
+            let (entry_type, data): (tar::EntryType, &[u8]) = match kind {
+                0 => (tar::EntryType::Regular, b"content"),
+                1 => (tar::EntryType::Directory, b""),
+                2 => (tar::EntryType::Symlink, b""),
+                3 => (tar::EntryType::Link, b""),
+                _ => (tar::EntryType::Char, b""),
+            };
+            header.set_entry_type(entry_type);
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            out.extend_from_slice(header.as_bytes());
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.resize(out.len() + 1024, 0);
+        out
+    }
+
+    /// Every path under `dir`.
+    fn listing(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![dir.to_owned()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    pending.push(path.clone());
+                }
+                found.push(path);
+            }
+        }
+        found.sort();
+        found
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn any_bytes_are_answered(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+            let tmp = tempfile::tempdir().unwrap();
+            let _ = apply_layer(&tmp.path().join("layer"), &bytes[..]);
+        }
+
+        #[test]
+        fn hostile_entries_stay_inside(entries in prop::collection::vec(entry(), 1..12)) {
+            let tmp = tempfile::tempdir().unwrap();
+            // What lies beside the layer: it must be exactly as it was after the apply.
+            std::fs::create_dir(tmp.path().join("outside")).unwrap();
+            std::fs::write(tmp.path().join("outside/keep"), "x").unwrap();
+            let layer = tmp.path().join("layer");
+            let outside = |all: Vec<std::path::PathBuf>| -> Vec<std::path::PathBuf> {
+                all.into_iter().filter(|p| !p.starts_with(&layer)).collect()
+            };
+            let before = outside(listing(tmp.path()));
+            let _ = apply_layer(&layer, &tar_of(&entries)[..]);
+            prop_assert_eq!(outside(listing(tmp.path())), before);
+            prop_assert_eq!(std::fs::read_to_string(tmp.path().join("outside/keep")).unwrap(), "x");
+        }
+    }
+}

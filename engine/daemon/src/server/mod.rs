@@ -319,7 +319,12 @@ mod tests {
             )
             .route("/fine", axum::routing::get(|| async { "fine" }));
         let app = tower_http::catch_panic::CatchPanicLayer::custom(catch_panic).layer(app);
-        let get = |path: &str| Request::builder().uri(path).body(axum::body::Body::empty()).unwrap();
+        let get = |path: &str| {
+            Request::builder()
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
         let response = app.clone().oneshot(get("/boom")).await.unwrap();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = response.into_body().collect().await.unwrap().to_bytes();

@@ -140,3 +140,36 @@ mod tests {
         );
     }
 }
+
+/// Property tests: any `filters` a client sends is answered (parsed or refused), never a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::Filters;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_filters_text_is_answered(text in "\\PC{0,120}") {
+            let _ = Filters::parse(&text);
+        }
+
+        #[test]
+        fn json_shaped_filters_are_answered(
+            key in "[a-z!]{0,10}",
+            values in prop::collection::vec("\\PC{0,12}", 0..4),
+            as_map in any::<bool>(),
+        ) {
+            let text = if as_map {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    values.iter().map(|v| (v.clone(), serde_json::Value::Bool(true))).collect();
+                serde_json::json!({ key: map }).to_string()
+            } else {
+                serde_json::json!({ key: values }).to_string()
+            };
+            let _ = Filters::parse(&text);
+        }
+    }
+}

@@ -102,3 +102,74 @@ impl Template {
 
 #[cfg(test)]
 mod tests;
+
+/// Property tests: any `--format` a user types is parsed or refused, and a parsed one runs on
+/// any data (output or an error) — never a panic, never a hang.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::Template;
+
+    /// Template text built from Go's template pieces, so parsing gets past the first brace.
+    fn template_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-zA-Z .:{}|$\"'()-]{0,6}",
+            Just("{{".to_owned()),
+            Just("}}".to_owned()),
+            Just("{{.Name}}".to_owned()),
+            Just("{{json .}}".to_owned()),
+            Just("{{range .Items}}".to_owned()),
+            Just("{{end}}".to_owned()),
+            Just("{{if .X}}".to_owned()),
+            Just("{{else}}".to_owned()),
+            Just("{{index . 1}}".to_owned()),
+            Just("{{printf \"%s %d\" .A .B}}".to_owned()),
+            Just("{{template \"x\"}}".to_owned()),
+            Just("{{define \"x\"}}".to_owned()),
+            Just("{{$v := .}}".to_owned()),
+            Just("{{with .Y}}".to_owned()),
+            Just("{{upper (lower .Name)}}".to_owned()),
+            Just("{{split .Name \",\"}}".to_owned()),
+            Just("{{join .Items \" \"}}".to_owned()),
+        ];
+        prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+    }
+
+    fn data() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(Value::from),
+            "\\PC{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("(Name|Items|X|Y|A|B|[a-z]{1,3})", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_format_is_parsed_or_refused(text in "\\PC{0,60}") {
+            let _ = Template::parse(&text);
+        }
+
+        #[test]
+        fn a_parsed_template_runs_on_any_data(text in template_text(), data in data()) {
+            if let Ok(template) = Template::parse(&text) {
+                let data = crate::format::value::Value::from_json_str(&data.to_string());
+                prop_assert!(data.is_ok());
+                if let Ok(data) = data {
+                    let _ = template.render(&data);
+                }
+            }
+        }
+    }
+}
