@@ -347,7 +347,11 @@ mod tests {
             std::fs::read_to_string(session.workdir().join("site-inc/web/index.html")).unwrap(),
             "hi"
         );
-        assert!(std::fs::read_link(session.bin_dir().join("docker")).is_ok());
+        assert_eq!(
+            std::fs::read_link(session.bin_dir().join("docker")).unwrap(),
+            std::env::current_exe().unwrap(),
+            "the lab's docker is lab itself, started under that name"
+        );
         let entry = TranscriptEntry {
             step: 0,
             command: "docker ps".into(),

@@ -212,6 +212,40 @@ impl Drop for DockerDaemon {
     }
 }
 
+/// Cgroups named `berth…` under `root`: at its top (cgroup v2, where berth's parent and the
+/// tests' `berth-<id>` cgroups are made) and one level down (each v1 hierarchy). A directory that
+/// cannot be read is reported too: a probe that sees nothing must not pass for a clean machine.
+fn cgroup_leftovers(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let top = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) => return vec![format!("cgroups: cannot read {}: {e}", root.display())],
+    };
+    for entry in top.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if entry.file_name().to_string_lossy().starts_with("berth") {
+            found.push(format!("cgroup {}", path.display()));
+            continue;
+        }
+        // A v1 hierarchy (or a v2 cgroup of someone else's): its children.
+        match std::fs::read_dir(&path) {
+            Ok(children) => {
+                for child in children.flatten() {
+                    let named_ours = child.file_name().to_string_lossy().starts_with("berth");
+                    if named_ours && child.path().is_dir() {
+                        found.push(format!("cgroup {}", child.path().display()));
+                    }
+                }
+            }
+            Err(e) => found.push(format!("cgroups: cannot read {}: {e}", path.display())),
+        }
+    }
+    found
+}
+
 /// Nothing of berth's may stay in the kernel after the tests: mounts, links, network
 /// namespaces, nftables tables, cgroups, processes.
 pub fn leak_check() -> anyhow::Result<()> {
@@ -254,24 +288,7 @@ pub fn leak_check() -> anyhow::Result<()> {
             leaks.push(format!("nftables {line}"));
         }
     }
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        // berth-runtime removes the `berth` parent once its last container is gone; the
-        // runtime's and shim's tests use top-level `berth-<id>` cgroups.
-        for entry in std::fs::read_dir(hierarchy.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let named_ours = entry.file_name().to_string_lossy().starts_with("berth");
-            if named_ours && entry.path().is_dir() {
-                leaks.push(format!("cgroup {}", entry.path().display()));
-            }
-        }
-    }
+    leaks.extend(cgroup_leftovers(Path::new("/sys/fs/cgroup")));
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
         let comm = comm.trim();
@@ -290,4 +307,34 @@ pub fn leak_check() -> anyhow::Result<()> {
         eprintln!("leaked: {leak}");
     }
     bail!("{} leftovers of berth's in the kernel", leaks.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_leftovers_are_found_at_either_level() {
+        let root = tempfile::tempdir().unwrap();
+        // v2: berth's cgroups at the top; v1: inside a hierarchy; others are not ours.
+        for dir in [
+            "berth-123",
+            "memory/berth",
+            "memory/system.slice",
+            "user.slice/berth-x",
+        ] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        std::fs::write(root.path().join("cgroup.procs"), "").unwrap();
+        let mut found = cgroup_leftovers(root.path());
+        found.sort();
+        let at = |p: &str| format!("cgroup {}", root.path().join(p).display());
+        assert_eq!(
+            found,
+            [at("berth-123"), at("memory/berth"), at("user.slice/berth-x")]
+        );
+        assert!(cgroup_leftovers(tempfile::tempdir().unwrap().path()).is_empty());
+        let missing = cgroup_leftovers(&root.path().join("nowhere"));
+        assert!(missing[0].starts_with("cgroups: cannot read"), "{missing:?}");
+    }
 }

@@ -194,19 +194,15 @@ fn parse_bind(spec: &str) -> Result<Planned, ContainerError> {
         return Err(invalid());
     }
     // Docker's rule: each kind of option at most once (`ro,rw` is an invalid mode).
-    let (mut rw, mut no_copy, mut propagation, mut modes) = (true, false, String::new(), Vec::new());
+    let (mut rw, mut no_copy, mut propagation) = (true, false, String::new());
     let (mut access_seen, mut label_seen, mut copy_seen) = (false, false, false);
     for option in options.split(',').filter(|o| !o.is_empty()) {
         let seen = match option {
             "ro" | "rw" => {
                 rw = option == "rw";
-                modes.push(option);
                 &mut access_seen
             }
-            "z" | "Z" => {
-                modes.push(option);
-                &mut label_seen
-            }
+            "z" | "Z" => &mut label_seen,
             "nocopy" => {
                 no_copy = true;
                 &mut copy_seen
@@ -222,8 +218,21 @@ fn parse_bind(spec: &str) -> Result<Planned, ContainerError> {
         }
     }
     let is_bind = source.starts_with('/');
-    check_destination(if is_bind { "bind" } else { "volume" }, destination)
+    let kind = if is_bind { "bind" } else { "volume" };
+    check_destination(kind, destination)
         .map_err(|e| bad(format!("invalid volume specification: '{spec}': {e}")))?;
+    // Docker's mount config: a volume takes no propagation (a bind option), a bind no `nocopy`
+    // (a volume option).
+    let foreign = match (is_bind, no_copy, propagation.is_empty()) {
+        (true, true, _) => Some("VolumeOptions"),
+        (false, _, false) => Some("BindOptions"),
+        _ => None,
+    };
+    if let Some(field) = foreign {
+        return Err(bad(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"{kind}\": field {field} must not be specified"
+        )));
+    }
     let mount = ContainerMount {
         kind: if is_bind {
             MountKind::Bind
@@ -234,7 +243,8 @@ fn parse_bind(spec: &str) -> Result<Planned, ContainerError> {
         source: if is_bind { source.to_owned() } else { String::new() },
         destination: destination.to_owned(),
         rw,
-        mode: modes.join(","),
+        // The options as given, as Docker's inspect shows them (`ro,z,nocopy`).
+        mode: options.to_owned(),
         propagation: if is_bind && propagation.is_empty() {
             "rprivate".into()
         } else {
@@ -593,7 +603,35 @@ mod tests {
             parse_bind("v:/x:ro,rw").unwrap_err().to_string(),
             "invalid mode: ro,rw"
         );
-        assert!(parse_bind("v:/x:ro,z,nocopy,rslave").is_ok());
+        // As Docker 20.10 answers each (checked beside dockerd).
+        match parse_bind("v:/x:ro,z,nocopy") {
+            Ok(Planned::Volume { mount, .. }) => {
+                assert_eq!((mount.name.as_str(), mount.destination.as_str()), ("v", "/x"));
+                assert!(!mount.rw && mount.no_copy, "{mount:?}");
+                assert_eq!(
+                    (mount.mode.as_str(), mount.propagation.as_str()),
+                    ("ro,z,nocopy", "")
+                );
+            }
+            other => panic!("a named volume mount, not {other:?}"),
+        }
+        match parse_bind("/tmp:/x:ro,rslave") {
+            Ok(Planned::Bind { mount, .. }) => {
+                assert_eq!(
+                    (mount.mode.as_str(), mount.propagation.as_str()),
+                    ("ro,rslave", "rslave")
+                );
+            }
+            other => panic!("a bind mount, not {other:?}"),
+        }
+        assert_eq!(
+            parse_bind("v:/x:rslave").unwrap_err().to_string(),
+            "invalid volume specification: 'v:/x:rslave': invalid mount config for type \"volume\": field BindOptions must not be specified"
+        );
+        assert_eq!(
+            parse_bind("/tmp:/x:nocopy").unwrap_err().to_string(),
+            "invalid volume specification: '/tmp:/x:nocopy': invalid mount config for type \"bind\": field VolumeOptions must not be specified"
+        );
         assert_eq!(
             parse_bind("/h:/").unwrap_err().to_string(),
             "invalid volume specification: '/h:/': invalid mount config for type \"bind\": invalid specification: destination can't be '/'"

@@ -169,6 +169,9 @@ mod tests {
             get_timestamp("2026-11-28", now()).unwrap(),
             format!("{}.000000000", local.timestamp())
         );
-        assert!(get_timestamp("2026-11-28T10:15", now()).is_ok());
+        assert_eq!(
+            get_timestamp("2026-11-28T10:15", now()).unwrap(),
+            format!("{}.000000000", local.timestamp() + 10 * 3600 + 15 * 60)
+        );
     }
 }
