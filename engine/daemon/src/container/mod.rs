@@ -27,6 +27,7 @@ pub mod spec;
 mod start;
 mod stop;
 mod user;
+mod validate;
 mod wait;
 
 use std::collections::BTreeMap;

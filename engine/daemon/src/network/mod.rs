@@ -303,6 +303,12 @@ impl Networks {
         &self.config.bridge_name
     }
 
+    /// The host as containers reach it: the default bridge's gateway (what `--add-host
+    /// name:host-gateway` stands for, as dockerd's default `host-gateway-ip`).
+    pub fn host_gateway(&self) -> Ipv4Addr {
+        self.config.bip.addr()
+    }
+
     /// Make the kernel match the records: every bridge up with its gateway, forwarding on, the
     /// nftables table written, Docker's FORWARD chain told about berth's bridges. Blocking.
     pub fn setup(&self) -> Result<(), NetworkError> {

@@ -5,4 +5,5 @@
 
 mod support;
 
+mod create;
 mod events;

@@ -59,3 +59,118 @@ pub fn encode(value: &str) -> String {
     }
     out
 }
+
+/// Two answers alike: the same status and message (Docker's words). For requests whose paths
+/// differ between the engines (an exec id, a container id), sent by the caller.
+pub fn assert_alike(what: &str, ours: &Answer, theirs: &Answer) {
+    assert_eq!(
+        (ours.status, ours.message()),
+        (theirs.status, theirs.message()),
+        "{what}: berthd answered {} {:?}, Docker {} {:?}",
+        ours.status,
+        ours.text(),
+        theirs.status,
+        theirs.text()
+    );
+}
+
+/// `filters={…}` as a client sends it.
+pub fn filters(json: &str) -> String {
+    format!("filters={}", encode(json))
+}
+
+/// The ids of every container `daemon` has (`ps -a`).
+pub fn container_ids(daemon: &TestDaemon) -> Vec<String> {
+    let listed = berth(daemon, "GET", "/containers/json?all=1", b"");
+    listed
+        .json()
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["Id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Create a container on `daemon`, expecting success; returns its id.
+pub fn create(daemon: &TestDaemon, name: &str, body: &serde_json::Value) -> String {
+    let answer = berth(
+        daemon,
+        "POST",
+        &format!("/containers/create?name={name}"),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(answer.status, 201, "create {name}: {}", answer.text());
+    answer.json()["Id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Something made on the shared Docker daemon, removed when dropped (also when a test fails).
+pub struct OnDocker {
+    /// `DELETE` paths, run in order.
+    pub removals: Vec<String>,
+}
+
+impl OnDocker {
+    pub fn new() -> OnDocker {
+        OnDocker { removals: Vec::new() }
+    }
+
+    /// Remove the container `id` (with its anonymous volumes) on drop.
+    pub fn container(&mut self, id: &str) {
+        self.removals.push(format!("/containers/{id}?force=1&v=1"));
+    }
+
+    /// Remove the network `id` on drop.
+    pub fn network(&mut self, id: &str) {
+        self.removals.push(format!("/networks/{id}"));
+    }
+
+    /// Remove the volume `name` on drop.
+    pub fn volume(&mut self, name: &str) {
+        self.removals.push(format!("/volumes/{name}?force=1"));
+    }
+}
+
+impl Drop for OnDocker {
+    fn drop(&mut self) {
+        for path in &self.removals {
+            let _ = berth_testkit::request(&docker_host(), "DELETE", path, b"", Duration::from_secs(20));
+        }
+    }
+}
+
+/// A bridge the test makes with `ip link` — someone else's, as far as berthd knows — deleted
+/// when dropped. Its name starts with `berth` so the leak check knows it.
+pub struct HostBridge(pub String);
+
+impl HostBridge {
+    pub fn new(prefix: &str) -> HostBridge {
+        // A kernel link name has at most 15 bytes: `berth`, a letter, the pid, a counter.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("berth{prefix}{}x{n}", std::process::id() % 1_000_000);
+        let status = std::process::Command::new("ip")
+            .args(["link", "add", "name", &name, "type", "bridge"])
+            .status()
+            .expect("run ip");
+        assert!(status.success(), "ip link add {name} failed");
+        HostBridge(name)
+    }
+
+    /// Whether the link is still there.
+    pub fn exists(&self) -> bool {
+        link_exists(&self.0)
+    }
+}
+
+impl Drop for HostBridge {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .status();
+    }
+}
+
+/// Whether a network link of that name exists.
+pub fn link_exists(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
