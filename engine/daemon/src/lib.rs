@@ -17,12 +17,16 @@ pub mod events;
 pub mod explain;
 /// OS errors as Go prints them ("no such file or directory"), for Docker's messages.
 pub mod go_error;
+/// JSON request bodies refused in Go's words, as dockerd's decoder refuses them.
+pub mod go_json;
 /// Images: list, inspect, history, tag, rmi, prune, load, save, import.
 pub mod image;
 /// Layer tars: apply (with whiteouts, safely), diff an overlay upper dir back into a tar.
 pub mod layer;
 /// Networks: bridges, sandboxes, published ports, embedded DNS, nftables rules.
 pub mod network;
+/// What a prune may delete: Docker's `until`, `label` and `label!` filters.
+pub mod prune;
 /// Image references: `busybox` is `docker.io/library/busybox:latest`.
 pub mod reference;
 /// Registries: pull and push over the distribution API, and login.

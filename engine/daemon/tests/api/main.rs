@@ -7,3 +7,4 @@ mod support;
 
 mod create;
 mod events;
+mod exec;
