@@ -99,7 +99,7 @@ impl Containers {
 
     /// Docker's `GetContainerLayerSize`: the bytes in the writable layer, and those plus the
     /// image's layers.
-    fn sizes(&self, record: &ContainerRecord) -> (i64, i64) {
+    pub(super) fn sizes(&self, record: &ContainerRecord) -> (i64, i64) {
         let rw = tree_size(&self.paths(&record.id).upper()) as i64;
         let image = self.inner.images.size(&record.image).unwrap_or(0) as i64;
         (rw, image + rw)

@@ -121,20 +121,15 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, 
     Ok(Json(rows).into_response())
 }
 
-async fn prune(State(engine): State<Engine>) -> Result<Response, ApiError> {
-    let mut deleted = Vec::new();
-    for container in engine.containers.all() {
-        let record = container.record();
-        if !record.state.status.is_running()
-            && engine.containers.remove(&record.id, false, false).await.is_ok()
-        {
-            deleted.push(record.id);
-        }
-    }
-    // berth reports no space reclaimed (its answer says 0 too).
-    engine.events.publish_prune("container", 0);
-    Ok(Json(serde_json::json!({"ContainersDeleted": if deleted.is_empty() { None } else { Some(deleted) }, "SpaceReclaimed": 0}))
-        .into_response())
+async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
+    let filter = params.filters()?.prune(&["label", "label!", "until"])?;
+    let pruned = engine.containers.prune(&filter).await;
+    engine.events.publish_prune("container", pruned.reclaimed);
+    let deleted = Some(pruned.ids).filter(|ids| !ids.is_empty());
+    Ok(
+        Json(serde_json::json!({"ContainersDeleted": deleted, "SpaceReclaimed": pruned.reclaimed}))
+            .into_response(),
+    )
 }
 
 async fn inspect(

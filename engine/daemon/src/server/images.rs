@@ -184,11 +184,13 @@ impl Write for ChannelWriter {
 
 async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
     let filters = params.filters()?;
-    filters.only(&["dangling", "label", "until"])?;
+    let accepted = ["dangling", "label", "label!", "until"];
+    filters.only(&accepted)?;
+    // Docker reads `dangling` before `until`.
     let all = filters.bool("dangling")? == Some(false);
-    let labels = filters.values("label").to_vec();
+    let filter = filters.prune(&accepted)?;
     let users = engine.image_users();
-    Ok(Json(blocking(move || engine.images.prune(all, &labels, &users)).await?).into_response())
+    Ok(Json(blocking(move || engine.images.prune(all, &filter, &users)).await?).into_response())
 }
 
 async fn remove(

@@ -8,3 +8,4 @@ mod support;
 mod create;
 mod events;
 mod exec;
+mod prune;
