@@ -40,6 +40,7 @@ pub fn status_of(error: &NetworkError) -> StatusCode {
         | NetworkError::Forbidden(_)
         | NetworkError::Address(_) => StatusCode::FORBIDDEN,
         NetworkError::PortBind { .. }
+        | NetworkError::Gateway { .. }
         | NetworkError::Kernel { .. }
         | NetworkError::Firewall(_)
         | NetworkError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -8,4 +8,5 @@ mod support;
 mod create;
 mod events;
 mod exec;
+mod networks;
 mod prune;
