@@ -8,5 +8,6 @@ mod support;
 mod create;
 mod events;
 mod exec;
+mod images;
 mod networks;
 mod prune;
