@@ -49,6 +49,9 @@ impl Containers {
         if command.is_empty() {
             return Err(ContainerError::BadRequest("No command specified".into()));
         }
+        // dockerd reads --security-opt here, and gives its mistakes no kind: a 500.
+        super::spec::SecurityOptions::parse(&host_config)
+            .map_err(|e| ContainerError::Internal(e.to_string()))?;
         fill_host_config_defaults(&mut host_config);
         // Capabilities are checked now, so a bad --cap-add fails create, not start.
         super::spec::capabilities(&host_config).map_err(|e| ContainerError::BadRequest(e.to_string()))?;

@@ -174,3 +174,40 @@ impl Drop for HostBridge {
 pub fn link_exists(name: &str) -> bool {
     std::path::Path::new("/sys/class/net").join(name).exists()
 }
+
+/// An engine to send requests to: berthd or Docker, so one flow runs on both.
+pub trait Engine {
+    fn send(&self, method: &str, path: &str, body: &[u8]) -> Answer;
+}
+
+impl Engine for TestDaemon {
+    fn send(&self, method: &str, path: &str, body: &[u8]) -> Answer {
+        berth(self, method, path, body)
+    }
+}
+
+/// The shared Docker daemon.
+pub struct Docker;
+
+impl Engine for Docker {
+    fn send(&self, method: &str, path: &str, body: &[u8]) -> Answer {
+        docker(method, path, body)
+    }
+}
+
+/// What a container printed to stdout and stderr, once it has ended (Docker's multiplexed
+/// log stream, frames unwrapped).
+pub fn output_when_ended(engine: &dyn Engine, id: &str) -> String {
+    engine.send("POST", &format!("/containers/{id}/wait"), b"");
+    let logs = engine.send("GET", &format!("/containers/{id}/logs?stdout=1&stderr=1"), b"");
+    let mut rest = logs.body.as_slice();
+    let mut text = Vec::new();
+    // Each frame: a stream byte, three zeros, a big-endian length, then the bytes.
+    while let Some(Ok(length)) = rest.get(4..8).map(<[u8; 4]>::try_from) {
+        let size = u32::from_be_bytes(length) as usize;
+        let end = (8 + size).min(rest.len());
+        text.extend_from_slice(rest.get(8..end).unwrap_or_default());
+        rest = rest.get(end..).unwrap_or_default();
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
