@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::support::{
     Docker, Engine, OnDocker, TestDaemon, assert_alike, assert_alive, berth, container_ids, create, docker,
-    output_when_ended, refused_alike,
+    docker_has_lab_images, output_when_ended, refused_alike,
 };
 
 fn busybox(extra: serde_json::Value) -> serde_json::Value {
@@ -60,6 +60,7 @@ fn refused_at_create_with_dockers_words_and_nothing_made() {
 #[test]
 fn accepted_where_docker_accepts_them() {
     let mut daemon = TestDaemon::start();
+    docker_has_lab_images();
     daemon.load_lab_images();
     let mut made = OnDocker::new();
     let cases = [
@@ -109,6 +110,7 @@ fn an_unknown_numeric_stop_signal_still_stops() {
 #[test]
 fn the_largest_memory_limit_does_not_overflow() {
     let mut daemon = TestDaemon::start();
+    docker_has_lab_images();
     daemon.load_lab_images();
     let mut made = OnDocker::new();
     let body = busybox(json!({"HostConfig": {"Memory": i64::MAX, "NetworkMode": "none"}})).to_string();
@@ -173,6 +175,7 @@ fn sh(script: &str, host_config: serde_json::Value) -> serde_json::Value {
 #[test]
 fn sysctls_reach_the_container_or_are_refused_at_start() {
     let mut daemon = TestDaemon::start();
+    docker_has_lab_images();
     daemon.load_lab_images();
     let mut made = OnDocker::new();
     let body = sh(
@@ -210,6 +213,7 @@ fn sysctls_reach_the_container_or_are_refused_at_start() {
 #[test]
 fn devices_are_made_in_the_container_or_refused_at_start() {
     let mut daemon = TestDaemon::start();
+    docker_has_lab_images();
     daemon.load_lab_images();
     let mut made = OnDocker::new();
     let body = sh(
@@ -239,6 +243,7 @@ fn devices_are_made_in_the_container_or_refused_at_start() {
 #[test]
 fn seccomp_profiles_of_the_request_are_used() {
     let mut daemon = TestDaemon::start();
+    docker_has_lab_images();
     daemon.load_lab_images();
     let mut made = OnDocker::new();
     let profile = json!({
