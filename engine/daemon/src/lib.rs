@@ -17,6 +17,8 @@ pub mod events;
 pub mod explain;
 /// OS errors as Go prints them ("no such file or directory"), for Docker's messages.
 pub mod go_error;
+/// JSON request bodies refused in Go's words, as dockerd's decoder refuses them.
+pub mod go_json;
 /// Random ids (64 hex digits) for containers, execs, networks, volumes.
 pub mod id;
 /// Images: list, inspect, history, tag, rmi, prune, load, save, import.
@@ -27,6 +29,8 @@ pub mod layer;
 pub mod network;
 /// Shell patterns as Docker's filters take them (Go's `path.Match`), in bounded time.
 pub mod pattern;
+/// What a prune may delete: Docker's `until`, `label` and `label!` filters.
+pub mod prune;
 /// Image references: `busybox` is `docker.io/library/busybox:latest`.
 pub mod reference;
 /// Registries: pull and push over the distribution API, and login.

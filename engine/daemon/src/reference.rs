@@ -83,7 +83,12 @@ impl Reference {
         if input.is_empty() {
             return Err(ReferenceError::Empty);
         }
+        // Inside a name, a tag or digest out of Docker's grammar makes the whole reference
+        // unreadable ("invalid reference format"); "invalid tag format" is `with_tag`'s.
         let (rest, digest) = match input.split_once('@') {
+            Some((_, digest)) if !looks_like_digest(digest) => {
+                return Err(ReferenceError::InvalidFormat);
+            }
             Some((rest, digest)) => (
                 rest,
                 Some(digest.parse::<Digest>().map_err(|_| ReferenceError::Digest)?),
@@ -96,10 +101,8 @@ impl Reference {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(tag) = tag {
-            if !is_valid_tag(tag) {
-                return Err(ReferenceError::Tag);
-            }
+        if tag.is_some_and(|tag| !is_valid_tag(tag)) {
+            return Err(ReferenceError::InvalidFormat);
         }
         if name.is_empty() {
             return Err(ReferenceError::Empty);
@@ -299,6 +302,20 @@ fn is_valid_path_component(component: &str) -> bool {
     true
 }
 
+/// Docker's `DigestRegexp`: an algorithm (`sha256`, `a+b.c`), a colon, at least 32 hex digits.
+fn looks_like_digest(text: &str) -> bool {
+    let Some((algorithm, hex)) = text.split_once(':') else {
+        return false;
+    };
+    let component = |part: &str| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric())
+    };
+    algorithm.split(['-', '_', '+', '.']).all(component)
+        && hex.len() >= 32
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn is_valid_tag(tag: &str) -> bool {
     let bytes = tag.as_bytes();
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
@@ -391,10 +408,13 @@ mod tests {
             Reference::parse_normalized(""),
             Err(ReferenceError::InvalidFormat)
         );
-        assert_eq!(Reference::parse_normalized("busybox:"), Err(ReferenceError::Tag));
+        assert_eq!(
+            Reference::parse_normalized("busybox:"),
+            Err(ReferenceError::InvalidFormat)
+        );
         assert_eq!(
             Reference::parse_normalized("busybox:-x"),
-            Err(ReferenceError::Tag)
+            Err(ReferenceError::InvalidFormat)
         );
         assert_eq!(
             Reference::parse_normalized("bad//name"),
@@ -410,7 +430,7 @@ mod tests {
         );
         assert_eq!(
             Reference::parse_normalized("x@sha256:abc"),
-            Err(ReferenceError::Digest)
+            Err(ReferenceError::InvalidFormat)
         );
         assert!(matches!(
             Reference::parse_normalized(&"a".repeat(64)),

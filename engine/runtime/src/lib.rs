@@ -47,6 +47,8 @@ pub mod secure_path;
 pub mod state;
 /// The parent/child channel used while a container process is being set up.
 pub mod sync;
+/// Which sysctls a container may set: only those of its own namespaces (runc's checks).
+pub mod sysctl;
 /// `--init`: the container's PID 1 stays on as a tiny init (reaps zombies, forwards signals).
 pub mod tiny_init;
 /// The user and groups a process runs as, and its HOME.

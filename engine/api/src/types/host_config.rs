@@ -42,6 +42,16 @@ pub struct Ulimit {
     pub hard: i64,
 }
 
+/// A `--device`: a host device node made in the container, and what its cgroup allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    /// `rwm` or a part of it.
+    pub cgroup_permissions: String,
+}
+
 /// A `--mount` (or its API form).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -173,7 +183,7 @@ pub struct HostConfig {
     pub cpu_realtime_runtime: i64,
     pub cpuset_cpus: String,
     pub cpuset_mems: String,
-    pub devices: Option<Vec<serde_json::Value>>,
+    pub devices: Option<Vec<DeviceMapping>>,
     pub device_cgroup_rules: Option<Vec<String>>,
     pub device_requests: Option<Vec<serde_json::Value>>,
     pub kernel_memory: i64,

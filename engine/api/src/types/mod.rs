@@ -20,8 +20,8 @@ pub use container::{
 };
 pub use error::ErrorResponse;
 pub use host_config::{
-    BindOptions, DriverConfig, HostConfig, LogConfig, Mount, PortBinding, PortMap, RestartPolicy,
-    TmpfsOptions, Ulimit, VolumeOptions,
+    BindOptions, DeviceMapping, DriverConfig, HostConfig, LogConfig, Mount, PortBinding, PortMap,
+    RestartPolicy, TmpfsOptions, Ulimit, VolumeOptions,
 };
 pub use image::{
     BuildInfo, ErrorDetail, GraphDriverData, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect,

@@ -1536,7 +1536,7 @@ impl Drop for DockerLeftovers {
 }
 
 /// (exit code, stdout, stderr) with what must differ between two engines made equal: their
-/// data roots, and ids and anonymous volume names (64 hex digits).
+/// data roots, ids and anonymous volume names (64 hex digits), and creation times.
 fn redacted(output: &Output, roots: &[&Path]) -> (Option<i32>, String, String) {
     let redact = |bytes: &[u8]| {
         let mut text = String::from_utf8_lossy(bytes).into_owned();
@@ -1558,6 +1558,20 @@ fn redacted(output: &Output, roots: &[&Path]) -> (Option<i32>, String, String) {
         let out: String = out
             .split_inclusive('\n')
             .filter(|line| !line.contains("msg=\"error waiting for container: context canceled\""))
+            .collect();
+        // Creation times are each engine's own: two creates a moment apart may straddle a second.
+        let out: String = out
+            .split_inclusive('\n')
+            .map(|line| {
+                const KEY: &str = "\"CreatedAt\": \"";
+                match line
+                    .split_once(KEY)
+                    .and_then(|(head, tail)| Some((head, tail.split_once('"')?.1)))
+                {
+                    Some((head, after)) => format!("{head}{KEY}<time>\"{after}"),
+                    None => line.to_owned(),
+                }
+            })
             .collect();
         // The program names itself in run's errors ("docker: …", "See 'docker run --help'.").
         out.replace("berth: ", "docker: ").replace("'berth ", "'docker ")

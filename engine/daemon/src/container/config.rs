@@ -126,9 +126,10 @@ pub fn fill_host_config_defaults(host: &mut HostConfig) {
     if host.runtime.is_empty() {
         host.runtime = "berth-runtime".into();
     }
-    // Docker doubles the memory limit for memory+swap when only memory is given.
+    // Docker doubles the memory limit for memory+swap when only memory is given (a limit
+    // too large to double means no swap limit of its own: the most there is).
     if host.memory > 0 && host.memory_swap == 0 {
-        host.memory_swap = host.memory * 2;
+        host.memory_swap = host.memory.saturating_mul(2);
     }
     for list in [&mut host.dns, &mut host.dns_options, &mut host.dns_search] {
         list.get_or_insert_with(Vec::new);

@@ -6,11 +6,8 @@ use berth_api::types::{ContainerCreateRequest, IdResponse};
 
 use super::config::{fill_host_config_defaults, merge_image_config};
 use super::record::{ContainerRecord, State};
-use super::{Container, ContainerError, Containers, etc_files, mounts, name, new_id};
+use super::{Container, ContainerError, Containers, etc_files, mounts, name, new_id, validate};
 use crate::image::time;
-
-/// Docker refuses memory limits below this.
-const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 impl Containers {
     /// `POST /containers/create?name=…`.
@@ -38,6 +35,8 @@ impl Containers {
             mut host_config,
             networking_config,
         } = request;
+        // As dockerd: the request is checked before its image is looked at.
+        validate::validate(&config, &host_config)?;
         if config.image.is_empty() {
             return Err(ContainerError::BadRequest("image is required".into()));
         }
@@ -52,7 +51,9 @@ impl Containers {
         if command.is_empty() {
             return Err(ContainerError::BadRequest("No command specified".into()));
         }
-        validate_host_config(&host_config)?;
+        // dockerd reads --security-opt here, and gives its mistakes no kind: a 500.
+        super::spec::SecurityOptions::parse(&host_config)
+            .map_err(|e| ContainerError::Internal(e.to_string()))?;
         fill_host_config_defaults(&mut host_config);
         // Capabilities are checked now, so a bad --cap-add fails create, not start.
         super::spec::capabilities(&host_config).map_err(|e| ContainerError::BadRequest(e.to_string()))?;
@@ -187,46 +188,4 @@ impl Containers {
         self.event(&container, "rename", &[("oldName", old)]);
         Ok(())
     }
-}
-
-/// The checks Docker makes on a host config at create.
-fn validate_host_config(host: &berth_api::types::HostConfig) -> Result<(), ContainerError> {
-    let bad = |m: &str| Err(ContainerError::BadRequest(m.to_owned()));
-    if host.memory > 0 && host.memory < MIN_MEMORY {
-        return bad("Minimum memory limit allowed is 6MB");
-    }
-    if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
-        return bad("Minimum memoryswap limit should be larger than memory limit, see usage");
-    }
-    if host.nano_cpus > 0 && (host.cpu_period > 0 || host.cpu_quota > 0) {
-        return bad("Conflicting options: Nano CPUs and CPU Period cannot both be set");
-    }
-    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-    if host.nano_cpus < 0 || host.nano_cpus > ncpu * 1_000_000_000 {
-        return Err(ContainerError::BadRequest(format!(
-            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
-        )));
-    }
-    let policy = &host.restart_policy;
-    match policy.name.as_str() {
-        "" | "no" | "always" | "unless-stopped" => {
-            if policy.maximum_retry_count != 0 {
-                return bad("maximum retry count cannot be used with restart policy 'always'");
-            }
-        }
-        "on-failure" => {
-            if policy.maximum_retry_count < 0 {
-                return bad("maximum retry count cannot be negative");
-            }
-        }
-        other => {
-            return Err(ContainerError::BadRequest(format!(
-                "invalid restart policy '{other}'"
-            )));
-        }
-    }
-    if host.auto_remove && !matches!(policy.name.as_str(), "" | "no") {
-        return bad("conflicting options: cannot specify both --restart and --rm");
-    }
-    Ok(())
 }

@@ -100,7 +100,7 @@ impl Containers {
 
     /// Docker's `GetContainerLayerSize`: the bytes in the writable layer, and those plus the
     /// image's layers.
-    fn sizes(&self, record: &ContainerRecord) -> (i64, i64) {
+    pub(super) fn sizes(&self, record: &ContainerRecord) -> (i64, i64) {
         // Docker's `directory.Size` of the writable layer: a tree the container made.
         let rw = crate::tree::size(self.paths(&record.id).upper()) as i64;
         let image = self.inner.images.size(&record.image).unwrap_or(0) as i64;

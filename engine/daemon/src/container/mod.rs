@@ -19,6 +19,7 @@ mod monitor;
 pub mod mounts;
 pub mod name;
 mod network;
+mod prune;
 pub mod record;
 mod remove;
 mod restore;
@@ -28,6 +29,7 @@ mod start;
 mod stop;
 mod top;
 mod user;
+mod validate;
 mod wait;
 
 use std::collections::BTreeMap;

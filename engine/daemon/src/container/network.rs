@@ -57,9 +57,13 @@ fn user_aliases(settings: &EndpointSettings, short_id: &str) -> Vec<String> {
         .collect()
 }
 
-/// `--add-host name:ip` → a hosts line.
-fn extra_host_line(entry: &str) -> Option<String> {
-    let (name, ip) = entry.rsplit_once(':').or_else(|| entry.split_once('='))?;
+/// `--add-host name:ip` → a hosts line: split at the first colon (an IPv6 address keeps its
+/// own), `host-gateway` standing for the host, as Docker writes it.
+fn extra_host_line(entry: &str, host_gateway: std::net::Ipv4Addr) -> Option<String> {
+    let (name, ip) = entry.split_once(':')?;
+    if ip == "host-gateway" {
+        return Some(format!("{host_gateway}\t{name}"));
+    }
     Some(format!("{ip}\t{name}"))
 }
 
@@ -283,7 +287,7 @@ impl Containers {
             .extra_hosts
             .iter()
             .flatten()
-            .filter_map(|e| extra_host_line(e))
+            .filter_map(|e| extra_host_line(e, self.inner.networks.host_gateway()))
             .collect();
         let start = |e: NetworkError| ContainerError::Start(e.to_string());
         let mode = mode_of(&host.network_mode);

@@ -14,6 +14,8 @@ struct Profile {
     default_action: serde_json::Value,
     #[serde(default)]
     default_errno_ret: Option<u32>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    architectures: Vec<String>,
     #[serde(default)]
     arch_map: Vec<ArchMap>,
     #[serde(default)]
@@ -76,21 +78,46 @@ pub struct Target<'a> {
 /// Why a profile could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
-    /// the profile is not valid JSON of Docker's seccomp format
-    #[error("invalid seccomp profile: {0}")]
-    Profile(#[from] serde_json::Error),
+    /// the profile is not valid JSON of Docker's seccomp format (dockerd's words; a syntax
+    /// error in Go's)
+    #[error("Decoding seccomp profile failed: {0}")]
+    Profile(String),
+    /// both ways of naming architectures at once
+    #[error(
+        "'architectures' and 'archMap' were specified in the seccomp profile, use either 'architectures' or 'archMap'"
+    )]
+    Architectures,
+}
+
+impl From<serde_json::Error> for SeccompError {
+    fn from(error: serde_json::Error) -> Self {
+        SeccompError::Profile(error.to_string())
+    }
 }
 
 /// Docker's `setupSeccomp`.
 pub fn to_oci(profile_json: &str, target: &Target<'_>) -> Result<LinuxSeccomp, SeccompError> {
+    if let Err(crate::go_json::SyntaxError::Invalid(message)) =
+        crate::go_json::check_syntax(profile_json.as_bytes())
+    {
+        return Err(SeccompError::Profile(message));
+    }
     let profile: Profile = serde_json::from_str(profile_json)?;
+    if !profile.architectures.is_empty() && !profile.arch_map.is_empty() {
+        return Err(SeccompError::Architectures);
+    }
     let native = seccomp_arch(target.arch);
-    let architectures: Vec<String> = profile
-        .arch_map
-        .iter()
-        .filter(|a| Some(a.architecture.as_str()) == native)
-        .flat_map(|a| std::iter::once(a.architecture.clone()).chain(a.sub_architectures.iter().cloned()))
-        .collect();
+    // A profile of the request's may list its architectures plainly (or none: the native one).
+    let architectures: Vec<String> = if profile.arch_map.is_empty() {
+        profile.architectures.clone()
+    } else {
+        profile
+            .arch_map
+            .iter()
+            .filter(|a| Some(a.architecture.as_str()) == native)
+            .flat_map(|a| std::iter::once(a.architecture.clone()).chain(a.sub_architectures.iter().cloned()))
+            .collect()
+    };
     let mut syscalls = Vec::new();
     for rule in profile.syscalls {
         if rule.excludes.arches.iter().any(|a| a == target.arch)

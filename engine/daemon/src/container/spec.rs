@@ -126,6 +126,101 @@ pub enum SpecError {
     Invalid(String),
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
+    /// a `--security-opt` without a value (`--security-opt bogus`)
+    #[error("invalid --security-opt 1: {0:?}")]
+    SecurityOptForm(String),
+    /// a `--security-opt` dockerd does not know, or a `no-new-privileges` that is no boolean
+    #[error("invalid --security-opt 2: {0:?}")]
+    SecurityOptKey(String),
+    /// a `--device` whose host path is not a device node
+    #[error("error gathering device information while adding custom device {path:?}: {reason}")]
+    Device { path: String, reason: String },
+}
+
+/// `--security-opt` as dockerd's `parseSecurityOpt` reads it. `label` and `apparmor` are
+/// accepted and have no effect: berth has neither SELinux nor AppArmor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecurityOptions {
+    pub no_new_privileges: bool,
+    /// `seccomp=…`: `unconfined`, or a profile's JSON (the CLI sends the file's content).
+    pub seccomp: Option<String>,
+}
+
+impl SecurityOptions {
+    pub fn parse(host: &HostConfig) -> Result<SecurityOptions, SpecError> {
+        let mut options = SecurityOptions::default();
+        for option in host.security_opt.iter().flatten() {
+            if option == "no-new-privileges" {
+                options.no_new_privileges = true;
+                continue;
+            }
+            if option == "disable" {
+                continue;
+            }
+            // `key=value`, or the older `key:value`.
+            let Some((key, value)) = option.split_once('=').or_else(|| option.split_once(':')) else {
+                return Err(SpecError::SecurityOptForm(option.clone()));
+            };
+            match key {
+                "label" | "apparmor" => {}
+                "seccomp" => options.seccomp = Some(value.to_owned()),
+                "no-new-privileges" => {
+                    options.no_new_privileges =
+                        go_parse_bool(value).ok_or_else(|| SpecError::SecurityOptKey(option.clone()))?;
+                }
+                _ => return Err(SpecError::SecurityOptKey(option.clone())),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// `--device`s as the OCI spec takes them: the nodes to make (`linux.devices`) and the cgroup
+/// rules that let the container use them, read from the host's nodes as dockerd's
+/// `DevicesFromPath` does (a symlink is followed).
+fn devices(host: &HostConfig) -> Result<(Vec<Value>, Vec<Value>), SpecError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let (mut nodes, mut rules) = (Vec::new(), Vec::new());
+    for device in host.devices.iter().flatten() {
+        let refused = |reason: String| SpecError::Device {
+            path: device.path_on_host.clone(),
+            reason,
+        };
+        let meta = std::fs::metadata(&device.path_on_host).map_err(|e| refused(crate::go_error::text(&e)))?;
+        let kind = if meta.file_type().is_char_device() {
+            "c"
+        } else if meta.file_type().is_block_device() {
+            "b"
+        } else {
+            return Err(refused("not a device node".into()));
+        };
+        let (major, minor) = (libc::major(meta.rdev()), libc::minor(meta.rdev()));
+        // The API may leave out what the CLI always fills in.
+        let path = match device.path_in_container.as_str() {
+            "" => device.path_on_host.clone(),
+            relative if !relative.starts_with('/') => format!("/{relative}"),
+            absolute => absolute.to_owned(),
+        };
+        let access = match device.cgroup_permissions.as_str() {
+            "" => "rwm",
+            given => given,
+        };
+        nodes.push(json!({
+            "path": path, "type": kind, "major": major, "minor": minor,
+            "fileMode": meta.permissions().mode() & 0o7777, "uid": meta.uid(), "gid": meta.gid(),
+        }));
+        rules.push(json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": access}));
+    }
+    Ok((nodes, rules))
 }
 
 /// `cap_add`/`cap_drop` on top of the defaults (or all of them when privileged).
@@ -217,7 +312,7 @@ fn device_rules(privileged: bool) -> Value {
     ])
 }
 
-fn resources(host: &HostConfig) -> Value {
+fn resources(host: &HostConfig, device_rules_added: Vec<Value>) -> Value {
     let mut memory = json!({});
     if host.memory > 0 {
         memory["limit"] = host.memory.into();
@@ -257,7 +352,11 @@ fn resources(host: &HostConfig) -> Value {
     if !host.cpuset_mems.is_empty() {
         cpu["mems"] = host.cpuset_mems.clone().into();
     }
-    let mut resources = json!({"devices": device_rules(host.privileged), "memory": memory, "cpu": cpu});
+    let mut rules = device_rules(host.privileged);
+    if let Some(rules) = rules.as_array_mut() {
+        rules.extend(device_rules_added);
+    }
+    let mut resources = json!({"devices": rules, "memory": memory, "cpu": cpu});
     if let Some(limit) = host.pids_limit.filter(|l| *l > 0) {
         resources["pids"] = json!({"limit": limit});
     }
@@ -348,17 +447,9 @@ pub fn build(input: SpecInput<'_>) -> Result<Spec, SpecError> {
         namespaces.push(json!({"type": "cgroup"}));
     }
 
-    let no_new_privileges = host
-        .security_opt
-        .iter()
-        .flatten()
-        .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true");
-    let seccomp_unconfined = host.privileged
-        || host
-            .security_opt
-            .iter()
-            .flatten()
-            .any(|o| o == "seccomp=unconfined" || o == "seccomp:unconfined");
+    let security = SecurityOptions::parse(host)?;
+    let no_new_privileges = security.no_new_privileges;
+    let (device_nodes, device_rules_added) = devices(host)?;
     let cgroup_parent = if host.cgroup_parent.is_empty() {
         "/berth"
     } else {
@@ -366,14 +457,22 @@ pub fn build(input: SpecInput<'_>) -> Result<Spec, SpecError> {
     };
     let mut linux = json!({
         "namespaces": namespaces,
-        "resources": resources(host),
+        "resources": resources(host, device_rules_added),
+        "devices": device_nodes,
         "cgroupsPath": format!("{}/{}", cgroup_parent.trim_end_matches('/'), input.id),
     });
+    // Docker's two defaults outside the host's network, then the request's (which win); the
+    // runtime refuses those that would reach beyond the container's namespaces.
+    let mut sysctl = serde_json::Map::new();
     if host.network_mode != "host" {
-        linux["sysctl"] = json!({
-            "net.ipv4.ip_unprivileged_port_start": "0",
-            "net.ipv4.ping_group_range": "0 2147483647",
-        });
+        sysctl.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
+        sysctl.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+    }
+    for (key, value) in host.sysctls.iter().flatten() {
+        sysctl.insert(key.clone(), value.clone().into());
+    }
+    if !sysctl.is_empty() {
+        linux["sysctl"] = Value::Object(sysctl);
     }
     if !host.privileged {
         let masked = host
@@ -387,13 +486,21 @@ pub fn build(input: SpecInput<'_>) -> Result<Spec, SpecError> {
         linux["maskedPaths"] = masked.into();
         linux["readonlyPaths"] = readonly.into();
     }
-    if !seccomp_unconfined {
+    // Docker's order: privileged runs unconfined, then `seccomp=unconfined`, then the
+    // request's profile, then the default one.
+    let profile = match security.seccomp.as_deref() {
+        _ if host.privileged => None,
+        Some("unconfined") => None,
+        Some(custom) => Some(custom),
+        None => Some(seccomp::DEFAULT_PROFILE),
+    };
+    if let Some(profile) = profile {
         let target = seccomp::Target {
             arch: crate::image::go_arch(),
             kernel: seccomp::kernel_version(),
             capabilities: &caps,
         };
-        let profile = seccomp::to_oci(seccomp::DEFAULT_PROFILE, &target)?;
+        let profile = seccomp::to_oci(profile, &target)?;
         linux["seccomp"] = serde_json::to_value(profile).map_err(|e| SpecError::Invalid(e.to_string()))?;
     }
 

@@ -15,6 +15,12 @@ pub fn parse_signal(name: &str) -> Result<i32, ContainerError> {
         .ok_or_else(|| ContainerError::BadRequest(format!("Invalid signal: {name}")))
 }
 
+/// The signal `stop` sends first: the container's stop signal, or SIGTERM when it has none or
+/// one the kernel lacks (as Docker's `StopSignal()`), so every container can be stopped.
+pub fn stop_signal(name: &str) -> i32 {
+    berth_shim::signal::parse_signal(name).unwrap_or(libc::SIGTERM)
+}
+
 impl Containers {
     /// `POST /containers/{id}/stop?t=…`.
     pub async fn stop(&self, name: &str, timeout: Option<i64>) -> Result<(), ContainerError> {
@@ -41,11 +47,7 @@ impl Containers {
             return Err(ContainerError::NotModified);
         }
         container.update(&self.inner.tmp, |r| r.manually_stopped = true)?;
-        let signal = if record.config.stop_signal.is_empty() {
-            15
-        } else {
-            parse_signal(&record.config.stop_signal)?
-        };
+        let signal = stop_signal(&record.config.stop_signal);
         let timeout = timeout
             .or(record.config.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);

@@ -273,7 +273,13 @@ impl Images {
     /// Docker's rules for a name given to save: an id (no tags), a repository (all its tags),
     /// or a tag.
     fn save_selection(&self, name: &str) -> Result<Vec<(Digest, Option<Reference>)>, ImageError> {
-        if let Ok(reference) = Reference::parse_normalized(name) {
+        let parsed = Reference::parse_normalized(name);
+        match &parsed {
+            // 64 hex digits are an image id.
+            Err(crate::reference::ReferenceError::HexName(_)) | Ok(_) => {}
+            Err(e) => return Err(ImageError::NewName(e.clone())),
+        }
+        if let Ok(reference) = parsed {
             if reference.tag().is_none() && reference.digest().is_none() {
                 let tagged: Vec<_> = self
                     .store

@@ -54,6 +54,13 @@ pub enum ImageError {
     /// the store failed (500)
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `image inspect`'s words for a failed lookup (dockerd wraps it); the status is the cause's
+    #[error("no such image: {name}: {source}")]
+    Inspect { name: String, source: Box<ImageError> },
+    /// a new name that does not parse (a tag's target, a name to save): dockerd gives such an
+    /// error no kind, so it answers 500
+    #[error(transparent)]
+    NewName(ReferenceError),
 }
 
 /// A container standing on an image: rmi and prune must know, as Docker's do.
@@ -144,9 +151,10 @@ impl Images {
         }
         Err(match parsed {
             Ok(reference) => ImageError::NotFound(reference.familiar_string()),
+            // 64 hex digits name an image id (Docker's `ParseAnyReference`): not found.
             Err(ReferenceError::HexName(_)) => ImageError::NotFound(name.to_owned()),
-            Err(e) if !name.contains(':') && !name.contains('@') && name.to_lowercase() == name => e.into(),
-            Err(_) => ImageError::NotFound(name.to_owned()),
+            // A name that is no reference at all is the client's mistake (400), as in Docker.
+            Err(e) => e.into(),
         })
     }
 
@@ -291,7 +299,10 @@ impl Images {
 
     /// `GET /images/{name}/json`.
     pub fn inspect(&self, name: &str) -> Result<ImageInspect, ImageError> {
-        let id = self.resolve(name)?;
+        let id = self.resolve(name).map_err(|source| ImageError::Inspect {
+            name: name.to_owned(),
+            source: Box::new(source),
+        })?;
         let config = self.config(&id)?;
         let record = self.record(&id)?;
         let (tags, digests) = self.names(&id);
@@ -381,9 +392,9 @@ impl Images {
     /// `POST /images/{name}/tag?repo=…&tag=…`.
     pub fn tag(&self, name: &str, repo: &str, tag: &str) -> Result<(), ImageError> {
         let id = self.resolve(name)?;
-        let mut target = Reference::parse_normalized(repo)?;
+        let mut target = Reference::parse_normalized(repo).map_err(ImageError::NewName)?;
         if !tag.is_empty() {
-            target = target.with_tag(tag)?;
+            target = target.with_tag(tag).map_err(ImageError::NewName)?;
         }
         if target.digest().is_some() {
             return Err(ImageError::BadRequest(

@@ -7,7 +7,7 @@
 
 use berth_api::types::{ImageDeleteResponseItem, ImagePruneResponse};
 
-use super::{ImageError, ImageUser, Images, label_matches};
+use super::{ImageError, ImageUser, Images};
 use crate::digest::Digest;
 use crate::reference::Reference;
 
@@ -278,11 +278,12 @@ impl Images {
         Ok(None)
     }
 
-    /// `POST /images/prune`: dangling images (or, with `all`, every image no container uses).
+    /// `POST /images/prune`: dangling images (or, with `all`, every image no container uses)
+    /// that the filters select.
     pub fn prune(
         &self,
         all: bool,
-        labels: &[String],
+        filter: &crate::prune::PruneFilter,
         users: &[ImageUser],
     ) -> Result<ImagePruneResponse, ImageError> {
         let mut deleted = Vec::new();
@@ -295,8 +296,9 @@ impl Images {
                 continue;
             }
             let config = self.config(&id)?;
-            let image_labels = config.container_config().labels;
-            if !labels.iter().all(|l| label_matches(image_labels.as_ref(), l)) {
+            // An image without a creation time is as old as Go's zero time: before any `until`.
+            let created = config.created.as_deref().unwrap_or("0001-01-01T00:00:00Z");
+            if !filter.selects(created, config.container_config().labels.as_ref()) {
                 continue;
             }
             let references = self.store.tags.references_to(&id);

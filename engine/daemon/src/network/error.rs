@@ -34,6 +34,10 @@ pub enum NetworkError {
     /// a port spec that doesn't parse (400)
     #[error(transparent)]
     Port(#[from] PortError),
+    /// the subnet has no address for its gateway: a /31 or /32, or the gateway asked for is its
+    /// network or broadcast address (500, as Docker)
+    #[error("failed to allocate gateway ({gateway}): {reason}")]
+    Gateway { gateway: String, reason: String },
     /// no address to give (403, as Docker)
     #[error(transparent)]
     Address(#[from] IpamError),

@@ -183,6 +183,15 @@ impl State {
             .map(|n| n.record.bridge.clone())
             .collect()
     }
+
+    /// The bridges berthd made (those it may delete).
+    fn own_bridges(&self) -> Vec<String> {
+        self.networks
+            .values()
+            .filter(|n| n.record.driver == BRIDGE && !n.record.adopted_bridge)
+            .map(|n| n.record.bridge.clone())
+            .collect()
+    }
 }
 
 /// The networks service.
@@ -298,6 +307,12 @@ impl Networks {
         &self.config.bridge_name
     }
 
+    /// The host as containers reach it: the default bridge's gateway (what `--add-host
+    /// name:host-gateway` stands for, as dockerd's default `host-gateway-ip`).
+    pub fn host_gateway(&self) -> Ipv4Addr {
+        self.config.bip.addr()
+    }
+
     /// Make the kernel match the records: every bridge up with its gateway, forwarding on, the
     /// nftables table written, Docker's FORWARD chain told about berth's bridges. Blocking.
     pub fn setup(&self) -> Result<(), NetworkError> {
@@ -377,13 +392,13 @@ impl Networks {
     /// keep their network until berthd is back and they exit). Blocking.
     pub fn shutdown(&self) {
         self.finish_link_deletions();
-        let (running, bridges) = {
+        let (running, bridges, own) = {
             let mut state = self.state();
             // Proxies and DNS servers are berthd's tasks: they stop with it.
             for sandbox in state.sandboxes.values_mut() {
                 sandbox.stop_services();
             }
-            (state.sandboxes.len(), state.bridges())
+            (state.sandboxes.len(), state.bridges(), state.own_bridges())
         };
         if running > 0 {
             tracing::info!("{running} container(s) still running: keeping their bridges and rules");
@@ -395,7 +410,8 @@ impl Networks {
         if let Err(e) = firewall::delete(&self.table_name()) {
             tracing::warn!("{e}");
         }
-        for bridge in &bridges {
+        // A bridge someone else made stays, as it was found.
+        for bridge in &own {
             if let Err(e) = self.block_on(self.host.delete_link(bridge)) {
                 tracing::warn!("delete bridge {bridge}: {e}");
             }
@@ -501,24 +517,19 @@ impl Networks {
                     )));
                 }
             }
-            let gateway = if wanted.gateway.is_empty() {
-                ipam::default_gateway(subnet)
-            } else {
-                match wanted.gateway.parse::<Ipv4Addr>() {
-                    Ok(ip) if subnet.contains(&ip) => ip,
-                    _ => {
-                        return Err(NetworkError::Invalid(format!(
-                            "no matching subnet for gateway {}",
-                            wanted.gateway
-                        )));
-                    }
-                }
-            };
+            let gateway = gateway_of(subnet, &wanted.gateway)?;
             let options = request.options.clone().unwrap_or_default();
             let bridge = options
                 .get("com.docker.network.bridge.name")
                 .cloned()
                 .unwrap_or_else(|| format!("brb-{}", &id[..11]));
+            // Two networks never share a bridge: removing one would take the other's away.
+            if let Some(other) = state.networks.values().find(|n| n.record.bridge == bridge) {
+                return Err(NetworkError::Forbidden(format!(
+                    "cannot create network {id} ({bridge}): conflicts with network {} ({}): networks have same bridge name",
+                    other.record.id, other.record.bridge
+                )));
+            }
             NetworkRecord {
                 id: id.clone(),
                 name: name.clone(),
@@ -542,8 +553,15 @@ impl Networks {
                         .unwrap_or_default(),
                 ),
                 default_bridge: false,
+                adopted_bridge: false,
             }
         };
+        // A bridge someone else made is used as it is (Docker's behaviour) and left behind.
+        let mut record = record;
+        record.adopted_bridge = self
+            .block_on(self.host.index(&record.bridge))
+            .map_err(kernel(format!("look up link {}", record.bridge)))?
+            .is_some();
         self.ensure_bridge(&record)?;
         let made = (|| {
             record.save(&self.config.records, &self.config.tmp)?;
@@ -555,7 +573,9 @@ impl Networks {
         if let Err(e) = made {
             self.state().networks.remove(&id);
             let _ = NetworkRecord::delete(&self.config.records, &id);
-            let _ = self.block_on(self.host.delete_link(&record.bridge));
+            if !record.adopted_bridge {
+                let _ = self.block_on(self.host.delete_link(&record.bridge));
+            }
             let _ = self.refresh_firewall();
             return Err(e);
         }
@@ -632,11 +652,58 @@ impl Networks {
         };
         NetworkRecord::delete(&self.config.records, &record.id)?;
         firewall::remove_from_docker_user(std::slice::from_ref(&record.bridge))?;
+        if record.adopted_bridge {
+            // Only the gateway address was berthd's: the bridge stays as it was found.
+            if let (Some(gateway), Some(subnet)) = (record.gateway_ip(), record.subnet_net()) {
+                self.block_on(
+                    self.host
+                        .delete_address(&record.bridge, gateway, subnet.prefix_len()),
+                )
+                .map_err(kernel(format!("take the gateway off bridge {}", record.bridge)))?;
+            }
+            self.refresh_firewall()?;
+            crate::explain!(
+                "removed network {} and left bridge {} that it did not make",
+                record.name,
+                record.bridge
+            );
+            return Ok(record.id);
+        }
         self.block_on(self.host.delete_link(&record.bridge))
             .map_err(kernel(format!("delete bridge {}", record.bridge)))?;
         self.refresh_firewall()?;
         crate::explain!("removed network {} and its bridge {}", record.name, record.bridge);
         Ok(record.id)
+    }
+}
+
+/// The gateway of a new network: the one asked for, or the subnet's first address. Docker's IPAM
+/// never hands out a subnet's network or broadcast address, so a /31 or /32 has none to give.
+fn gateway_of(subnet: Ipv4Net, wanted: &str) -> Result<Ipv4Addr, NetworkError> {
+    let refused = |reason: &str| NetworkError::Gateway {
+        gateway: wanted.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let has_hosts = subnet.prefix_len() <= 30;
+    if wanted.is_empty() {
+        return match has_hosts {
+            true => Ok(ipam::default_gateway(subnet)),
+            false => Err(refused("No available addresses on this pool")),
+        };
+    }
+    match wanted.parse::<Ipv4Addr>() {
+        Ok(ip) if subnet.contains(&ip) => {
+            if !has_hosts {
+                Err(refused("No available addresses on this pool"))
+            } else if ip == subnet.network() || ip == subnet.broadcast() {
+                Err(refused("Address already in use"))
+            } else {
+                Ok(ip)
+            }
+        }
+        _ => Err(NetworkError::Invalid(format!(
+            "no matching subnet for gateway {wanted}"
+        ))),
     }
 }
 

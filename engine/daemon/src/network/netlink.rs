@@ -208,6 +208,39 @@ impl Netlink {
         }
     }
 
+    /// Take `address/prefix` off link `name` (already gone, or the link gone, is fine).
+    pub async fn delete_address(&self, name: &str, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        let Some(index) = self.index(name).await? else {
+            return Ok(());
+        };
+        let found: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(IpAddr::V4(address))
+            .set_prefix_length_filter(prefix)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(io_error)?;
+        for message in found {
+            match self
+                .handle
+                .address()
+                .del(message)
+                .execute()
+                .await
+                .map_err(io_error)
+            {
+                Ok(()) => crate::explain!("took the address {address}/{prefix} off {name}"),
+                Err(e) if errno_of(&e) == Some(libc::EADDRNOTAVAIL) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// The default route, through `gateway`.
     pub async fn add_default_route(&self, gateway: Ipv4Addr) -> io::Result<()> {
         let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).build();

@@ -51,6 +51,10 @@ pub struct NetworkRecord {
     /// The default `bridge` network (no DNS, legacy links, top-level inspect fields).
     #[serde(default)]
     pub default_bridge: bool,
+    /// The bridge was there before the network (`com.docker.network.bridge.name` named a link
+    /// someone else made): berthd uses it but never deletes it, as Docker's `ifaceCreatedByUser`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted_bridge: bool,
 }
 
 impl NetworkRecord {

@@ -121,20 +121,15 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, 
     Ok(Json(rows).into_response())
 }
 
-async fn prune(State(engine): State<Engine>) -> Result<Response, ApiError> {
-    let mut deleted = Vec::new();
-    for container in engine.containers.all() {
-        let record = container.record();
-        if !record.state.status.is_running()
-            && engine.containers.remove(&record.id, false, false).await.is_ok()
-        {
-            deleted.push(record.id);
-        }
-    }
-    // berth reports no space reclaimed (its answer says 0 too).
-    engine.events.publish_prune("container", 0);
-    Ok(Json(serde_json::json!({"ContainersDeleted": if deleted.is_empty() { None } else { Some(deleted) }, "SpaceReclaimed": 0}))
-        .into_response())
+async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
+    let filter = params.filters()?.prune(&["label", "label!", "until"])?;
+    let pruned = engine.containers.prune(&filter).await;
+    engine.events.publish_prune("container", pruned.reclaimed);
+    let deleted = Some(pruned.ids).filter(|ids| !ids.is_empty());
+    Ok(
+        Json(serde_json::json!({"ContainersDeleted": deleted, "SpaceReclaimed": pruned.reclaimed}))
+            .into_response(),
+    )
 }
 
 async fn inspect(
@@ -350,7 +345,7 @@ async fn exec_start(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let config: ExecStartConfig = body_json(body).await.unwrap_or_default();
+    let config = exec_start_config(super::body_json_value(body).await?)?;
     let started = match engine.containers.exec_start(&id, config.detach).await {
         Ok(started) => started,
         // As Docker: an attached exec that could not start is still answered 101, and the
@@ -377,6 +372,40 @@ async fn exec_start(
             }))
         }
     }
+}
+
+/// `ExecStartCheck` as Go decodes it: field names in any case, `null` as nothing, and a value
+/// of the wrong kind refused in Go's words (never run with defaults instead).
+fn exec_start_config(body: serde_json::Value) -> Result<ExecStartConfig, ApiError> {
+    let mut config = ExecStartConfig::default();
+    let fields = match body {
+        serde_json::Value::Null => return Ok(config),
+        serde_json::Value::Object(fields) => fields,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "json: cannot unmarshal {} into Go value of type types.ExecStartCheck",
+                crate::go_json::kind(&other)
+            )));
+        }
+    };
+    for (key, value) in &fields {
+        let (name, field) = match key.to_ascii_lowercase().as_str() {
+            "detach" => ("Detach", &mut config.detach),
+            "tty" => ("Tty", &mut config.tty),
+            _ => continue,
+        };
+        match value {
+            serde_json::Value::Bool(b) => *field = *b,
+            serde_json::Value::Null => {}
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "json: cannot unmarshal {} into Go struct field ExecStartCheck.{name} of type bool",
+                    crate::go_json::kind(other)
+                )));
+            }
+        }
+    }
+    Ok(config)
 }
 
 async fn exec_resize(

@@ -66,7 +66,8 @@ fn image_status(error: &ImageError) -> StatusCode {
         ImageError::Store(StoreError::Layer(_)) | ImageError::Store(StoreError::DigestMismatch { .. }) => {
             StatusCode::BAD_REQUEST
         }
-        ImageError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ImageError::Store(_) | ImageError::NewName(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ImageError::Inspect { source, .. } => image_status(source),
     }
 }
 

@@ -185,15 +185,17 @@ impl Write for ChannelWriter {
 
 async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
     let filters = params.filters()?;
-    filters.only(&["dangling", "label", "until"])?;
+    let accepted = ["dangling", "label", "label!", "until"];
+    filters.only(&accepted)?;
+    // Docker reads `dangling` before `until`.
     let all = filters.bool("dangling")? == Some(false);
-    let labels = filters.values("label").to_vec();
+    let filter = filters.prune(&accepted)?;
     Ok(Json(
         blocking(move || {
             // Users counted and images removed in one step: no create comes between.
             let _removing = engine.images.removal_guard();
             let users = engine.image_users();
-            engine.images.prune(all, &labels, &users)
+            engine.images.prune(all, &filter, &users)
         })
         .await?,
     )

@@ -57,8 +57,19 @@ async fn not_found() -> ApiError {
 /// is a few kilobytes), far below what would weigh on the daemon.
 pub const JSON_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
-/// Read a whole JSON request body (at most [`JSON_BODY_LIMIT`] bytes).
+/// Read a whole JSON request body (at most [`JSON_BODY_LIMIT`] bytes), refused in Go's words as
+/// dockerd's decoder refuses it.
 pub async fn body_json<T: serde::de::DeserializeOwned>(body: axum::body::Body) -> Result<T, ApiError> {
+    let value = match body_json_value(body).await? {
+        // Go decodes `null` into a struct as nothing at all: the zero value.
+        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+        value => value,
+    };
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+/// The first JSON value of a request body (what Go's `json.Decoder` reads).
+pub async fn body_json_value(body: axum::body::Body) -> Result<serde_json::Value, ApiError> {
     use http_body_util::BodyExt;
     let bytes = http_body_util::Limited::new(body, JSON_BODY_LIMIT)
         .collect()
@@ -74,10 +85,13 @@ pub async fn body_json<T: serde::de::DeserializeOwned>(body: axum::body::Body) -
             }
         })?
         .to_bytes();
-    if bytes.is_empty() {
-        return Err(ApiError::bad_request("invalid JSON: the request body is empty"));
+    match crate::go_json::check_syntax(&bytes) {
+        Err(crate::go_json::SyntaxError::Empty) => {
+            Err(ApiError::bad_request("got EOF while reading request body"))
+        }
+        Err(crate::go_json::SyntaxError::Invalid(message)) => Err(ApiError::bad_request(message)),
+        Ok(_) => crate::go_json::first_value(&bytes).map_err(ApiError::bad_request),
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
 /// A streamed response body fed by a channel (logs, events, explain): the body ends when the

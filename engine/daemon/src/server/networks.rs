@@ -40,6 +40,7 @@ pub fn status_of(error: &NetworkError) -> StatusCode {
         | NetworkError::Forbidden(_)
         | NetworkError::Address(_) => StatusCode::FORBIDDEN,
         NetworkError::PortBind { .. }
+        | NetworkError::Gateway { .. }
         | NetworkError::Kernel { .. }
         | NetworkError::Firewall(_)
         | NetworkError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,39 +154,15 @@ async fn disconnect(
     Ok(StatusCode::OK.into_response())
 }
 
-/// When a network was made, in seconds since the epoch.
-fn created_unix(network: &Network) -> i64 {
-    crate::image::time::parse_unix(&network.created)
-}
-
-/// `until=` as Docker takes it: a Unix time or an RFC 3339 date.
-fn parse_until(value: &str) -> Result<i64, ApiError> {
-    if let Ok(seconds) = value.split('.').next().unwrap_or(value).parse::<i64>() {
-        return Ok(seconds);
-    }
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.timestamp())
-        .map_err(|_| ApiError::bad_request(format!("invalid filter 'until={value}'")))
-}
-
-/// Docker's prune: every user-defined network no running container is attached to.
+/// Docker's prune: every user-defined network no running container is attached to, that the
+/// filters select.
 async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
-    let filters = params.filters()?;
-    filters.only(&["label", "until"])?;
-    let until = filters
-        .values("until")
-        .iter()
-        .map(|u| parse_until(u))
-        .collect::<Result<Vec<_>, _>>()?;
+    let filter = params.filters()?.prune(&["label", "label!", "until"])?;
     let mut deleted = Vec::new();
     for network in engine.networks.list() {
         if matches!(network.name.as_str(), "bridge" | "host" | "none")
             || engine.networks.has_endpoints(&network.id)
-            || !filters
-                .values("label")
-                .iter()
-                .all(|l| label_matches(Some(&network.labels), l))
-            || until.iter().any(|u| created_unix(&network) >= *u)
+            || !filter.selects(&network.created, Some(&network.labels))
         {
             continue;
         }
@@ -197,7 +174,7 @@ async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response,
     }
     engine.events.publish_prune("network", 0);
     Ok(Json(NetworkPruneResponse {
-        networks_deleted: Some(deleted),
+        networks_deleted: Some(deleted).filter(|d| !d.is_empty()),
     })
     .into_response())
 }

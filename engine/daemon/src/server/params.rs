@@ -95,6 +95,24 @@ impl Filters {
         }
     }
 
+    /// The filters of a prune: refuses keys outside `allowed` (Docker's `Invalid filter 'x'`)
+    /// and an `until` Docker can't read (a 500 with its message, as dockerd answers).
+    pub fn prune(&self, allowed: &[&str]) -> Result<crate::prune::PruneFilter, ApiError> {
+        self.only(allowed)?;
+        let until = match self.values("until") {
+            [] => None,
+            [until] => {
+                Some(crate::prune::parse_until(until, chrono::Utc::now()).map_err(ApiError::internal)?)
+            }
+            _ => return Err(ApiError::internal("more than one until filter specified")),
+        };
+        Ok(crate::prune::PruneFilter {
+            until,
+            labels: self.values("label").to_vec(),
+            not_labels: self.values("label!").to_vec(),
+        })
+    }
+
     /// A boolean filter (`dangling=true`); refuses anything but true/false/1/0.
     pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
         match self.values(key) {

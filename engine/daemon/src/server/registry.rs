@@ -60,7 +60,10 @@ fn credentials(headers: &HeaderMap) -> Result<AuthConfig, ApiError> {
 /// `POST /images/create?fromImage=busybox&tag=latest` (a `tag` may be a digest; no tag pulls
 /// every tag), with `platform` and `X-Registry-Auth`.
 pub async fn pull(engine: Engine, params: &Params, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let mut reference = Reference::parse_normalized(params.get("fromImage")).map_err(RegistryError::from)?;
+    // As dockerd: `pull -a` may send `name:`, and the trailing colon is dropped.
+    let from_image = params.get("fromImage");
+    let from_image = from_image.strip_suffix(':').unwrap_or(from_image);
+    let mut reference = Reference::parse_normalized(from_image).map_err(RegistryError::from)?;
     let tag = params.get("tag");
     if !tag.is_empty() {
         reference = match tag.parse::<Digest>() {

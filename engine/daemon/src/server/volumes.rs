@@ -91,18 +91,17 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Docker 20.10's prune: every local volume no container uses, named or anonymous.
+/// Docker 20.10's prune: every local volume no container uses, named or anonymous, that the
+/// filters select.
 async fn prune(State(engine): State<Engine>, params: Params) -> Result<Response, ApiError> {
-    let filters = params.filters()?;
-    filters.only(&["label"])?;
+    let filter = params.filters()?.prune(&["label", "label!"])?;
     let mut deleted = Vec::new();
     let mut reclaimed = 0i64;
     for volume in engine.volumes.list()? {
+        // As Docker: a volume with driver options (a mount of its own) is never pruned.
         if !engine.containers.volume_users(&volume.name).is_empty()
-            || !filters
-                .values("label")
-                .iter()
-                .all(|l| label_matches(volume.labels.as_ref(), l))
+            || volume.options.as_ref().is_some_and(|o| !o.is_empty())
+            || !filter.labels_match(volume.labels.as_ref())
         {
             continue;
         }

@@ -6,7 +6,12 @@
 mod support;
 
 mod archives;
+mod create;
 mod events;
+mod exec;
 mod hostile;
+mod images;
 mod limits;
+mod networks;
+mod prune;
 mod races;

@@ -114,6 +114,9 @@ fn create_in(
     }
 
     let plan = Plan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    if let Some(sysctls) = linux.sysctl() {
+        crate::sysctl::validate(sysctls, &plan)?;
+    }
     let layout = Layout::detect()?;
     let cgroup_path = cgroups::container_path(linux.cgroups_path().as_deref(), &options.id);
     let cgroup = Cgroup::create(&layout, &cgroup_path)?;
