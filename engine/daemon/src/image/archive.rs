@@ -524,3 +524,56 @@ impl Drop for TempFile {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// Property tests: whatever an archive's `manifest.json`, `index.json` and blobs say — names
+/// leading out of it, wrong types, indexes naming indexes — reading it answers.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{Staging, docker_manifest, oci_layout};
+
+    /// JSON in the shapes an archive holds, with hostile strings in it.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let text = prop_oneof![
+            "[a-z/.]{0,12}",
+            Just("../../etc/passwd".to_owned()),
+            Just("/etc/passwd".to_owned()),
+            Just(format!("sha256:{}", "a".repeat(64))),
+            Just("application/vnd.oci.image.index.v1+json".to_owned()),
+            Just("application/vnd.oci.image.manifest.v1+json".to_owned()),
+        ];
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<i64>().prop_map(serde_json::Value::from),
+            text.prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                prop::collection::btree_map(
+                    "(Config|Layers|RepoTags|manifests|digest|mediaType|config|layers|size|annotations)",
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_archive_metadata_is_answered(manifest in json(), index in json(), blob in json()) {
+            let dir = tempfile::tempdir().unwrap();
+            let staging = Staging(dir.path().join("staging"));
+            std::fs::create_dir_all(staging.0.join("blobs/sha256")).unwrap();
+            std::fs::write(staging.0.join("manifest.json"), manifest.to_string()).unwrap();
+            std::fs::write(staging.0.join("index.json"), index.to_string()).unwrap();
+            std::fs::write(staging.0.join("blobs/sha256").join("a".repeat(64)), blob.to_string()).unwrap();
+            let _ = docker_manifest(&staging);
+            let _ = oci_layout(&staging);
+        }
+    }
+}
