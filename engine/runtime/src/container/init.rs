@@ -126,8 +126,10 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         }
     }
 
-    let new_mount_ns = plan.makes(LinuxNamespaceType::Mount);
-    if new_mount_ns {
+    // A joined mount namespace (`path` set) gets the root filesystem built in it all the same,
+    // as runc does: the pivot moves the root of every process in that namespace.
+    let mount_ns = plan.has(LinuxNamespaceType::Mount);
+    if mount_ns {
         let setup = RootfsSetup {
             rootfs: args.rootfs,
             bundle: args.bundle,
@@ -141,7 +143,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             no_pivot: args.no_pivot,
         };
         rootfs::prepare(&setup)?;
-    } else if !plan.has(LinuxNamespaceType::Mount) {
+    } else {
         bail!("a container needs a mount namespace");
     }
 
@@ -158,7 +160,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         std::fs::write(&path, value).with_context(|| format!("cannot set sysctl {key}"))?;
         crate::explain!("set sysctl {key} to {value}");
     }
-    if new_mount_ns {
+    if mount_ns {
         rootfs::finalize(
             linux.readonly_paths().as_deref().unwrap_or(&[]),
             linux.masked_paths().as_deref().unwrap_or(&[]),
