@@ -56,6 +56,10 @@ pub fn run(args: &InitArgs<'_>, channel: &Channel) -> i32 {
         Ok(never) => match never {},
         Err(err) => err,
     };
+    // Already on its way to `start`, which reports it.
+    if let Some(crate::process::ProcessError::Reported(_)) = err.downcast_ref() {
+        return 1;
+    }
     let msg = format!("{err:#}");
     // After `Ready` the parent is gone: the log (and the container's stderr) is all that is left.
     if channel.send_child(&ChildMessage::Failed(msg.clone())).is_err() {
@@ -186,7 +190,8 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             .open(format!("/proc/self/fd/{fifo}"))
             .context("cannot open the exec fifo")?;
         gate.write_all(&[0]).context("cannot write the exec fifo")?;
-        Ok::<(), anyhow::Error>(())
+        // Kept open (close-on-exec) as the failure pipe: `start` reads on until it closes.
+        Ok::<_, anyhow::Error>(Some(gate))
     })?;
     Ok(never)
 }
