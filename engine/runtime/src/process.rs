@@ -1,9 +1,17 @@
 //! The last steps of every container process, init or exec'd: working directory, the program's
-//! path, no_new_privs, seccomp, capabilities and user, then `execve` with every inherited fd above
-//! 2 closed (CVE-2024-21626: a leaked host directory fd let a container walk out of its root).
+//! path, every inherited fd above 2 marked close-on-exec (CVE-2024-21626: a leaked host directory
+//! fd let a container walk out of its root), no_new_privs, seccomp, capabilities and user, then
+//! `execve`.
+//!
+//! Everything that can be checked is checked before `ready` (the program is looked up on the
+//! container's PATH, as runc does), because until then a failure goes back over the setup
+//! channel to `create`. What can only fail later (`execve` itself) is written to the failure
+//! pipe `ready` hands back, so that `start` can report it: nothing fails silently.
 
 use std::convert::Infallible;
 use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -72,6 +80,9 @@ pub enum ProcessError {
     /// the caller's `ready` step failed
     #[error("{0}")]
     Ready(String),
+    /// a failure after `ready`, already written to the failure pipe for `start` to report
+    #[error("{0}")]
+    Reported(Box<ProcessError>),
 }
 
 type Result<T, E = ProcessError> = std::result::Result<T, E>;
@@ -137,7 +148,6 @@ fn set_no_new_privs() -> Result<()> {
     Ok(())
 }
 
-/// Mark every fd from 3 up close-on-exec, so the program inherits only stdin, stdout, stderr.
 /// The program starts with no signal blocked and every disposition at its default, as under
 /// runc, whatever its parents had: the shim blocks SIGCHLD for its signalfd, and Rust programs
 /// ignore SIGPIPE. (A shell as PID 1 with SIGCHLD blocked never returns from `wait` in its
@@ -156,16 +166,63 @@ fn reset_signals() {
     }
 }
 
-pub fn close_inherited_fds() -> Result<()> {
-    // SAFETY: close_range only changes flags of this process's fds.
+/// Mark every fd from 3 up close-on-exec, so the program inherits only stdin, stdout, stderr.
+///
+/// Done before the seccomp filter is loaded: older profiles (the OCI runtime-tools generator's,
+/// for one) do not allow `close_range`, and after the filter it would fail with EPERM. Where
+/// `close_range` is missing or refused, every fd listed in /proc/self/fd is marked instead.
+pub fn mark_inherited_fds_cloexec() -> Result<()> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags of this process's fds.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-    if rc != 0 {
-        return Err(ProcessError::Kernel {
+    if rc == 0 {
+        return Ok(());
+    }
+    match nix::Error::last() {
+        nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::EPERM => mark_listed_fds_cloexec(),
+        source => Err(ProcessError::Kernel {
             what: "mark inherited fds close-on-exec",
-            source: nix::Error::last(),
-        });
+            source,
+        }),
+    }
+}
+
+/// The fallback of [`mark_inherited_fds_cloexec`]: walk /proc/self/fd with fcntl.
+fn mark_listed_fds_cloexec() -> Result<()> {
+    let io_err = |e: std::io::Error| ProcessError::Kernel {
+        what: "list /proc/self/fd to mark inherited fds close-on-exec",
+        source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    };
+    // Collected first: the directory's own fd is among those listed while it is read.
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map_err(io_err)?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD/F_SETFD only read and change the flags of an fd of this process.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        // EBADF: the listing's own fd, closed since.
+        // SAFETY: as above.
+        if flags >= 0 && unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } != 0 {
+            return Err(ProcessError::Kernel {
+                what: "mark an inherited fd close-on-exec",
+                source: nix::Error::last(),
+            });
+        }
     }
     Ok(())
+}
+
+/// Tell whoever waits on `sink` why the program could not be run: one write (a pipe keeps it
+/// whole up to PIPE_BUF), so the reader never sees half a message. True when it was delivered.
+pub fn report_failure(sink: RawFd, message: &str) -> bool {
+    let mut bytes = message.as_bytes();
+    if bytes.len() > libc::PIPE_BUF {
+        bytes = &bytes[..libc::PIPE_BUF];
+    }
+    // SAFETY: writing a buffer we own to an fd of this process.
+    let written = unsafe { libc::write(sink, bytes.as_ptr().cast(), bytes.len()) };
+    written > 0
 }
 
 /// What a process needs for its last steps.
@@ -185,10 +242,11 @@ pub struct Finish<'a> {
 
 impl Finish<'_> {
     /// Take the last steps; `ready` runs just before the exec (it reports to the parent and, for
-    /// an init, waits for `start`). Returns only on error.
+    /// an init, waits for `start`) and hands back the failure pipe, if there is one, on which a
+    /// failure after it is written. Returns only on error.
     pub fn exec<E: std::fmt::Display>(
         self,
-        ready: impl FnOnce() -> std::result::Result<(), E>,
+        ready: impl FnOnce() -> std::result::Result<Option<File>, E>,
     ) -> Result<Infallible> {
         let process = self.process;
         chdir(process.cwd())?;
@@ -200,6 +258,11 @@ impl Finish<'_> {
         let mut env = process.env().clone().unwrap_or_default();
         user::ensure_home(&mut env, process.user().uid());
         let program = find_program(&args[0], &env)?;
+        let c = |s: &str| CString::new(s).map_err(|_| ProcessError::Nul(s.to_string()));
+        let program_c = c(&program.to_string_lossy())?;
+        let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
+        let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
+        mark_inherited_fds_cloexec()?;
 
         let no_new_privs = process.no_new_privileges().unwrap_or(false);
         if no_new_privs {
@@ -219,22 +282,25 @@ impl Finish<'_> {
         let umask = process.user().umask().unwrap_or(0o022);
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
 
-        ready().map_err(|e| ProcessError::Ready(format!("{e:#}")))?;
+        let sink = ready().map_err(|e| ProcessError::Ready(format!("{e:#}")))?;
+        let sink_fd = sink.as_ref().map(AsRawFd::as_raw_fd);
 
-        close_inherited_fds()?;
         reset_signals();
-        let c = |s: &str| CString::new(s).map_err(|_| ProcessError::Nul(s.to_string()));
-        let program_c = c(&program.to_string_lossy())?;
-        let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
-        let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
         if self.as_init {
-            crate::tiny_init::run(&program_c, &argv, &envp);
+            crate::tiny_init::run(&program_c, &argv, &envp, sink_fd);
         }
-        let source = nix::unistd::execve(&program_c, &argv, &envp).unwrap_err();
-        Err(ProcessError::Exec {
+        let source = match nix::unistd::execve(&program_c, &argv, &envp) {
+            Ok(never) => match never {},
+            Err(source) => source,
+        };
+        let err = ProcessError::Exec {
             path: program,
             source,
-        })
+        };
+        match sink_fd {
+            Some(fd) if report_failure(fd, &err.to_string()) => Err(ProcessError::Reported(Box::new(err))),
+            _ => Err(err),
+        }
     }
 }
 

@@ -7,13 +7,16 @@
 //! and it never execs.
 
 use std::ffi::CString;
+use std::os::fd::RawFd;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, execve, fork};
 
-/// Run `program` as the child of this PID 1; never returns.
-pub fn run(program: &CString, argv: &[CString], envp: &[CString]) -> ! {
+/// Run `program` as the child of this PID 1; never returns. `failure_pipe` (close-on-exec) is
+/// where the child says why its exec failed; PID 1 closes its own copy at once, so the reader
+/// sees the end of the pipe as soon as the program runs.
+pub fn run(program: &CString, argv: &[CString], envp: &[CString], failure_pipe: Option<RawFd>) -> ! {
     // Signals stay pending while blocked, even for PID 1 (an unhandled one would be ignored), and
     // are taken one by one with sigwait.
     let all = SigSet::all();
@@ -23,20 +26,35 @@ pub fn run(program: &CString, argv: &[CString], envp: &[CString]) -> ! {
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-            let _ = execve(program, argv, envp);
+            let Err(err) = execve(program, argv, envp);
+            if let Some(fd) = failure_pipe {
+                let message = format!("exec {}: {err}", program.to_string_lossy());
+                crate::process::report_failure(fd, &message);
+            }
             // SAFETY: _exit is always safe; nothing of the parent's state must run here.
             unsafe { libc::_exit(127) }
         }
         Ok(ForkResult::Parent { child }) => {
             // What `ps` shows for PID 1, as `docker-init` shows for Docker's.
             let _ = nix::sys::prctl::set_name(c"berth-init");
+            if let Some(fd) = failure_pipe {
+                // SAFETY: closing our copy of the failure pipe, which nothing here uses again (its
+                // owner is a frame of this never-returning call, so it is never closed twice);
+                // by number, because close_range below may be refused by the seccomp filter.
+                unsafe { libc::close(fd) };
+            }
             // PID 1 keeps only stdio; the program has its own copies of everything else.
             // SAFETY: closing this process's own fds from 3 up; none is used after this point.
             unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
             supervise(child, &all)
         }
-        // SAFETY: _exit is always safe.
-        Err(_) => unsafe { libc::_exit(126) },
+        Err(err) => {
+            if let Some(fd) = failure_pipe {
+                crate::process::report_failure(fd, &format!("cannot fork the program: {err}"));
+            }
+            // SAFETY: _exit is always safe.
+            unsafe { libc::_exit(126) }
+        }
     }
 }
 

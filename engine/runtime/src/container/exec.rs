@@ -106,7 +106,8 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
             setgroups_allowed: true,
             as_init: false,
         }
-        .exec(|| child.send_child(&ChildMessage::Ready))
+        // The setup channel is close-on-exec: after `Ready` it carries an exec failure too.
+        .exec(|| child.send_child(&ChildMessage::Ready).map(|()| None))
         .map_err(Into::into)
     };
     let pid = clone_process(nix::sched::CloneFlags::empty(), || {
@@ -124,7 +125,16 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
     }
     parent.send_parent(&ParentMessage::Go)?;
     match parent.recv_child() {
-        Ok(ChildMessage::Ready) => {}
+        // Then the end of the channel (the exec closed it), or why the exec failed.
+        Ok(ChildMessage::Ready) => match parent.recv_child() {
+            Err(crate::sync::SyncError::Closed) => {}
+            Ok(ChildMessage::Failed(msg)) => {
+                let _ = wait_child(pid);
+                bail!("{msg}")
+            }
+            Ok(other) => bail!("unexpected message from the exec process: {other:?}"),
+            Err(err) => return Err(err).context("cannot hear from the exec process"),
+        },
         Ok(ChildMessage::Failed(msg)) => {
             let _ = wait_child(pid);
             bail!("{msg}")

@@ -56,6 +56,10 @@ pub fn run(args: &InitArgs<'_>, channel: &Channel) -> i32 {
         Ok(never) => match never {},
         Err(err) => err,
     };
+    // Already on its way to `start`, which reports it.
+    if let Some(crate::process::ProcessError::Reported(_)) = err.downcast_ref() {
+        return 1;
+    }
     let msg = format!("{err:#}");
     // After `Ready` the parent is gone: the log (and the container's stderr) is all that is left.
     if channel.send_child(&ChildMessage::Failed(msg.clone())).is_err() {
@@ -126,8 +130,10 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         }
     }
 
-    let new_mount_ns = plan.makes(LinuxNamespaceType::Mount);
-    if new_mount_ns {
+    // A joined mount namespace (`path` set) gets the root filesystem built in it all the same,
+    // as runc does: the pivot moves the root of every process in that namespace.
+    let mount_ns = plan.has(LinuxNamespaceType::Mount);
+    if mount_ns {
         let setup = RootfsSetup {
             rootfs: args.rootfs,
             bundle: args.bundle,
@@ -141,7 +147,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             no_pivot: args.no_pivot,
         };
         rootfs::prepare(&setup)?;
-    } else if !plan.has(LinuxNamespaceType::Mount) {
+    } else {
         bail!("a container needs a mount namespace");
     }
 
@@ -158,7 +164,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         std::fs::write(&path, value).with_context(|| format!("cannot set sysctl {key}"))?;
         crate::explain!("set sysctl {key} to {value}");
     }
-    if new_mount_ns {
+    if mount_ns {
         rootfs::finalize(
             linux.readonly_paths().as_deref().unwrap_or(&[]),
             linux.masked_paths().as_deref().unwrap_or(&[]),
@@ -184,7 +190,8 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             .open(format!("/proc/self/fd/{fifo}"))
             .context("cannot open the exec fifo")?;
         gate.write_all(&[0]).context("cannot write the exec fifo")?;
-        Ok::<(), anyhow::Error>(())
+        // Kept open (close-on-exec) as the failure pipe: `start` reads on until it closes.
+        Ok::<_, anyhow::Error>(Some(gate))
     })?;
     Ok(never)
 }

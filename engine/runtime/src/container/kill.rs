@@ -1,19 +1,27 @@
 //! `kill`: send a signal to the init, or with `--all` to every process in the cgroup.
+//!
+//! As runc: a created container can be signalled too (KILL makes it stopped); a stopped one
+//! gives `container not running`, except with `--all`, which signals whatever is left in the
+//! cgroup (nothing) and succeeds. The container is looked up before the signal is parsed, so a
+//! missing container is reported first.
 
 use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, kill as send};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::cgroups;
-use crate::state::ContainerDir;
+use crate::state::{ContainerDir, Status};
 
-/// Parse a signal as runc does: `KILL`, `SIGKILL`, `kill` or `9`.
-pub fn parse_signal(text: &str) -> Result<Signal> {
+/// A signal as runc takes it: any number as given (checked by the kernel when sent, so `0` probes
+/// and `99` fails with EINVAL), or a name with or without `SIG`, in any case. Empty means TERM.
+pub fn parse_signal(text: &str) -> Result<i32> {
+    if text.is_empty() {
+        return Ok(Signal::SIGTERM as i32);
+    }
     if let Ok(number) = text.parse::<i32>() {
-        return Signal::try_from(number).with_context(|| format!("unknown signal: {text}"));
+        return Ok(number);
     }
     let upper = text.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -21,26 +29,51 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
     } else {
         format!("SIG{upper}")
     };
-    Signal::from_str(&name).with_context(|| format!("unknown signal: {text}"))
+    Signal::from_str(&name)
+        .map(|s| s as i32)
+        .map_err(|_| anyhow::anyhow!("unknown signal {text:?}"))
+}
+
+/// Send a raw signal number (nix's `Signal` has no 0 and no out-of-range numbers).
+fn send(pid: i32, signal: i32) -> std::io::Result<()> {
+    // SAFETY: kill takes a pid and a signal number and touches no memory of ours.
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Signal the container.
 pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
-    let signal = parse_signal(signal)?;
     let dir = ContainerDir::new(root, id)?;
     let record = dir.load()?;
-    if !dir.status(&record).can_kill() {
+    let signal = parse_signal(signal)?;
+    let status = dir.status(&record);
+    if all {
+        // A stopped container's cgroup may hold nothing or be gone: runc succeeds either way.
+        let pids = match cgroups::pids_of(&record.cgroup_dirs) {
+            Ok(pids) => pids,
+            Err(_) if status == Status::Stopped => Vec::new(),
+            Err(err) => return Err(err).with_context(|| format!("cannot list the processes of {id}")),
+        };
+        for pid in &pids {
+            // A process may exit between the listing and the signal.
+            let _ = send(*pid, signal);
+        }
+        crate::explain!(
+            "sent signal {signal} to the {} processes in the container's cgroup",
+            pids.len()
+        );
+        return Ok(());
+    }
+    if !status.can_kill() {
         bail!("container not running: {id}");
     }
-    if all {
-        for pid in cgroups::pids_of(&record.cgroup_dirs)? {
-            let _ = send(Pid::from_raw(pid), signal);
-        }
-        crate::explain!("sent {signal} to every process in the container's cgroup");
-    } else {
-        send(Pid::from_raw(record.pid), signal).with_context(|| format!("cannot signal the init of {id}"))?;
-        crate::explain!("sent {signal} to the container's init (pid {})", record.pid);
-    }
+    send(record.pid, signal).context("unable to signal init")?;
+    crate::explain!(
+        "sent signal {signal} to the container's init (pid {})",
+        record.pid
+    );
     Ok(())
 }
 
@@ -49,11 +82,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signals_by_name_or_number() {
-        assert_eq!(parse_signal("KILL").expect("KILL"), Signal::SIGKILL);
-        assert_eq!(parse_signal("SIGTERM").expect("SIGTERM"), Signal::SIGTERM);
-        assert_eq!(parse_signal("hup").expect("hup"), Signal::SIGHUP);
-        assert_eq!(parse_signal("9").expect("9"), Signal::SIGKILL);
-        assert!(parse_signal("NOPE").is_err());
+    fn signals_by_name_or_number_as_runc_takes_them() {
+        for (text, want) in [
+            ("KILL", 9),
+            ("SIGTERM", 15),
+            ("hup", 1),
+            ("sigusr1", 10),
+            ("Kill", 9),
+            ("9", 9),
+            ("+9", 9),
+            ("0", 0),
+            ("99", 99),
+            ("-9", -9),
+            ("", 15),
+        ] {
+            assert_eq!(parse_signal(text).expect(text), want, "{text}");
+        }
+        for bad in ["NOPE", "SIG9", " 9", "RTMIN+1", "SIGCLD"] {
+            let err = parse_signal(bad).expect_err(bad);
+            assert_eq!(err.to_string(), format!("unknown signal {bad:?}"));
+        }
     }
 }

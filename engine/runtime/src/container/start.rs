@@ -1,5 +1,9 @@
 //! `start`: open the exec FIFO for reading, which lets the waiting init write its byte and
 //! exec the user's program; then remove the FIFO, which is what makes the status `running`.
+//!
+//! The init keeps its end of the FIFO open, close-on-exec, as a failure pipe: `start` reads on
+//! until it closes. Closed with nothing more said, the program runs; otherwise the init wrote why
+//! it could not run it (`exec /bin/app: ENOENT: …`), and `start` fails with that message.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
@@ -64,6 +68,9 @@ pub fn start_loaded(dir: &ContainerDir, record: &Record) -> Result<()> {
         }
     }
     std::fs::remove_file(&fifo_path).with_context(|| format!("cannot remove {}", fifo_path.display()))?;
+    if let Some(reason) = read_failure(&fifo)? {
+        bail!("{reason}");
+    }
     crate::explain!("started the container: its init now runs the program");
     if !record.poststart.is_empty() {
         if let Err(err) = crate::hooks::run("poststart", &record.poststart, &dir.oci_state(record)) {
@@ -71,4 +78,28 @@ pub fn start_loaded(dir: &ContainerDir, record: &Record) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Read the failure pipe to its end: `None` when the init's program runs (the pipe closed on
+/// exec), or what the init wrote before it gave up.
+fn read_failure(fifo: &OwnedFd) -> Result<Option<String>> {
+    let mut said = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match nix::unistd::read(fifo.as_raw_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => said.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EINTR) => {}
+            Err(nix::Error::EAGAIN) => {
+                let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) | Err(nix::Error::EINTR) => {}
+                    Err(err) => return Err(err).context("cannot wait on the exec fifo"),
+                }
+            }
+            Err(err) => return Err(err).context("cannot read the exec fifo"),
+        }
+    }
+    let said = String::from_utf8_lossy(&said).trim().to_string();
+    Ok((!said.is_empty()).then_some(said))
 }

@@ -7,5 +7,6 @@ mod compare_runc;
 mod exec;
 mod init;
 mod lifecycle;
+mod lifecycle_rules;
 mod seccomp;
 mod security;
