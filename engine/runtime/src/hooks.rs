@@ -1,21 +1,23 @@
 //! OCI hooks: programs the caller asks the runtime to run at points of the lifecycle
 //! (runtime-spec config.md "POSIX-platform Hooks", runtime.md "Lifecycle").
 //!
-//! | kind              | who runs it, where                          | when                                   | on failure                     |
-//! |-------------------|---------------------------------------------|----------------------------------------|--------------------------------|
-//! | `prestart`        | `create`, runtime namespaces, cwd = bundle  | mounts made, before pivot_root         | `create` fails, nothing left   |
-//! | `createRuntime`   | `create`, runtime namespaces, cwd = bundle  | right after `prestart`                 | `create` fails, nothing left   |
-//! | `createContainer` | the init, container namespaces, cwd = rootfs | after `createRuntime`, before pivot_root | `create` fails, nothing left |
-//! | `startContainer`  | the init, inside the container              | released by `start`, before the exec   | `start` fails, init exits      |
-//! | `poststart`       | `start`, runtime namespaces                 | after the program is released          | `start` fails, container killed |
-//! | `poststop`        | `delete`, runtime namespaces                | after the container is gone            | a warning; the others still run |
+//! | kind              | run by, where                                  | when                                    | a failure                        |
+//! |-------------------|------------------------------------------------|-----------------------------------------|----------------------------------|
+//! | `prestart`        | `create`, runtime namespaces, cwd = bundle     | mounts made, before pivot_root          | fails `create`, nothing is left  |
+//! | `createRuntime`   | `create`, runtime namespaces, cwd = bundle     | right after `prestart`                  | fails `create`, nothing is left  |
+//! | `createContainer` | the init, container namespaces, cwd = rootfs   | after `createRuntime`, before pivot_root | fails `create`, nothing is left |
+//! | `startContainer`  | the init, inside the container, process's cwd  | released by `start`, before the exec    | fails `start`; the init exits    |
+//! | `poststart`       | `start`, runtime namespaces                    | once the program is released            | fails `start`; container killed  |
+//! | `poststop`        | `delete`, runtime namespaces                   | once the container is gone              | a warning; the rest still run    |
 //!
 //! Each hook gets the container's state JSON on stdin (the pid as seen where the hook runs, so 1
 //! for the in-container ones in a pid namespace), its own `args` and `env` (without `env`, the
 //! runtime's environment, or the process's for `startContainer`, as runc does), and is killed
 //! with its process group when it runs past its `timeout`. The first failure in a list stops the
-//! list, except for `poststop`. runc 1.1 differs in two places: it runs `poststart` during
-//! `create` (fixed in later runc, as the spec says) and stops `poststop` at the first failure.
+//! list, except for `poststop`. runc 1.1 differs in three places: it runs `poststart` during
+//! `create` (later runc moved it to `start`, as the spec says), its `start` succeeds when a
+//! `startContainer` hook fails (the container just stops), and it stops `poststop` at the first
+//! failure.
 
 use std::io::{ErrorKind, Write as _};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
