@@ -137,7 +137,7 @@ pub struct InContainer {
 }
 
 /// Check every hook of the spec the way the runtime spec words it: an absolute path and, if
-/// set, a timeout above zero. Done before anything is made, so a bad hook fails `create` early.
+/// set, a timeout above zero. `create` checks before it makes a cgroup or a process.
 pub fn validate(hooks: &Hooks) -> Result<(), HookError> {
     #[allow(deprecated)]
     let lists = [

@@ -114,6 +114,7 @@ fn create_in(
         bail!("process.terminal needs --console-socket");
     }
 
+    crate::hooks::validate(spec.hooks().as_ref().unwrap_or(&Default::default()))?;
     let plan = Plan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
     if let Some(sysctls) = linux.sysctl() {
         crate::sysctl::validate(sysctls, &plan)?;
@@ -147,7 +148,6 @@ fn create_in(
         .transpose()?;
 
     let hooks = spec.hooks().clone().unwrap_or_default();
-    crate::hooks::validate(&hooks)?;
     #[allow(deprecated)]
     let prestart = hooks.prestart().clone().unwrap_or_default();
     let create_runtime = hooks.create_runtime().clone().unwrap_or_default();

@@ -524,3 +524,28 @@ fn a_slow_start_container_hook_is_killed_with_its_children() {
         "the program ran"
     );
 }
+
+/// berth-runtime alone (runc 1.1 does not check): the spec wants absolute paths and positive
+/// timeouts, and a bundle that breaks that is refused before anything is made.
+#[test]
+fn an_invalid_hook_fails_create_and_leaves_nothing() {
+    let berth = Runtime::berth();
+    for (hook, why) in [
+        (json!({"path": "record.sh"}), "the path must be absolute"),
+        (
+            json!({"path": "/bin/true", "timeout": 0}),
+            "the timeout must be greater than zero",
+        ),
+    ] {
+        let mut hb = HookBundle::new("hooks-invalid", &["sleep", "30"]);
+        hb.write(json!({"poststop": [hook]}));
+        let _guard = guard(&berth, &hb);
+        let (ok, err) = try_create(&berth, &hb);
+        assert!(!ok, "create accepted {hook}");
+        assert!(
+            err.contains("invalid poststop hook ") && err.contains(why),
+            "{err}"
+        );
+        assert_nothing_left(&berth, &hb.id);
+    }
+}
