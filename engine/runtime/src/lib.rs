@@ -23,7 +23,8 @@ pub mod cli;
 pub mod console;
 /// The lifecycle operations, one file each: create, start, state, kill, delete, run, exec, ps.
 pub mod container;
-/// OCI hooks run at points of the lifecycle (prestart, createRuntime, poststart, poststop).
+/// OCI hooks run at points of the lifecycle: prestart, createRuntime, createContainer,
+/// startContainer, poststart, poststop.
 pub mod hooks;
 /// Explain events and errors written to `--log` as JSON lines or text.
 pub mod log;

@@ -3,7 +3,8 @@
 //! [`prepare`] runs in the container's new mount namespace while the host's tree is still
 //! visible: it stops mount events from reaching the host, bind-mounts the rootfs onto itself,
 //! makes each of the spec's mounts (targets resolved inside the rootfs, see [`crate::secure_path`]),
-//! creates the default devices and symlinks, and pivots into it. [`finalize`] then masks and
+//! creates the default devices and symlinks; [`enter`] then pivots into it (the hooks that run
+//! "before pivot_root" run between the two). [`finalize`] then masks and
 //! write-protects paths and, if asked, makes the root read-only.
 
 use std::os::fd::AsRawFd;
@@ -111,8 +112,9 @@ fn mount_at(
     })
 }
 
-/// Set up the rootfs and pivot into it.
-pub fn prepare(setup: &RootfsSetup<'_>) -> Result<()> {
+/// Set up the rootfs, up to (not including) entering it: the caller runs the createRuntime and
+/// createContainer hooks in between, then calls [`enter`] with the returned root.
+pub fn prepare(setup: &RootfsSetup<'_>) -> Result<Root> {
     let propagation = setup
         .propagation
         .and_then(mount_options::propagation_of)
@@ -144,7 +146,7 @@ pub fn prepare(setup: &RootfsSetup<'_>) -> Result<()> {
     if dev_is_tmpfs {
         create_devices(&root, setup)?;
     }
-    enter(&root, setup.no_pivot)
+    Ok(root)
 }
 
 /// Make one of the spec's mounts.
@@ -446,8 +448,9 @@ fn make_device(
     Ok(())
 }
 
-/// pivot_root into the rootfs and detach the old root; or, with `no_pivot`, move and chroot.
-fn enter(root: &Root, no_pivot: bool) -> Result<()> {
+/// pivot_root into the rootfs [`prepare`] made and detach the old root; or, with `no_pivot`,
+/// move and chroot.
+pub fn enter(root: &Root, no_pivot: bool) -> Result<()> {
     nix::unistd::fchdir(root_fd(root)).map_err(step("enter", root.path()))?;
     if no_pivot {
         mount_at(Some("."), Path::new("/"), None, MsFlags::MS_MOVE, None)?;

@@ -34,8 +34,8 @@ pub enum ParentMessage {
 /// What the child tells the parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChildMessage {
-    /// Namespaces made, root not yet entered: run the prestart and createRuntime hooks, then
-    /// say `Go` again.
+    /// Namespaces and mounts made, root not yet entered: run the prestart and createRuntime
+    /// hooks, then say `Go` again.
     RunHooks,
     /// Set up; waiting for start (or about to exec).
     Ready,

@@ -18,6 +18,7 @@ use oci_spec::runtime::{LinuxIdMapping, Spec};
 
 use crate::capabilities::CapabilitySets;
 use crate::cgroups::{self, Cgroup, Layout};
+use crate::hooks::Kind;
 use crate::namespaces::Plan;
 use crate::state::{ContainerDir, OciState, ProcStat, Record, Status};
 use crate::sync::{self, ChildMessage, ParentMessage};
@@ -113,6 +114,7 @@ fn create_in(
         bail!("process.terminal needs --console-socket");
     }
 
+    crate::hooks::validate(spec.hooks().as_ref().unwrap_or(&Default::default()))?;
     let plan = Plan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
     if let Some(sysctls) = linux.sysctl() {
         crate::sysctl::validate(sysctls, &plan)?;
@@ -147,18 +149,23 @@ fn create_in(
 
     let hooks = spec.hooks().clone().unwrap_or_default();
     #[allow(deprecated)]
-    let creation_hooks: Vec<_> = hooks
-        .prestart()
-        .iter()
-        .flatten()
-        .chain(hooks.create_runtime().iter().flatten())
-        .cloned()
-        .collect();
-    if hooks.create_container().as_ref().is_some_and(|h| !h.is_empty())
-        || hooks.start_container().as_ref().is_some_and(|h| !h.is_empty())
-    {
-        tracing::warn!("createContainer and startContainer hooks are not supported; skipped");
-    }
+    let prestart = hooks.prestart().clone().unwrap_or_default();
+    let create_runtime = hooks.create_runtime().clone().unwrap_or_default();
+    let container_hooks = crate::hooks::InContainer {
+        create_container: hooks.create_container().clone().unwrap_or_default(),
+        start_container: hooks.start_container().clone().unwrap_or_default(),
+        state: OciState {
+            oci_version: crate::state::OCI_VERSION.to_string(),
+            id: options.id.clone(),
+            pid: 0,
+            status: Status::Creating,
+            bundle: bundle.to_path_buf(),
+            rootfs: rootfs.clone(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+        },
+    };
 
     let (parent, child) = sync::channel()?;
     plan.join_pid_for_children()?;
@@ -174,7 +181,8 @@ fn create_in(
         console: console.as_ref(),
         exec_fifo: &fifo,
         no_pivot: options.no_pivot,
-        creation_hooks: !creation_hooks.is_empty(),
+        creation_hooks: !prestart.is_empty() || !create_runtime.is_empty(),
+        container_hooks: &container_hooks,
     };
     let pid = clone_process(plan.clone_flags(), || init::run(&args, &child))
         .context("cannot clone the container's init")?;
@@ -200,18 +208,16 @@ fn create_in(
     parent.send_parent(&ParentMessage::Go)?;
     let mut message = parent.recv_child();
     if let Ok(ChildMessage::RunHooks) = message {
-        let state = OciState {
-            oci_version: crate::state::OCI_VERSION.to_string(),
-            id: options.id.clone(),
-            pid: pid.as_raw(),
-            status: Status::Creating,
-            bundle: bundle.to_path_buf(),
-            rootfs: rootfs.clone(),
-            created: String::new(),
-            owner: String::new(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
+        // The init's mounts are made and it waits before pivot_root. As runc: the bundle as the
+        // working directory, the init's pid as we see it.
+        let mut state = container_hooks.state.clone();
+        state.pid = pid.as_raw();
+        let context = crate::hooks::Context {
+            cwd: Some(bundle),
+            env: None,
         };
-        crate::hooks::run("prestart", &creation_hooks, &state)?;
+        crate::hooks::run(Kind::Prestart, &prestart, &state, context)?;
+        crate::hooks::run(Kind::CreateRuntime, &create_runtime, &state, context)?;
         parent.send_parent(&ParentMessage::Go)?;
         message = parent.recv_child();
     }

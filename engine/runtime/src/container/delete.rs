@@ -44,9 +44,9 @@ pub fn destroy(dir: &ContainerDir, record: &Record, status: Status) -> Result<()
     crate::explain!("removed the container's state {}", dir.path.display());
     if !record.poststop.is_empty() {
         state.status = Status::Stopped;
-        if let Err(err) = crate::hooks::run("poststop", &record.poststop, &state) {
-            tracing::warn!("{err}");
-        }
+        state.pid = 0;
+        let context = crate::hooks::Context::default();
+        crate::hooks::run_warning_only(crate::hooks::Kind::Poststop, &record.poststop, &state, context);
     }
     Ok(())
 }

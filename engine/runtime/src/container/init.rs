@@ -15,6 +15,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::capabilities::CapabilitySets;
 use crate::cgroups::Layout;
+use crate::hooks::{self, Kind};
 use crate::namespaces::Plan;
 use crate::process::Finish;
 use crate::rootfs::{self, RootfsSetup};
@@ -47,6 +48,8 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     /// Whether the parent has prestart/createRuntime hooks to run before the root is entered.
     pub creation_hooks: bool,
+    /// The createContainer and startContainer hooks, which the init runs itself.
+    pub container_hooks: &'a hooks::InContainer,
 }
 
 /// The init's body: never returns on success (it becomes the user's program); on failure it
@@ -123,17 +126,12 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         }
     }
 
-    if args.creation_hooks {
-        channel.send_child(&ChildMessage::RunHooks)?;
-        match channel.recv_parent()? {
-            ParentMessage::Go => {}
-        }
-    }
-
     // A joined mount namespace (`path` set) gets the root filesystem built in it all the same,
     // as runc does: the pivot moves the root of every process in that namespace.
-    let mount_ns = plan.has(LinuxNamespaceType::Mount);
-    if mount_ns {
+    if !plan.has(LinuxNamespaceType::Mount) {
+        bail!("a container needs a mount namespace");
+    }
+    let root = {
         let setup = RootfsSetup {
             rootfs: args.rootfs,
             bundle: args.bundle,
@@ -146,10 +144,32 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             userns,
             no_pivot: args.no_pivot,
         };
-        rootfs::prepare(&setup)?;
-    } else {
-        bail!("a container needs a mount namespace");
+        rootfs::prepare(&setup)?
+    };
+
+    // Mounts made, root not yet entered: where runc runs the "before pivot_root" hooks.
+    if args.creation_hooks {
+        channel.send_child(&ChildMessage::RunHooks)?;
+        match channel.recv_parent()? {
+            ParentMessage::Go => {}
+        }
     }
+    let in_container = args.container_hooks;
+    if !in_container.create_container.is_empty() {
+        let mut state = in_container.state.clone();
+        state.pid = nix::unistd::getpid().as_raw();
+        let context = hooks::Context {
+            cwd: Some(args.rootfs),
+            env: None,
+        };
+        hooks::run(
+            Kind::CreateContainer,
+            &in_container.create_container,
+            &state,
+            context,
+        )?;
+    }
+    rootfs::enter(&root, args.no_pivot)?;
 
     if let Some(console) = args.console {
         let size = process
@@ -164,13 +184,11 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         std::fs::write(&path, value).with_context(|| format!("cannot set sysctl {key}"))?;
         crate::explain!("set sysctl {key} to {value}");
     }
-    if mount_ns {
-        rootfs::finalize(
-            linux.readonly_paths().as_deref().unwrap_or(&[]),
-            linux.masked_paths().as_deref().unwrap_or(&[]),
-            spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
-        )?;
-    }
+    rootfs::finalize(
+        linux.readonly_paths().as_deref().unwrap_or(&[]),
+        linux.masked_paths().as_deref().unwrap_or(&[]),
+        spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+    )?;
 
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
 
@@ -190,6 +208,25 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             .open(format!("/proc/self/fd/{fifo}"))
             .context("cannot open the exec fifo")?;
         gate.write_all(&[0]).context("cannot write the exec fifo")?;
+        // `start` reads on until the FIFO closes, so it learns how these end.
+        if !in_container.start_container.is_empty() {
+            let mut state = in_container.state.clone();
+            state.pid = nix::unistd::getpid().as_raw();
+            state.status = crate::state::Status::Created;
+            let context = hooks::Context {
+                cwd: None,
+                env: process.env().as_deref(),
+            };
+            if let Err(err) = hooks::run(
+                Kind::StartContainer,
+                &in_container.start_container,
+                &state,
+                context,
+            ) {
+                let _ = gate.write_all(err.to_string().as_bytes());
+                return Err(err.into());
+            }
+        }
         // Kept open (close-on-exec) as the failure pipe: `start` reads on until it closes.
         Ok::<_, anyhow::Error>(Some(gate))
     })?;

@@ -1,9 +1,11 @@
-//! `start`: open the exec FIFO for reading, which lets the waiting init write its byte and
-//! exec the user's program; then remove the FIFO, which is what makes the status `running`.
+//! `start`: open the exec FIFO for reading, which lets the waiting init write its byte, run the
+//! startContainer hooks and exec the user's program; then remove the FIFO, which is what makes
+//! the status `running`, and run the poststart hooks.
 //!
 //! The init keeps its end of the FIFO open, close-on-exec, as a failure pipe: `start` reads on
 //! until it closes. Closed with nothing more said, the program runs; otherwise the init wrote why
-//! it could not run it (`exec /bin/app: ENOENT: …`), and `start` fails with that message.
+//! it could not run it (a startContainer hook failed, or `exec /bin/app: ENOENT: …`), and
+//! `start` fails with that message.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
@@ -11,11 +13,14 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
+use nix::unistd::Pid;
 
+use crate::hooks::Kind;
 use crate::state::{ContainerDir, Record, Status};
 
-use super::wait::pidfd_open;
+use super::wait::{pidfd_open, wait_gone};
 
 /// Start a created container.
 pub fn start(root: &Path, id: &str) -> Result<()> {
@@ -67,39 +72,54 @@ pub fn start_loaded(dir: &ContainerDir, record: &Record) -> Result<()> {
             bail!("the container's init exited before it was started");
         }
     }
+    // The init keeps the FIFO open while it runs the startContainer hooks and closes it on
+    // exec; if a hook fails it writes the error first and exits.
+    let hook_error = read_to_close(&fifo)?;
     std::fs::remove_file(&fifo_path).with_context(|| format!("cannot remove {}", fifo_path.display()))?;
-    if let Some(reason) = read_failure(&fifo)? {
-        bail!("{reason}");
+    if !hook_error.is_empty() {
+        wait_gone(record.pid, 10_000);
+        bail!("{hook_error}");
     }
     crate::explain!("started the container: its init now runs the program");
     if !record.poststart.is_empty() {
-        if let Err(err) = crate::hooks::run("poststart", &record.poststart, &dir.oci_state(record)) {
-            tracing::warn!("{err}");
+        let context = crate::hooks::Context::default();
+        let state = dir.oci_state(record);
+        if let Err(err) = crate::hooks::run(Kind::Poststart, &record.poststart, &state, context) {
+            // As runc (and runtime-spec 1.3): a failed poststart hook stops the container.
+            kill_container(record);
+            return Err(err.into());
         }
     }
     Ok(())
 }
 
-/// Read the failure pipe to its end: `None` when the init's program runs (the pipe closed on
-/// exec), or what the init wrote before it gave up.
-fn read_failure(fifo: &OwnedFd) -> Result<Option<String>> {
-    let mut said = Vec::new();
-    let mut buf = [0u8; 1024];
+/// Read what is left in the FIFO until its writer closes it.
+fn read_to_close(fifo: &OwnedFd) -> Result<String> {
+    let mut text = Vec::new();
     loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::Error::EINTR) => continue,
+            Err(err) => return Err(err).context("cannot wait on the exec fifo"),
+            Ok(_) => {}
+        }
+        let mut buf = [0u8; 4096];
         match nix::unistd::read(fifo.as_raw_fd(), &mut buf) {
             Ok(0) => break,
-            Ok(n) => said.extend_from_slice(&buf[..n]),
-            Err(nix::Error::EINTR) => {}
-            Err(nix::Error::EAGAIN) => {
-                let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::NONE) {
-                    Ok(_) | Err(nix::Error::EINTR) => {}
-                    Err(err) => return Err(err).context("cannot wait on the exec fifo"),
-                }
-            }
+            // Bounded: only a hook's error message is ever written here.
+            Ok(n) => text.extend_from_slice(&buf[..n.min((64 * 1024usize).saturating_sub(text.len()))]),
+            Err(nix::Error::EAGAIN | nix::Error::EINTR) => {}
             Err(err) => return Err(err).context("cannot read the exec fifo"),
         }
     }
-    let said = String::from_utf8_lossy(&said).trim().to_string();
-    Ok((!said.is_empty()).then_some(said))
+    Ok(String::from_utf8_lossy(&text).trim().to_string())
+}
+
+/// Kill the init and anything else in the container's cgroup, and wait for the init to go.
+fn kill_container(record: &Record) {
+    let _ = kill(Pid::from_raw(record.pid), Signal::SIGKILL);
+    for pid in crate::cgroups::pids_of(&record.cgroup_dirs).unwrap_or_default() {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    wait_gone(record.pid, 10_000);
 }

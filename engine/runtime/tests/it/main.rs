@@ -5,6 +5,7 @@ mod cgroups;
 mod common;
 mod compare_runc;
 mod exec;
+mod hooks;
 mod init;
 mod lifecycle;
 mod lifecycle_rules;
