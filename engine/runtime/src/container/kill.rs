@@ -8,7 +8,7 @@ use nix::sys::signal::{Signal, kill as send};
 use nix::unistd::Pid;
 
 use crate::cgroups;
-use crate::state::ContainerDir;
+use crate::state::{ContainerDir, Status};
 
 /// Parse a signal as runc does: `KILL`, `SIGKILL`, `kill` or `9`.
 pub fn parse_signal(text: &str) -> Result<Signal> {
@@ -29,7 +29,8 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
     let signal = parse_signal(signal)?;
     let dir = ContainerDir::new(root, id)?;
     let record = dir.load()?;
-    if !dir.status(&record).can_kill() {
+    let status = dir.status(&record);
+    if !status.can_kill() {
         bail!("container not running: {id}");
     }
     if all {
@@ -40,6 +41,14 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
     } else {
         send(Pid::from_raw(record.pid), signal).with_context(|| format!("cannot signal the init of {id}"))?;
         crate::explain!("sent {signal} to the container's init (pid {})", record.pid);
+    }
+    // A frozen process acts on SIGKILL only once thawed: runc thaws a paused container for it,
+    // and only for it (other signals wait for `resume`).
+    if status == Status::Paused && signal == Signal::SIGKILL {
+        if let Some(freezer) = cgroups::freezer::Freezer::of(&record.cgroup_dirs) {
+            freezer.thaw()?;
+            crate::explain!("thawed the paused container so that SIGKILL takes effect");
+        }
     }
     Ok(())
 }
