@@ -4,8 +4,11 @@
 mod cgroups;
 mod common;
 mod compare_runc;
+mod events;
 mod exec;
 mod init;
 mod lifecycle;
+mod pause;
 mod seccomp;
 mod security;
+mod update;
