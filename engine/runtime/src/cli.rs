@@ -61,6 +61,58 @@ pub struct CreateArgs {
     pub id: String,
 }
 
+/// `update`'s options, named as runc's. With `--resources`, every other option is ignored.
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// A file holding the resources in the OCI `linux.resources` JSON form, or `-` for stdin.
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Per cgroup block I/O weight, 10 to 1000.
+    #[arg(long = "blkio-weight", default_value_t = 0)]
+    pub blkio_weight: u16,
+    /// CPU CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<String>,
+    /// CPU CFS quota in microseconds.
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
+    pub cpu_share: Option<String>,
+    /// CPU realtime period in microseconds.
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<String>,
+    /// CPU realtime runtime in microseconds.
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<String>,
+    /// CPUs to use (`0-2,4`).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use.
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit (bytes, or with a k/m/g suffix; -1 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory + swap limit; -1 for unlimited swap.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Kernel memory limit (ignored, as by runc).
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer limit (ignored, as by runc).
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Maximum number of processes; -1 for none.
+    #[arg(long = "pids-limit", default_value_t = 0, allow_hyphen_values = true)]
+    pub pids_limit: i64,
+    /// The container id.
+    pub id: String,
+}
+
 /// The commands, named and shaped like runc's.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -126,6 +178,29 @@ pub enum Command {
         #[arg(trailing_var_arg = true)]
         command: Vec<String>,
     },
+    /// Freeze every process of the container.
+    Pause {
+        /// The container id.
+        id: String,
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// The container id.
+        id: String,
+    },
+    /// Change the resource limits of a live container.
+    Update(Box<UpdateArgs>),
+    /// Show the container's statistics and OOM notifications as JSON lines.
+    Events {
+        /// Print the statistics once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// How often to print statistics (a Go duration: 5s, 500ms, 1m).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// The container id.
+        id: String,
+    },
     /// List the pids of the processes in the container's cgroup.
     Ps {
         /// `table` or `json`.
@@ -147,6 +222,8 @@ impl Command {
             | Command::Delete { id, .. }
             | Command::Exec { id, .. }
             | Command::Ps { id, .. } => id,
+            Command::Pause { id } | Command::Resume { id } | Command::Events { id, .. } => id,
+            Command::Update(args) => &args.id,
         }
     }
 

@@ -100,6 +100,22 @@ fn dispatch(cli: Cli) -> Result<i32> {
             pid_file: pid_file.clone(),
             console_socket: console_socket.clone(),
         }),
+        Command::Pause { id } => {
+            container::pause::pause(root, id)?;
+            Ok(0)
+        }
+        Command::Resume { id } => {
+            container::pause::resume(root, id)?;
+            Ok(0)
+        }
+        Command::Update(args) => {
+            container::update::update(root, args)?;
+            Ok(0)
+        }
+        Command::Events { stats, interval, id } => {
+            container::events::events(root, id, *stats, interval)?;
+            Ok(0)
+        }
         Command::Ps { format, id } => {
             let pids = container::ps::pids(root, id)?;
             let mut out = std::io::stdout().lock();

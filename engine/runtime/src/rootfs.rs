@@ -253,8 +253,7 @@ fn mount_cgroups(root: &Root, setup: &RootfsSetup<'_>, dest: &Path, options: &Mo
                 options.flags,
                 None,
             )?;
-        } else if let Some(v2) = &cgroups.v2 {
-            let source = v2.join(setup.cgroup_path);
+        } else if let Some(source) = cgroups.v2_dir_for(setup.cgroup_path) {
             mount_at(
                 Some(&source.to_string_lossy()),
                 &fd_path(&target),
@@ -276,12 +275,15 @@ fn mount_cgroups(root: &Root, setup: &RootfsSetup<'_>, dest: &Path, options: &Mo
         Some("mode=755"),
     )?;
     // Like runc on a v1 or hybrid host: every v1 hierarchy (named ones too), not the unified one.
-    let hierarchies: Vec<(PathBuf, String, &str)> = cgroups
+    let hierarchies: Vec<(PathBuf, String, &str, PathBuf)> = cgroups
         .v1
         .iter()
-        .map(|h| (h.mountpoint.clone(), h.controllers.join(","), "cgroup"))
+        .map(|h| {
+            let dir = h.dir_for(setup.cgroup_path);
+            (h.mountpoint.clone(), h.controllers.join(","), "cgroup", dir)
+        })
         .collect();
-    for (mountpoint, controllers, fstype) in hierarchies {
+    for (mountpoint, controllers, fstype, source) in hierarchies {
         let Some(name) = mountpoint.file_name() else {
             continue;
         };
@@ -296,7 +298,6 @@ fn mount_cgroups(root: &Root, setup: &RootfsSetup<'_>, dest: &Path, options: &Mo
             };
             mount_at(Some("cgroup"), &fd_path(&sub_fd), Some(fstype), flags | ro, data)?;
         } else {
-            let source = mountpoint.join(setup.cgroup_path);
             if !source.is_dir() {
                 continue;
             }

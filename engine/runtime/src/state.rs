@@ -60,6 +60,8 @@ pub enum Status {
     Created,
     /// The user's program runs.
     Running,
+    /// The container's processes are frozen (`pause`) until `resume`.
+    Paused,
     /// The init has exited (or was never there).
     Stopped,
 }
@@ -71,6 +73,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -80,19 +83,31 @@ impl Status {
         self == Status::Created
     }
 
-    /// Signals go to a created or running container.
+    /// Signals go to a created, running or paused container.
     pub fn can_kill(self) -> bool {
         self != Status::Stopped
     }
 
-    /// `delete` without `--force` applies to stopped (and created) containers, like runc.
+    /// `delete` without `--force` applies to stopped (and created) containers, like runc: a
+    /// running or paused one needs `--force`.
     pub fn can_delete(self) -> bool {
-        self != Status::Running
+        matches!(self, Status::Stopped | Status::Created)
     }
 
-    /// `exec` needs a live init whose namespaces can be joined.
+    /// `exec` needs a live init whose namespaces can be joined, and a process joining a frozen
+    /// cgroup would freeze at once (runc refuses it too).
     pub fn can_exec(self) -> bool {
-        self != Status::Stopped
+        matches!(self, Status::Created | Status::Running)
+    }
+
+    /// `pause` freezes a created or running container, as runc allows.
+    pub fn can_pause(self) -> bool {
+        matches!(self, Status::Created | Status::Running)
+    }
+
+    /// `resume` only thaws a paused container.
+    pub fn can_resume(self) -> bool {
+        self == Status::Paused
     }
 }
 
@@ -252,11 +267,16 @@ impl ContainerDir {
         }
     }
 
-    /// The status, read from the kernel: is the init alive, and is it still waiting on the FIFO?
+    /// The status, read from the kernel: is the init alive, is its cgroup frozen, and is it
+    /// still waiting on the FIFO?
     pub fn status(&self, record: &Record) -> Status {
         match ProcStat::read(record.pid) {
             Some(stat) if stat.start_time == record.pid_start_time && stat.state != 'Z' => {
-                if self.exec_fifo().exists() {
+                let frozen = crate::cgroups::freezer::Freezer::of(&record.cgroup_dirs)
+                    .is_some_and(|f| f.is_frozen().unwrap_or(false));
+                if frozen {
+                    Status::Paused
+                } else if self.exec_fifo().exists() {
                     Status::Created
                 } else {
                     Status::Running

@@ -2,10 +2,17 @@
 //!
 //! The layout is read at run time from `/proc/self/mountinfo`: when controllers are mounted as
 //! cgroup v1 hierarchies (a "hybrid" host like this one keeps memory, cpu, pids … there), the
-//! container gets a directory in each; on a pure cgroup v2 host it gets one directory in the
-//! unified tree. `cgroupsPath` is read as Docker's cgroupfs driver writes it (`/berth/<id>`),
-//! relative to each hierarchy's root.
+//! container gets a directory in each (and, like runc, one in the unified tree beside them); on a
+//! pure cgroup v2 host it gets one directory in the unified tree. `cgroupsPath` is read as runc's
+//! cgroupfs driver reads it: an absolute path (Docker's `/berth/<id>`) from each hierarchy's root,
+//! a relative one from the runtime's own cgroup in that hierarchy (on pure v2: from its parent).
 
+/// Pausing and resuming: the v1 freezer or v2's `cgroup.freeze`.
+pub mod freezer;
+/// Watching for OOM kills: v1's `memory.oom_control` eventfd, v2's `memory.events`.
+pub mod oom;
+/// Reading a cgroup's statistics in the shape of runc's `events` JSON.
+pub mod stats;
 /// cgroup v1: one directory per controller hierarchy.
 pub mod v1;
 /// cgroup v2: one directory in the unified tree.
@@ -51,6 +58,32 @@ pub enum CgroupError {
         /// What failed.
         source: std::io::Error,
     },
+    /// the host lacks the controller a resource needs
+    #[error(
+        "cannot apply linux.resources.{resource}: the {controller} cgroup controller is not available on this host"
+    )]
+    MissingController {
+        /// The spec's resource (`network`, `hugepageLimits` …).
+        resource: &'static str,
+        /// The controller it needs.
+        controller: String,
+    },
+    /// a resource value the kernel would refuse, said before writing anything
+    #[error("{0}")]
+    Invalid(String),
+    /// the freezer did not reach the wanted state in time
+    #[error("cgroup {path} did not become {want} in time (it is {state})")]
+    FreezeTimeout {
+        /// The cgroup directory.
+        path: PathBuf,
+        /// FROZEN or THAWED.
+        want: &'static str,
+        /// What it last read.
+        state: String,
+    },
+    /// no freezer for a container's cgroup
+    #[error("the freezer cgroup controller is not available for this container")]
+    NoFreezer,
     /// cannot remove a cgroup directory
     #[error("cannot remove cgroup {path}: {source}")]
     Remove {
@@ -68,6 +101,11 @@ pub struct V1Hierarchy {
     pub mountpoint: PathBuf,
     /// Its controllers (`["cpu", "cpuacct"]`) or name (`["name=systemd"]`).
     pub controllers: Vec<String>,
+    /// The directory of the hierarchy that is mounted there (`/` unless in a cgroup namespace).
+    pub root: PathBuf,
+    /// The runtime's own cgroup in it, relative to the mountpoint (`process_api/f2f2…`): where a
+    /// relative `cgroupsPath` starts.
+    pub own: PathBuf,
 }
 
 impl V1Hierarchy {
@@ -80,6 +118,22 @@ impl V1Hierarchy {
     pub fn is_named_only(&self) -> bool {
         self.controllers.iter().all(|c| c.starts_with("name="))
     }
+
+    /// The directory of a container path (see [`container_path`]) in this hierarchy.
+    pub fn dir_for(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            self.mountpoint.join(relative(path))
+        } else {
+            self.mountpoint.join(&self.own).join(path)
+        }
+    }
+}
+
+/// A path with its leading `/` taken off, ready to be joined below a mountpoint.
+fn relative(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
 }
 
 /// How cgroups are mounted on this host.
@@ -89,13 +143,65 @@ pub struct Layout {
     pub v1: Vec<V1Hierarchy>,
     /// The cgroup2 mount, if any (`/sys/fs/cgroup` or, on hybrid hosts, `/sys/fs/cgroup/unified`).
     pub v2: Option<PathBuf>,
+    /// The directory of the cgroup2 tree mounted there (`/` unless in a cgroup namespace).
+    pub v2_root: PathBuf,
+    /// The runtime's own cgroup in the unified tree, relative to its mountpoint.
+    pub v2_own: PathBuf,
 }
 
 impl Layout {
     /// Read the layout of this host.
     pub fn detect() -> Result<Self, CgroupError> {
         let text = fs::read_to_string("/proc/self/mountinfo").map_err(CgroupError::MountInfo)?;
-        Self::from_mountinfo(&text)
+        let mut layout = Self::from_mountinfo(&text)?;
+        // Without it only relative paths suffer: they start at the hierarchies' roots.
+        if let Ok(own) = fs::read_to_string("/proc/self/cgroup") {
+            layout.set_own_cgroups(&own);
+        }
+        Ok(layout)
+    }
+
+    /// Record where the runtime itself sits in each hierarchy, from the text of
+    /// `/proc/self/cgroup` (`4:memory:/process_api/f2f2…`, `0::/`), relative to each mount.
+    pub fn set_own_cgroups(&mut self, text: &str) {
+        for line in text.lines() {
+            let mut fields = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let path = Path::new(path);
+            if controllers.is_empty() {
+                self.v2_own = relative(path.strip_prefix(&self.v2_root).unwrap_or(path));
+                continue;
+            }
+            let mut wanted: Vec<&str> = controllers.split(',').collect();
+            wanted.sort_unstable();
+            for hierarchy in &mut self.v1 {
+                let mut have: Vec<&str> = hierarchy.controllers.iter().map(String::as_str).collect();
+                have.sort_unstable();
+                if have == wanted {
+                    hierarchy.own = relative(path.strip_prefix(&hierarchy.root).unwrap_or(path));
+                }
+            }
+        }
+    }
+
+    /// The unified directory of a container path: on a pure v2 host a relative path starts at
+    /// the parent of the runtime's own cgroup (which holds processes, so it cannot delegate
+    /// controllers), as runc's fs2 driver does; on a hybrid host at the own cgroup, as runc's
+    /// v1 driver joins it.
+    pub fn v2_dir_for(&self, path: &Path) -> Option<PathBuf> {
+        let mountpoint = self.v2.as_ref()?;
+        if path.is_absolute() {
+            return Some(mountpoint.join(relative(path)));
+        }
+        let start = if self.is_v1() {
+            self.v2_own.as_path()
+        } else {
+            self.v2_own.parent().unwrap_or(Path::new(""))
+        };
+        Some(mountpoint.join(start).join(path))
     }
 
     /// Read the layout from the text of a mountinfo file.
@@ -103,6 +209,8 @@ impl Layout {
         let mut layout = Layout {
             v1: Vec::new(),
             v2: None,
+            v2_root: PathBuf::from("/"),
+            v2_own: PathBuf::new(),
         };
         for line in text.lines() {
             let Some((left, right)) = line.split_once(" - ") else {
@@ -114,12 +222,17 @@ impl Layout {
             else {
                 continue;
             };
-            let Some(mountpoint) = left.split_whitespace().nth(4) else {
+            let mut left = left.split_whitespace().skip(3);
+            let (Some(root), Some(mountpoint)) = (left.next(), left.next()) else {
                 continue;
             };
+            let root = PathBuf::from(unescape(root));
             let mountpoint = PathBuf::from(unescape(mountpoint));
             match fstype {
-                "cgroup2" if layout.v2.is_none() => layout.v2 = Some(mountpoint),
+                "cgroup2" if layout.v2.is_none() => {
+                    layout.v2 = Some(mountpoint);
+                    layout.v2_root = root;
+                }
                 "cgroup" => {
                     let controllers: Vec<String> = super_options
                         .split(',')
@@ -130,6 +243,8 @@ impl Layout {
                         layout.v1.push(V1Hierarchy {
                             mountpoint,
                             controllers,
+                            root,
+                            own: PathBuf::new(),
                         });
                     }
                 }
@@ -174,15 +289,29 @@ fn unescape(field: &str) -> String {
     out
 }
 
-/// The cgroup path for a container: the spec's `cgroupsPath`, or `/berth/<id>`, made relative.
+/// The cgroup path for a container: the spec's `cgroupsPath`, or `/berth/<id>`, cleaned the way
+/// runc's `CleanPath` does (`..` never climbs above the start). It stays absolute (from each
+/// hierarchy's root) or relative (from the runtime's own cgroup) as the spec wrote it.
 pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> PathBuf {
     let path = match cgroups_path {
         Some(path) if !path.as_os_str().is_empty() => path.to_path_buf(),
         _ => Path::new("/berth").join(id),
     };
-    path.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect()
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(name) => clean.push(name),
+            Component::ParentDir => {
+                clean.pop();
+            }
+            _ => {}
+        }
+    }
+    if path.is_absolute() {
+        Path::new("/").join(clean)
+    } else {
+        clean
+    }
 }
 
 /// A container's cgroup: its directories on the host.
@@ -195,14 +324,38 @@ pub enum Cgroup {
 }
 
 impl Cgroup {
-    /// Make the container's cgroup at `path` (relative to each hierarchy's root).
+    /// Make the container's cgroup at `path` (see [`container_path`]).
     pub fn create(layout: &Layout, path: &Path) -> Result<Self, CgroupError> {
         if layout.is_v1() {
-            v1::V1Cgroup::create(&layout.v1, path).map(Cgroup::V1)
+            v1::V1Cgroup::create(layout, path).map(Cgroup::V1)
         } else {
             let root = layout.v2.as_ref().ok_or(CgroupError::NotMounted)?;
-            v2::V2Cgroup::create(root, path).map(Cgroup::V2)
+            let dir = layout.v2_dir_for(path).ok_or(CgroupError::NotMounted)?;
+            let below = dir.strip_prefix(root).unwrap_or(&dir).to_path_buf();
+            v2::V2Cgroup::create(root, &below).map(Cgroup::V2)
         }
+    }
+
+    /// The cgroup of an existing container, from the directories recorded at create time: each
+    /// v1 directory gets the controllers of the hierarchy it lies in.
+    pub fn from_dirs(layout: &Layout, dirs: &[PathBuf]) -> Self {
+        if !layout.is_v1() {
+            let dir = dirs.first().cloned().unwrap_or_default();
+            return Cgroup::V2(v2::V2Cgroup { dir });
+        }
+        let mut cgroup = v1::V1Cgroup {
+            path: PathBuf::new(),
+            dirs: Vec::new(),
+            unified: None,
+        };
+        for dir in dirs {
+            if let Some(h) = layout.v1.iter().find(|h| dir.starts_with(&h.mountpoint)) {
+                cgroup.dirs.push((h.controllers.clone(), dir.clone()));
+            } else if layout.v2.as_ref().is_some_and(|v2| dir.starts_with(v2)) {
+                cgroup.unified = Some(dir.clone());
+            }
+        }
+        Cgroup::V1(cgroup)
     }
 
     /// Write the spec's limits into the cgroup's files.
@@ -225,7 +378,12 @@ impl Cgroup {
     /// Every directory of the cgroup.
     pub fn dirs(&self) -> Vec<PathBuf> {
         match self {
-            Cgroup::V1(cg) => cg.dirs.iter().map(|(_, dir)| dir.clone()).collect(),
+            Cgroup::V1(cg) => cg
+                .dirs
+                .iter()
+                .map(|(_, dir)| dir.clone())
+                .chain(cg.unified.clone())
+                .collect(),
             Cgroup::V2(cg) => vec![cg.dir.clone()],
         }
     }
@@ -368,15 +526,52 @@ mod tests {
     }
 
     #[test]
-    fn container_path_defaults_to_berth_and_stays_relative() {
-        assert_eq!(container_path(None, "c1"), PathBuf::from("berth/c1"));
+    fn container_path_defaults_to_berth_and_is_cleaned_like_runc() {
+        assert_eq!(container_path(None, "c1"), PathBuf::from("/berth/c1"));
         assert_eq!(
             container_path(Some(Path::new("/berth/abc")), "abc"),
-            PathBuf::from("berth/abc")
+            PathBuf::from("/berth/abc")
         );
         assert_eq!(
             container_path(Some(Path::new("/../../etc")), "x"),
-            PathBuf::from("etc")
+            PathBuf::from("/etc")
+        );
+        assert_eq!(
+            container_path(Some(Path::new("a/../../b/./c")), "x"),
+            PathBuf::from("b/c")
+        );
+    }
+
+    #[test]
+    fn relative_paths_start_at_the_runtimes_own_cgroup() {
+        let mut layout = Layout::from_mountinfo(HYBRID).expect("layout");
+        layout.set_own_cgroups("4:memory:/process_api/abc\n1:cpu:/\n9:name=systemd:/\n0::/user.slice\n");
+        let memory = layout.v1.iter().find(|h| h.has("memory")).expect("memory");
+        assert_eq!(
+            memory.dir_for(Path::new("rel/c1")),
+            PathBuf::from("/sys/fs/cgroup/memory/process_api/abc/rel/c1")
+        );
+        assert_eq!(
+            memory.dir_for(Path::new("/abs/c1")),
+            PathBuf::from("/sys/fs/cgroup/memory/abs/c1")
+        );
+        let cpu = layout.v1.iter().find(|h| h.has("cpu")).expect("cpu");
+        assert_eq!(
+            cpu.dir_for(Path::new("rel")),
+            PathBuf::from("/sys/fs/cgroup/cpu/rel")
+        );
+        // Hybrid: the unified tree is joined at the own cgroup, as runc's v1 driver does.
+        assert_eq!(
+            layout.v2_dir_for(Path::new("rel")),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/user.slice/rel"))
+        );
+        // Pure v2: from the own cgroup's parent, as runc's fs2 driver does.
+        let mut v2 =
+            Layout::from_mountinfo("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n").expect("layout");
+        v2.set_own_cgroups("0::/user.slice/session-1.scope\n");
+        assert_eq!(
+            v2.v2_dir_for(Path::new("rel")),
+            Some(PathBuf::from("/sys/fs/cgroup/user.slice/rel"))
         );
     }
 

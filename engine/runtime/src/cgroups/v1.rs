@@ -5,79 +5,121 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
-use super::{CgroupError, V1Hierarchy, create_dir, write_file};
+use super::{CgroupError, Layout, create_dir, write_file};
 
 /// A container's v1 cgroup: `(controllers, directory)` for each hierarchy.
 #[derive(Debug, Clone)]
 pub struct V1Cgroup {
-    /// The cgroup path relative to each hierarchy's root (`berth/<id>`).
+    /// The cgroup path as the spec gave it, cleaned (`/berth/<id>`, or relative).
     pub path: PathBuf,
     /// One directory per hierarchy, with the controllers it carries.
     pub dirs: Vec<(Vec<String>, PathBuf)>,
+    /// On a hybrid host, the directory in the unified tree (joined as runc joins it; it also
+    /// carries the controllers that only v2 offers there, such as hugetlb on some hosts).
+    pub unified: Option<PathBuf>,
 }
 
 /// One value for one file of one controller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
+    /// The spec's resource it comes from (`memory`, `network` …), for messages.
+    pub resource: &'static str,
     /// The controller whose hierarchy holds the file.
     pub controller: &'static str,
     /// The file name.
-    pub file: &'static str,
+    pub file: String,
     /// What to write.
     pub value: String,
     /// Skip quietly when the kernel lacks the file (swap accounting may be off).
     pub optional: bool,
 }
 
-fn setting(controller: &'static str, file: &'static str, value: impl ToString) -> Setting {
+fn setting(
+    resource: &'static str,
+    controller: &'static str,
+    file: impl Into<String>,
+    value: impl ToString,
+) -> Setting {
     Setting {
+        resource,
         controller,
-        file,
+        file: file.into(),
         value: value.to_string(),
         optional: false,
     }
 }
 
+/// runc's swappiness check: -1 (as the spec's unsigned value: all ones) leaves it alone.
+pub fn swappiness(value: Option<u64>) -> Result<Option<u64>, CgroupError> {
+    match value {
+        None | Some(u64::MAX) => Ok(None),
+        Some(v) if v <= 100 => Ok(Some(v)),
+        Some(v) => Err(CgroupError::Invalid(format!(
+            "invalid memory swappiness value: {v} (valid range is 0-100)"
+        ))),
+    }
+}
+
+/// Kernel memory limits are deprecated by the kernel and ignored by runc, with this warning.
+pub fn warn_kernel_memory(resources: &LinuxResources) {
+    if let Some(memory) = resources.memory() {
+        if memory.kernel().is_some() || memory.kernel_tcp().is_some() {
+            tracing::warn!("Kernel memory settings are ignored and will be removed");
+        }
+    }
+}
+
 /// The files to write for the spec's resources, in the order they must be written.
-pub fn settings(resources: &LinuxResources) -> Vec<Setting> {
+pub fn settings(resources: &LinuxResources) -> Result<Vec<Setting>, CgroupError> {
     let mut out = Vec::new();
     if let Some(memory) = resources.memory() {
         if let Some(limit) = memory.limit().filter(|l| *l != 0) {
-            out.push(setting("memory", "memory.limit_in_bytes", limit));
+            out.push(setting("memory", "memory", "memory.limit_in_bytes", limit));
         }
         // memsw is memory + swap; it must come after the memory limit it cannot be below.
         if let Some(swap) = memory.swap().filter(|s| *s != 0) {
             out.push(Setting {
                 optional: true,
-                ..setting("memory", "memory.memsw.limit_in_bytes", swap)
+                ..setting("memory", "memory", "memory.memsw.limit_in_bytes", swap)
             });
         }
         if let Some(reservation) = memory.reservation().filter(|r| *r != 0) {
-            out.push(setting("memory", "memory.soft_limit_in_bytes", reservation));
+            out.push(setting(
+                "memory",
+                "memory",
+                "memory.soft_limit_in_bytes",
+                reservation,
+            ));
         }
-        if let Some(swappiness) = memory.swappiness().filter(|s| *s <= 100) {
-            out.push(setting("memory", "memory.swappiness", swappiness));
+        if let Some(swappiness) = swappiness(memory.swappiness())? {
+            out.push(setting("memory", "memory", "memory.swappiness", swappiness));
         }
         if memory.disable_oom_killer() == Some(true) {
-            out.push(setting("memory", "memory.oom_control", 1));
+            out.push(setting("memory", "memory", "memory.oom_control", 1));
         }
     }
     if let Some(cpu) = resources.cpu() {
         if let Some(shares) = cpu.shares().filter(|s| *s != 0) {
-            out.push(setting("cpu", "cpu.shares", shares));
+            out.push(setting("cpu", "cpu", "cpu.shares", shares));
         }
         // The period first: a quota is checked against the period in force.
         if let Some(period) = cpu.period().filter(|p| *p != 0) {
-            out.push(setting("cpu", "cpu.cfs_period_us", period));
+            out.push(setting("cpu", "cpu", "cpu.cfs_period_us", period));
         }
         if let Some(quota) = cpu.quota().filter(|q| *q != 0) {
-            out.push(setting("cpu", "cpu.cfs_quota_us", quota));
+            out.push(setting("cpu", "cpu", "cpu.cfs_quota_us", quota));
+        }
+        if let Some(period) = cpu.realtime_period().filter(|p| *p != 0) {
+            out.push(setting("cpu", "cpu", "cpu.rt_period_us", period));
+        }
+        if let Some(runtime) = cpu.realtime_runtime().filter(|r| *r != 0) {
+            out.push(setting("cpu", "cpu", "cpu.rt_runtime_us", runtime));
         }
         if let Some(cpus) = cpu.cpus().as_ref().filter(|c| !c.is_empty()) {
-            out.push(setting("cpuset", "cpuset.cpus", cpus));
+            out.push(setting("cpu", "cpuset", "cpuset.cpus", cpus));
         }
         if let Some(mems) = cpu.mems().as_ref().filter(|m| !m.is_empty()) {
-            out.push(setting("cpuset", "cpuset.mems", mems));
+            out.push(setting("cpu", "cpuset", "cpuset.mems", mems));
         }
     }
     if let Some(pids) = resources.pids() {
@@ -86,7 +128,7 @@ pub fn settings(resources: &LinuxResources) -> Vec<Setting> {
         } else {
             "max".to_string()
         };
-        out.push(setting("pids", "pids.max", value));
+        out.push(setting("pids", "pids", "pids.max", value));
     }
     if let Some(weight) = resources
         .block_io()
@@ -94,7 +136,29 @@ pub fn settings(resources: &LinuxResources) -> Vec<Setting> {
         .and_then(|b| b.weight())
         .filter(|w| *w != 0)
     {
-        out.push(setting("blkio", "blkio.weight", weight));
+        out.push(setting("blockIO", "blkio", "blkio.weight", weight));
+    }
+    for limit in resources.hugepage_limits().as_deref().unwrap_or(&[]) {
+        out.push(setting(
+            "hugepageLimits",
+            "hugetlb",
+            format!("hugetlb.{}.limit_in_bytes", limit.page_size()),
+            limit.limit(),
+        ));
+    }
+    if let Some(network) = resources.network() {
+        if let Some(class_id) = network.class_id() {
+            out.push(setting("network", "net_cls", "net_cls.classid", class_id));
+        }
+        // One line per interface: the kernel reads one "name priority" pair per write.
+        for priority in network.priorities().as_deref().unwrap_or(&[]) {
+            out.push(setting(
+                "network",
+                "net_prio",
+                "net_prio.ifpriomap",
+                format!("{} {}", priority.name(), priority.priority()),
+            ));
+        }
     }
     let rules = resources.devices().as_deref().unwrap_or(&[]);
     for rule in rules {
@@ -103,16 +167,34 @@ pub fn settings(resources: &LinuxResources) -> Vec<Setting> {
         } else {
             "devices.deny"
         };
-        out.push(setting("devices", file, device_rule(rule)));
+        out.push(setting("devices", "devices", file, device_rule(rule)));
     }
     if !rules.is_empty() {
         // What every container may use whatever the spec says, as runc adds them: the default
         // devices, /dev/console, the ptys, and mknod of any node (using it is still denied).
         for rule in DEFAULT_ALLOWED_DEVICES {
-            out.push(setting("devices", "devices.allow", rule));
+            out.push(setting("devices", "devices", "devices.allow", rule));
         }
     }
-    out
+    Ok(out)
+}
+
+/// When memory and memsw both change and memsw grows past the memory limit in force, memsw must
+/// be written first or the kernel refuses the new memory limit (runc's `setMemoryAndSwap`).
+fn order_memory_and_swap(settings: &mut [Setting], current_limit: Option<u64>) {
+    let position = |file: &str| settings.iter().position(|s| s.file == file);
+    let (Some(memory), Some(swap)) = (
+        position("memory.limit_in_bytes"),
+        position("memory.memsw.limit_in_bytes"),
+    ) else {
+        return;
+    };
+    let new_swap = settings[swap].value.parse::<i64>().unwrap_or(0);
+    let grows =
+        new_swap == -1 || current_limit.is_some_and(|cur| i64::try_from(cur).is_ok_and(|c| c < new_swap));
+    if grows && swap > memory {
+        settings.swap(memory, swap);
+    }
 }
 
 /// The device rules runc appends to every container's (libcontainer's `AllowedDevices`).
@@ -148,43 +230,58 @@ pub fn device_rule(rule: &LinuxDeviceCgroup) -> String {
 }
 
 impl V1Cgroup {
-    /// Make the directory in every hierarchy, named ones (`name=systemd`) included, as runc does.
-    pub fn create(hierarchies: &[V1Hierarchy], path: &Path) -> Result<Self, CgroupError> {
+    /// Make the directory in every hierarchy, named ones (`name=systemd`) included, and on a
+    /// hybrid host in the unified tree too, as runc does.
+    pub fn create(layout: &Layout, path: &Path) -> Result<Self, CgroupError> {
         let mut dirs = Vec::new();
-        for hierarchy in hierarchies {
-            let dir = hierarchy.mountpoint.join(path);
+        for hierarchy in &layout.v1 {
+            let dir = hierarchy.dir_for(path);
             if hierarchy.has("cpuset") {
-                create_cpuset_dirs(&hierarchy.mountpoint, path)?;
+                create_cpuset_dirs(&hierarchy.mountpoint, &dir)?;
             } else {
                 create_dir(&dir)?;
             }
             dirs.push((hierarchy.controllers.clone(), dir));
         }
+        let unified = layout.v2_dir_for(path);
+        if let Some(dir) = &unified {
+            create_dir(dir)?;
+        }
         Ok(Self {
             path: path.to_path_buf(),
             dirs,
+            unified,
         })
     }
 
-    fn dir_of(&self, controller: &str) -> Option<&Path> {
+    /// The directory of the hierarchy carrying `controller`.
+    pub fn dir_of(&self, controller: &str) -> Option<&Path> {
         self.dirs
             .iter()
             .find(|(controllers, _)| controllers.iter().any(|c| c == controller))
             .map(|(_, dir)| dir.as_path())
     }
 
-    /// Write the limits.
+    /// Write the limits. A resource whose controller the host lacks is an error naming it.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        for setting in settings(resources) {
+        warn_kernel_memory(resources);
+        let mut settings = settings(resources)?;
+        if let Some(dir) = self.dir_of("memory") {
+            let current = fs::read_to_string(dir.join("memory.limit_in_bytes")).ok();
+            order_memory_and_swap(&mut settings, current.and_then(|c| c.trim().parse().ok()));
+        }
+        for setting in settings {
             let Some(dir) = self.dir_of(setting.controller) else {
-                tracing::warn!(
-                    "the {} controller is not mounted: {} not set",
-                    setting.controller,
-                    setting.file
-                );
-                continue;
+                if setting.controller == "hugetlb" {
+                    self.apply_unified_hugetlb(&setting)?;
+                    continue;
+                }
+                return Err(CgroupError::MissingController {
+                    resource: setting.resource,
+                    controller: setting.controller.to_string(),
+                });
             };
-            let file = dir.join(setting.file);
+            let file = dir.join(&setting.file);
             if setting.optional && !file.exists() {
                 crate::explain!("skipped {}: the kernel does not offer it", file.display());
                 continue;
@@ -193,13 +290,28 @@ impl V1Cgroup {
         }
         Ok(())
     }
+
+    /// A hybrid host may offer hugetlb only in the unified tree: limit it there, in v2's file.
+    fn apply_unified_hugetlb(&self, setting: &Setting) -> Result<(), CgroupError> {
+        let missing = || CgroupError::MissingController {
+            resource: setting.resource,
+            controller: setting.controller.to_string(),
+        };
+        let dir = self.unified.as_ref().ok_or_else(missing)?;
+        let file = setting.file.replace(".limit_in_bytes", ".max");
+        if !dir.join(&file).exists() {
+            super::v2::enable_controller_down_to(dir, "hugetlb").map_err(|_| missing())?;
+        }
+        write_file(&dir.join(file), &setting.value)
+    }
 }
 
 /// A new cpuset cgroup starts with no cpus and no memory nodes, and no process may join it until
 /// it has some: every level we create inherits its parent's.
-fn create_cpuset_dirs(mountpoint: &Path, path: &Path) -> Result<(), CgroupError> {
+fn create_cpuset_dirs(mountpoint: &Path, target: &Path) -> Result<(), CgroupError> {
     let mut dir = mountpoint.to_path_buf();
-    for component in path.components() {
+    let below = target.strip_prefix(mountpoint).unwrap_or(target);
+    for component in below.components() {
         let parent = dir.clone();
         dir.push(component);
         create_dir(&dir)?;
@@ -233,7 +345,12 @@ mod tests {
                 "cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0"},
                 "pids":{"limit":64}}"#,
         );
-        let got: Vec<(&str, String)> = settings(&r).into_iter().map(|s| (s.file, s.value)).collect();
+        let got: Vec<(String, String)> = settings(&r)
+            .expect("settings")
+            .into_iter()
+            .map(|s| (s.file, s.value))
+            .collect();
+        let got: Vec<(&str, String)> = got.iter().map(|(f, v)| (f.as_str(), v.clone())).collect();
         assert_eq!(
             got,
             vec![
@@ -255,7 +372,12 @@ mod tests {
                            {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"},
                            {"allow":true,"type":"c","major":136,"access":"rwm"}]}"#,
         );
-        let got: Vec<(&str, String)> = settings(&r).into_iter().map(|s| (s.file, s.value)).collect();
+        let got: Vec<(String, String)> = settings(&r)
+            .expect("settings")
+            .into_iter()
+            .map(|s| (s.file, s.value))
+            .collect();
+        let got: Vec<(&str, String)> = got.iter().map(|(f, v)| (f.as_str(), v.clone())).collect();
         assert_eq!(
             got[..3],
             [
@@ -270,6 +392,70 @@ mod tests {
     #[test]
     fn unlimited_pids_write_max() {
         let r = resources(r#"{"pids":{"limit":0}}"#);
-        assert_eq!(settings(&r)[0].value, "max");
+        assert_eq!(settings(&r).expect("settings")[0].value, "max");
+    }
+
+    #[test]
+    fn network_hugetlb_and_swappiness_map_to_v1_files() {
+        let r = resources(
+            r#"{"memory":{"swappiness":30},
+                "hugepageLimits":[{"pageSize":"2MB","limit":4194304}],
+                "network":{"classID":1048577,"priorities":[{"name":"lo","priority":5},{"name":"eth0","priority":7}]}}"#,
+        );
+        let got: Vec<(&str, String, String)> = settings(&r)
+            .expect("settings")
+            .into_iter()
+            .map(|s| (s.controller, s.file, s.value))
+            .collect();
+        let want = [
+            ("memory", "memory.swappiness", "30"),
+            ("hugetlb", "hugetlb.2MB.limit_in_bytes", "4194304"),
+            ("net_cls", "net_cls.classid", "1048577"),
+            ("net_prio", "net_prio.ifpriomap", "lo 5"),
+            ("net_prio", "net_prio.ifpriomap", "eth0 7"),
+        ];
+        let want: Vec<(&str, String, String)> = want
+            .iter()
+            .map(|(c, f, v)| (*c, f.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn swappiness_is_checked_like_runc() {
+        assert_eq!(swappiness(Some(u64::MAX)).expect("-1 means unset"), None);
+        assert_eq!(swappiness(Some(100)).expect("in range"), Some(100));
+        let err = swappiness(Some(200)).expect_err("out of range");
+        assert_eq!(
+            err.to_string(),
+            "invalid memory swappiness value: 200 (valid range is 0-100)"
+        );
+    }
+
+    #[test]
+    fn a_missing_controller_is_named() {
+        let cg = V1Cgroup {
+            path: PathBuf::from("/x"),
+            dirs: vec![(vec!["memory".to_string()], PathBuf::from("/nonexistent"))],
+            unified: None,
+        };
+        let err = cg
+            .apply(&resources(r#"{"network":{"classID":1}}"#))
+            .expect_err("no net_cls");
+        assert_eq!(
+            err.to_string(),
+            "cannot apply linux.resources.network: the net_cls cgroup controller is not available on this host"
+        );
+    }
+
+    #[test]
+    fn growing_swap_is_written_before_memory() {
+        let r = resources(r#"{"memory":{"limit":314572800,"swap":419430400}}"#);
+        let mut s = settings(&r).expect("settings");
+        order_memory_and_swap(&mut s, Some(67108864));
+        assert_eq!(s[0].file, "memory.memsw.limit_in_bytes");
+        let mut s = settings(&r).expect("settings");
+        order_memory_and_swap(&mut s, Some(9_223_372_036_854_771_712));
+        assert_eq!(s[0].file, "memory.limit_in_bytes");
     }
 }

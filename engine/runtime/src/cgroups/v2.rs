@@ -9,7 +9,7 @@ use oci_spec::runtime::LinuxResources;
 use super::{CgroupError, create_dir, write_file};
 
 /// The controllers a container's cgroup needs, when the host offers them.
-const WANTED: [&str; 5] = ["cpu", "cpuset", "io", "memory", "pids"];
+const WANTED: [&str; 6] = ["cpu", "cpuset", "hugetlb", "io", "memory", "pids"];
 
 /// A container's v2 cgroup.
 #[derive(Debug, Clone)]
@@ -26,8 +26,20 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
 }
 
-/// The files to write for the spec's resources: `(file, value)` in order.
-pub fn settings(resources: &LinuxResources) -> Vec<(String, String)> {
+/// The files to write for the spec's resources: `(file, value)` in order. Resources v2 has no
+/// controller for at all (net_cls, net_prio) are an error naming the controller.
+pub fn settings(resources: &LinuxResources) -> Result<Vec<(String, String)>, CgroupError> {
+    if let Some(network) = resources.network() {
+        let controller = if network.class_id().is_some() {
+            "net_cls"
+        } else {
+            "net_prio"
+        };
+        return Err(CgroupError::MissingController {
+            resource: "network",
+            controller: controller.to_string(),
+        });
+    }
     let mut out: Vec<(String, String)> = Vec::new();
     let mut push = |file: &str, value: String| out.push((file.to_string(), value));
     let max_or = |v: i64| {
@@ -51,6 +63,10 @@ pub fn settings(resources: &LinuxResources) -> Vec<(String, String)> {
         }
         if memory.disable_oom_killer() == Some(true) {
             push("memory.oom.group", "0".to_string());
+        }
+        if super::v1::swappiness(memory.swappiness())?.is_some() {
+            // runc's fs2 driver ignores it too: v2 has no per-cgroup swappiness.
+            tracing::warn!("memory.swappiness has no cgroup v2 file; not applied");
         }
     }
     if let Some(cpu) = resources.cpu() {
@@ -81,6 +97,12 @@ pub fn settings(resources: &LinuxResources) -> Vec<(String, String)> {
         };
         push("pids.max", value);
     }
+    for limit in resources.hugepage_limits().as_deref().unwrap_or(&[]) {
+        push(
+            &format!("hugetlb.{}.max", limit.page_size()),
+            limit.limit().to_string(),
+        );
+    }
     if let Some(unified) = resources.unified() {
         let mut keys: Vec<_> = unified.iter().collect();
         keys.sort();
@@ -88,7 +110,12 @@ pub fn settings(resources: &LinuxResources) -> Vec<(String, String)> {
             push(file, value.clone());
         }
     }
-    out
+    Ok(out)
+}
+
+/// The controller a v2 file belongs to (`memory.max` → `memory`).
+fn controller_of(file: &str) -> &str {
+    file.split('.').next().unwrap_or(file)
 }
 
 impl V2Cgroup {
@@ -108,11 +135,54 @@ impl V2Cgroup {
         if resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
             tracing::warn!("device rules need an eBPF program on cgroup v2; not applied");
         }
-        for (file, value) in settings(resources) {
-            write_file(&self.dir.join(file), &value)?;
+        super::v1::warn_kernel_memory(resources);
+        for (file, value) in settings(resources)? {
+            let path = self.dir.join(&file);
+            if let Err(err) = write_file(&path, &value) {
+                // A file that is not there because its controller is not: say which.
+                let controller = controller_of(&file);
+                let offered = fs::read_to_string(self.dir.join("cgroup.controllers")).unwrap_or_default();
+                if !path.exists() && !offered.split_whitespace().any(|c| c == controller) {
+                    return Err(CgroupError::MissingController {
+                        resource: resource_of(controller),
+                        controller: controller.to_string(),
+                    });
+                }
+                return Err(err);
+            }
         }
         Ok(())
     }
+}
+
+/// The spec's resource a v2 controller serves, for messages.
+fn resource_of(controller: &str) -> &'static str {
+    match controller {
+        "memory" => "memory",
+        "cpu" | "cpuset" => "cpu",
+        "pids" => "pids",
+        "io" => "blockIO",
+        "hugetlb" => "hugepageLimits",
+        _ => "unified",
+    }
+}
+
+/// Enable one controller on every level of the tree above `dir` (for hugetlb in the unified
+/// tree of a hybrid host, which is enabled only when a container asks for it).
+pub fn enable_controller_down_to(dir: &Path, controller: &str) -> Result<(), CgroupError> {
+    let mut levels: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|p| p.join("cgroup.controllers").exists())
+        .collect();
+    levels.reverse();
+    for level in levels {
+        let enabled = fs::read_to_string(level.join("cgroup.subtree_control")).unwrap_or_default();
+        if !enabled.split_whitespace().any(|c| c == controller) {
+            write_file(&level.join("cgroup.subtree_control"), &format!("+{controller}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Enable, in `dir`'s `cgroup.subtree_control`, the wanted controllers that `dir` has.
@@ -161,7 +231,7 @@ mod tests {
         assert_eq!(cg.dir, root.path().join("berth/c1"));
         assert!(cg.dir.is_dir());
         let top = fs::read_to_string(root.path().join("cgroup.subtree_control")).expect("read");
-        assert_eq!(top, "+cpuset +cpu +io +memory +pids");
+        assert_eq!(top, "+cpuset +cpu +io +memory +hugetlb +pids");
         let mid = fs::read_to_string(root.path().join("berth/cgroup.subtree_control")).expect("read");
         assert_eq!(mid, "+cpu +memory +pids");
     }
@@ -191,7 +261,7 @@ mod tests {
     fn unlimited_values_are_written_as_max() {
         let r = resources(r#"{"memory":{"limit":-1,"swap":-1},"cpu":{"quota":-1},"pids":{"limit":-1}}"#);
         assert_eq!(
-            settings(&r),
+            settings(&r).expect("settings"),
             vec![
                 ("memory.max".to_string(), "max".to_string()),
                 ("memory.swap.max".to_string(), "max".to_string()),
@@ -199,6 +269,35 @@ mod tests {
                 ("pids.max".to_string(), "max".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn hugetlb_goes_to_v2_files_and_net_cls_is_refused() {
+        let r = resources(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#);
+        assert_eq!(
+            settings(&r).expect("settings"),
+            vec![("hugetlb.2MB.max".to_string(), "4194304".to_string())]
+        );
+        let r = resources(r#"{"network":{"classID":1}}"#);
+        assert_eq!(
+            settings(&r).expect_err("no net_cls").to_string(),
+            "cannot apply linux.resources.network: the net_cls cgroup controller is not available on this host"
+        );
+    }
+
+    #[test]
+    fn a_write_to_a_controller_the_cgroup_lacks_names_it() {
+        let root = fake_cgroupfs("cpu memory pids");
+        let cg = V2Cgroup::create(root.path(), Path::new("c3")).expect("create");
+        fs::write(cg.dir.join("cgroup.controllers"), "cpu memory pids").expect("w");
+        // A fake cgroupfs accepts any file, so take the directory away under the write.
+        let cg = V2Cgroup {
+            dir: cg.dir.join("gone"),
+        };
+        let err = cg
+            .apply(&resources(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":1}]}"#))
+            .expect_err("no hugetlb");
+        assert!(matches!(err, CgroupError::MissingController { .. }), "{err}");
     }
 
     #[test]

@@ -21,8 +21,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(err) => return Err(err.into()),
     };
     let status = dir.status(&record);
-    if status == Status::Running && !force {
-        bail!("cannot delete container {id} that is not stopped: running");
+    if !status.can_delete() && !force {
+        bail!(
+            "cannot delete container {id} that is not stopped: {}",
+            status.as_str()
+        );
     }
     destroy(&dir, &record, status)
 }
@@ -34,6 +37,10 @@ pub fn destroy(dir: &ContainerDir, record: &Record, status: Status) -> Result<()
         // Processes outside the init's pid namespace (exec'd ones) die with it only if we ask.
         for pid in cgroups::pids_of(&record.cgroup_dirs).unwrap_or_default() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        // A frozen process dies of SIGKILL only once thawed (runc thaws it the same way).
+        if let Some(freezer) = cgroups::freezer::Freezer::of(&record.cgroup_dirs) {
+            let _ = freezer.thaw();
         }
         wait_gone(record.pid, 10_000);
         crate::explain!("killed the container's processes");

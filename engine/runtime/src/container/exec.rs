@@ -59,8 +59,9 @@ fn load_process(options: &ExecOptions, spec: &Spec) -> Result<Process> {
 pub fn exec(options: &ExecOptions) -> Result<i32> {
     let dir = ContainerDir::new(&options.root, &options.id)?;
     let record = dir.load()?;
-    if !dir.status(&record).can_exec() {
-        bail!("cannot exec in a stopped container: {}", options.id);
+    let status = dir.status(&record);
+    if !status.can_exec() {
+        bail!("cannot exec in a {} container: {}", status.as_str(), options.id);
     }
     let config = record.bundle.join("config.json");
     let spec = Spec::load(&config).with_context(|| format!("cannot load {}", config.display()))?;

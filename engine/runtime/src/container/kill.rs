@@ -64,16 +64,24 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
             "sent signal {signal} to the {} processes in the container's cgroup",
             pids.len()
         );
-        return Ok(());
+    } else {
+        if !status.can_kill() {
+            bail!("container not running: {id}");
+        }
+        send(record.pid, signal).context("unable to signal init")?;
+        crate::explain!(
+            "sent signal {signal} to the container's init (pid {})",
+            record.pid
+        );
     }
-    if !status.can_kill() {
-        bail!("container not running: {id}");
+    // A frozen process acts on SIGKILL only once thawed: runc thaws a paused container for it,
+    // and only for it (other signals wait for `resume`).
+    if status == Status::Paused && signal == Signal::SIGKILL as i32 {
+        if let Some(freezer) = cgroups::freezer::Freezer::of(&record.cgroup_dirs) {
+            freezer.thaw()?;
+            crate::explain!("thawed the paused container so that SIGKILL takes effect");
+        }
     }
-    send(record.pid, signal).context("unable to signal init")?;
-    crate::explain!(
-        "sent signal {signal} to the container's init (pid {})",
-        record.pid
-    );
     Ok(())
 }
 

@@ -4,12 +4,16 @@
 pub mod create;
 /// `delete`: remove a stopped container's cgroups and state.
 pub mod delete;
+/// `events`: the container's statistics and OOM notifications as JSON lines.
+pub mod events;
 /// `exec`: run another process inside a running container.
 pub mod exec;
 /// The container's init: what happens inside the new namespaces before the user's program.
 pub mod init;
 /// `kill`: signal the init, or every process of the container.
 pub mod kill;
+/// `pause` and `resume`: freezing and thawing the container's processes.
+pub mod pause;
 /// `ps`: the container's processes.
 pub mod ps;
 /// `run`: create, start and (without --detach) wait.
@@ -20,6 +24,8 @@ pub mod spawn;
 pub mod start;
 /// `state`: the OCI state JSON.
 pub mod state;
+/// `update`: changing a live container's resource limits.
+pub mod update;
 /// Waiting for a process that is not our child, and forwarding signals to one that is.
 pub mod wait;
 

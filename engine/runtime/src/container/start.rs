@@ -35,6 +35,7 @@ pub fn start_loaded(dir: &ContainerDir, record: &Record) -> Result<()> {
     if !status.can_start() {
         match status {
             Status::Running => bail!("cannot start an already running container: {}", record.id),
+            Status::Paused => bail!("cannot start a container in the paused state: {}", record.id),
             _ => bail!("cannot start a container that has stopped: {}", record.id),
         }
     }

@@ -121,3 +121,230 @@ fn an_oom_killed_run_exits_137() {
     let out = berth.run(&bundle, &id);
     assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
 }
+
+/// `/proc/PID/cgroup` of a container, with its id made generic so two runtimes compare.
+fn cgroup_lines(runtime: &Runtime, id: &str) -> String {
+    let pid = runtime.state(id).expect("state")["pid"].as_i64().expect("pid");
+    read(format!("/proc/{pid}/cgroup")).replace(id, "ID")
+}
+
+/// Removes, when dropped, every empty cgroup directory with this name (runc's `delete` leaves
+/// the parents of a nested `cgroupsPath` behind).
+struct ParentCleanup(String);
+
+impl Drop for ParentCleanup {
+    fn drop(&mut self) {
+        fn walk(dir: &Path, name: &str, depth: usize) {
+            let Ok(entries) = fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if !path.is_dir() {
+                    continue;
+                }
+                if entry.file_name().to_string_lossy() == name {
+                    let _ = fs::remove_dir(&path);
+                } else if depth > 0 {
+                    walk(&path, name, depth - 1);
+                }
+            }
+        }
+        walk(Path::new("/sys/fs/cgroup"), &self.0, 4);
+    }
+}
+
+#[test]
+fn a_relative_cgroups_path_lands_where_runc_puts_it() {
+    let places: Vec<String> = both_runtimes()
+        .iter()
+        .map(|runtime| {
+            let bundle = Bundle::new();
+            let id = unique_id("relpath");
+            let _parents = ParentCleanup(cgroup_name(&id));
+            let mut spec = shared_spec(&bundle, &id, &["/bin/sleep", "1000"]);
+            // Relative: from the runtime's own cgroup in each hierarchy (this test's memory
+            // cgroup may be a sub-cgroup, which is the point).
+            spec["linux"]["cgroupsPath"] = serde_json::json!(format!("{}/x/../c", cgroup_name(&id)));
+            bundle.write_spec(&spec);
+            let _guard = runtime.create(&bundle, &id);
+            let lines = cgroup_lines(runtime, &id);
+            // The runtime's own cgroup is this test process's.
+            let own = read("/proc/self/cgroup");
+            for line in lines.lines() {
+                let (prefix, path) = line.rsplit_once(':').expect("cgroup line");
+                let own_path = own
+                    .lines()
+                    .find_map(|l| l.strip_prefix(prefix)?.strip_prefix(':'))
+                    .expect("own line");
+                let want = Path::new(own_path).join("berth-ID/c");
+                assert_eq!(Path::new(path), want, "{}: {line}", runtime.bin);
+            }
+            lines
+        })
+        .collect();
+    assert_eq!(places[1], places[0], "berth-runtime's cgroups differ from runc's");
+}
+
+#[test]
+fn swappiness_is_written_and_checked_like_runc() {
+    if !host_is_v1() {
+        eprintln!("skipped: memory.swappiness is a cgroup v1 file");
+        return;
+    }
+    for runtime in both_runtimes() {
+        let bundle = Bundle::new();
+        let id = unique_id("swappiness");
+        let mut spec = shared_spec(&bundle, &id, &["/bin/sleep", "1000"]);
+        spec["linux"]["resources"]["memory"] = serde_json::json!({"limit": 67108864, "swappiness": 30});
+        bundle.write_spec(&spec);
+        let guard = runtime.create(&bundle, &id);
+        assert_eq!(
+            read(v1_file("memory", &id, "memory.swappiness")),
+            "30",
+            "{}",
+            runtime.bin
+        );
+        drop(guard);
+
+        let id = unique_id("swappiness-bad");
+        spec["linux"]["resources"]["memory"] = serde_json::json!({"swappiness": 200});
+        spec["linux"]["cgroupsPath"] = serde_json::json!(format!("/{}", cgroup_name(&id)));
+        bundle.write_spec(&spec);
+        let _guard = ContainerGuard {
+            runtime: &runtime,
+            id: id.clone(),
+        };
+        let (created, err) = try_create(&runtime, &bundle, &id);
+        assert!(!created, "{} accepted swappiness 200", runtime.bin);
+        assert!(
+            err.contains("invalid memory swappiness value: 200 (valid range is 0-100)"),
+            "{}: {}",
+            runtime.bin,
+            err
+        );
+    }
+}
+
+/// Whether a v1 hierarchy carries this controller.
+fn v1_has(controller: &str) -> bool {
+    fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter(|l| l.contains(" - cgroup "))
+        .any(|l| {
+            l.rsplit(' ')
+                .next()
+                .is_some_and(|o| o.split(',').any(|c| c == controller))
+        })
+}
+
+#[test]
+fn network_resources_need_net_cls_and_net_prio() {
+    let resources = serde_json::json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 5}]});
+    for runtime in both_runtimes() {
+        let bundle = Bundle::new();
+        let id = unique_id("netcls");
+        let mut spec = shared_spec(&bundle, &id, &["/bin/sleep", "1000"]);
+        spec["linux"]["resources"]["network"] = resources.clone();
+        bundle.write_spec(&spec);
+        let _guard = ContainerGuard {
+            runtime: &runtime,
+            id: id.clone(),
+        };
+        let (created, err) = try_create(&runtime, &bundle, &id);
+        if v1_has("net_cls") && v1_has("net_prio") {
+            assert!(created, "{}: {}", runtime.bin, err);
+            assert_eq!(read(v1_file("net_cls", &id, "net_cls.classid")), "1048577");
+            assert!(read(v1_file("net_prio", &id, "net_prio.ifpriomap")).contains("lo 5"));
+        } else {
+            // runc fails too ("cannot set net_cls limit"); berth-runtime names the controller.
+            assert!(!created, "{} applied network without net_cls", runtime.bin);
+            if runtime.bin == BERTH {
+                assert!(
+                    err.contains(
+                        "cannot apply linux.resources.network: the net_cls cgroup controller is not available on this host"
+                    ),
+                    "{}",
+                    err
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hugepage_limits_land_in_the_hugetlb_controller() {
+    let size = "2MB";
+    if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").is_dir() {
+        eprintln!("skipped: no 2MB huge pages on this host");
+        return;
+    }
+    let unified_offers = fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
+        .is_ok_and(|c| c.split_whitespace().any(|c| c == "hugetlb"));
+    for runtime in both_runtimes() {
+        let bundle = Bundle::new();
+        let id = unique_id("hugetlb");
+        let mut spec = shared_spec(&bundle, &id, &["/bin/sleep", "1000"]);
+        spec["linux"]["resources"]["hugepageLimits"] =
+            serde_json::json!([{"pageSize": size, "limit": 4194304}]);
+        bundle.write_spec(&spec);
+        let _guard = ContainerGuard {
+            runtime: &runtime,
+            id: id.clone(),
+        };
+        let (created, err) = try_create(&runtime, &bundle, &id);
+        if v1_has("hugetlb") {
+            assert!(created, "{}: {}", runtime.bin, err);
+            assert_eq!(
+                read(v1_file("hugetlb", &id, "hugetlb.2MB.limit_in_bytes")),
+                "4194304"
+            );
+        } else if runtime.bin == BERTH && unified_offers {
+            // A hybrid host with hugetlb only in the unified tree: berth-runtime limits it there
+            // (runc 1.1's v1 driver cannot, and fails).
+            assert!(created, "{}", err);
+            let file = Path::new("/sys/fs/cgroup/unified")
+                .join(cgroup_name(&id))
+                .join("hugetlb.2MB.max");
+            assert_eq!(read(file), "4194304");
+        } else if runtime.bin == BERTH {
+            assert!(
+                err.contains("the hugetlb cgroup controller is not available"),
+                "{}",
+                err
+            );
+        } else {
+            assert!(!created, "runc applied hugetlb without the controller");
+        }
+    }
+}
+
+#[test]
+fn kernel_memory_is_ignored_with_runcs_warning() {
+    for runtime in both_runtimes() {
+        let bundle = Bundle::new();
+        let id = unique_id("kmem");
+        let mut spec = shared_spec(&bundle, &id, &["/bin/sleep", "1000"]);
+        spec["linux"]["resources"]["memory"] = serde_json::json!({"kernel": 10485760, "kernelTCP": 10485760});
+        bundle.write_spec(&spec);
+        let _guard = ContainerGuard {
+            runtime: &runtime,
+            id: id.clone(),
+        };
+        let (created, err) = try_create(&runtime, &bundle, &id);
+        assert!(created, "{}: {}", runtime.bin, err);
+        assert!(
+            err.contains("Kernel memory settings are ignored and will be removed"),
+            "{}: {}",
+            runtime.bin,
+            err
+        );
+        if host_is_v1() {
+            let tcp = v1_file("memory", &id, "memory.kmem.tcp.limit_in_bytes");
+            if tcp.exists() {
+                assert_ne!(read(tcp), "10485760", "{} wrote kernelTCP", runtime.bin);
+            }
+        }
+    }
+}

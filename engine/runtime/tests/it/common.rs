@@ -374,3 +374,74 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// [`docker_spec`] that runc also accepts here: runc refuses Docker's NOFILE 1048576 above this
+/// host's hard limit (berth-runtime clamps it), so ask for what both can honour.
+pub fn shared_spec(bundle: &Bundle, id: &str, args: &[&str]) -> Value {
+    let mut spec = docker_spec(bundle, id, args);
+    spec["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}]);
+    spec
+}
+
+/// Both runtimes, for tests that hold them to the same expectations.
+pub fn both_runtimes() -> [Runtime; 2] {
+    [Runtime::runc(), Runtime::berth()]
+}
+
+/// A file of a v1 controller's cgroup for a test container (absolute `cgroupsPath`).
+pub fn v1_file(controller: &str, id: &str, file: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(cgroup_name(id))
+        .join(file)
+}
+
+/// A cgroup file's content, trimmed.
+pub fn read_trimmed(path: impl AsRef<Path>) -> String {
+    fs::read_to_string(path.as_ref())
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.as_ref().display()))
+        .trim()
+        .to_string()
+}
+
+/// Create a container from `spec` and start it, deleted when the guard drops.
+pub fn start_container<'a>(
+    runtime: &'a Runtime,
+    bundle: &Bundle,
+    id: &str,
+    spec: &Value,
+) -> ContainerGuard<'a> {
+    bundle.write_spec(spec);
+    let guard = runtime.create(bundle, id);
+    let out = runtime.output(&["start", id]);
+    assert!(out.status.success(), "{} start: {}", runtime.bin, stderr(&out));
+    wait_status(runtime, id, "running");
+    guard
+}
+
+/// Whether this host's v1 hierarchies are the tests' assumption (memory, pids, freezer on v1).
+pub fn host_is_v1() -> bool {
+    Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists()
+        && Path::new("/sys/fs/cgroup/freezer").is_dir()
+}
+
+/// `create` that may fail: whether it succeeded and its stderr. stdout and stderr go to files,
+/// as in [`Runtime::create`], since a created init keeps them open. The caller deletes.
+pub fn try_create(runtime: &Runtime, bundle: &Bundle, id: &str) -> (bool, String) {
+    let err_path = bundle.path().join(format!("{id}.stderr"));
+    let err_file = fs::File::create(&err_path).expect("stderr file");
+    let status = runtime
+        .command()
+        .args(["create", "--bundle"])
+        .arg(bundle.path())
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err_file)
+        .status()
+        .expect("spawn create");
+    (
+        status.success(),
+        fs::read_to_string(&err_path).unwrap_or_default(),
+    )
+}

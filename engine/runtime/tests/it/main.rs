@@ -4,10 +4,13 @@
 mod cgroups;
 mod common;
 mod compare_runc;
+mod events;
 mod exec;
 mod hooks;
 mod init;
 mod lifecycle;
 mod lifecycle_rules;
+mod pause;
 mod seccomp;
 mod security;
+mod update;
