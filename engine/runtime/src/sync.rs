@@ -1,9 +1,10 @@
 //! The channel between the runtime and a container process it is setting up.
 //!
 //! A `SOCK_SEQPACKET` socketpair keeps message boundaries, so each message is one small JSON
-//! datagram. The parent says `Go` once the child's cgroup and id maps are in place; the child
-//! answers `Ready` just before it waits for `start` (or execs, for `exec`), or `Failed` with the
-//! reason. A child that dies without a word shows up as end-of-file.
+//! datagram. The parent says `Go` once the child's id maps are in place and `InCgroup` once it
+//! has moved the child into its cgroup; the child answers `Ready` just before it waits for
+//! `start` (or execs, for `exec`), or `Failed` with the reason. A child that dies without a word
+//! shows up as end-of-file.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -27,8 +28,10 @@ pub enum SyncError {
 /// What the parent tells the child.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ParentMessage {
-    /// Cgroup joined and id maps written: carry on.
+    /// Id maps written (and, after `RunHooks`, the hooks ran): carry on.
     Go,
+    /// Moved into the container's cgroup: the cgroup namespace may be made, the program run.
+    InCgroup,
 }
 
 /// What the child tells the parent.
@@ -91,6 +94,14 @@ impl Channel {
     /// Child ← parent.
     pub fn recv_parent(&self) -> Result<ParentMessage, SyncError> {
         self.recv_json()
+    }
+
+    /// Receive the parent's next message, which must be `want`.
+    pub fn expect_parent(&self, want: ParentMessage) -> Result<(), SyncError> {
+        match self.recv_parent()? {
+            got if got == want => Ok(()),
+            got => Err(SyncError::Unexpected(format!("{got:?} where {want:?} was due"))),
+        }
     }
 
     /// Child → parent.

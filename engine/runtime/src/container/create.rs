@@ -2,8 +2,9 @@
 //!
 //! The runtime (parent) makes the cgroup and writes its limits, makes the exec FIFO, and clones
 //! the init into a new pid (and user) namespace. The init joins or makes the other namespaces and
-//! waits for the parent's `Go`; the parent writes the id maps, moves it into its cgroup and says
-//! `Go`; the init builds its root filesystem and process, says `Ready` and blocks opening the
+//! waits for the parent's `Go`; the parent writes the id maps and says `Go`, then moves it into
+//! its cgroup and says `InCgroup`; meanwhile the init builds its root filesystem (waiting for
+//! `InCgroup` before a cgroup namespace, the hooks and `Ready`), says `Ready` and blocks opening the
 //! FIFO. The parent records the state and exits; the init stays, waiting for `start`.
 
 use std::fs;
@@ -197,6 +198,9 @@ fn create_in(
         write_id_map(pid, "uid_map", linux.uid_mappings().as_deref().unwrap_or(&[]))?;
         write_id_map(pid, "gid_map", linux.gid_mappings().as_deref().unwrap_or(&[]))?;
     }
+    // `Go` first: the init makes its namespaces and mounts while we move it into its cgroup
+    // (slow the first time, see `init::CgroupJoin`); it waits for `InCgroup` where it matters.
+    parent.send_parent(&ParentMessage::Go)?;
     cgroup.add_process(pid.as_raw())?;
     if let Some(adj) = process.oom_score_adj() {
         // From the host, as runc does: inside a user namespace the init may not write its own
@@ -205,7 +209,7 @@ fn create_in(
         fs::write(&path, adj.to_string()).with_context(|| format!("cannot write {path}"))?;
         crate::explain!("wrote {adj} to {path}");
     }
-    parent.send_parent(&ParentMessage::Go)?;
+    parent.send_parent(&ParentMessage::InCgroup)?;
     let mut message = parent.recv_child();
     if let Ok(ChildMessage::RunHooks) = message {
         // The init's mounts are made and it waits before pivot_root. As runc: the bundle as the

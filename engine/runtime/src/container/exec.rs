@@ -89,9 +89,7 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
     let body = || -> Result<std::convert::Infallible> {
         set_non_dumpable();
         plan.join_all_but_pid()?;
-        match child.recv_parent()? {
-            ParentMessage::Go => {}
-        }
+        child.expect_parent(ParentMessage::Go)?;
         nix::unistd::setsid().context("cannot start a session")?;
         if let Some(console) = &console {
             let size = process

@@ -88,6 +88,24 @@ pub fn set_non_dumpable() {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
 
+/// Waiting for the parent's `InCgroup`. The parent moves the init into its cgroup while the init
+/// already makes its namespaces and mounts: a first move into a cgroup v1 hierarchy waits out
+/// an RCU grace period (the cgroup threadgroup lock), which is most of a container's start.
+struct CgroupJoin<'a> {
+    channel: &'a Channel,
+    joined: bool,
+}
+
+impl CgroupJoin<'_> {
+    fn wait(&mut self) -> Result<()> {
+        if !self.joined {
+            self.channel.expect_parent(ParentMessage::InCgroup)?;
+            self.joined = true;
+        }
+        Ok(())
+    }
+}
+
 fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infallible> {
     set_non_dumpable();
     let spec = args.spec;
@@ -96,9 +114,11 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
     let plan = args.plan;
 
     plan.join_all_but_pid()?;
-    match channel.recv_parent()? {
-        ParentMessage::Go => {}
-    }
+    channel.expect_parent(ParentMessage::Go)?;
+    let mut cgroup = CgroupJoin {
+        channel,
+        joined: false,
+    };
     let userns = plan.makes(LinuxNamespaceType::User);
     if userns {
         let root_id = nix::unistd::Uid::from_raw(0);
@@ -109,6 +129,10 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             .context("cannot become root in the user namespace")?;
     }
     plan.unshare_rest()?;
+    if plan.makes(LinuxNamespaceType::Cgroup) {
+        // The namespace's root is the cgroup we are in when it is made.
+        cgroup.wait()?;
+    }
     plan.unshare_cgroup()?;
     // A session of its own, as runc's init has; also needed for a controlling terminal.
     nix::unistd::setsid().context("cannot start a session")?;
@@ -147,12 +171,12 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         rootfs::prepare(&setup)?
     };
 
+    // Hooks, and everything after, see the init in its cgroup, as with runc.
+    cgroup.wait()?;
     // Mounts made, root not yet entered: where runc runs the "before pivot_root" hooks.
     if args.creation_hooks {
         channel.send_child(&ChildMessage::RunHooks)?;
-        match channel.recv_parent()? {
-            ParentMessage::Go => {}
-        }
+        channel.expect_parent(ParentMessage::Go)?;
     }
     let in_container = args.container_hooks;
     if !in_container.create_container.is_empty() {
