@@ -423,7 +423,10 @@ pub fn pids_of(dirs: &[PathBuf]) -> Result<Vec<i32>, CgroupError> {
 /// then their parent when it is left empty (`berth`), so nothing of ours stays behind.
 pub fn remove(dirs: &[PathBuf]) -> Result<(), CgroupError> {
     for dir in dirs {
-        let mut attempts = 0;
+        // EBUSY: the last processes are still on their way out, usually for well under a
+        // millisecond; wait in short, growing steps, a second in all.
+        let mut pause = std::time::Duration::from_micros(250);
+        let mut waited = std::time::Duration::ZERO;
         loop {
             match fs::remove_dir(dir) {
                 Ok(()) => {
@@ -431,10 +434,13 @@ pub fn remove(dirs: &[PathBuf]) -> Result<(), CgroupError> {
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                // EBUSY: the last processes are still on their way out.
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempts < 200 => {
-                    attempts += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(5));
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EBUSY)
+                        && waited < std::time::Duration::from_secs(1) =>
+                {
+                    std::thread::sleep(pause);
+                    waited += pause;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(10));
                 }
                 Err(source) => {
                     return Err(CgroupError::Remove {
