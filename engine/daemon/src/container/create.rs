@@ -157,7 +157,7 @@ impl Containers {
                 .find(|candidate| taken(candidate).is_none())
                 .expect("an endless supply of names"),
         };
-        container.update(&self.inner.tmp, |record| record.name = name)?;
+        container.update_durably(&self.inner.tmp, |record| record.name = name)?;
         table.insert(container.id.clone(), container.clone());
         Ok(())
     }
@@ -181,7 +181,7 @@ impl Containers {
                 owner.id
             )));
         }
-        let old = container.update(&self.inner.tmp, |record| {
+        let old = container.update_durably(&self.inner.tmp, |record| {
             std::mem::replace(&mut record.name, new_name)
         })?;
         drop(table);

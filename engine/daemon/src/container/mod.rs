@@ -113,15 +113,34 @@ impl Container {
         self.record.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Change the record and write it to disk.
+    /// Change how the container runs (status, pid, network settings) and write the record.
     fn update<T>(
         &self,
         tmp: &Path,
         change: impl FnOnce(&mut ContainerRecord) -> T,
     ) -> Result<T, ContainerError> {
+        self.update_with(tmp, record::Durability::RunState, change)
+    }
+
+    /// Change what the user asked for (name, configuration, networks, a manual stop) and write
+    /// the record so that it outlives a crash of the machine.
+    fn update_durably<T>(
+        &self,
+        tmp: &Path,
+        change: impl FnOnce(&mut ContainerRecord) -> T,
+    ) -> Result<T, ContainerError> {
+        self.update_with(tmp, record::Durability::Synced, change)
+    }
+
+    fn update_with<T>(
+        &self,
+        tmp: &Path,
+        durability: record::Durability,
+        change: impl FnOnce(&mut ContainerRecord) -> T,
+    ) -> Result<T, ContainerError> {
         let mut record = self.record.lock().unwrap_or_else(|p| p.into_inner());
         let result = change(&mut record);
-        record.save(&self.paths.data, tmp)?;
+        record.save(&self.paths.data, tmp, durability)?;
         Ok(result)
     }
 

@@ -272,7 +272,7 @@ impl Containers {
                 format!("/{target}:{}/{alias}", record.name)
             })
             .collect();
-        container.update(&self.inner.tmp, |r| r.host_config.links = Some(normalized))?;
+        container.update_durably(&self.inner.tmp, |r| r.host_config.links = Some(normalized))?;
         Ok(())
     }
 
@@ -636,7 +636,7 @@ impl Containers {
             append(&container.paths.hosts(), &line);
         }
         container
-            .update(&self.inner.tmp, |r| {
+            .update_durably(&self.inner.tmp, |r| {
                 r.network_settings.networks.insert(network_name.clone(), settings)
             })
             .map_err(|e| NetworkError::Invalid(e.to_string()))?;
@@ -669,7 +669,7 @@ impl Containers {
                 .disconnect_sandbox(&record.id, &network_name)?;
         }
         container
-            .update(&self.inner.tmp, |r| {
+            .update_durably(&self.inner.tmp, |r| {
                 r.network_settings.networks.remove(&network_name)
             })
             .map_err(|e| NetworkError::Invalid(e.to_string()))?;

@@ -56,14 +56,17 @@ impl Containers {
         tokio::task::spawn_blocking(move || -> Result<(), ContainerError> {
             // Whatever a berthd that died left of its network (veths, namespace) goes too.
             this.release_host_resources(&c, crate::network::VethRelease::Now);
-            // A shim that died without cleaning up leaves runtime state; delete it too.
-            let _ = std::process::Command::new(&runtime)
-                .arg("--root")
-                .arg(&runtime_root)
-                .args(["delete", "--force", &id])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+            // A shim that died without cleaning up leaves runtime state; delete it too (and
+            // spare a process when the shim did its job).
+            if runtime_root.join(&id).exists() {
+                let _ = std::process::Command::new(&runtime)
+                    .arg("--root")
+                    .arg(&runtime_root)
+                    .args(["delete", "--force", &id])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
             if paths.exec.exists() {
                 crate::tree::remove_all(&paths.exec)?;
             }

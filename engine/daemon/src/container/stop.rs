@@ -37,7 +37,7 @@ impl Containers {
         let record = container.record();
         if record.state.status == Status::Restarting {
             // Cancel the pending restart: the scheduled start sees the flag and gives up.
-            container.update(&self.inner.tmp, |r| {
+            container.update_durably(&self.inner.tmp, |r| {
                 r.manually_stopped = true;
                 r.state.status = Status::Exited;
             })?;
@@ -46,7 +46,7 @@ impl Containers {
         if !record.state.status.is_running() {
             return Err(ContainerError::NotModified);
         }
-        container.update(&self.inner.tmp, |r| r.manually_stopped = true)?;
+        container.update_durably(&self.inner.tmp, |r| r.manually_stopped = true)?;
         let signal = stop_signal(&record.config.stop_signal);
         let timeout = timeout
             .or(record.config.stop_timeout)
@@ -84,7 +84,7 @@ impl Containers {
                 record.id
             )));
         }
-        container.update(&self.inner.tmp, |r| r.manually_stopped = true)?;
+        container.update_durably(&self.inner.tmp, |r| r.manually_stopped = true)?;
         let mut exits = container.exits.subscribe();
         exits.mark_unchanged();
         self.signal(&container, signal, false).await?;

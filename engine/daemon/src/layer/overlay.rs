@@ -79,17 +79,11 @@ pub fn unmount(target: &Path) -> Result<(), LayerError> {
         target: target.to_owned(),
         source: source.into(),
     };
-    match rustix::mount::unmount(target, UnmountFlags::empty()) {
-        Ok(()) => crate::explain!("unmounted {}", target.display()),
-        Err(Errno::BUSY) => {
-            rustix::mount::unmount(target, UnmountFlags::DETACH).map_err(error)?;
-            crate::explain!(
-                "detached {} while still busy: it is freed when no process uses it",
-                target.display()
-            );
-        }
-        Err(e) => return Err(error(e)),
-    }
+    // Detached, not unmounted: a plain umount waits out an RCU grace period (milliseconds, on
+    // every container's exit), a detach lets the kernel free the mount after it. Either way the
+    // mount is gone from the tree at once, and freed when no process uses it any more.
+    rustix::mount::unmount(target, UnmountFlags::DETACH).map_err(error)?;
+    crate::explain!("unmounted {}", target.display());
     Ok(())
 }
 

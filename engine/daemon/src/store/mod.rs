@@ -24,7 +24,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-pub use atomic::write_atomic;
+pub use atomic::{replace_atomic, write_atomic};
 pub use blobs::{BlobStore, BlobWriter};
 pub use images::{ImageIndex, ImageRecord};
 pub use layers::{LayerRecord, LayerStore};
