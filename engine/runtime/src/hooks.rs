@@ -15,6 +15,9 @@ use oci_spec::runtime::Hook;
 
 use crate::state::OciState;
 
+/// The hook lists the runtime runs, by their names in the spec (`features` reports them).
+pub const SUPPORTED: [&str; 4] = ["prestart", "createRuntime", "poststart", "poststop"];
+
 /// Errors from hooks.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
