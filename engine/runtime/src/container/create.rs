@@ -234,6 +234,7 @@ fn create_in(
         id: options.id.clone(),
         pid: pid.as_raw(),
         pid_start_time: start_time,
+        oci_version: spec.version().clone(),
         bundle: bundle.to_path_buf(),
         rootfs,
         created: crate::log::now_rfc3339(),
