@@ -137,7 +137,6 @@ fn set_no_new_privs() -> Result<()> {
     Ok(())
 }
 
-/// Mark every fd from 3 up close-on-exec, so the program inherits only stdin, stdout, stderr.
 /// The program starts with no signal blocked and every disposition at its default, as under
 /// runc, whatever its parents had: the shim blocks SIGCHLD for its signalfd, and Rust programs
 /// ignore SIGPIPE. (A shell as PID 1 with SIGCHLD blocked never returns from `wait` in its
@@ -156,14 +155,26 @@ fn reset_signals() {
     }
 }
 
-pub fn close_inherited_fds() -> Result<()> {
+/// Mark every fd from `3 + preserve` up close-on-exec, and the `preserve` ones below it (the
+/// caller's `--preserve-fds`) inheritable, so the program gets exactly stdio and those.
+pub fn close_inherited_fds(preserve: u32) -> Result<()> {
+    let first = 3u32.saturating_add(preserve);
     // SAFETY: close_range only changes flags of this process's fds.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if rc != 0 {
         return Err(ProcessError::Kernel {
             what: "mark inherited fds close-on-exec",
             source: nix::Error::last(),
         });
+    }
+    for fd in 3..first {
+        // SAFETY: F_SETFD on an fd number only changes that fd's flags (or fails with EBADF).
+        if unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) } != 0 {
+            return Err(ProcessError::Kernel {
+                what: "keep a preserved fd open",
+                source: nix::Error::last(),
+            });
+        }
     }
     Ok(())
 }
@@ -181,6 +192,8 @@ pub struct Finish<'a> {
     /// Stay as a tiny init (PID 1) that runs the program as its child, forwards signals to it
     /// and reaps zombies, instead of exec'ing the program (Docker's `--init`).
     pub as_init: bool,
+    /// How many fds above stderr (`--preserve-fds`) the program inherits.
+    pub preserve_fds: u32,
 }
 
 impl Finish<'_> {
@@ -221,7 +234,7 @@ impl Finish<'_> {
 
         ready().map_err(|e| ProcessError::Ready(format!("{e:#}")))?;
 
-        close_inherited_fds()?;
+        close_inherited_fds(self.preserve_fds)?;
         reset_signals();
         let c = |s: &str| CString::new(s).map_err(|_| ProcessError::Nul(s.to_string()));
         let program_c = c(&program.to_string_lossy())?;

@@ -41,6 +41,10 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// Whether the caller returns once the container runs (`create`, `run -d`).
+    pub detach: bool,
+    /// `--preserve-fds`: fds 3 up to 3+N-1 stay open in the init.
+    pub preserve_fds: u32,
 }
 
 /// A created container.
@@ -109,9 +113,11 @@ fn create_in(
         .with_context(|| format!("no such rootfs: {}", bundle.join(&root_path).display()))?;
     let linux = spec.linux().clone().unwrap_or_default();
     let process = spec.process().as_ref().context("the spec has no process")?;
-    if process.terminal() == Some(true) && options.console_socket.is_none() {
-        bail!("process.terminal needs --console-socket");
-    }
+    super::check_terminal(
+        process.terminal() == Some(true),
+        options.detach,
+        options.console_socket.is_some(),
+    )?;
 
     let plan = Plan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
     if let Some(sysctls) = linux.sysctl() {
@@ -174,6 +180,7 @@ fn create_in(
         console: console.as_ref(),
         exec_fifo: &fifo,
         no_pivot: options.no_pivot,
+        preserve_fds: options.preserve_fds,
         creation_hooks: !creation_hooks.is_empty(),
     };
     let pid = clone_process(plan.clone_flags(), || init::run(&args, &child))
