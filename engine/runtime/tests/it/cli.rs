@@ -676,3 +676,76 @@ fn unknown_commands_and_flags_fail_like_runc() {
         );
     }
 }
+
+/// `exec --tty --detach --console-socket` (what a shim does for `docker exec -it`): the pty's
+/// master arrives over the socket and the process runs on its slave, under both runtimes.
+#[test]
+fn exec_tty_master_arrives_over_the_console_socket_like_runc() {
+    use std::io::Read as _;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::net::UnixListener;
+
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+
+    let look = |runtime: &Runtime| {
+        let bundle = Bundle::new();
+        let guard = running(runtime, &bundle, "exec-tty");
+        let socket = bundle.path().join("console.sock");
+        let listener = UnixListener::bind(&socket).expect("bind console socket");
+        let pid_file = bundle.path().join("tty.pid");
+        let exec = runtime
+            .command()
+            .args(["exec", "--tty", "--detach", "--console-socket"])
+            .arg(&socket)
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .args([guard.id.as_str(), "/bin/sh", "-c", "tty; echo done"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("exec");
+        let (conn, _) = listener.accept().expect("accept");
+        let mut buf = [0u8; 64];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg =
+            recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).expect("recvmsg");
+        let fd = msg
+            .cmsgs()
+            .expect("cmsgs")
+            .find_map(|c| match c {
+                ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                _ => None,
+            })
+            .expect("an fd over the socket");
+        // SAFETY: the fd just arrived over SCM_RIGHTS and belongs to us alone.
+        let mut master = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let status = exec.wait_with_output().expect("exec").status;
+        assert!(status.success(), "{} exec -t -d failed", runtime.bin);
+        let mut seen = String::new();
+        let mut chunk = [0u8; 256];
+        while !seen.contains("done") {
+            match master.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.push_str(&String::from_utf8_lossy(&chunk[..n])),
+            }
+        }
+        assert!(fs::read_to_string(&pid_file).is_ok_and(|p| p.parse::<i32>().is_ok()));
+        // The slave's number depends on what else the container opened: keep its shape.
+        seen.split_whitespace()
+            .map(|w| {
+                if w.starts_with("/dev/pts/") {
+                    "/dev/pts/N"
+                } else {
+                    w
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let runc = look(&Runtime::runc());
+    let berth = look(&Runtime::berth());
+    assert_eq!(berth, runc);
+    assert_eq!(berth, "/dev/pts/N done");
+}
