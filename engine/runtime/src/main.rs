@@ -19,8 +19,13 @@ fn main() {
     berth_api::abort_on_panic();
     let cli = Cli::try_parse().unwrap_or_else(|err| exit_usage(&err));
     // Before anything here opens a file (the log, the sealed copy): see `check_preserved_fds`.
-    let refused =
-        check_globals(&cli).and_then(|()| container::check_preserved_fds(cli.command.preserve_fds()));
+    let listen_fds = if matches!(cli.command, Command::Create(_) | Command::Run { .. }) {
+        container::listen_fds()
+    } else {
+        0
+    };
+    let refused = check_globals(&cli)
+        .and_then(|()| container::check_preserved_fds(listen_fds.saturating_add(cli.command.preserve_fds())));
     // CVE-2019-5736: anything that puts a process in a container runs from a sealed copy.
     let sealed_error = if refused.is_ok() && cli.command.spawns_container_process() {
         berth_runtime::sealed_exe::reexec_sealed().err()
@@ -42,7 +47,7 @@ fn main() {
     let result = match (refused, sealed_error) {
         (Err(err), _) => Err(err),
         (Ok(()), Some(err)) => Err(err.into()),
-        (Ok(()), None) => dispatch(cli),
+        (Ok(()), None) => dispatch(cli, listen_fds),
     };
     let code = match result {
         Ok(code) => code,
@@ -83,6 +88,7 @@ fn create_options(
     cli_root: &std::path::Path,
     args: &berth_runtime::cli::CreateArgs,
     detach: bool,
+    listen_fds: u32,
 ) -> CreateOptions {
     CreateOptions {
         root: cli_root.to_path_buf(),
@@ -93,6 +99,7 @@ fn create_options(
         no_pivot: args.no_pivot,
         detach,
         preserve_fds: args.preserve_fds,
+        listen_fds,
     }
 }
 
@@ -127,7 +134,7 @@ fn exec_options(root: &std::path::Path, args: &ExecArgs) -> Result<ExecOptions> 
     })
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
+fn dispatch(cli: Cli, listen_fds: u32) -> Result<i32> {
     let root = cli.root.as_path();
     if cli.command.spawns_container_process() {
         berth_runtime::explain!(
@@ -139,7 +146,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let mut out = std::io::stdout();
     match &cli.command {
         Command::Create(args) => {
-            container::create::create(&create_options(root, args, true))?;
+            container::create::create(&create_options(root, args, true, listen_fds))?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -160,7 +167,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Run { create, detach } => {
-            container::run::run(&create_options(root, create, *detach), *detach)
+            container::run::run(&create_options(root, create, *detach, listen_fds), *detach)
         }
         Command::Exec(args) => container::exec::exec(&exec_options(root, args)?),
         Command::Ps { format, id, ps_args } => {

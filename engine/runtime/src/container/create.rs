@@ -43,8 +43,12 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Whether the caller returns once the container runs (`create`, `run -d`).
     pub detach: bool,
-    /// `--preserve-fds`: fds 3 up to 3+N-1 stay open in the init.
+    /// `--preserve-fds`: fds 3 up to 3+N-1 stay open in the init (after any socket-activation
+    /// fds, see `listen_fds`).
     pub preserve_fds: u32,
+    /// Socket activation (systemd's `LISTEN_FDS` given to us): fds 3 up to 3+N-1 go to the
+    /// init first, with `LISTEN_FDS=N` and `LISTEN_PID=1` added to its environment, as runc does.
+    pub listen_fds: u32,
 }
 
 /// A created container.
@@ -84,7 +88,15 @@ pub fn create(options: &CreateOptions) -> Result<Created> {
     let bundle = fs::canonicalize(&options.bundle)
         .with_context(|| format!("no such bundle: {}", options.bundle.display()))?;
     let config = bundle.join("config.json");
-    let spec = Spec::load(&config).with_context(|| format!("cannot load {}", config.display()))?;
+    let mut spec = Spec::load(&config).with_context(|| format!("cannot load {}", config.display()))?;
+    if options.listen_fds > 0 {
+        if let Some(process) = spec.process_mut() {
+            let mut env = process.env().clone().unwrap_or_default();
+            env.push(format!("LISTEN_FDS={}", options.listen_fds));
+            env.push("LISTEN_PID=1".to_string());
+            process.set_env(Some(env));
+        }
+    }
     dir.create()?;
     let mut undo = Undo {
         dir: dir.clone(),
@@ -180,7 +192,7 @@ fn create_in(
         console: console.as_ref(),
         exec_fifo: &fifo,
         no_pivot: options.no_pivot,
-        preserve_fds: options.preserve_fds,
+        preserve_fds: options.listen_fds.saturating_add(options.preserve_fds),
         creation_hooks: !creation_hooks.is_empty(),
     };
     let pid = clone_process(plan.clone_flags(), || init::run(&args, &child))

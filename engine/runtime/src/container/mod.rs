@@ -75,3 +75,19 @@ pub fn check_preserved_fds(n: u32) -> Result<()> {
     }
     Ok(())
 }
+
+/// How many fds systemd's socket activation handed to this process: `LISTEN_FDS`, when
+/// `LISTEN_PID` names us (the sealed re-exec keeps the pid). `create` and `run` pass them on.
+pub fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| pid == std::process::id());
+    if !ours {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

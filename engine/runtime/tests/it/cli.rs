@@ -749,3 +749,43 @@ fn exec_tty_master_arrives_over_the_console_socket_like_runc() {
     assert_eq!(berth, runc);
     assert_eq!(berth, "/dev/pts/N done");
 }
+
+/// Socket activation: a runtime started with `LISTEN_FDS`/`LISTEN_PID` naming it hands those
+/// fds to the container first, with `LISTEN_FDS=N LISTEN_PID=1` in its environment (runc's
+/// behaviour for create and run).
+#[test]
+fn socket_activation_fds_reach_the_container_like_runc() {
+    let look = |runtime: &Runtime| {
+        let data = tempfile::NamedTempFile::new().expect("temp file");
+        fs::write(data.path(), "activated\n").expect("write");
+        let bundle = Bundle::new();
+        let id = unique_id("listen");
+        let script = "echo $LISTEN_FDS $LISTEN_PID; cat /proc/self/fd/3";
+        bundle.write_spec(&spec(&bundle, &id, &["/bin/sh", "-c", script]));
+        let _guard = ContainerGuard {
+            runtime,
+            id: id.clone(),
+        };
+        // The shell's pid is the runtime's once it execs, so LISTEN_PID can name it.
+        let out = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(r#"LISTEN_PID=$$ LISTEN_FDS=1 exec "$@" 3<"$DATA""#)
+            .arg("sh")
+            .arg(runtime.bin)
+            .arg("--root")
+            .arg(runtime.root.path())
+            .args(["run", "--bundle"])
+            .arg(bundle.path())
+            .arg(&id)
+            .env("DATA", data.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{} run: {}", runtime.bin, stderr(&out));
+        stdout(&out)
+    };
+    let runc = look(&Runtime::runc());
+    let berth = look(&Runtime::berth());
+    assert_eq!(berth, runc);
+    assert_eq!(berth, "1 1\nactivated\n");
+}
