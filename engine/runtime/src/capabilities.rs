@@ -35,6 +35,17 @@ pub fn name(cap: &oci_spec::runtime::Capability) -> String {
         .unwrap_or_default()
 }
 
+/// Every capability the runtime can set, by kernel name, in the kernel's order: those both the
+/// OCI spec's type and the `caps` crate (which [`CapabilitySets`] goes through) know.
+pub fn known() -> Vec<String> {
+    let mut known: Vec<Capability> = caps::all()
+        .into_iter()
+        .filter(|cap| serde_json::from_value::<oci_spec::runtime::Capability>(cap.to_string().into()).is_ok())
+        .collect();
+    known.sort_by_key(|cap| cap.index());
+    known.iter().map(Capability::to_string).collect()
+}
+
 fn to_caps(set: Option<&Capabilities>) -> Result<HashSet<Capability>, CapabilityError> {
     let mut out = HashSet::new();
     for cap in set.into_iter().flatten() {
@@ -133,6 +144,20 @@ impl CapabilitySets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_capabilities_start_with_chown_and_include_the_newer_ones() {
+        let known = known();
+        assert_eq!(known.first().map(String::as_str), Some("CAP_CHOWN"));
+        for name in [
+            "CAP_SYS_ADMIN",
+            "CAP_AUDIT_READ",
+            "CAP_BPF",
+            "CAP_CHECKPOINT_RESTORE",
+        ] {
+            assert!(known.iter().any(|k| k == name), "{name} missing from {known:?}");
+        }
+    }
 
     #[test]
     fn oci_names_are_the_kernel_names() {

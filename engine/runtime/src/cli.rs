@@ -23,9 +23,13 @@ pub struct Cli {
     /// Also write explain events to stderr when there is no `--log` file.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Accepted for runc compatibility; cgroups are always managed through cgroupfs.
-    #[arg(long = "systemd-cgroup", global = true, hide = true)]
+    /// Refused: cgroups are managed through cgroupfs (runc's systemd driver is not implemented).
+    #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
+    /// Ignore cgroup permission errors ('true', 'false', or 'auto'); only false and auto are
+    /// supported.
+    #[arg(long, global = true, default_value = "auto", value_parser = parse_rootless)]
+    pub rootless: Rootless,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -36,6 +40,36 @@ pub enum LogFormat {
     /// `time="…" level=info msg="…"` lines, like runc's text format.
     Text,
     /// One JSON object per line (explain events in `berth_api::explain::ExplainEvent` form).
+    Json,
+}
+
+/// `--rootless`: runc's tri-state, a Go boolean or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rootless {
+    /// Run as an unprivileged user, ignoring cgroup permission errors.
+    True,
+    /// Run with full privileges.
+    False,
+    /// Decide from the euid (runc's default).
+    Auto,
+}
+
+/// Parse `--rootless` as runc does: `auto`, or anything Go's `strconv.ParseBool` takes.
+pub fn parse_rootless(value: &str) -> Result<Rootless, String> {
+    match value {
+        "auto" => Ok(Rootless::Auto),
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(Rootless::True),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Rootless::False),
+        _ => Err("use true, false or auto".to_string()),
+    }
+}
+
+/// Output format of `ps` and `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Columns for people.
+    Table,
+    /// JSON for programs.
     Json,
 }
 
@@ -57,6 +91,9 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility; berth-runtime never creates a session keyring.
     #[arg(long = "no-new-keyring", hide = true)]
     pub no_new_keyring: bool,
+    /// Pass N more file descriptors (3 up to 3+N-1) to the container's process.
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
     /// The container id.
     pub id: String,
 }
@@ -156,28 +193,7 @@ pub enum Command {
         detach: bool,
     },
     /// Run a new process inside a running container.
-    Exec {
-        /// A process.json (the OCI `process` object) describing what to run.
-        #[arg(short, long)]
-        process: Option<PathBuf>,
-        /// Return once the process started.
-        #[arg(short, long)]
-        detach: bool,
-        /// Write the process pid to this file.
-        #[arg(long = "pid-file")]
-        pid_file: Option<PathBuf>,
-        /// UNIX socket path to send the pty master to.
-        #[arg(long = "console-socket")]
-        console_socket: Option<PathBuf>,
-        /// Allocate a pseudo-terminal (when no process.json says so).
-        #[arg(short, long)]
-        tty: bool,
-        /// The container id.
-        id: String,
-        /// The command and its arguments (when no process.json is given).
-        #[arg(trailing_var_arg = true)]
-        command: Vec<String>,
-    },
+    Exec(Box<ExecArgs>),
     /// Freeze every process of the container.
     Pause {
         /// The container id.
@@ -201,37 +217,119 @@ pub enum Command {
         /// The container id.
         id: String,
     },
-    /// List the pids of the processes in the container's cgroup.
+    /// Show the container's processes: `ps -ef` (or `ps` with the given options) filtered to
+    /// the container's pids, or with --format json the pids alone.
     Ps {
-        /// `table` or `json`.
-        #[arg(short, long, default_value = "table")]
-        format: String,
+        /// `table` (ps's output) or `json` (an array of pids).
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
         /// The container id.
         id: String,
+        /// Options for ps(1) instead of `-ef`; they must show a PID column.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
     },
+    /// List the containers under --root.
+    #[command(visible_alias = "ls")]
+    List {
+        /// `table` or `json`.
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Print only the container ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Print the OCI runtime features document: what this runtime supports.
+    Features,
+}
+
+/// Options of `exec`, runc's names and short forms. Without --process the container's own
+/// process (from its config.json) is the base, changed by these flags; with it, they are unused.
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// UNIX socket path to send the pty master to (with --tty and --detach).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Add an environment variable (NAME=value); repeatable.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run as this user: <uid>[:<gid>], numeric.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Add a supplementary group id; repeatable.
+    #[arg(short = 'g', long = "additional-gids", allow_negative_numbers = true)]
+    pub additional_gids: Vec<i64>,
+    /// A process.json (the OCI `process` object) describing what to run.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Return once the process started.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process pid to this file.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Refused: SELinux labels are not supported.
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// Refused: AppArmor profiles are not supported.
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to the bounding, effective, permitted and ambient sets; repeatable.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Pass N more file descriptors (3 up to 3+N-1) to the process.
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Refused: running an exec in a sub-cgroup is not supported.
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container.
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// The container id.
+    pub id: String,
+    /// The command and its arguments (when no process.json is given).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 impl Command {
-    /// The container id the command is about.
-    pub fn container_id(&self) -> &str {
+    /// The container id the command is about, if it is about one.
+    pub fn container_id(&self) -> Option<&str> {
         match self {
-            Command::Create(create) | Command::Run { create, .. } => &create.id,
+            Command::Create(create) | Command::Run { create, .. } => Some(&create.id),
+            Command::Exec(exec) => Some(&exec.id),
             Command::Start { id }
             | Command::State { id }
             | Command::Kill { id, .. }
             | Command::Delete { id, .. }
-            | Command::Exec { id, .. }
-            | Command::Ps { id, .. } => id,
-            Command::Pause { id } | Command::Resume { id } | Command::Events { id, .. } => id,
-            Command::Update(args) => &args.id,
+            | Command::Ps { id, .. } => Some(id),
+            Command::Pause { id } | Command::Resume { id } | Command::Events { id, .. } => Some(id),
+            Command::Update(args) => Some(&args.id),
+            Command::List { .. } | Command::Features => None,
+        }
+    }
+
+    /// How many inherited fds above stderr the command passes to a container process.
+    pub fn preserve_fds(&self) -> u32 {
+        match self {
+            Command::Create(create) | Command::Run { create, .. } => create.preserve_fds,
+            Command::Exec(exec) => exec.preserve_fds,
+            _ => 0,
         }
     }
 
     /// Whether the command starts a process inside a container (and so must run sealed).
     pub fn spawns_container_process(&self) -> bool {
-        matches!(
-            self,
-            Command::Create(_) | Command::Run { .. } | Command::Exec { .. }
-        )
+        matches!(self, Command::Create(_) | Command::Run { .. } | Command::Exec(_))
     }
 }

@@ -50,6 +50,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every list, in the order of a container's life.
+    pub const ALL: [Kind; 6] = [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ];
+
     /// The name config.json uses.
     pub fn as_str(self) -> &'static str {
         match self {

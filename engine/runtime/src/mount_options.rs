@@ -59,57 +59,68 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
     parsed
 }
 
+/// Every flag word, as runc reads it: `(word, clears, flag)`. `clears` words (`rw`, `dev`) remove the
+/// flag their opposite sets. The `features` command lists these words.
+pub const FLAG_WORDS: &[(&str, bool, MsFlags)] = &[
+    ("defaults", false, MsFlags::empty()),
+    ("ro", false, MsFlags::MS_RDONLY),
+    ("rw", true, MsFlags::MS_RDONLY),
+    ("nosuid", false, MsFlags::MS_NOSUID),
+    ("suid", true, MsFlags::MS_NOSUID),
+    ("nodev", false, MsFlags::MS_NODEV),
+    ("dev", true, MsFlags::MS_NODEV),
+    ("noexec", false, MsFlags::MS_NOEXEC),
+    ("exec", true, MsFlags::MS_NOEXEC),
+    ("sync", false, MsFlags::MS_SYNCHRONOUS),
+    ("async", true, MsFlags::MS_SYNCHRONOUS),
+    ("dirsync", false, MsFlags::MS_DIRSYNC),
+    ("remount", false, MsFlags::MS_REMOUNT),
+    ("mand", false, MsFlags::MS_MANDLOCK),
+    ("nomand", true, MsFlags::MS_MANDLOCK),
+    ("atime", true, MsFlags::MS_NOATIME),
+    ("noatime", false, MsFlags::MS_NOATIME),
+    ("diratime", true, MsFlags::MS_NODIRATIME),
+    ("nodiratime", false, MsFlags::MS_NODIRATIME),
+    ("bind", false, MsFlags::MS_BIND),
+    ("rbind", false, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
+    ("relatime", false, MsFlags::MS_RELATIME),
+    ("norelatime", true, MsFlags::MS_RELATIME),
+    ("strictatime", false, MsFlags::MS_STRICTATIME),
+    ("nostrictatime", true, MsFlags::MS_STRICTATIME),
+    ("iversion", false, MsFlags::MS_I_VERSION),
+    ("noiversion", true, MsFlags::MS_I_VERSION),
+    ("lazytime", false, MsFlags::MS_LAZYTIME),
+    ("nolazytime", true, MsFlags::MS_LAZYTIME),
+    ("silent", false, MsFlags::MS_SILENT),
+    ("loud", true, MsFlags::MS_SILENT),
+];
+
+/// Every propagation word and the flags of the separate mount call it becomes.
+pub const PROPAGATION_WORDS: &[(&str, MsFlags)] = &[
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
+
 /// `(clears, flag)` for a flag word.
 fn flag_of(option: &str) -> Option<(bool, MsFlags)> {
-    Some(match option {
-        "defaults" => (false, MsFlags::empty()),
-        "ro" => (false, MsFlags::MS_RDONLY),
-        "rw" => (true, MsFlags::MS_RDONLY),
-        "nosuid" => (false, MsFlags::MS_NOSUID),
-        "suid" => (true, MsFlags::MS_NOSUID),
-        "nodev" => (false, MsFlags::MS_NODEV),
-        "dev" => (true, MsFlags::MS_NODEV),
-        "noexec" => (false, MsFlags::MS_NOEXEC),
-        "exec" => (true, MsFlags::MS_NOEXEC),
-        "sync" => (false, MsFlags::MS_SYNCHRONOUS),
-        "async" => (true, MsFlags::MS_SYNCHRONOUS),
-        "dirsync" => (false, MsFlags::MS_DIRSYNC),
-        "remount" => (false, MsFlags::MS_REMOUNT),
-        "mand" => (false, MsFlags::MS_MANDLOCK),
-        "nomand" => (true, MsFlags::MS_MANDLOCK),
-        "atime" => (true, MsFlags::MS_NOATIME),
-        "noatime" => (false, MsFlags::MS_NOATIME),
-        "diratime" => (true, MsFlags::MS_NODIRATIME),
-        "nodiratime" => (false, MsFlags::MS_NODIRATIME),
-        "bind" => (false, MsFlags::MS_BIND),
-        "rbind" => (false, MsFlags::MS_BIND | MsFlags::MS_REC),
-        "relatime" => (false, MsFlags::MS_RELATIME),
-        "norelatime" => (true, MsFlags::MS_RELATIME),
-        "strictatime" => (false, MsFlags::MS_STRICTATIME),
-        "nostrictatime" => (true, MsFlags::MS_STRICTATIME),
-        "iversion" => (false, MsFlags::MS_I_VERSION),
-        "noiversion" => (true, MsFlags::MS_I_VERSION),
-        "lazytime" => (false, MsFlags::MS_LAZYTIME),
-        "nolazytime" => (true, MsFlags::MS_LAZYTIME),
-        "silent" => (false, MsFlags::MS_SILENT),
-        "loud" => (true, MsFlags::MS_SILENT),
-        _ => return None,
-    })
+    FLAG_WORDS
+        .iter()
+        .find(|(word, _, _)| *word == option)
+        .map(|&(_, clears, flag)| (clears, flag))
 }
 
 /// The mount flags of a propagation word.
 pub fn propagation_of(option: &str) -> Option<MsFlags> {
-    Some(match option {
-        "private" => MsFlags::MS_PRIVATE,
-        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        "unbindable" => MsFlags::MS_UNBINDABLE,
-        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        _ => return None,
-    })
+    PROPAGATION_WORDS
+        .iter()
+        .find(|(word, _)| *word == option)
+        .map(|&(_, flag)| flag)
 }
 
 #[cfg(test)]

@@ -70,9 +70,10 @@ pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
     }
 }
 
-/// The order namespaces are joined in: user first (it owns the others), mount last (after it
-/// the host's paths are gone).
-const JOIN_ORDER: [LinuxNamespaceType; 8] = [
+/// Every namespace type the runtime makes or joins, in the order they are joined: user first
+/// (it owns the others), mount last (after it the host's paths are gone). A type missing here
+/// would be ignored by [`Plan::from_spec`]; `features` reports this list.
+pub const JOIN_ORDER: [LinuxNamespaceType; 8] = [
     LinuxNamespaceType::User,
     LinuxNamespaceType::Ipc,
     LinuxNamespaceType::Uts,

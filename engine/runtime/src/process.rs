@@ -166,28 +166,42 @@ fn reset_signals() {
     }
 }
 
-/// Mark every fd from 3 up close-on-exec, so the program inherits only stdin, stdout, stderr.
+/// Mark every fd from `3 + preserve` up close-on-exec, and the `preserve` ones below it (the
+/// caller's `--preserve-fds`) inheritable, so the program gets exactly stdio and those.
 ///
 /// Done before the seccomp filter is loaded: older profiles (the OCI runtime-tools generator's,
 /// for one) do not allow `close_range`, and after the filter it would fail with EPERM. Where
 /// `close_range` is missing or refused, every fd listed in /proc/self/fd is marked instead.
-pub fn mark_inherited_fds_cloexec() -> Result<()> {
+pub fn mark_inherited_fds_cloexec(preserve: u32) -> Result<()> {
+    let first = 3u32.saturating_add(preserve);
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes flags of this process's fds.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-    if rc == 0 {
-        return Ok(());
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let marked = if rc == 0 {
+        Ok(())
+    } else {
+        match nix::Error::last() {
+            nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::EPERM => mark_listed_fds_cloexec(first),
+            source => Err(ProcessError::Kernel {
+                what: "mark inherited fds close-on-exec",
+                source,
+            }),
+        }
+    };
+    marked?;
+    for fd in 3..first {
+        // SAFETY: F_SETFD on an fd number only changes that fd's flags (or fails with EBADF).
+        if unsafe { libc::fcntl(fd as i32, libc::F_SETFD, 0) } != 0 {
+            return Err(ProcessError::Kernel {
+                what: "keep a preserved fd open",
+                source: nix::Error::last(),
+            });
+        }
     }
-    match nix::Error::last() {
-        nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::EPERM => mark_listed_fds_cloexec(),
-        source => Err(ProcessError::Kernel {
-            what: "mark inherited fds close-on-exec",
-            source,
-        }),
-    }
+    Ok(())
 }
 
-/// The fallback of [`mark_inherited_fds_cloexec`]: walk /proc/self/fd with fcntl.
-fn mark_listed_fds_cloexec() -> Result<()> {
+/// The fallback of [`mark_inherited_fds_cloexec`]: walk /proc/self/fd with fcntl, from `first` up.
+fn mark_listed_fds_cloexec(first: u32) -> Result<()> {
     let io_err = |e: std::io::Error| ProcessError::Kernel {
         what: "list /proc/self/fd to mark inherited fds close-on-exec",
         source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
@@ -196,7 +210,7 @@ fn mark_listed_fds_cloexec() -> Result<()> {
     let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
         .map_err(io_err)?
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
+        .filter(|fd| u32::try_from(*fd).is_ok_and(|fd| fd >= first))
         .collect();
     for fd in fds {
         // SAFETY: F_GETFD/F_SETFD only read and change the flags of an fd of this process.
@@ -238,6 +252,8 @@ pub struct Finish<'a> {
     /// Stay as a tiny init (PID 1) that runs the program as its child, forwards signals to it
     /// and reaps zombies, instead of exec'ing the program (Docker's `--init`).
     pub as_init: bool,
+    /// How many fds above stderr (`--preserve-fds`) the program inherits.
+    pub preserve_fds: u32,
 }
 
 impl Finish<'_> {
@@ -262,7 +278,7 @@ impl Finish<'_> {
         let program_c = c(&program.to_string_lossy())?;
         let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
         let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>>>()?;
-        mark_inherited_fds_cloexec()?;
+        mark_inherited_fds_cloexec(self.preserve_fds)?;
 
         let no_new_privs = process.no_new_privileges().unwrap_or(false);
         if no_new_privs {

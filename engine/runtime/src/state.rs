@@ -120,6 +120,10 @@ pub struct Record {
     pub pid: i32,
     /// The init's start time (field 22 of /proc/<pid>/stat), to tell a recycled pid apart.
     pub pid_start_time: u64,
+    /// The spec version of the container's config (`ociVersion`), which `state` and `list`
+    /// report as runc does; empty in records written before it was kept.
+    #[serde(default)]
+    pub oci_version: String,
     /// Absolute bundle path.
     pub bundle: PathBuf,
     /// Absolute rootfs path.
@@ -289,18 +293,37 @@ impl ContainerDir {
     /// The OCI state JSON for this container.
     pub fn oci_state(&self, record: &Record) -> OciState {
         let status = self.status(record);
+        let oci_version = if record.oci_version.is_empty() {
+            OCI_VERSION
+        } else {
+            &record.oci_version
+        };
         OciState {
-            oci_version: OCI_VERSION.to_string(),
+            oci_version: oci_version.to_string(),
             id: record.id.clone(),
             pid: if status == Status::Stopped { 0 } else { record.pid },
             status,
             bundle: record.bundle.clone(),
             rootfs: record.rootfs.clone(),
-            created: record.created.clone(),
+            created: go_rfc3339_nano(&record.created),
             owner: String::new(),
             annotations: record.annotations.clone(),
         }
     }
+}
+
+/// An RFC 3339 time as Go's `time.RFC3339Nano` prints it (runc's `created`): the fraction of a
+/// second without trailing zeros, and no fraction at all when it is zero.
+pub fn go_rfc3339_nano(time: &str) -> String {
+    let Some(dot) = time.find('.') else {
+        return time.to_string();
+    };
+    let digits = time[dot + 1..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(time.len(), |end| dot + 1 + end);
+    let fraction = time[dot + 1..digits].trim_end_matches('0');
+    let separator = if fraction.is_empty() { "" } else { "." };
+    format!("{}{separator}{fraction}{}", &time[..dot], &time[digits..])
 }
 
 /// The few fields of `/proc/<pid>/stat` we need.
@@ -374,6 +397,7 @@ mod tests {
             id: "c1".into(),
             pid: 0,
             pid_start_time: 0,
+            oci_version: String::new(),
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
             created: now(),
@@ -389,6 +413,27 @@ mod tests {
         assert_eq!(dir.oci_state(&loaded).pid, 0);
         dir.remove().expect("remove");
         assert!(!dir.path.exists());
+    }
+
+    #[test]
+    fn created_times_are_printed_as_go_does() {
+        assert_eq!(
+            go_rfc3339_nano("2026-12-07T07:05:23.166788339Z"),
+            "2026-12-07T07:05:23.166788339Z"
+        );
+        assert_eq!(
+            go_rfc3339_nano("2026-12-07T07:05:23.166700000Z"),
+            "2026-12-07T07:05:23.1667Z"
+        );
+        assert_eq!(
+            go_rfc3339_nano("2026-12-07T07:05:23.000000000Z"),
+            "2026-12-07T07:05:23Z"
+        );
+        assert_eq!(
+            go_rfc3339_nano("2026-12-07T07:05:23.500+02:00"),
+            "2026-12-07T07:05:23.5+02:00"
+        );
+        assert_eq!(go_rfc3339_nano("2026-12-07T07:05:23Z"), "2026-12-07T07:05:23Z");
     }
 
     fn now() -> String {

@@ -43,6 +43,14 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// Whether the caller returns once the container runs (`create`, `run -d`).
+    pub detach: bool,
+    /// `--preserve-fds`: fds 3 up to 3+N-1 stay open in the init (after any socket-activation
+    /// fds, see `listen_fds`).
+    pub preserve_fds: u32,
+    /// Socket activation (systemd's `LISTEN_FDS` given to us): fds 3 up to 3+N-1 go to the
+    /// init first, with `LISTEN_FDS=N` and `LISTEN_PID=1` added to its environment, as runc does.
+    pub listen_fds: u32,
 }
 
 /// A created container.
@@ -82,7 +90,15 @@ pub fn create(options: &CreateOptions) -> Result<Created> {
     let bundle = fs::canonicalize(&options.bundle)
         .with_context(|| format!("no such bundle: {}", options.bundle.display()))?;
     let config = bundle.join("config.json");
-    let spec = Spec::load(&config).with_context(|| format!("cannot load {}", config.display()))?;
+    let mut spec = Spec::load(&config).with_context(|| format!("cannot load {}", config.display()))?;
+    if options.listen_fds > 0 {
+        if let Some(process) = spec.process_mut() {
+            let mut env = process.env().clone().unwrap_or_default();
+            env.push(format!("LISTEN_FDS={}", options.listen_fds));
+            env.push("LISTEN_PID=1".to_string());
+            process.set_env(Some(env));
+        }
+    }
     dir.create()?;
     let mut undo = Undo {
         dir: dir.clone(),
@@ -111,9 +127,11 @@ fn create_in(
         .with_context(|| format!("no such rootfs: {}", bundle.join(&root_path).display()))?;
     let linux = spec.linux().clone().unwrap_or_default();
     let process = spec.process().as_ref().context("the spec has no process")?;
-    if process.terminal() == Some(true) && options.console_socket.is_none() {
-        bail!("process.terminal needs --console-socket");
-    }
+    super::check_terminal(
+        process.terminal() == Some(true),
+        options.detach,
+        options.console_socket.is_some(),
+    )?;
 
     crate::hooks::validate(spec.hooks().as_ref().unwrap_or(&Default::default()))?;
     let plan = Plan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
@@ -184,6 +202,7 @@ fn create_in(
         no_pivot: options.no_pivot,
         creation_hooks: !prestart.is_empty() || !create_runtime.is_empty(),
         container_hooks: &container_hooks,
+        preserve_fds: options.listen_fds.saturating_add(options.preserve_fds),
     };
     let pid = clone_process(plan.clone_flags(), || init::run(&args, &child))
         .context("cannot clone the container's init")?;
@@ -244,6 +263,7 @@ fn create_in(
         id: options.id.clone(),
         pid: pid.as_raw(),
         pid_start_time: start_time,
+        oci_version: spec.version().clone(),
         bundle: bundle.to_path_buf(),
         rootfs,
         created: crate::log::now_rfc3339(),

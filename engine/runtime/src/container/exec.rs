@@ -4,19 +4,19 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process, Spec};
 
 use crate::capabilities::CapabilitySets;
 use crate::cgroups;
 use crate::namespaces::Plan;
 use crate::process::Finish;
-use crate::state::ContainerDir;
+use crate::state::{ContainerDir, Status};
 use crate::sync::{self, ChildMessage, ParentMessage};
 
 use super::init::set_non_dumpable;
 use super::spawn::clone_process;
 use super::wait::{forward_signals_to, wait_child};
-use super::write_pid_file;
+use super::{check_terminal, write_pid_file};
 
 /// What `exec` is asked to do.
 #[derive(Debug, Clone)]
@@ -29,29 +29,146 @@ pub struct ExecOptions {
     pub process: Option<PathBuf>,
     /// The command when there is no process.json.
     pub command: Vec<String>,
-    /// `--tty`.
-    pub tty: bool,
+    /// Changes to the container's process when there is no process.json.
+    pub flags: ProcessFlags,
     /// `--detach`.
     pub detach: bool,
     /// `--pid-file`.
     pub pid_file: Option<PathBuf>,
     /// `--console-socket`.
     pub console_socket: Option<PathBuf>,
+    /// `--preserve-fds`: fds 3 up to 3+N-1 stay open in the process.
+    pub preserve_fds: u32,
+    /// `--ignore-paused`: run in a paused container too (the process starts frozen).
+    pub ignore_paused: bool,
+}
+
+/// runc's exec flags that change the container's process (`--cwd`, `--env`, `--user` …).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessFlags {
+    /// `--cwd`.
+    pub cwd: Option<String>,
+    /// `--env`, appended to the process's environment.
+    pub env: Vec<String>,
+    /// `--tty`.
+    pub tty: bool,
+    /// `--user uid[:gid]`.
+    pub user: Option<String>,
+    /// `--additional-gids`, appended.
+    pub additional_gids: Vec<i64>,
+    /// `--cap`, added to the bounding, effective, permitted and ambient sets.
+    pub caps: Vec<String>,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
 }
 
 fn load_process(options: &ExecOptions, spec: &Spec) -> Result<Process> {
-    if let Some(path) = &options.process {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        return serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()));
+    let process = match &options.process {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?
+        }
+        None => {
+            if options.command.is_empty() {
+                bail!("process args cannot be empty");
+            }
+            // Like runc: the container's process, with the new args and the flags' changes.
+            let base = spec.process().clone().unwrap_or_default();
+            apply_flags(base, &options.command, &options.flags)?
+        }
+    };
+    validate(&process)?;
+    Ok(process)
+}
+
+/// runc's checks of a process before it is started.
+fn validate(process: &Process) -> Result<()> {
+    let cwd = process.cwd();
+    if cwd.as_os_str().is_empty() {
+        bail!("the process's cwd must not be empty");
     }
-    if options.command.is_empty() {
-        bail!("exec needs --process or a command");
+    if !cwd.is_absolute() {
+        bail!("the process's cwd must be an absolute path: {}", cwd.display());
     }
-    // Like runc: the container's process, with the new args.
-    let mut process = spec.process().clone().unwrap_or_default();
-    process.set_args(Some(options.command.clone()));
-    process.set_terminal(Some(options.tty));
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("the process's args must not be empty");
+    }
+    Ok(())
+}
+
+/// The container's process changed as runc's exec flags say.
+pub fn apply_flags(mut process: Process, command: &[String], flags: &ProcessFlags) -> Result<Process> {
+    process.set_args(Some(command.to_vec()));
+    if let Some(cwd) = &flags.cwd {
+        process.set_cwd(cwd.into());
+    }
+    if !flags.caps.is_empty() {
+        // No capabilities section means none (oci-spec's default would be Docker's few).
+        let mut caps = process.capabilities().clone().unwrap_or_else(|| {
+            let mut none = LinuxCapabilities::default();
+            none.set_bounding(None)
+                .set_effective(None)
+                .set_inheritable(None)
+                .set_permitted(None)
+                .set_ambient(None);
+            none
+        });
+        for name in &flags.caps {
+            // As runc: a capability nobody knows is left out with a warning.
+            let Ok(cap) = serde_json::from_value::<Capability>(name.as_str().into()) else {
+                tracing::warn!("ignoring unknown capability: {name}");
+                continue;
+            };
+            // Not inheritable, like runc: the ambient raise then quietly fails, as under runc.
+            let add = |set: &Option<Capabilities>| {
+                let mut set = set.clone().unwrap_or_default();
+                set.insert(cap);
+                Some(set)
+            };
+            let (bounding, effective) = (add(caps.bounding()), add(caps.effective()));
+            let (permitted, ambient) = (add(caps.permitted()), add(caps.ambient()));
+            caps.set_bounding(bounding)
+                .set_effective(effective)
+                .set_permitted(permitted)
+                .set_ambient(ambient);
+        }
+        process.set_capabilities(Some(caps));
+    }
+    let mut env = process.env().clone().unwrap_or_default();
+    env.extend(flags.env.iter().cloned());
+    process.set_env(Some(env));
+    process.set_terminal(Some(flags.tty));
+    if flags.no_new_privs {
+        process.set_no_new_privileges(Some(true));
+    }
+    let mut user = process.user().clone();
+    if let Some(spec) = &flags.user {
+        let (uid, gid) = match spec.split_once(':') {
+            Some((uid, gid)) => (uid, Some(gid)),
+            None => (spec.as_str(), None),
+        };
+        if let Some(gid) = gid {
+            user.set_gid(
+                gid.parse()
+                    .with_context(|| format!("invalid gid in --user {spec}: {gid}"))?,
+            );
+        }
+        user.set_uid(
+            uid.parse()
+                .with_context(|| format!("invalid uid in --user {spec}: {uid}"))?,
+        );
+    }
+    if !flags.additional_gids.is_empty() {
+        let mut gids = user.additional_gids().clone().unwrap_or_default();
+        for &gid in &flags.additional_gids {
+            let gid = u32::try_from(gid)
+                .map_err(|_| anyhow::anyhow!("additional gid must be a positive number: {gid}"))?;
+            gids.push(gid);
+        }
+        user.set_additional_gids(Some(gids));
+    }
+    process.set_user(user);
     Ok(process)
 }
 
@@ -60,15 +177,18 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
     let dir = ContainerDir::new(&options.root, &options.id)?;
     let record = dir.load()?;
     let status = dir.status(&record);
-    if !status.can_exec() {
+    let paused_but_allowed = status == Status::Paused && options.ignore_paused;
+    if !status.can_exec() && !paused_but_allowed {
         bail!("cannot exec in a {} container: {}", status.as_str(), options.id);
     }
     let config = record.bundle.join("config.json");
     let spec = Spec::load(&config).with_context(|| format!("cannot load {}", config.display()))?;
     let process = load_process(options, &spec)?;
-    if process.terminal() == Some(true) && options.console_socket.is_none() {
-        bail!("process.terminal needs --console-socket");
-    }
+    check_terminal(
+        process.terminal() == Some(true),
+        options.detach,
+        options.console_socket.is_some(),
+    )?;
     let linux = spec.linux().clone().unwrap_or_default();
     let types: Vec<_> = linux.namespaces().iter().flatten().map(|ns| ns.typ()).collect();
     let plan = Plan::join_process(record.pid, &types)?;
@@ -104,6 +224,7 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
             capabilities: &capabilities,
             setgroups_allowed: true,
             as_init: false,
+            preserve_fds: options.preserve_fds,
         }
         // The setup channel is close-on-exec: after `Ready` it carries an exec failure too.
         .exec(|| child.send_child(&ChildMessage::Ready).map(|()| None))

@@ -46,6 +46,8 @@ pub struct InitArgs<'a> {
     pub exec_fifo: &'a OwnedFd,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// `--preserve-fds`: fds 3 up to 3+N-1 stay open in the program.
+    pub preserve_fds: u32,
     /// Whether the parent has prestart/createRuntime hooks to run before the root is entered.
     pub creation_hooks: bool,
     /// The createContainer and startContainer hooks, which the init runs itself.
@@ -223,6 +225,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
         capabilities: args.capabilities,
         setgroups_allowed: true,
         as_init: wants_tiny_init(spec),
+        preserve_fds: args.preserve_fds,
     }
     .exec(|| {
         channel.send_child(&ChildMessage::Ready)?;

@@ -8,10 +8,14 @@ pub mod delete;
 pub mod events;
 /// `exec`: run another process inside a running container.
 pub mod exec;
+/// `features`: the OCI features document, built from the tables the runtime works from.
+pub mod features;
 /// The container's init: what happens inside the new namespaces before the user's program.
 pub mod init;
 /// `kill`: signal the init, or every process of the container.
 pub mod kill;
+/// `list`: every container under `--root`, as a table or JSON.
+pub mod list;
 /// `pause` and `resume`: freezing and thawing the container's processes.
 pub mod pause;
 /// `ps`: the container's processes.
@@ -33,7 +37,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// Write a pid file the way runc does: to a temp file renamed into place, so readers never
 /// see a partial number.
@@ -47,5 +51,49 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let mut file =
         fs::File::create(&tmp).with_context(|| format!("cannot write pid file {}", tmp.display()))?;
     write!(file, "{pid}").with_context(|| format!("cannot write pid file {}", tmp.display()))?;
+    file.sync_all()
+        .with_context(|| format!("cannot write pid file {}", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot write pid file {}", path.display()))
+}
+
+/// runc's rules for a terminal: a process that runs detached (every `create`, `run -d`,
+/// `exec -d`) sends its pty master over `--console-socket`, and the socket is for nothing else.
+/// runc proxies a terminal itself for a foreground process; berth-runtime does not.
+pub fn check_terminal(terminal: bool, detach: bool, console_socket: bool) -> Result<()> {
+    if detach && terminal && !console_socket {
+        bail!("cannot allocate a tty for a detached process without --console-socket");
+    }
+    if (!detach || !terminal) && console_socket {
+        bail!("--console-socket is only for a detached process with a tty");
+    }
+    if !detach && terminal {
+        bail!("a tty needs --detach and --console-socket: berth-runtime does not proxy a terminal");
+    }
+    Ok(())
+}
+
+/// Check that the caller passed the `--preserve-fds` fds 3 up to 3+n-1, as runc does. Runs
+/// before the runtime opens anything, so a number the caller left free cannot be one of ours.
+pub fn check_preserved_fds(n: u32) -> Result<()> {
+    for i in 0..n {
+        let fd = i32::try_from(3 + u64::from(i)).context("--preserve-fds is too large")?;
+        nix::sys::stat::fstat(fd).with_context(|| format!("unable to stat preserved-fd {i} (of {n})"))?;
+    }
+    Ok(())
+}
+
+/// How many fds systemd's socket activation handed to this process: `LISTEN_FDS`, when
+/// `LISTEN_PID` names us (the sealed re-exec keeps the pid). `create` and `run` pass them on.
+pub fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| pid == std::process::id());
+    if !ours {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

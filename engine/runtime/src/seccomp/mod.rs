@@ -53,6 +53,7 @@ const RET_ALLOW: u32 = 0x7fff_0000;
 
 /// One architecture's syscall table.
 struct ArchTable {
+    oci: Arch,
     audit: u32,
     name: &'static str,
     lookup: fn(&str) -> Option<u32>,
@@ -69,6 +70,7 @@ fn i386_lookup(name: &str) -> Option<u32> {
 
 #[cfg(target_arch = "x86_64")]
 const NATIVE: ArchTable = ArchTable {
+    oci: Arch::ScmpArchX86_64,
     audit: AUDIT_ARCH_X86_64,
     name: "x86_64",
     lookup: native_lookup,
@@ -76,29 +78,83 @@ const NATIVE: ArchTable = ArchTable {
 
 #[cfg(target_arch = "aarch64")]
 const NATIVE: ArchTable = ArchTable {
+    oci: Arch::ScmpArchAarch64,
     audit: 0xc000_00b7,
     name: "aarch64",
     lookup: native_lookup,
 };
 
-/// The architectures we can filter for, among those the profile lists.
-fn tables(seccomp: &LinuxSeccomp) -> Vec<ArchTable> {
+/// Every architecture we can filter for: the native one first, then those whose syscalls
+/// this machine may also run (i386 on x86_64).
+fn all_tables() -> Vec<ArchTable> {
+    #[allow(unused_mut)]
     let mut out = vec![NATIVE];
     #[cfg(target_arch = "x86_64")]
-    if seccomp
-        .architectures()
-        .iter()
-        .flatten()
-        .any(|a| *a == Arch::ScmpArchX86)
-    {
-        out.push(ArchTable {
-            audit: AUDIT_ARCH_I386,
-            name: "x86",
-            lookup: i386_lookup,
-        });
-    }
+    out.push(ArchTable {
+        oci: Arch::ScmpArchX86,
+        audit: AUDIT_ARCH_I386,
+        name: "x86",
+        lookup: i386_lookup,
+    });
     out
 }
+
+/// The architectures we filter for: the native one always, the others when the profile lists
+/// them.
+fn tables(seccomp: &LinuxSeccomp) -> Vec<ArchTable> {
+    let listed = |arch: Arch| seccomp.architectures().iter().flatten().any(|a| *a == arch);
+    all_tables()
+        .into_iter()
+        .enumerate()
+        .filter(|(i, table)| *i == 0 || listed(table.oci))
+        .map(|(_, table)| table)
+        .collect()
+}
+
+/// The architectures a filter can have syscall rules for (others listed in a profile are left
+/// out; x32 syscalls get the default action or are killed).
+pub fn architectures() -> Vec<Arch> {
+    all_tables().iter().map(|t| t.oci).collect()
+}
+
+/// Every action of the spec; [`supported_actions`] keeps those the compiler takes.
+const ACTIONS: [LinuxSeccompAction; 9] = [
+    LinuxSeccompAction::ScmpActKill,
+    LinuxSeccompAction::ScmpActKillProcess,
+    LinuxSeccompAction::ScmpActKillThread,
+    LinuxSeccompAction::ScmpActTrap,
+    LinuxSeccompAction::ScmpActErrno,
+    LinuxSeccompAction::ScmpActTrace,
+    LinuxSeccompAction::ScmpActAllow,
+    LinuxSeccompAction::ScmpActLog,
+    LinuxSeccompAction::ScmpActNotify,
+];
+
+/// The actions a profile may use.
+pub fn supported_actions() -> Vec<LinuxSeccompAction> {
+    ACTIONS
+        .into_iter()
+        .filter(|a| action_value(*a, 0).is_ok())
+        .collect()
+}
+
+/// The argument comparisons a rule may use: all of the spec's (see `compare`).
+pub const OPERATORS: [LinuxSeccompOperator; 7] = [
+    LinuxSeccompOperator::ScmpCmpNe,
+    LinuxSeccompOperator::ScmpCmpLt,
+    LinuxSeccompOperator::ScmpCmpLe,
+    LinuxSeccompOperator::ScmpCmpEq,
+    LinuxSeccompOperator::ScmpCmpGe,
+    LinuxSeccompOperator::ScmpCmpGt,
+    LinuxSeccompOperator::ScmpCmpMaskedEq,
+];
+
+/// The `seccomp(2)` flags a profile may ask for, with their values.
+pub const FLAGS: [(LinuxSeccompFilterFlag, u32); 3] = [
+    (LinuxSeccompFilterFlag::SeccompFilterFlagTsync, 1),
+    (LinuxSeccompFilterFlag::SeccompFilterFlagLog, 2),
+    (LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow, 4),
+];
 
 /// The `SECCOMP_RET_*` value of an OCI action.
 fn action_value(action: LinuxSeccompAction, errno: u32) -> Result<u32, SeccompError> {
@@ -185,10 +241,11 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
         .flags()
         .iter()
         .flatten()
-        .map(|f| match f {
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 1,
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => 2,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => 4,
+        .map(|f| {
+            FLAGS
+                .iter()
+                .find(|(flag, _)| flag == f)
+                .map_or(0, |&(_, value)| value)
         })
         .fold(0, |acc, f| acc | f);
     Ok(Filter {

@@ -2,6 +2,7 @@
 //! and state roots, and deletes its containers through guards, so they run in parallel.
 
 mod cgroups;
+mod cli;
 mod common;
 mod compare_runc;
 mod events;
