@@ -112,6 +112,10 @@ fn create_in(
     if process.terminal() == Some(true) && options.console_socket.is_none() {
         bail!("process.terminal needs --console-socket");
     }
+    // The spec: "`cwd` … This value MUST be an absolute path."
+    if !process.cwd().is_absolute() {
+        bail!("cwd {:?} is not an absolute path", process.cwd());
+    }
 
     let plan = Plan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
     if let Some(sysctls) = linux.sysctl() {
