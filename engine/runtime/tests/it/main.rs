@@ -4,6 +4,7 @@
 mod cgroups;
 mod common;
 mod compare_runc;
+mod conformance;
 mod exec;
 mod init;
 mod lifecycle;
