@@ -25,7 +25,8 @@
 //! - Failing on berth-runtime (ignored tests, issue 16): joining a mount namespace by path
 //!   (being fixed elsewhere), joining a user namespace by path (the new pid namespace is made
 //!   before the join, so proc cannot be mounted), `rootfsPropagation: private` with the rootfs in
-//!   a shared host mount (no rootfsParentMountPrivate, so pivot_root fails).
+//!   a shared host mount (no rootfsParentMountPrivate: its bind of the rootfs propagates to the
+//!   host, and pivot_root fails).
 
 mod devices;
 mod lifecycle;
@@ -217,11 +218,20 @@ impl HostMount {
 }
 
 impl Drop for HostMount {
+    /// Unmount until nothing is left at the target: a runtime that wrongly propagates its own
+    /// mounts back to the host stacks more mounts on it.
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.target)
-            .status();
+        for _ in 0..8 {
+            let unmounted = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.target)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+            if !unmounted {
+                break;
+            }
+        }
     }
 }
 
