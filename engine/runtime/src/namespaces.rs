@@ -39,6 +39,12 @@ pub enum NamespaceError {
         /// What failed.
         source: nix::Error,
     },
+    /// the spec lists a namespace type twice
+    #[error("malformed spec file: duplicated namespace {name}")]
+    Duplicated {
+        /// The type's name in /proc/<pid>/ns.
+        name: &'static str,
+    },
 }
 
 /// The clone flag of a namespace type.
@@ -107,6 +113,15 @@ pub struct Plan {
 impl Plan {
     /// Build the plan from the spec's list, opening every path now.
     pub fn from_spec(namespaces: &[LinuxNamespace]) -> Result<Self, NamespaceError> {
+        // The spec: "If a `namespaces` field contains duplicated namespaces with same `type`,
+        // the runtime MUST generate an error."
+        for (i, ns) in namespaces.iter().enumerate() {
+            if namespaces[..i].iter().any(|earlier| earlier.typ() == ns.typ()) {
+                return Err(NamespaceError::Duplicated {
+                    name: proc_name(ns.typ()),
+                });
+            }
+        }
         let mut plan = Plan::default();
         for typ in JOIN_ORDER {
             let Some(ns) = namespaces.iter().find(|ns| ns.typ() == typ) else {
@@ -276,5 +291,16 @@ mod tests {
         let spec = [ns(LinuxNamespaceType::Network, Some("/nonexistent/ns/net"))];
         let err = Plan::from_spec(&spec).expect_err("missing path");
         assert!(err.to_string().contains("/nonexistent/ns/net"));
+    }
+
+    #[test]
+    fn a_type_listed_twice_is_an_error() {
+        let spec = [
+            ns(LinuxNamespaceType::Ipc, None),
+            ns(LinuxNamespaceType::Mount, None),
+            ns(LinuxNamespaceType::Ipc, Some("/proc/self/ns/ipc")),
+        ];
+        let err = Plan::from_spec(&spec).expect_err("duplicated ipc");
+        assert_eq!(err.to_string(), "malformed spec file: duplicated namespace ipc");
     }
 }

@@ -465,7 +465,19 @@ pub fn enter(root: &Root, no_pivot: bool) -> Result<()> {
     }
     // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
     // removes it without needing a directory for it inside the rootfs.
-    nix::unistd::pivot_root(".", ".").map_err(step("pivot_root into", root.path()))?;
+    let old_root = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(step("open the old root", "/"))?;
+    // After the pivot our "." is the new root: step into the old one, so that it (and not the
+    // new root, whose mounts keep the propagation the spec gave them) is made rslave below.
+    let entered = nix::unistd::pivot_root(".", ".")
+        .map_err(step("pivot_root into", root.path()))
+        .and_then(|()| nix::unistd::fchdir(old_root).map_err(step("enter the old root", "/")));
+    let _ = nix::unistd::close(old_root);
+    entered?;
     mount_at(
         None,
         Path::new("."),

@@ -132,6 +132,10 @@ fn create_in(
         options.detach,
         options.console_socket.is_some(),
     )?;
+    // The spec: "`cwd` … This value MUST be an absolute path."
+    if !process.cwd().is_absolute() {
+        bail!("cwd {:?} is not an absolute path", process.cwd());
+    }
 
     crate::hooks::validate(spec.hooks().as_ref().unwrap_or(&Default::default()))?;
     let plan = Plan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;

@@ -5,6 +5,7 @@ mod cgroups;
 mod cli;
 mod common;
 mod compare_runc;
+mod conformance;
 mod events;
 mod exec;
 mod hooks;
