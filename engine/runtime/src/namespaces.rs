@@ -157,7 +157,22 @@ impl Plan {
         self.makes(typ) || self.join.iter().any(|ns| ns.typ == typ)
     }
 
-    /// Enter the joined pid namespace for our future children (called by the parent).
+    /// Whether the plan joins a namespace of this type by path.
+    pub fn joins(&self, typ: LinuxNamespaceType) -> bool {
+        self.join.iter().any(|ns| ns.typ == typ)
+    }
+
+    /// Join the user namespace given by path, if any. It comes before every other namespace is
+    /// made or joined: they then belong to it (a new pid namespace made by the `clone` too, so
+    /// `create` joins it in an intermediate process, see `spawn::clone_from_intermediate`).
+    pub fn join_user(&self) -> Result<(), NamespaceError> {
+        for ns in self.join.iter().filter(|ns| ns.typ == LinuxNamespaceType::User) {
+            setns(ns)?;
+        }
+        Ok(())
+    }
+
+    /// Enter the joined pid namespace for our future children (called before the `clone`).
     pub fn join_pid_for_children(&self) -> Result<(), NamespaceError> {
         for ns in self.join.iter().filter(|ns| ns.typ == LinuxNamespaceType::Pid) {
             setns(ns)?;
@@ -165,9 +180,13 @@ impl Plan {
         Ok(())
     }
 
-    /// Join every namespace but pid (called by the child).
-    pub fn join_all_but_pid(&self) -> Result<(), NamespaceError> {
-        for ns in self.join.iter().filter(|ns| ns.typ != LinuxNamespaceType::Pid) {
+    /// Join every namespace but user and pid (called by the child, after [`Plan::join_user`]).
+    pub fn join_others(&self) -> Result<(), NamespaceError> {
+        for ns in self
+            .join
+            .iter()
+            .filter(|ns| !matches!(ns.typ, LinuxNamespaceType::User | LinuxNamespaceType::Pid))
+        {
             setns(ns)?;
         }
         Ok(())
@@ -281,6 +300,8 @@ mod tests {
         assert!(plan.makes(LinuxNamespaceType::Pid));
         assert!(!plan.makes(LinuxNamespaceType::Network));
         assert!(plan.has(LinuxNamespaceType::Network));
+        assert!(plan.joins(LinuxNamespaceType::Network));
+        assert!(!plan.joins(LinuxNamespaceType::Mount));
         assert!(!plan.has(LinuxNamespaceType::Uts));
         assert_eq!(plan.clone_flags(), CloneFlags::CLONE_NEWPID);
         assert_eq!(plan.join.len(), 1);

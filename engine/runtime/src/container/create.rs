@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxIdMapping, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use crate::capabilities::CapabilitySets;
 use crate::cgroups::{self, Cgroup, Layout};
@@ -25,7 +25,7 @@ use crate::state::{ContainerDir, OciState, ProcStat, Record, Status};
 use crate::sync::{self, ChildMessage, ParentMessage};
 
 use super::init::{self, InitArgs};
-use super::spawn::clone_process;
+use super::spawn::{clone_from_intermediate, clone_process};
 use super::{wait, write_pid_file};
 
 /// What `create` is asked to do.
@@ -191,7 +191,6 @@ fn create_in(
     };
 
     let (parent, child) = sync::channel()?;
-    plan.join_pid_for_children()?;
     let args = InitArgs {
         spec,
         bundle,
@@ -208,8 +207,22 @@ fn create_in(
         container_hooks: &container_hooks,
         preserve_fds: options.listen_fds.saturating_add(options.preserve_fds),
     };
-    let pid = clone_process(plan.clone_flags(), || init::run(&args, &child))
-        .context("cannot clone the container's init")?;
+    let pid = if plan.joins(LinuxNamespaceType::User) {
+        // The new pid namespace (and, made by the init, the others) must belong to the joined
+        // user namespace: an intermediate process joins it, then clones the init.
+        let prepare = || -> Result<()> {
+            plan.join_user()?;
+            init::become_root()?;
+            plan.join_pid_for_children()?;
+            Ok(())
+        };
+        clone_from_intermediate(prepare, plan.clone_flags(), || init::run(&args, &child))
+            .context("cannot clone the container's init")?
+    } else {
+        plan.join_pid_for_children()?;
+        clone_process(plan.clone_flags(), || init::run(&args, &child))
+            .context("cannot clone the container's init")?
+    };
     drop(child);
     undo.child = Some(pid);
     crate::explain!(
@@ -217,7 +230,7 @@ fn create_in(
         crate::namespaces::names(&plan.new)
     );
 
-    if plan.makes(oci_spec::runtime::LinuxNamespaceType::User) {
+    if plan.makes(LinuxNamespaceType::User) {
         write_id_map(pid, "uid_map", linux.uid_mappings().as_deref().unwrap_or(&[]))?;
         write_id_map(pid, "gid_map", linux.gid_mappings().as_deref().unwrap_or(&[]))?;
     }

@@ -208,7 +208,8 @@ pub fn exec(options: &ExecOptions) -> Result<i32> {
     plan.join_pid_for_children()?;
     let body = || -> Result<std::convert::Infallible> {
         set_non_dumpable();
-        plan.join_all_but_pid()?;
+        plan.join_user()?;
+        plan.join_others()?;
         child.expect_parent(ParentMessage::Go)?;
         nix::unistd::setsid().context("cannot start a session")?;
         if let Some(console) = &console {

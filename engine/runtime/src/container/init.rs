@@ -73,8 +73,6 @@ pub fn run(args: &InitArgs<'_>, channel: &Channel) -> i32 {
     1
 }
 
-/// Make this process non-dumpable: other processes in the container can then not open
-/// /proc/<pid>/exe or /proc/<pid>/fd while we still run runtime code.
 /// berthd's `--init`: the annotation that asks for a tiny init as PID 1 (see `process::Finish`).
 pub const INIT_ANNOTATION: &str = "org.berth.init";
 
@@ -85,6 +83,18 @@ fn wants_tiny_init(spec: &Spec) -> bool {
         .is_some_and(|v| v == "true")
 }
 
+/// Become uid and gid 0 of the user namespace just made or joined (runc does it on both).
+pub fn become_root() -> Result<()> {
+    let root_id = nix::unistd::Uid::from_raw(0);
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)
+        .context("cannot become root in the user namespace")?;
+    nix::unistd::setresuid(root_id, root_id, root_id).context("cannot become root in the user namespace")?;
+    Ok(())
+}
+
+/// Make this process non-dumpable: other processes in the container can then not open
+/// /proc/<pid>/exe or /proc/<pid>/fd while we still run runtime code.
 pub fn set_non_dumpable() {
     // SAFETY: plain prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
@@ -115,21 +125,18 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
     let process = spec.process().as_ref().context("the spec has no process")?;
     let plan = args.plan;
 
-    plan.join_all_but_pid()?;
+    // A user namespace given by path was joined before the clone (see `create`).
+    plan.join_others()?;
     channel.expect_parent(ParentMessage::Go)?;
     let mut cgroup = CgroupJoin {
         channel,
         joined: false,
     };
-    let userns = plan.makes(LinuxNamespaceType::User);
-    if userns {
-        let root_id = nix::unistd::Uid::from_raw(0);
-        let root_gid = nix::unistd::Gid::from_raw(0);
-        nix::unistd::setresgid(root_gid, root_gid, root_gid)
-            .context("cannot become root in the user namespace")?;
-        nix::unistd::setresuid(root_id, root_id, root_id)
-            .context("cannot become root in the user namespace")?;
+    if plan.makes(LinuxNamespaceType::User) {
+        // Mapped by the parent before its `Go`.
+        become_root()?;
     }
+    let userns = plan.has(LinuxNamespaceType::User);
     plan.unshare_rest()?;
     if plan.makes(LinuxNamespaceType::Cgroup) {
         // The namespace's root is the cgroup we are in when it is made.

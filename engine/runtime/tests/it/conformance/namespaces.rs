@@ -173,7 +173,6 @@ fn a_namespace_with_a_path_is_joined() {
 /// "The runtime MUST place the container process in the namespace associated with that `path`"
 /// (a user namespace, with the mappings it already has).
 #[test]
-#[ignore = "issue 16: berth-runtime makes the new pid namespace before it joins the user namespace, so the pid namespace belongs to the host's and mounting proc fails (EPERM)"]
 fn a_user_namespace_with_a_path_is_joined() {
     // A new user namespace, mapped from here (util-linux's own mapping needs newuidmap).
     let holder = Holder::new(&["--user"], &["sleep", "1000"]);
