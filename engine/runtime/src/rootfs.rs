@@ -44,6 +44,9 @@ pub enum RootfsError {
         /// What failed.
         source: std::io::Error,
     },
+    /// the mount table could not be read
+    #[error("cannot read /proc/self/mountinfo: {0}")]
+    MountInfo(std::io::Error),
     /// a step on a path failed (device nodes, links, pivot_root)
     #[error("cannot {what} {path}: {errno}")]
     Step {
@@ -126,6 +129,7 @@ pub fn prepare(setup: &RootfsSetup<'_>) -> Result<Root> {
         propagation
     };
     mount_at(None, Path::new("/"), None, root_propagation, None)?;
+    make_parent_mount_private(setup.rootfs)?;
     mount_at(
         Some(&setup.rootfs.to_string_lossy()),
         setup.rootfs,
@@ -147,6 +151,60 @@ pub fn prepare(setup: &RootfsSetup<'_>) -> Result<Root> {
         create_devices(&root, setup)?;
     }
     Ok(root)
+}
+
+/// Make the mount that holds the rootfs private if it is shared, as runc does: a non-recursive
+/// propagation on / (`rootfsPropagation` "private", say) leaves it shared, and then the bind of
+/// the rootfs below would reach the host's peers, and pivot_root refuses a shared parent.
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(RootfsError::MountInfo)?;
+    let Some(parent) = parent_mount(&mountinfo, rootfs) else {
+        return Ok(());
+    };
+    if !parent.shared {
+        return Ok(());
+    }
+    mount_at(None, &parent.mount_point, None, MsFlags::MS_PRIVATE, None)?;
+    crate::explain!(
+        "made {} private: it holds the rootfs and was shared",
+        parent.mount_point.display()
+    );
+    Ok(())
+}
+
+/// The mount that holds a path, as a mountinfo line tells it.
+#[derive(Debug, PartialEq)]
+struct ParentMount {
+    /// Where it is mounted.
+    mount_point: PathBuf,
+    /// Whether it is in a shared peer group (a `shared:N` optional field).
+    shared: bool,
+}
+
+/// The mount that holds `path` in the text of a mountinfo file: the longest mount point that is
+/// `path` or one of its parents; of mounts stacked on the same point, the last (the top one).
+fn parent_mount(mountinfo: &str, path: &Path) -> Option<ParentMount> {
+    let mut best: Option<ParentMount> = None;
+    for line in mountinfo.lines() {
+        let Some((fields, _)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = fields.split(' ').collect();
+        let Some(mount_point) = fields.get(4).map(|f| PathBuf::from(crate::cgroups::unescape(f))) else {
+            continue;
+        };
+        if !path.starts_with(&mount_point) {
+            continue;
+        }
+        let deeper = best
+            .as_ref()
+            .is_none_or(|b| mount_point.as_os_str().len() >= b.mount_point.as_os_str().len());
+        if deeper {
+            let shared = fields.iter().skip(6).any(|f| f.starts_with("shared:"));
+            best = Some(ParentMount { mount_point, shared });
+        }
+    }
+    best
 }
 
 /// Make one of the spec's mounts.
@@ -577,4 +635,49 @@ pub fn finalize(readonly_paths: &[String], masked_paths: &[String], readonly_roo
         crate::explain!("made the root filesystem read-only");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+23 22 0:21 / /proc rw,nosuid shared:12 - proc proc rw
+40 22 8:1 /srv /var/lib/my\\040bundles rw,relatime shared:30 master:1 - ext4 /dev/sda1 rw
+41 22 0:40 / /var/lib/berth rw,relatime - tmpfs tmpfs rw
+42 41 0:41 / /var/lib/berth/b1/rootfs rw - tmpfs tmpfs rw
+43 41 0:41 / /var/lib/berth/b1/rootfs rw shared:44 - tmpfs tmpfs rw
+";
+
+    fn parent(path: &str) -> Option<ParentMount> {
+        parent_mount(MOUNTINFO, Path::new(path))
+    }
+
+    fn mount(point: &str, shared: bool) -> Option<ParentMount> {
+        Some(ParentMount {
+            mount_point: point.into(),
+            shared,
+        })
+    }
+
+    #[test]
+    fn the_parent_mount_is_the_longest_mount_point_above_the_rootfs() {
+        assert_eq!(parent("/srv/b/rootfs"), mount("/", true));
+        assert_eq!(parent("/var/lib/berth/b2/rootfs"), mount("/var/lib/berth", false));
+        // By components: /proc is not a parent of /processes.
+        assert_eq!(parent("/processes/rootfs"), mount("/", true));
+    }
+
+    #[test]
+    fn the_top_mount_of_a_stack_counts_and_escapes_are_read() {
+        assert_eq!(
+            parent("/var/lib/berth/b1/rootfs"),
+            mount("/var/lib/berth/b1/rootfs", true)
+        );
+        assert_eq!(
+            parent("/var/lib/my bundles/b3/rootfs"),
+            mount("/var/lib/my bundles", true)
+        );
+    }
 }

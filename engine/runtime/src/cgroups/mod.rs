@@ -271,7 +271,7 @@ fn is_generic_cgroup_option(option: &str) -> bool {
 }
 
 /// mountinfo escapes spaces and friends as `\040`.
-fn unescape(field: &str) -> String {
+pub(crate) fn unescape(field: &str) -> String {
     let mut out = String::with_capacity(field.len());
     let bytes = field.as_bytes();
     let mut i = 0;

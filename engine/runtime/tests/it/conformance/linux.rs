@@ -127,7 +127,6 @@ fn the_root_path_is_absolute_or_relative_to_the_bundle_and_must_exist() {
 /// rootfs sits in a shared host mount). runc 1.1.5 leaves the final root private whatever the
 /// value, so `shared`, `slave` and `unbindable` have no reference to compare with.
 #[test]
-#[ignore = "issue 16: berth-runtime does not make the rootfs's parent mount private (runc's rootfsParentMountPrivate): with the rootfs in a shared mount, its bind of the rootfs propagates to the host and pivot_root fails (EINVAL)"]
 fn rootfs_propagation_private_is_private() {
     for runtime in runtimes() {
         let rt = name(&runtime);
