@@ -1,7 +1,8 @@
 //! `create`: everything up to the user's program.
 //!
 //! The runtime (parent) makes the cgroup and writes its limits, makes the exec FIFO, and clones
-//! the init into a new pid (and user) namespace. The init joins or makes the other namespaces and
+//! the init into a new pid (and user) namespace (from an intermediate process that first joins the
+//! user namespace when the spec gives one by path). The init joins or makes the other namespaces and
 //! waits for the parent's `Go`; the parent writes the id maps and says `Go`, then moves it into
 //! its cgroup and says `InCgroup`; meanwhile the init builds its root filesystem (waiting for
 //! `InCgroup` before a cgroup namespace, the hooks and `Ready`), says `Ready` and blocks opening the

@@ -3,7 +3,8 @@
 //! nix's `clone` wants a separate stack; a raw `clone` syscall without CLONE_VM instead behaves
 //! like `fork`: the child returns from the call with a copy of our memory. That is what the
 //! runtime needs, because it is single-threaded, and it lets CLONE_NEWPID/CLONE_NEWUSER make the
-//! init directly, without an intermediate process.
+//! init directly, without an intermediate process. The one exception is a user namespace given
+//! by path: the runtime must not join it itself, so `clone_from_intermediate` does.
 
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
