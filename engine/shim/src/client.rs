@@ -217,9 +217,17 @@ impl ShimClient {
             Err(ShimError::Connect { socket, source }) => self
                 .read_exit_file()
                 .unwrap_or(Err(ShimError::Connect { socket, source })),
-            Err(ShimError::Io { socket, source }) if source.kind() == io::ErrorKind::UnexpectedEof => self
-                .read_exit_file()
-                .unwrap_or(Err(ShimError::Io { socket, source })),
+            // The shim went away while we asked (it exits once the container is deleted): a
+            // closed connection, or one reset because it closed with our request unread.
+            Err(ShimError::Io { socket, source })
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                self.read_exit_file()
+                    .unwrap_or(Err(ShimError::Io { socket, source }))
+            }
             other => other,
         }
     }
