@@ -262,15 +262,7 @@ fn every_hook_runs_where_and_when_the_spec_says(runtime: &Runtime) {
     assert_nothing_left(runtime, &hb.id);
 }
 
-#[test]
-fn every_hook_runs_where_and_when_the_spec_says_runc() {
-    every_hook_runs_where_and_when_the_spec_says(&Runtime::runc());
-}
-
-#[test]
-fn every_hook_runs_where_and_when_the_spec_says_berth() {
-    every_hook_runs_where_and_when_the_spec_says(&Runtime::berth());
-}
+on_both_runtimes!(every_hook_runs_where_and_when_the_spec_says);
 
 /// A hook that fails loudly, then one that records: the second must never run.
 fn failing_then_recording(hb: &HookBundle, kind: &str, in_container: bool) -> Value {
@@ -312,15 +304,7 @@ fn a_failing_create_hook_fails_create_and_leaves_nothing(runtime: &Runtime) {
     }
 }
 
-#[test]
-fn a_failing_create_hook_fails_create_and_leaves_nothing_runc() {
-    a_failing_create_hook_fails_create_and_leaves_nothing(&Runtime::runc());
-}
-
-#[test]
-fn a_failing_create_hook_fails_create_and_leaves_nothing_berth() {
-    a_failing_create_hook_fails_create_and_leaves_nothing(&Runtime::berth());
-}
+on_both_runtimes!(a_failing_create_hook_fails_create_and_leaves_nothing);
 
 fn a_failing_start_container_hook_stops_the_container(runtime: &Runtime) {
     let mut hb = HookBundle::new("hooks-sc", &["sh", "-c", "touch /program-ran; sleep 30"]);
@@ -361,15 +345,7 @@ fn a_failing_start_container_hook_stops_the_container(runtime: &Runtime) {
     assert_nothing_left(runtime, &hb.id);
 }
 
-#[test]
-fn a_failing_start_container_hook_stops_the_container_runc() {
-    a_failing_start_container_hook_stops_the_container(&Runtime::runc());
-}
-
-#[test]
-fn a_failing_start_container_hook_stops_the_container_berth() {
-    a_failing_start_container_hook_stops_the_container(&Runtime::berth());
-}
+on_both_runtimes!(a_failing_start_container_hook_stops_the_container);
 
 fn a_failing_poststart_hook_stops_the_container(runtime: &Runtime) {
     let mut hb = HookBundle::new("hooks-ps", &["sleep", "30"]);
@@ -402,15 +378,7 @@ fn a_failing_poststart_hook_stops_the_container(runtime: &Runtime) {
     assert!(hb.host_lines().is_empty(), "{}: the next hook ran", runtime.bin);
 }
 
-#[test]
-fn a_failing_poststart_hook_stops_the_container_runc() {
-    a_failing_poststart_hook_stops_the_container(&Runtime::runc());
-}
-
-#[test]
-fn a_failing_poststart_hook_stops_the_container_berth() {
-    a_failing_poststart_hook_stops_the_container(&Runtime::berth());
-}
+on_both_runtimes!(a_failing_poststart_hook_stops_the_container);
 
 fn a_failing_poststop_hook_only_warns(runtime: &Runtime) {
     let mut hb = HookBundle::new("hooks-pst", &["sleep", "30"]);
@@ -447,15 +415,7 @@ fn a_failing_poststop_hook_only_warns(runtime: &Runtime) {
     }
 }
 
-#[test]
-fn a_failing_poststop_hook_only_warns_runc() {
-    a_failing_poststop_hook_only_warns(&Runtime::runc());
-}
-
-#[test]
-fn a_failing_poststop_hook_only_warns_berth() {
-    a_failing_poststop_hook_only_warns(&Runtime::berth());
-}
+on_both_runtimes!(a_failing_poststop_hook_only_warns);
 
 fn a_hook_past_its_timeout_is_killed_and_fails_create(runtime: &Runtime) {
     for kind in ["createRuntime", "createContainer"] {
@@ -483,15 +443,7 @@ fn a_hook_past_its_timeout_is_killed_and_fails_create(runtime: &Runtime) {
     }
 }
 
-#[test]
-fn a_hook_past_its_timeout_is_killed_and_fails_create_runc() {
-    a_hook_past_its_timeout_is_killed_and_fails_create(&Runtime::runc());
-}
-
-#[test]
-fn a_hook_past_its_timeout_is_killed_and_fails_create_berth() {
-    a_hook_past_its_timeout_is_killed_and_fails_create(&Runtime::berth());
-}
+on_both_runtimes!(a_hook_past_its_timeout_is_killed_and_fails_create);
 
 /// berth-runtime alone: a shell hook whose `sleep` outlives it is killed with it (runc waits
 /// for the `sleep`, which holds the hook's output pipes), also inside the container.
