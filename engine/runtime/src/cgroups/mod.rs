@@ -7,6 +7,8 @@
 //! cgroupfs driver reads it: an absolute path (Docker's `/berth/<id>`) from each hierarchy's root,
 //! a relative one from the runtime's own cgroup in that hierarchy (on pure v2: from its parent).
 
+/// `favordynmods`: moving processes into cgroups without waiting for an RCU grace period.
+pub mod dynmods;
 /// Pausing and resuming: the v1 freezer or v2's `cgroup.freeze`.
 pub mod freezer;
 /// Watching for OOM kills: v1's `memory.oom_control` eventfd, v2's `memory.events`.
