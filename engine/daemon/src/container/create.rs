@@ -100,7 +100,6 @@ impl Containers {
             for dir in [paths.upper(), paths.work(), paths.rootfs()] {
                 std::fs::create_dir_all(dir)?;
             }
-            etc_files::write_init_layer(&paths.init_layer())?;
             // The exec dir holds the explain log from the start (the shim and runtime add to it).
             std::fs::create_dir_all(&paths.exec)?;
             etc_files::write_all(&paths, &record.config.hostname, &record.config.domainname)

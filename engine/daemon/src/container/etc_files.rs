@@ -41,8 +41,24 @@ pub fn resolv_conf(host_resolv: &str) -> String {
     out
 }
 
+/// Make the init layer all containers share, once: filled in a temporary directory and renamed
+/// into place, so a crash never leaves a half-made one.
+pub fn ensure_init_layer(dir: &Path, tmp: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let staging = tmp.join(format!("init-layer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    let made = write_init_layer(&staging).and_then(|()| std::fs::rename(&staging, dir));
+    if made.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    made
+}
+
 /// Fill the init layer with the mount points every container needs, as Docker's init layer has.
-pub fn write_init_layer(dir: &Path) -> std::io::Result<()> {
+fn write_init_layer(dir: &Path) -> std::io::Result<()> {
     for sub in ["dev/pts", "dev/shm", "etc", "proc", "sys"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }

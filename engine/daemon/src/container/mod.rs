@@ -188,6 +188,7 @@ impl Containers {
         ] {
             std::fs::create_dir_all(&dir)?;
         }
+        etc_files::ensure_init_layer(&record::shared_init_layer(data_root), &tmp)?;
         let containers = Containers {
             inner: Arc::new(Inner {
                 data_root: data_root.to_owned(),
