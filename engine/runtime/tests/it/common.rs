@@ -283,23 +283,8 @@ impl Runtime {
     /// `create` with stdin on /dev/null and stdout/stderr in files of the bundle: the init
     /// keeps them (as runc's does), so a pipe would stay open as long as the container lives.
     pub fn create<'a>(&'a self, bundle: &Bundle, id: &str) -> ContainerGuard<'a> {
-        let err_path = bundle.path().join(format!("{id}.stderr"));
-        let err_file = fs::File::create(&err_path).expect("stderr file");
-        let status = self
-            .command()
-            .args(["create", "--bundle"])
-            .arg(bundle.path())
-            .arg(id)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err_file)
-            .status()
-            .expect("spawn create");
-        assert!(
-            status.success(),
-            "create failed: {}",
-            fs::read_to_string(&err_path).unwrap_or_default()
-        );
+        let (created, err) = try_create(self, bundle, id);
+        assert!(created, "create failed: {err}");
         ContainerGuard {
             runtime: self,
             id: id.to_string(),

@@ -7,7 +7,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -97,25 +96,9 @@ impl HookBundle {
     }
 }
 
-/// `create`, returning whether it succeeded and its stderr. The stderr goes to a file: an init
-/// that lives on keeps it open.
+/// `create`, returning whether it succeeded and its stderr.
 fn try_create(runtime: &Runtime, hb: &HookBundle) -> (bool, String) {
-    let err_path = hb.bundle.path().join("create.stderr");
-    let err_file = fs::File::create(&err_path).expect("stderr file");
-    let status = runtime
-        .command()
-        .args(["create", "--bundle"])
-        .arg(hb.bundle.path())
-        .arg(&hb.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err_file)
-        .status()
-        .expect("spawn create");
-    (
-        status.success(),
-        fs::read_to_string(&err_path).unwrap_or_default(),
-    )
+    crate::common::try_create(runtime, &hb.bundle, &hb.id)
 }
 
 fn guard<'a>(runtime: &'a Runtime, hb: &HookBundle) -> ContainerGuard<'a> {
