@@ -76,10 +76,7 @@ impl Containers {
     pub async fn resize(&self, name: &str, width: u16, height: u16) -> Result<(), ContainerError> {
         let container = self.get(name)?;
         if !container.record().state.status.is_running() {
-            return Err(ContainerError::Conflict(format!(
-                "Container {} is not running",
-                container.id
-            )));
+            return Err(ContainerError::not_running(&container.id));
         }
         let shim = container.shim();
         tokio::task::spawn_blocking(move || shim.resize("init", width, height))

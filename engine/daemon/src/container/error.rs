@@ -40,6 +40,13 @@ pub enum ContainerError {
     Internal(String),
 }
 
+impl ContainerError {
+    /// Docker's 409 for an operation that needs a running container.
+    pub fn not_running(id: &str) -> ContainerError {
+        ContainerError::Conflict(format!("Container {id} is not running"))
+    }
+}
+
 impl From<std::io::Error> for ContainerError {
     fn from(error: std::io::Error) -> Self {
         ContainerError::Internal(error.to_string())

@@ -87,10 +87,7 @@ impl Containers {
         let container = self.get(name)?;
         let record = container.record();
         if !record.state.status.is_running() {
-            return Err(ContainerError::Conflict(format!(
-                "Container {} is not running",
-                record.id
-            )));
+            return Err(ContainerError::not_running(&record.id));
         }
         if config.cmd.is_empty() {
             return Err(ContainerError::BadRequest("No exec command specified".into()));
@@ -189,10 +186,7 @@ impl Containers {
         let exec = exec.1;
         let record = container.record();
         if !record.state.status.is_running() {
-            return Err(ContainerError::Conflict(format!(
-                "Container {} is not running",
-                record.id
-            )));
+            return Err(ContainerError::not_running(&record.id));
         }
         let process = {
             let rootfs = container.paths.rootfs();

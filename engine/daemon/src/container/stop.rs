@@ -79,10 +79,7 @@ impl Containers {
         let _lifecycle = container.lifecycle.lock().await;
         let record = container.record();
         if !record.state.status.can_kill() {
-            return Err(ContainerError::Conflict(format!(
-                "Container {} is not running",
-                record.id
-            )));
+            return Err(ContainerError::not_running(&record.id));
         }
         container.update_durably(&self.inner.tmp, |r| r.manually_stopped = true)?;
         let mut exits = container.exits.subscribe();

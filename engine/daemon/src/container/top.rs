@@ -13,10 +13,7 @@ impl Containers {
         let container = self.get(name)?;
         let record = container.record();
         if !record.state.status.is_running() {
-            return Err(ContainerError::Conflict(format!(
-                "Container {} is not running",
-                record.id
-            )));
+            return Err(ContainerError::not_running(&record.id));
         }
         let parent = if record.host_config.cgroup_parent.is_empty() {
             "berth"
