@@ -44,6 +44,9 @@ pub enum RootfsError {
         /// What failed.
         source: std::io::Error,
     },
+    /// the runtime did not finish the container's cgroup
+    #[error("the container's cgroup: {0}")]
+    Cgroup(#[from] crate::sync::SyncError),
     /// the mount table could not be read
     #[error("cannot read /proc/self/mountinfo: {0}")]
     MountInfo(std::io::Error),
@@ -84,6 +87,8 @@ pub struct RootfsSetup<'a> {
     pub cgroup_path: &'a Path,
     /// Whether the container has its own cgroup namespace.
     pub cgroupns: bool,
+    /// Returns once the container's cgroup exists and holds us: a `cgroup` mount shows it.
+    pub cgroup_ready: &'a dyn Fn() -> std::result::Result<(), crate::sync::SyncError>,
     /// Whether the container has its own user namespace (devices are then bind-mounted).
     pub userns: bool,
     /// Use MS_MOVE + chroot instead of pivot_root.
@@ -298,6 +303,7 @@ fn apply_propagation(root: &Root, dest: &Path, options: &MountOptions) -> Result
 /// namespace each hierarchy is mounted afresh (it shows the namespace's root); without one the
 /// container's own cgroup directory is bind-mounted, so it sees only itself, as with runc.
 fn mount_cgroups(root: &Root, setup: &RootfsSetup<'_>, dest: &Path, options: &MountOptions) -> Result<()> {
+    (setup.cgroup_ready)()?;
     let flags = options.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let read_only = options.flags.contains(MsFlags::MS_RDONLY);
     let cgroups = setup.cgroups;

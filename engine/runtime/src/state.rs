@@ -228,7 +228,9 @@ impl ContainerDir {
         self.path.join(EXEC_FIFO)
     }
 
-    /// Write the record atomically (temp file, fsync, rename).
+    /// Write the record atomically (temp file, rename). Not fsynced, as runc does not: the record
+    /// describes live processes, which a crash or reboot ends anyway, and the root is normally a
+    /// tmpfs under /run; the rename alone keeps readers from seeing half a record.
     pub fn save(&self, record: &Record) -> Result<(), StateError> {
         let json = serde_json::to_vec(record).map_err(|source| StateError::Corrupt {
             id: self.id.clone(),
@@ -243,7 +245,6 @@ impl ContainerDir {
             .open(&tmp)
             .map_err(|e| self.io(e))?;
         file.write_all(&json).map_err(|e| self.io(e))?;
-        file.sync_all().map_err(|e| self.io(e))?;
         fs::rename(&tmp, self.path.join(RECORD)).map_err(|e| self.io(e))
     }
 

@@ -1,12 +1,12 @@
 //! `create`: everything up to the user's program.
 //!
-//! The runtime (parent) makes the cgroup and writes its limits, makes the exec FIFO, and clones
-//! the init into a new pid (and user) namespace (from an intermediate process that first joins the
-//! user namespace when the spec gives one by path). The init joins or makes the other namespaces and
-//! waits for the parent's `Go`; the parent writes the id maps and says `Go`, then moves it into
-//! its cgroup and says `InCgroup`; meanwhile the init builds its root filesystem (waiting for
-//! `InCgroup` before a cgroup namespace, the hooks and `Ready`), says `Ready` and blocks opening the
-//! FIFO. The parent records the state and exits; the init stays, waiting for `start`.
+//! The runtime (parent) makes the exec FIFO and clones the init into a new pid (and user)
+//! namespace (from an intermediate process that first joins the user namespace when the spec gives
+//! one by path). The init joins or makes the other namespaces and waits for the parent's `Go`; the
+//! parent writes the id maps and says `Go`, then makes the cgroup, writes its limits, moves the
+//! init into it and says `InCgroup`; meanwhile the init builds its root filesystem (waiting for
+//! `InCgroup` before a cgroup mount or namespace, the hooks and `Ready`), says `Ready` and blocks
+//! opening the FIFO. The parent records the state and exits; the init stays, waiting for `start`.
 
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -145,11 +145,6 @@ fn create_in(
     }
     let layout = Layout::detect()?;
     let cgroup_path = cgroups::container_path(linux.cgroups_path().as_deref(), &options.id);
-    let cgroup = Cgroup::create(&layout, &cgroup_path)?;
-    undo.cgroup_dirs = cgroup.dirs();
-    if let Some(resources) = linux.resources() {
-        cgroup.apply(resources)?;
-    }
     let seccomp = linux
         .seccomp()
         .as_ref()
@@ -235,9 +230,14 @@ fn create_in(
         write_id_map(pid, "uid_map", linux.uid_mappings().as_deref().unwrap_or(&[]))?;
         write_id_map(pid, "gid_map", linux.gid_mappings().as_deref().unwrap_or(&[]))?;
     }
-    // `Go` first: the init makes its namespaces and mounts while we move it into its cgroup
-    // (slow the first time, see `init::CgroupJoin`); it waits for `InCgroup` where it matters.
+    // `Go` first: the init makes its namespaces and mounts while we make its cgroup and move it
+    // in (see `init::CgroupJoin`); it waits for `InCgroup` where it needs the cgroup.
     parent.send_parent(&ParentMessage::Go)?;
+    let cgroup = Cgroup::create(&layout, &cgroup_path)?;
+    undo.cgroup_dirs = cgroup.dirs();
+    if let Some(resources) = linux.resources() {
+        cgroup.apply(resources)?;
+    }
     cgroup.add_process(pid.as_raw())?;
     if let Some(adj) = process.oom_score_adj() {
         // From the host, as runc does: inside a user namespace the init may not write its own

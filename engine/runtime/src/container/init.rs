@@ -100,19 +100,20 @@ pub fn set_non_dumpable() {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
 
-/// Waiting for the parent's `InCgroup`. The parent moves the init into its cgroup while the init
-/// already makes its namespaces and mounts: a first move into a cgroup v1 hierarchy waits out
-/// an RCU grace period (the cgroup threadgroup lock), which is most of a container's start.
+/// Waiting for the parent's `InCgroup`. The parent makes the container's cgroup, writes its
+/// limits and moves the init into it while the init already makes its namespaces and mounts
+/// (each cgroup directory costs the kernel a few dozen files; a first move into a cgroup v1
+/// hierarchy may wait out an RCU grace period): the init waits only where it needs the cgroup.
 struct CgroupJoin<'a> {
     channel: &'a Channel,
-    joined: bool,
+    joined: std::cell::Cell<bool>,
 }
 
 impl CgroupJoin<'_> {
-    fn wait(&mut self) -> Result<()> {
-        if !self.joined {
+    fn wait(&self) -> Result<(), crate::sync::SyncError> {
+        if !self.joined.get() {
             self.channel.expect_parent(ParentMessage::InCgroup)?;
-            self.joined = true;
+            self.joined.set(true);
         }
         Ok(())
     }
@@ -128,9 +129,9 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
     // A user namespace given by path was joined before the clone (see `create`).
     plan.join_others()?;
     channel.expect_parent(ParentMessage::Go)?;
-    let mut cgroup = CgroupJoin {
+    let cgroup = CgroupJoin {
         channel,
-        joined: false,
+        joined: std::cell::Cell::new(false),
     };
     if plan.makes(LinuxNamespaceType::User) {
         // Mapped by the parent before its `Go`.
@@ -174,6 +175,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             cgroups: args.cgroups,
             cgroup_path: args.cgroup_path,
             cgroupns: plan.makes(LinuxNamespaceType::Cgroup),
+            cgroup_ready: &|| cgroup.wait(),
             userns,
             no_pivot: args.no_pivot,
         };

@@ -40,7 +40,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 /// Write a pid file the way runc does: to a temp file renamed into place, so readers never
-/// see a partial number.
+/// see a partial number; not fsynced, for the reason [`crate::state::ContainerDir::save`] gives.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let dir = path
         .parent()
@@ -51,8 +51,6 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let mut file =
         fs::File::create(&tmp).with_context(|| format!("cannot write pid file {}", tmp.display()))?;
     write!(file, "{pid}").with_context(|| format!("cannot write pid file {}", tmp.display()))?;
-    file.sync_all()
-        .with_context(|| format!("cannot write pid file {}", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot write pid file {}", path.display()))
 }
 
