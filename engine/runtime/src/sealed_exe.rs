@@ -68,12 +68,19 @@ struct MountAttr {
 
 /// A detached, read-only bind mount of the running binary (an `O_PATH`-like fd on the file).
 pub fn read_only_clone() -> Result<OwnedFd, SealError> {
+    read_only_clone_of(c"/proc/self/exe")
+}
+
+/// A detached, read-only bind mount of the file at `path`. A program executed through it runs
+/// sealed from the start: berth-shim runs the runtime so, and the runtime then needn't
+/// re-execute itself on every `create` and `exec`.
+pub fn read_only_clone_of(path: &std::ffi::CStr) -> Result<OwnedFd, SealError> {
     // SAFETY: open_tree reads a NUL-terminated path and returns a new fd or -1.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_open_tree,
             libc::AT_FDCWD,
-            c"/proc/self/exe".as_ptr(),
+            path.as_ptr(),
             OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
         )
     };

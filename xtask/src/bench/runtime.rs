@@ -6,6 +6,10 @@
 //! cgroup parent for both, so each runtime does its full work: namespaces, mounts, pivot_root,
 //! devices, cgroups, capabilities, and (for berth-runtime) the sealed re-exec against
 //! CVE-2019-5736. The two runtimes alternate so that drift on a shared machine hits both alike.
+//!
+//! The machine is set as berthd sets it (the cgroup mount option `favordynmods`, see
+//! `berth_runtime::cgroups::dynmods`), and the state folders are under /run, where runc and
+//! berthd keep them: the figures are those of a machine running Berth, the same for both runtimes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -95,7 +99,7 @@ fn time_run(bin: &Path, state: &Path, bundle: &Path, id: &str) -> anyhow::Result
 /// The calls a shim makes for one container: `create`, `start`, wait until the program has
 /// ended, `delete`; the wall time of all four.
 fn time_cycle(bin: &Path, state: &Path, bundle: &Path, id: &str) -> anyhow::Result<Duration> {
-    let pid_file = bundle.with_file_name(format!("{id}.pid"));
+    let pid_file = state.with_file_name(format!("{id}.pid"));
     let call = |args: &[&str]| -> anyhow::Result<()> {
         let status = Command::new(bin)
             .arg("--root")
@@ -176,11 +180,19 @@ pub fn run() -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_RUNS)
         .max(1);
+    match berth_runtime::cgroups::dynmods::favor_dynamic_modifications() {
+        Ok(done) => println!("cgroup favordynmods, as berthd sets it: {done:?}"),
+        Err(err) => println!("cgroup favordynmods unavailable ({err}): both runtimes run without it"),
+    }
     let scratch = Scratch(std::env::temp_dir().join(format!("berth-bench-runtime-{}", std::process::id())));
     let bundle = scratch.0.join("bundle");
     prepare_bundle(&bundle)?;
-    let runc_state = scratch.0.join("runc-state");
-    let berth_state = scratch.0.join("berth-state");
+    let state = Scratch(PathBuf::from(format!(
+        "/run/berth-bench-runtime-{}",
+        std::process::id()
+    )));
+    let runc_state = state.0.join("runc");
+    let berth_state = state.0.join("berth");
 
     let set_cgroup = |id: &str| -> anyhow::Result<()> {
         let path = bundle.join("config.json");

@@ -4,11 +4,15 @@
 //! The shim runs each one to its end before doing anything else, so its reaper never takes a
 //! runtime command's exit status.
 
+use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use berth_api::explain::TARGET;
 use tracing::info;
@@ -46,15 +50,109 @@ pub struct ProcessIo {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     binary: PathBuf,
+    /// A read-only clone of the binary that the runtime is executed through, when the kernel
+    /// could make one (see [`sealed_binary`]).
+    sealed: Option<Arc<OwnedFd>>,
     root: PathBuf,
     log: PathBuf,
     id: String,
+}
+
+/// A read-only clone of the runtime's binary, made once per shim. A runtime started from it
+/// already runs sealed against CVE-2019-5736 (its `/proc/self/exe` cannot be written), so it skips
+/// the re-execution from a sealed copy that `create` and `exec` otherwise begin with. `None`
+/// where the kernel cannot (before 5.12), the binary is a bare name looked up on PATH, or it is a
+/// script (its interpreter would need the fd, which is closed on exec).
+fn sealed_binary(binary: &Path) -> Option<Arc<OwnedFd>> {
+    if !binary.as_os_str().as_bytes().contains(&b'/') {
+        return None;
+    }
+    let mut magic = [0u8; 2];
+    File::open(binary)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .ok()?;
+    if &magic == b"#!" {
+        return None;
+    }
+    let path = CString::new(binary.as_os_str().as_bytes()).ok()?;
+    berth_runtime::sealed_exe::read_only_clone_of(&path)
+        .ok()
+        .map(Arc::new)
+}
+
+/// An `execveat` of the sealed binary, with its argument and environment arrays built before the
+/// fork (the child of a threaded process may not allocate). Executed by fd rather than through
+/// `/proc/self/fd/N`, so that the process is named after the binary, not the fd.
+struct SealedExec {
+    binary: Arc<OwnedFd>,
+    /// Own the strings the pointer arrays point into.
+    _strings: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+// SAFETY: the pointers point into `_strings`, owned by the same value and never changed, and
+// are only read (by the kernel, in the child).
+unsafe impl Send for SealedExec {}
+// SAFETY: as for Send: nothing is ever written through the pointers.
+unsafe impl Sync for SealedExec {}
+
+impl SealedExec {
+    fn new(binary: Arc<OwnedFd>, program: &Path, args: &[std::ffi::OsString]) -> SealedExec {
+        let cstring = |bytes: &[u8]| CString::new(bytes).unwrap_or_default();
+        let argv_strings: Vec<CString> = std::iter::once(cstring(program.as_os_str().as_bytes()))
+            .chain(args.iter().map(|a| cstring(a.as_bytes())))
+            .collect();
+        let env_strings: Vec<CString> = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend(v.into_vec());
+                cstring(&kv)
+            })
+            .collect();
+        let pointers = |strings: &[CString]| -> Vec<*const libc::c_char> {
+            strings
+                .iter()
+                .map(|s| s.as_ptr())
+                .chain([std::ptr::null()])
+                .collect()
+        };
+        let argv = pointers(&argv_strings);
+        let envp = pointers(&env_strings);
+        let mut strings = argv_strings;
+        strings.extend(env_strings);
+        SealedExec {
+            binary,
+            _strings: strings,
+            argv,
+            envp,
+        }
+    }
+
+    /// Returns only on failure, with the error.
+    fn exec(&self) -> io::Error {
+        // SAFETY: a valid fd, an empty NUL-terminated path with AT_EMPTY_PATH, and two
+        // NULL-terminated arrays of pointers to NUL-terminated strings that outlive the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_execveat,
+                self.binary.as_raw_fd(),
+                c"".as_ptr(),
+                self.argv.as_ptr(),
+                self.envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        io::Error::last_os_error()
+    }
 }
 
 impl Runtime {
     /// The runtime `binary` with state in `root`, logging to `log`, for container `id`.
     pub fn new(binary: PathBuf, root: PathBuf, log: PathBuf, id: String) -> Self {
         Self {
+            sealed: sealed_binary(&binary),
             binary,
             root,
             log,
@@ -163,14 +261,23 @@ impl Runtime {
         io: Option<ProcessIo>,
     ) -> Result<(), RuntimeError> {
         let log_start = fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+        let mut args_with_globals: Vec<std::ffi::OsString> = vec![
+            "--root".into(),
+            self.root.clone().into(),
+            "--log".into(),
+            self.log.clone().into(),
+            "--log-format".into(),
+            "json".into(),
+        ];
+        args_with_globals.extend(args);
         let mut cmd = Command::new(&self.binary);
-        cmd.arg("--root")
-            .arg(&self.root)
-            .arg("--log")
-            .arg(&self.log)
-            .arg("--log-format")
-            .arg("json")
-            .args(args);
+        cmd.args(&args_with_globals);
+        if let Some(sealed) = &self.sealed {
+            let exec = SealedExec::new(sealed.clone(), &self.binary, &args_with_globals);
+            // SAFETY: the closure runs in the forked child and only makes the execveat system
+            // call, on memory prepared before the fork: nothing that allocates or takes a lock.
+            unsafe { cmd.pre_exec(move || Err(exec.exec())) };
+        }
         let captured = io.is_none();
         match io {
             Some(io) => {
