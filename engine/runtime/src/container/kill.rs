@@ -50,18 +50,42 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
     let signal = parse_signal(signal)?;
     let status = dir.status(&record);
     if all {
+        // As runc: frozen while listed and signalled, so that no process forks a child the
+        // listing missed. A freezer that fails only costs that guarantee (runc warns too).
+        let freezer = cgroups::freezer::Freezer::of(&record.cgroup_dirs);
+        let frozen_here = match &freezer {
+            Some(freezer) if status != Status::Paused && status != Status::Stopped => {
+                match freezer.freeze() {
+                    Ok(()) => true,
+                    Err(err) => {
+                        tracing::warn!("cannot freeze {id} to signal all its processes: {err}");
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
         // A stopped container's cgroup may hold nothing or be gone: runc succeeds either way.
         let pids = match cgroups::pids_of(&record.cgroup_dirs) {
             Ok(pids) => pids,
             Err(_) if status == Status::Stopped => Vec::new(),
-            Err(err) => return Err(err).with_context(|| format!("cannot list the processes of {id}")),
+            Err(err) => {
+                if let (true, Some(freezer)) = (frozen_here, &freezer) {
+                    let _ = freezer.thaw();
+                }
+                return Err(err).with_context(|| format!("cannot list the processes of {id}"));
+            }
         };
         for pid in &pids {
             // A process may exit between the listing and the signal.
             let _ = send(*pid, signal);
         }
+        // Thawed only if we froze it: a paused container stays paused (see SIGKILL below).
+        if let (true, Some(freezer)) = (frozen_here, &freezer) {
+            freezer.thaw()?;
+        }
         crate::explain!(
-            "sent signal {signal} to the {} processes in the container's cgroup",
+            "sent signal {signal} to the {} processes in the container's cgroup, frozen meanwhile",
             pids.len()
         );
     } else {
