@@ -228,6 +228,12 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
     crate::rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
 
     let fifo = args.exec_fifo.as_raw_fd();
+    // A startContainer hook without `env` gets the process's, with the HOME runc adds to it.
+    let start_hook_env = (!args.container_hooks.start_container.is_empty()).then(|| {
+        let mut env = process.env().clone().unwrap_or_default();
+        crate::user::ensure_home(&mut env, process.user().uid());
+        env
+    });
     let never = Finish {
         process,
         seccomp: args.seccomp,
@@ -251,7 +257,7 @@ fn setup(args: &InitArgs<'_>, channel: &Channel) -> Result<std::convert::Infalli
             state.status = crate::state::Status::Created;
             let context = hooks::Context {
                 cwd: None,
-                env: process.env().as_deref(),
+                env: start_hook_env.as_deref(),
             };
             if let Err(err) = hooks::run(
                 Kind::StartContainer,

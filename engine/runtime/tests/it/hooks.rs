@@ -247,6 +247,36 @@ fn every_hook_runs_where_and_when_the_spec_says(runtime: &Runtime) {
 
 on_both_runtimes!(every_hook_runs_where_and_when_the_spec_says);
 
+/// A startContainer hook without `env` runs with the process's environment, and the HOME that
+/// runc adds to it from the container's /etc/passwd when the process has none.
+fn a_start_container_hook_without_env_gets_the_process_env_and_home(runtime: &Runtime) {
+    let mut hb = HookBundle::new("hooks-env", &["sleep", "30"]);
+    fs::create_dir_all(hb.bundle.rootfs().join("etc")).expect("etc");
+    fs::write(
+        hb.bundle.rootfs().join("etc/passwd"),
+        "root:x:0:0:root:/home/rooty:/bin/sh\n",
+    )
+    .expect("passwd");
+    hb.spec["process"]["env"] = json!(["PATH=/bin", "GREETING=hello"]);
+    hb.write(json!({"startContainer": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", "echo \"home=$HOME greeting=$GREETING\" > /hooks.log"],
+    }]}));
+    let _guard = guard(runtime, &hb);
+    let (ok, err) = try_create(runtime, &hb);
+    assert!(ok, "{} create failed: {err}", runtime.bin);
+    let out = runtime.output(&["start", &hb.id]);
+    assert!(out.status.success(), "{} start: {}", runtime.bin, stderr(&out));
+    assert_eq!(
+        hb.container_lines(),
+        ["home=/home/rooty greeting=hello"],
+        "{}",
+        runtime.bin
+    );
+}
+
+on_both_runtimes!(a_start_container_hook_without_env_gets_the_process_env_and_home);
+
 /// A hook that fails loudly, then one that records: the second must never run.
 fn failing_then_recording(hb: &HookBundle, kind: &str, in_container: bool) -> Value {
     let fail = json!({"path": "/bin/sh", "args": ["sh", "-c", "echo hook-said-no >&2; exit 3"]});
