@@ -134,6 +134,10 @@ pub enum Command {
     Stop(StopArgs),
     /// Kill one or more running containers
     Kill(KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(UnpauseArgs),
     /// Restart one or more containers
     Restart(RestartArgs),
     /// Remove one or more containers

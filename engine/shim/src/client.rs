@@ -193,6 +193,16 @@ impl ShimClient {
         self.call::<Empty>(&Request::Kill { signal, all }).map(drop)
     }
 
+    /// Freeze every process of the container (`runtime pause`).
+    pub fn pause(&self) -> Result<(), ShimError> {
+        self.call::<Empty>(&Request::Pause).map(drop)
+    }
+
+    /// Thaw a paused container (`runtime resume`).
+    pub fn resume(&self) -> Result<(), ShimError> {
+        self.call::<Empty>(&Request::Resume).map(drop)
+    }
+
     /// Set the pty window size of `process` (`"init"` or an exec id).
     pub fn resize(&self, process: &str, width: u16, height: u16) -> Result<(), ShimError> {
         self.call::<Empty>(&Request::Resize {

@@ -61,6 +61,10 @@ pub enum Request {
         #[serde(default)]
         all: bool,
     },
+    /// Run `runtime pause ID`: freeze every process of the container.
+    Pause,
+    /// Run `runtime resume ID`: thaw them.
+    Resume,
     /// Set the window size of the process's pty.
     Resize {
         /// `"init"` or an exec id.

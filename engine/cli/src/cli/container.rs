@@ -29,6 +29,8 @@ pub enum ContainerCommand {
     /// List containers
     #[command(visible_aliases = ["ps", "list"])]
     Ls(PsArgs),
+    /// Pause all processes within one or more containers
+    Pause(PauseArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
     /// Remove all stopped containers
@@ -48,6 +50,8 @@ pub enum ContainerCommand {
     Stop(StopArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(UnpauseArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
 }
@@ -326,6 +330,18 @@ pub struct RestartArgs {
     /// Seconds to wait for stop before killing the container
     #[arg(short = 't', long = "time", value_name = "int")]
     pub time: Option<i64>,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpauseArgs {
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }

@@ -42,7 +42,7 @@ pub use attach::attach;
 pub use events::events;
 pub use exec::exec;
 pub use inspect::{commit, container_inspect, diff, inspect, port, top};
-pub use lifecycle::{kill, prune, remove, rename, restart, stop, wait};
+pub use lifecycle::{kill, pause, prune, remove, rename, restart, stop, unpause, wait};
 pub use list::list;
 pub use logs::logs;
 pub use run::{create, run, start};

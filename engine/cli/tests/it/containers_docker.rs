@@ -179,6 +179,8 @@ fn docker_and_berth_print_the_same_errors() {
         &["rm", "taken"][..],
         &["stop", "nosuch"],
         &["kill", "nosuch"],
+        &["pause", "nosuch"],
+        &["unpause", "taken"],
         &["logs", "nosuch"],
         &["exec", "nosuch", "true"],
         &["rename", "nosuch", "x"],
@@ -263,5 +265,46 @@ fn berth_called_docker_speaks_as_docker() {
     assert_eq!(
         String::from_utf8_lossy(&own.stderr),
         "berth: 'nosuchcmd' is not a berth command.\nSee 'berth --help'\n"
+    );
+}
+
+#[test]
+fn pause_and_unpause_through_either_cli() {
+    let mut daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon.ok(&["run", "-d", "--name", "frozen", "busybox", "sleep", "1000"]);
+    assert_eq!(daemon.ok(&["pause", "frozen"]), "frozen\n");
+    let status = |args: &[&str]| docker_ok(&daemon, args);
+    assert_eq!(
+        status(&["ps", "--format", "{{.Names}} {{.State}}"]),
+        "frozen paused\n"
+    );
+    assert_eq!(
+        status(&["info", "-f", "{{.ContainersPaused}} {{.ContainersRunning}}"]),
+        "1 0\n"
+    );
+    // A second pause fails alike in both CLIs.
+    let docker = docker_output(&daemon, &["pause", "frozen"]);
+    let berth = daemon.output(&["pause", "frozen"]);
+    assert_eq!(
+        (berth.status.code(), String::from_utf8_lossy(&berth.stderr)),
+        (docker.status.code(), String::from_utf8_lossy(&docker.stderr)),
+    );
+    // A berthd restarted meanwhile finds it still paused (its processes stayed frozen).
+    daemon.restart();
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.State.Status}}", "frozen"]),
+        "paused\n"
+    );
+    assert_eq!(docker_ok(&daemon, &["unpause", "frozen"]), "frozen\n");
+    assert_eq!(
+        daemon.ok(&[
+            "container",
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "frozen"
+        ]),
+        "running false\n"
     );
 }

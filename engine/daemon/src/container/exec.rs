@@ -89,6 +89,11 @@ impl Containers {
         if !record.state.status.is_running() {
             return Err(ContainerError::not_running(&record.id));
         }
+        if record.state.status == super::Status::Paused {
+            return Err(ContainerError::Conflict(format!(
+                "Container {name} is paused, unpause the container before exec"
+            )));
+        }
         if config.cmd.is_empty() {
             return Err(ContainerError::BadRequest("No exec command specified".into()));
         }

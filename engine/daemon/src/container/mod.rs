@@ -19,6 +19,7 @@ mod monitor;
 pub mod mounts;
 pub mod name;
 mod network;
+mod pause;
 mod prune;
 pub mod record;
 mod remove;

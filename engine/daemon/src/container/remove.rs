@@ -30,8 +30,12 @@ impl Containers {
         let record = container.record();
         if record.state.status.is_running() && record.state.status != super::Status::Restarting {
             if !force {
+                let (state, procedure) = match record.state.status {
+                    super::Status::Paused => ("paused", "Unpause and then stop"),
+                    _ => ("running", "Stop"),
+                };
                 return Err(ContainerError::Conflict(format!(
-                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    "You cannot remove a {state} container {}. {procedure} the container before attempting removal or force remove",
                     record.id
                 )));
             }

@@ -51,7 +51,12 @@ impl Containers {
             match alive {
                 Some(state) if state.status == ProcessStatus::Running => {
                     tracing::info!(container = %record.id, "found running container {} again", record.short_id());
-                    let _ = container.update(&self.inner.tmp, |r| r.state.status = Status::Running);
+                    // A paused container stays frozen while berthd is away: still paused.
+                    let _ = container.update(&self.inner.tmp, |r| {
+                        if r.state.status != Status::Paused {
+                            r.state.status = Status::Running;
+                        }
+                    });
                     self.monitor(container.clone());
                 }
                 _ => {

@@ -54,7 +54,12 @@ impl Containers {
     /// Start a container whose lifecycle lock the caller holds.
     pub(super) async fn start_locked(&self, container: &Arc<Container>) -> Result<(), ContainerError> {
         match container.record().state.status {
-            Status::Running | Status::Paused => return Err(ContainerError::NotModified),
+            Status::Running => return Err(ContainerError::NotModified),
+            Status::Paused => {
+                return Err(ContainerError::Conflict(
+                    "cannot start a paused container, try unpause instead".into(),
+                ));
+            }
             Status::Removing | Status::Dead => {
                 return Err(ContainerError::Conflict(format!(
                     "cannot start container {}: it is being removed",

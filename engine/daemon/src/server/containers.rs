@@ -31,6 +31,8 @@ pub fn routes() -> Router<Engine> {
         .route("/containers/{id}/stop", post(stop))
         .route("/containers/{id}/restart", post(restart))
         .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
         .route("/containers/{id}/rename", post(rename))
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/attach", post(attach))
@@ -206,6 +208,16 @@ async fn kill(
             return Err(error);
         }
     }
+    Ok(no_content())
+}
+
+async fn pause(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    engine.containers.pause(&id).await?;
+    Ok(no_content())
+}
+
+async fn unpause(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    engine.containers.unpause(&id).await?;
     Ok(no_content())
 }
 

@@ -84,14 +84,23 @@ async fn info(State(engine): State<Engine>) -> Result<Json<Value>, ApiError> {
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // As dockerd counts them: running, paused, and every other state as stopped.
+    let (mut running, mut paused, mut stopped) = (0, 0, 0);
+    for container in engine.containers.all() {
+        match container.record().state.status {
+            crate::container::record::Status::Running => running += 1,
+            crate::container::record::Status::Paused => paused += 1,
+            _ => stopped += 1,
+        }
+    }
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let memory = nix::sys::sysinfo::sysinfo().map(|s| s.ram_total()).unwrap_or(0);
     Ok(Json(json!({
         "ID": "",
-        "Containers": 0,
-        "ContainersRunning": 0,
-        "ContainersPaused": 0,
-        "ContainersStopped": 0,
+        "Containers": running + paused + stopped,
+        "ContainersRunning": running,
+        "ContainersPaused": paused,
+        "ContainersStopped": stopped,
         "Images": images,
         "Driver": crate::image::DRIVER_NAME,
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],

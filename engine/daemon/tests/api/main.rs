@@ -13,5 +13,6 @@ mod hostile;
 mod images;
 mod limits;
 mod networks;
+mod pause;
 mod prune;
 mod races;

@@ -1,4 +1,4 @@
-//! `stop`, `kill`, `restart`, `rm`, `rename`, `wait` and `container prune`.
+//! `stop`, `kill`, `pause`, `unpause`, `restart`, `rm`, `rename`, `wait` and `container prune`.
 
 use berth_api::client::{Client, query};
 use berth_api::types::ContainerWaitResponse;
@@ -7,7 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{daemon_message, for_each_container, is_not_found, path_segment};
-use crate::cli::{ContainerPruneArgs, KillArgs, RenameArgs, RestartArgs, RmArgs, StopArgs, WaitArgs};
+use crate::cli::{
+    ContainerPruneArgs, KillArgs, PauseArgs, RenameArgs, RestartArgs, RmArgs, StopArgs, UnpauseArgs, WaitArgs,
+};
 use crate::commands::{Failure, Outcome, filters_json, not_found_as};
 use crate::format;
 
@@ -30,6 +32,24 @@ pub async fn kill(client: &Client, args: KillArgs) -> Outcome {
     let signal = query(&[("signal", &args.signal)]).map_err(Failure::from)?;
     for_each_container(&args.containers, |name| {
         let path = format!("/containers/{}/kill{signal}", path_segment(&name));
+        async move { client.call(Method::POST, &path).await.map_err(Failure::from) }
+    })
+    .await
+}
+
+/// `docker pause`: every process of each container frozen.
+pub async fn pause(client: &Client, args: PauseArgs) -> Outcome {
+    for_each_container(&args.containers, |name| {
+        let path = format!("/containers/{}/pause", path_segment(&name));
+        async move { client.call(Method::POST, &path).await.map_err(Failure::from) }
+    })
+    .await
+}
+
+/// `docker unpause`.
+pub async fn unpause(client: &Client, args: UnpauseArgs) -> Outcome {
+    for_each_container(&args.containers, |name| {
+        let path = format!("/containers/{}/unpause", path_segment(&name));
         async move { client.call(Method::POST, &path).await.map_err(Failure::from) }
     })
     .await

@@ -134,6 +134,8 @@ impl Supervisor {
             Request::Kill { signal, all } => self
                 .kill(signal, all)
                 .map(|()| Outcome::Reply(ok_line(&Empty {}))),
+            Request::Pause => self.freeze(true).map(|()| Outcome::Reply(ok_line(&Empty {}))),
+            Request::Resume => self.freeze(false).map(|()| Outcome::Reply(ok_line(&Empty {}))),
             Request::Resize {
                 process,
                 width,
@@ -206,6 +208,18 @@ impl Supervisor {
             return Err(RequestError::NotRunning(self.id.clone()));
         }
         Ok(self.runtime.kill(signal, all)?)
+    }
+
+    /// Pause (freeze) or resume (thaw) the container.
+    fn freeze(&mut self, frozen: bool) -> Result<(), RequestError> {
+        if self.processes[INIT_INDEX].exit.is_some() {
+            return Err(RequestError::NotRunning(self.id.clone()));
+        }
+        if frozen {
+            Ok(self.runtime.pause()?)
+        } else {
+            Ok(self.runtime.resume()?)
+        }
     }
 
     fn resize(&mut self, name: &str, width: u16, height: u16) -> Result<(), RequestError> {

@@ -199,6 +199,20 @@ impl Runtime {
         Ok(())
     }
 
+    /// `pause ID`.
+    pub fn pause(&self) -> Result<(), RuntimeError> {
+        self.run("pause", vec!["pause".into(), self.id.clone().into()], None)?;
+        info!(target: TARGET, "ran {} pause: froze every process of container {}", self.name(), self.id);
+        Ok(())
+    }
+
+    /// `resume ID`.
+    pub fn resume(&self) -> Result<(), RuntimeError> {
+        self.run("resume", vec!["resume".into(), self.id.clone().into()], None)?;
+        info!(target: TARGET, "ran {} resume: thawed every process of container {}", self.name(), self.id);
+        Ok(())
+    }
+
     /// `kill [--all] ID SIGNAL`.
     pub fn kill(&self, signal: i32, all: bool) -> Result<(), RuntimeError> {
         let mut args = vec!["kill".into()];

@@ -1,0 +1,164 @@
+//! `pause`/`unpause` beside Docker: the same answers in every state, the processes frozen,
+//! `paused` in inspect, ps and info, and what a paused container refuses (start, exec, rm).
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// One container on each engine, made alike.
+struct Pair<'a> {
+    daemon: &'a TestDaemon,
+    ours: String,
+    theirs: String,
+}
+
+impl Pair<'_> {
+    /// The same request to both (`{id}` in `path` is each engine's container id): the status
+    /// and message of each, with the id written `ID`.
+    fn send(&self, method: &str, path: &str, body: &Value) -> [(u16, String); 2] {
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let answer = |engine: &dyn Engine, id: &str| {
+            let answer = engine.send(method, &path.replace("{id}", id), &body);
+            (answer.status, answer.message().replace(id, "ID"))
+        };
+        [answer(self.daemon, &self.ours), answer(&Docker, &self.theirs)]
+    }
+
+    /// Both answer `method path` alike; the status.
+    fn alike(&self, method: &str, path: &str, body: &Value) -> u16 {
+        let [ours, theirs] = self.send(method, path, body);
+        assert_eq!(ours, theirs, "{method} {path}: berthd, then Docker");
+        ours.0
+    }
+
+    /// `State` of each container, as inspect shows it.
+    fn states(&self) -> [Value; 2] {
+        let state = |engine: &dyn Engine, id: &str| {
+            engine.send("GET", &format!("/containers/{id}/json"), b"").json()["State"].clone()
+        };
+        [state(self.daemon, &self.ours), state(&Docker, &self.theirs)]
+    }
+}
+
+/// The `State:` letter of a process: `D` for a task stopped in the freezer.
+fn proc_state(pid: i64) -> char {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .and_then(|s| s.trim().chars().next())
+        .unwrap_or('?')
+}
+
+#[test]
+fn pause_and_unpause_answer_as_docker_does_in_every_state() {
+    let mut daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let body = json!({"Image": "busybox", "Cmd": ["sleep", "1000"]});
+    let name = unique_name("berth-api-pause");
+    let theirs = docker(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(theirs.status, 201, "{}", theirs.text());
+    let theirs = theirs.json()["Id"].as_str().unwrap_or_default().to_owned();
+    on_docker.container(&theirs);
+    let ours = create(&daemon, &name, &body);
+    let pair = Pair {
+        daemon: &daemon,
+        ours,
+        theirs,
+    };
+
+    // Created: not running. Then started.
+    assert_eq!(pair.alike("POST", "/containers/{id}/pause", &Value::Null), 409);
+    assert_eq!(pair.alike("POST", "/containers/{id}/start", &Value::Null), 204);
+    // Running: unpause refused (Docker gives it a 500), pause frozen, a second pause refused.
+    assert_eq!(pair.alike("POST", "/containers/{id}/unpause", &Value::Null), 500);
+    assert_eq!(pair.alike("POST", "/containers/{id}/pause", &Value::Null), 204);
+    assert_eq!(pair.alike("POST", "/containers/{id}/pause", &Value::Null), 409);
+    for state in pair.states() {
+        assert_eq!(
+            (&state["Status"], &state["Paused"], &state["Running"]),
+            (&json!("paused"), &json!(true), &json!(true)),
+            "{state}"
+        );
+    }
+    let pid = pair.states()[0]["Pid"].as_i64().unwrap_or_default();
+    assert_eq!(
+        proc_state(pid),
+        'D',
+        "the paused container's process is not frozen"
+    );
+    let info = berth(&daemon, "GET", "/info", b"").json();
+    assert_eq!(
+        [
+            &info["Containers"],
+            &info["ContainersRunning"],
+            &info["ContainersPaused"],
+            &info["ContainersStopped"]
+        ],
+        [&json!(1), &json!(0), &json!(1), &json!(0)],
+        "{info}"
+    );
+    let listed = berth(&daemon, "GET", "/containers/json", b"").json();
+    let status = listed[0]["Status"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        status.starts_with("Up ") && status.ends_with(" (Paused)"),
+        "{status}"
+    );
+    assert_eq!(listed[0]["State"], "paused");
+
+    // What a paused container refuses.
+    assert_eq!(pair.alike("POST", "/containers/{id}/start", &Value::Null), 409);
+    let exec = json!({"Cmd": ["true"]});
+    assert_eq!(pair.alike("POST", "/containers/{id}/exec", &exec), 409);
+    assert_eq!(pair.alike("DELETE", "/containers/{id}", &Value::Null), 409);
+
+    // Thawed, running on; paused again and killed: SIGKILL reaches a frozen process.
+    assert_eq!(pair.alike("POST", "/containers/{id}/unpause", &Value::Null), 204);
+    assert_eq!(
+        proc_state(pid),
+        'S',
+        "the unpaused container's process is still frozen"
+    );
+    for state in pair.states() {
+        assert_eq!(
+            (&state["Status"], &state["Paused"]),
+            (&json!("running"), &json!(false)),
+            "{state}"
+        );
+    }
+    assert_eq!(pair.alike("POST", "/containers/{id}/pause", &Value::Null), 204);
+    assert_eq!(pair.alike("POST", "/containers/{id}/kill", &Value::Null), 204);
+    for state in pair.states() {
+        assert_eq!(
+            (&state["Status"], &state["Paused"]),
+            (&json!("exited"), &json!(false)),
+            "{state}"
+        );
+    }
+    let info = berth(&daemon, "GET", "/info", b"").json();
+    assert_eq!(
+        [
+            &info["Containers"],
+            &info["ContainersPaused"],
+            &info["ContainersStopped"]
+        ],
+        [&json!(1), &json!(0), &json!(1)],
+        "{info}"
+    );
+    assert_eq!(pair.alike("POST", "/containers/{id}/unpause", &Value::Null), 500);
+    assert_eq!(
+        pair.alike("POST", "/containers/nope-{id}/pause", &Value::Null),
+        404
+    );
+    assert_alive(&mut daemon);
+}
