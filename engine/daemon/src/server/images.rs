@@ -100,8 +100,9 @@ async fn create(
         drain(body).await;
         return Err(e.into());
     }
-    let reader = body_reader(body);
-    let id = blocking(move || engine.images.import(reader, &options)).await?;
+    let mut reader = body_reader(body);
+    let id =
+        blocking(move || read_to_end_on_error(&mut reader, |r| engine.images.import(r, &options))).await?;
     Ok(json_messages(&[BuildInfo {
         status: Some(id.to_string()),
         ..BuildInfo::default()
@@ -115,6 +116,20 @@ async fn drain(body: Body) {
     while let Some(Ok(_)) = body.frame().await {}
 }
 
+/// Run `work` on an upload; when it fails part-way, read (and drop) the rest of the upload
+/// before answering: a server that closes with unread data resets the connection, and the client
+/// then reports a broken pipe instead of the error. The body limit bounds the reading.
+fn read_to_end_on_error<R: io::Read, T>(
+    reader: &mut R,
+    work: impl FnOnce(&mut R) -> Result<T, crate::image::ImageError>,
+) -> Result<T, crate::image::ImageError> {
+    let result = work(reader);
+    if result.is_err() {
+        let _ = io::copy(reader, &mut io::sink());
+    }
+    result
+}
+
 /// A request body as a blocking reader (for the store, which works on files).
 fn body_reader(body: Body) -> impl io::Read + Send + 'static {
     let stream = body.into_data_stream().map_err(io::Error::other);
@@ -122,8 +137,8 @@ fn body_reader(body: Body) -> impl io::Read + Send + 'static {
 }
 
 async fn load(State(engine): State<Engine>, body: Body) -> Result<Response, ApiError> {
-    let reader = body_reader(body);
-    let lines = blocking(move || engine.images.load(reader)).await?;
+    let mut reader = body_reader(body);
+    let lines = blocking(move || read_to_end_on_error(&mut reader, |r| engine.images.load(r))).await?;
     let messages: Vec<BuildInfo> = lines
         .into_iter()
         .map(|line| BuildInfo {
