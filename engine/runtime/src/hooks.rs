@@ -12,8 +12,8 @@
 //!
 //! Each hook gets the container's state JSON on stdin (the pid as seen where the hook runs, so 1
 //! for the in-container ones in a pid namespace), its own `args` and `env` (without `env`, the
-//! runtime's environment, or the process's, with the HOME runc adds, for `startContainer`), and is killed
-//! with its process group when it runs past its `timeout`. The first failure in a list stops the
+//! runtime's environment, or for `startContainer` the process's with the HOME runc adds), and is
+//! killed with its process group when it runs past its `timeout`. The first failure in a list stops the
 //! list, except for `poststop`. runc 1.1 differs in three places: it runs `poststart` during
 //! `create` (later runc moved it to `start`, as the spec says), its `start` succeeds when a
 //! `startContainer` hook fails (the container just stops), and it stops `poststop` at the first

@@ -38,7 +38,7 @@ pub mod process;
 pub mod rlimits;
 /// The root filesystem: mounts, devices, pivot_root, masked and read-only paths.
 pub mod rootfs;
-/// CVE-2019-5736: re-execute from a sealed in-memory copy before touching a container.
+/// CVE-2019-5736: run from a read-only copy of the binary before touching a container.
 pub mod sealed_exe;
 /// Seccomp: compiling an OCI seccomp section to a BPF program and loading it.
 pub mod seccomp;

@@ -139,7 +139,7 @@ fn dispatch(cli: Cli, listen_fds: u32) -> Result<i32> {
     let root = cli.root.as_path();
     if cli.command.spawns_container_process() {
         berth_runtime::explain!(
-            "running from a sealed in-memory copy of berth-runtime, so the container cannot overwrite it"
+            "running from a read-only copy of berth-runtime's binary, so the container cannot overwrite it"
         );
     }
     // Not locked for the whole command: `create` and `exec` clone processes, which must not

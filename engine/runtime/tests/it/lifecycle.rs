@@ -161,7 +161,7 @@ fn json_log_carries_explain_events_and_errors() {
     assert!(said("loaded a seccomp filter"), "{text}");
     assert!(said("in the bounding set"), "{text}");
     assert!(said("created new namespaces"), "{text}");
-    assert!(said("sealed in-memory copy"), "{text}");
+    assert!(said("read-only copy of berth-runtime's binary"), "{text}");
     assert!(said("RLIMIT_NOFILE"), "{text}");
 
     // An error becomes a {"level":"error"} line too.
