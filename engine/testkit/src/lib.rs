@@ -13,6 +13,8 @@ pub mod docker;
 pub mod http;
 /// The workspace's binaries and files: where `berthd` and `lab-images.tar` are.
 pub mod paths;
+/// What /proc says of a process.
+pub mod process;
 /// Temporary directories and names unique to a test.
 pub mod unique;
 

@@ -44,16 +44,6 @@ impl Pair<'_> {
     }
 }
 
-/// The `State:` letter of a process: `D` for a task stopped in the freezer.
-fn proc_state(pid: i64) -> char {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("State:"))
-        .and_then(|s| s.trim().chars().next())
-        .unwrap_or('?')
-}
-
 #[test]
 fn pause_and_unpause_answer_as_docker_does_in_every_state() {
     let mut daemon = TestDaemon::start();
@@ -93,7 +83,7 @@ fn pause_and_unpause_answer_as_docker_does_in_every_state() {
     }
     let pid = pair.states()[0]["Pid"].as_i64().unwrap_or_default();
     assert_eq!(
-        proc_state(pid),
+        berth_testkit::process::state_letter(pid),
         'D',
         "the paused container's process is not frozen"
     );
@@ -125,7 +115,7 @@ fn pause_and_unpause_answer_as_docker_does_in_every_state() {
     // Thawed, running on; paused again and killed: SIGKILL reaches a frozen process.
     assert_eq!(pair.alike("POST", "/containers/{id}/unpause", &Value::Null), 204);
     assert_eq!(
-        proc_state(pid),
+        berth_testkit::process::state_letter(pid),
         'S',
         "the unpaused container's process is still frozen"
     );

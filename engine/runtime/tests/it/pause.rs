@@ -5,11 +5,7 @@ use crate::common::*;
 
 /// The `State:` letter of a process (`D` for a task stopped in the freezer, `S` sleeping).
 fn proc_state(pid: i64) -> char {
-    read_trimmed(format!("/proc/{pid}/status"))
-        .lines()
-        .find_map(|l| l.strip_prefix("State:"))
-        .and_then(|s| s.trim().chars().next())
-        .expect("State line")
+    berth_testkit::process::state_letter(pid)
 }
 
 #[test]
