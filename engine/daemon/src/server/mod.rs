@@ -11,6 +11,7 @@ mod json;
 mod networks;
 mod params;
 mod registry;
+mod swarm;
 mod system;
 mod volumes;
 
@@ -44,6 +45,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(volumes::routes())
         .merge(registry::routes())
         .merge(networks::routes())
+        .merge(swarm::routes())
         .fallback(not_found)
         .with_state(engine)
 }

@@ -16,3 +16,4 @@ mod networks;
 mod pause;
 mod prune;
 mod races;
+mod swarm;
