@@ -46,6 +46,8 @@ impl Containers {
         let image_id = images.resolve(&config.image)?;
         let image_config = images.config(&image_id)?;
         merge_image_config(&mut config, &image_config.container_config());
+        // As dockerd, once the image is found: the log driver and its options.
+        validate::validate_log_config(&host_config.log_config.r#type, &host_config.log_config.config)?;
         let mut command: Vec<String> = config.entrypoint.clone().map(|e| e.0).unwrap_or_default();
         command.extend(config.cmd.clone().map(|c| c.0).unwrap_or_default());
         if command.is_empty() {

@@ -55,6 +55,58 @@ fn refused_at_create_with_dockers_words_and_nothing_made() {
     );
 }
 
+/// The log driver and its options are checked once the image is found, as dockerd does.
+#[test]
+fn log_drivers_and_options_are_refused_as_docker_refuses_them() {
+    let mut daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    // Docker looks for a `nosuch` plugin for some 15 s before it answers, too long to ask it
+    // each time: its words, as Docker 20.10 gave them here.
+    let body = busybox(json!({"HostConfig": {"LogConfig": {"Type": "nosuch"}}})).to_string();
+    let answer = berth(&daemon, "POST", "/containers/create", body.as_bytes());
+    assert_eq!(
+        (answer.status, answer.message()),
+        (
+            400,
+            "error looking up logging plugin nosuch: plugin \"nosuch\" not found".to_owned()
+        )
+    );
+    let cases = [
+        json!({"Type": "json-file", "Config": {"nosuchopt": "1"}}),
+        json!({"Type": "", "Config": {"mode": "sometimes"}}),
+        json!({"Config": {"max-buffer-size": "4m"}}),
+    ];
+    for case in cases {
+        let body = busybox(json!({"HostConfig": {"LogConfig": case}})).to_string();
+        let answer = refused_alike(&mut daemon, "POST", "/containers/create", body.as_bytes());
+        assert_eq!(answer.status, 400, "{body}");
+    }
+    // A driver Docker has and berthd has not: refused, naming it (Docker would create).
+    let body = busybox(json!({"HostConfig": {"LogConfig": {"Type": "syslog"}}})).to_string();
+    let answer = berth(&daemon, "POST", "/containers/create", body.as_bytes());
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(
+        answer.message().contains("syslog log driver is not supported"),
+        "{}",
+        answer.text()
+    );
+    // json-file with its own options, non-blocking with a buffer: created on both.
+    let mut on_docker = OnDocker::new();
+    let good = json!({"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3", "mode": "non-blocking", "max-buffer-size": "4m"}});
+    let body = busybox(json!({"HostConfig": {"LogConfig": good}})).to_string();
+    let theirs = docker("POST", "/containers/create", body.as_bytes());
+    assert_eq!(theirs.status, 201, "{}", theirs.text());
+    on_docker.container(theirs.json()["Id"].as_str().unwrap_or_default());
+    let ours = berth(&daemon, "POST", "/containers/create", body.as_bytes());
+    assert_eq!(ours.status, 201, "{}", ours.text());
+    assert_eq!(
+        container_ids(&daemon).len(),
+        1,
+        "a refused create left a container"
+    );
+}
+
 /// Docker 20.10 takes these at create and at start (they only reach the container's own
 /// /etc/hosts, resolv.conf and hostname): so does berthd, and it stays well.
 #[test]
