@@ -207,6 +207,73 @@ fn validate_platform(host: &HostConfig) -> Result<(), ContainerError> {
     Ok(())
 }
 
+/// Log drivers Docker 20.10 has built in; berthd writes only `json-file` (see
+/// [`validate_log_config`]).
+const DOCKER_LOG_DRIVERS: [&str; 12] = [
+    "json-file",
+    "local",
+    "none",
+    "syslog",
+    "journald",
+    "gelf",
+    "fluentd",
+    "awslogs",
+    "splunk",
+    "etwlogs",
+    "gcplogs",
+    "logentries",
+];
+
+/// The options every driver takes (dockerd's `builtInLogOpts`), and json-file's own.
+const JSON_FILE_OPTIONS: [&str; 10] = [
+    "mode",
+    "max-buffer-size",
+    "max-file",
+    "max-size",
+    "compress",
+    "labels",
+    "labels-regex",
+    "env",
+    "env-regex",
+    "tag",
+];
+
+/// dockerd's `ValidateLogOpts` for the container's log driver (empty means the default,
+/// json-file). A driver Docker does not know is refused with Docker's words; one it has but
+/// berthd has not, with a line that names it (Docker would log there; berthd would silently not).
+pub fn validate_log_config(
+    driver: &str,
+    options: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ContainerError> {
+    let driver = if driver.is_empty() { "json-file" } else { driver };
+    if !DOCKER_LOG_DRIVERS.contains(&driver) {
+        return Err(bad(format!(
+            "error looking up logging plugin {driver}: plugin \"{driver}\" not found"
+        )));
+    }
+    if driver != "json-file" {
+        return Err(bad(format!(
+            "berthd writes container logs with the json-file driver only: the {driver} log driver is not supported"
+        )));
+    }
+    let mode = options.get("mode").map(String::as_str).unwrap_or_default();
+    if !matches!(mode, "" | "blocking" | "non-blocking") {
+        return Err(bad(format!("logger: logging mode not supported: {mode}")));
+    }
+    if options.contains_key("max-buffer-size") && mode != "non-blocking" {
+        return Err(bad(
+            "logger: max-buffer-size option is only supported with 'mode=non-blocking'",
+        ));
+    }
+    match options
+        .keys()
+        .find(|key| !JSON_FILE_OPTIONS.contains(&key.as_str()))
+    {
+        Some(key) => Err(bad(format!("unknown log opt '{key}' for json-file log driver"))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,72 +382,5 @@ mod tests {
             ..Default::default()
         };
         assert!(validate(&ContainerConfig::default(), &fine).is_ok());
-    }
-}
-
-/// Log drivers Docker 20.10 has built in; berthd writes only `json-file` (see
-/// [`validate_log_config`]).
-const DOCKER_LOG_DRIVERS: [&str; 12] = [
-    "json-file",
-    "local",
-    "none",
-    "syslog",
-    "journald",
-    "gelf",
-    "fluentd",
-    "awslogs",
-    "splunk",
-    "etwlogs",
-    "gcplogs",
-    "logentries",
-];
-
-/// The options every driver takes (dockerd's `builtInLogOpts`), and json-file's own.
-const JSON_FILE_OPTIONS: [&str; 10] = [
-    "mode",
-    "max-buffer-size",
-    "max-file",
-    "max-size",
-    "compress",
-    "labels",
-    "labels-regex",
-    "env",
-    "env-regex",
-    "tag",
-];
-
-/// dockerd's `ValidateLogOpts` for the container's log driver (empty means the default,
-/// json-file). A driver Docker does not know is refused with Docker's words; one it has but
-/// berthd has not, with a line that names it (Docker would log there; berthd would silently not).
-pub fn validate_log_config(
-    driver: &str,
-    options: &std::collections::BTreeMap<String, String>,
-) -> Result<(), ContainerError> {
-    let driver = if driver.is_empty() { "json-file" } else { driver };
-    if !DOCKER_LOG_DRIVERS.contains(&driver) {
-        return Err(bad(format!(
-            "error looking up logging plugin {driver}: plugin \"{driver}\" not found"
-        )));
-    }
-    if driver != "json-file" {
-        return Err(bad(format!(
-            "berthd writes container logs with the json-file driver only: the {driver} log driver is not supported"
-        )));
-    }
-    let mode = options.get("mode").map(String::as_str).unwrap_or_default();
-    if !matches!(mode, "" | "blocking" | "non-blocking") {
-        return Err(bad(format!("logger: logging mode not supported: {mode}")));
-    }
-    if options.contains_key("max-buffer-size") && mode != "non-blocking" {
-        return Err(bad(
-            "logger: max-buffer-size option is only supported with 'mode=non-blocking'",
-        ));
-    }
-    match options
-        .keys()
-        .find(|key| !JSON_FILE_OPTIONS.contains(&key.as_str()))
-    {
-        Some(key) => Err(bad(format!("unknown log opt '{key}' for json-file log driver"))),
-        None => Ok(()),
     }
 }
