@@ -216,7 +216,19 @@ mod tests {
 
     #[test]
     fn unknown_ops_are_refused() {
-        assert!(serde_json::from_value::<Request>(json!({"op":"pause"})).is_err());
+        assert!(serde_json::from_value::<Request>(json!({"op":"checkpoint"})).is_err());
+    }
+
+    #[test]
+    fn pause_and_resume_are_requests() {
+        assert_eq!(
+            serde_json::from_value::<Request>(json!({"op":"pause"})).unwrap(),
+            Request::Pause
+        );
+        assert_eq!(
+            serde_json::from_value::<Request>(json!({"op":"resume"})).unwrap(),
+            Request::Resume
+        );
     }
 
     #[test]

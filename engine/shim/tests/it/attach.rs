@@ -108,7 +108,7 @@ fn unknown_processes_and_bad_requests_are_refused() {
     assert_eq!(err.to_string(), "no such process: nope");
     // A line that is not a request gets an error reply, and the shim keeps serving.
     let mut raw = std::os::unix::net::UnixStream::connect(client.socket()).unwrap();
-    raw.write_all(b"{\"op\":\"pause\"}\n").unwrap();
+    raw.write_all(b"{\"op\":\"checkpoint\"}\n").unwrap();
     let reply: serde_json::Value = serde_json::from_slice(&read_to_end(&mut raw)).unwrap();
     assert_eq!(reply["ok"], false);
     assert!(
