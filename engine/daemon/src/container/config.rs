@@ -124,7 +124,7 @@ pub fn fill_host_config_defaults(host: &mut HostConfig) {
         host.shm_size = 64 * 1024 * 1024;
     }
     if host.runtime.is_empty() {
-        host.runtime = "berth-runtime".into();
+        host.runtime = super::validate::RUNTIME.into();
     }
     // Docker doubles the memory limit for memory+swap when only memory is given (a limit
     // too large to double means no swap limit of its own: the most there is).

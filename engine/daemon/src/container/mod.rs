@@ -52,6 +52,7 @@ use crate::network::Networks;
 use crate::volume::Volumes;
 
 pub use crate::id::new_id;
+pub use validate::RUNTIME;
 
 /// The programs below berthd in the chain.
 #[derive(Debug, Clone)]

@@ -204,8 +204,15 @@ fn validate_platform(host: &HostConfig) -> Result<(), ContainerError> {
             host.oom_score_adj
         )));
     }
+    // The runtimes `GET /info` lists: berthd has one.
+    if !host.runtime.is_empty() && host.runtime != RUNTIME {
+        return Err(bad(format!("Unknown runtime specified {}", host.runtime)));
+    }
     Ok(())
 }
+
+/// The one OCI runtime berthd runs containers with (`Runtimes` in `GET /info`).
+pub const RUNTIME: &str = "berth-runtime";
 
 /// Log drivers Docker 20.10 has built in; berthd writes only `json-file` (see
 /// [`validate_log_config`]).

@@ -75,6 +75,7 @@ async fn version() -> Json<Value> {
 
 /// `GET /info`: the system-wide facts `docker info` prints.
 async fn info(State(engine): State<Engine>) -> Result<Json<Value>, ApiError> {
+    use crate::container::RUNTIME;
     let images = tokio::task::spawn_blocking({
         let engine = engine.clone();
         move || engine.images.store().images.list().map(|l| l.len())
@@ -135,8 +136,8 @@ async fn info(State(engine): State<Engine>) -> Result<Json<Value>, ApiError> {
         "Labels": [],
         "ExperimentalBuild": false,
         "ServerVersion": ENGINE_VERSION,
-        "Runtimes": {"berth-runtime": {"path": "berth-runtime"}},
-        "DefaultRuntime": "berth-runtime",
+        "Runtimes": {RUNTIME: {"path": RUNTIME}},
+        "DefaultRuntime": RUNTIME,
         "Swarm": {"LocalNodeState": "inactive"},
         "LiveRestoreEnabled": true,
         "Isolation": "",

@@ -31,6 +31,7 @@ fn refused_at_create_with_dockers_words_and_nothing_made() {
         json!({"HostConfig": {"MemorySwappiness": 1000}}),
         json!({"HostConfig": {"MemorySwap": 100_000_000}}),
         json!({"HostConfig": {"OomScoreAdj": 5000}}),
+        json!({"HostConfig": {"Runtime": "nosuch"}}),
         json!({"WorkingDir": "rel/dir"}),
         json!({"HostConfig": {"ExtraHosts": ["nocolon"]}}),
         json!({"HostConfig": {"ExtraHosts": ["evil:1.2.3.4\n6.6.6.6 bank"]}}),

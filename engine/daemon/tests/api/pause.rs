@@ -98,6 +98,9 @@ fn pause_and_unpause_answer_as_docker_does_in_every_state() {
         [&json!(1), &json!(0), &json!(1), &json!(0)],
         "{info}"
     );
+    // The one runtime a create may name.
+    assert_eq!(info["DefaultRuntime"], "berth-runtime", "{info}");
+    assert!(info["Runtimes"]["berth-runtime"].is_object(), "{info}");
     let listed = berth(&daemon, "GET", "/containers/json", b"").json();
     let status = listed[0]["Status"].as_str().unwrap_or_default().to_owned();
     assert!(
