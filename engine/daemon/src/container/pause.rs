@@ -3,7 +3,7 @@
 //! process is not scheduled at all: it cannot notice, unlike a SIGSTOP.
 
 use super::record::Status;
-use super::{ContainerError, Containers};
+use super::{Container, ContainerError, Containers};
 
 impl Containers {
     /// `POST /containers/{id}/pause`.
@@ -26,14 +26,7 @@ impl Containers {
             }
             _ => return Err(ContainerError::not_running(&id)),
         }
-        let shim = container.shim();
-        tokio::task::spawn_blocking(move || shim.pause())
-            .await?
-            .map_err(|e| ContainerError::Internal(format!("Cannot pause container {id}: {e}")))?;
-        container.update(&self.inner.tmp, |r| r.state.status = Status::Paused)?;
-        crate::explain!(container = %container.id, "froze every process of container {} in its cgroup", container.record().short_id());
-        self.event(&container, "pause", &[]);
-        Ok(())
+        self.set_frozen(&container, true).await
     }
 
     /// `POST /containers/{id}/unpause`.
@@ -45,13 +38,28 @@ impl Containers {
             // Docker 20.10 gives this one no kind: a 500.
             return Err(ContainerError::Internal(format!("Container {id} is not paused")));
         }
-        let shim = container.shim();
-        tokio::task::spawn_blocking(move || shim.resume())
+        self.set_frozen(&container, false).await
+    }
+
+    /// Freeze or thaw through the shim, then record it and tell the event stream.
+    async fn set_frozen(&self, container: &Container, frozen: bool) -> Result<(), ContainerError> {
+        let (shim, id) = (container.shim(), container.id.clone());
+        let (verb, status) = if frozen {
+            ("pause", Status::Paused)
+        } else {
+            ("unpause", Status::Running)
+        };
+        tokio::task::spawn_blocking(move || if frozen { shim.pause() } else { shim.resume() })
             .await?
-            .map_err(|e| ContainerError::Internal(format!("Cannot unpause container {id}: {e}")))?;
-        container.update(&self.inner.tmp, |r| r.state.status = Status::Running)?;
-        crate::explain!(container = %container.id, "thawed every process of container {}", container.record().short_id());
-        self.event(&container, "unpause", &[]);
+            .map_err(|e| ContainerError::Internal(format!("Cannot {verb} container {id}: {e}")))?;
+        container.update(&self.inner.tmp, |r| r.state.status = status)?;
+        let done = if frozen {
+            "froze every process of"
+        } else {
+            "thawed every process of"
+        };
+        crate::explain!(container = %container.id, "{done} container {}", container.record().short_id());
+        self.event(container, verb, &[]);
         Ok(())
     }
 }

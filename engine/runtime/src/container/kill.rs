@@ -52,25 +52,22 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
     if all {
         // As runc: frozen while listed and signalled, so that no process forks a child the
         // listing missed. A freezer that fails only costs that guarantee (runc warns too).
-        let freezer = cgroups::freezer::Freezer::of(&record.cgroup_dirs);
-        let frozen_here = match &freezer {
-            Some(freezer) if status != Status::Paused && status != Status::Stopped => {
-                match freezer.freeze() {
-                    Ok(()) => true,
-                    Err(err) => {
-                        tracing::warn!("cannot freeze {id} to signal all its processes: {err}");
-                        false
-                    }
+        // The freezer we froze, to thaw after: never a paused container's (it stays paused).
+        let frozen = cgroups::freezer::Freezer::of(&record.cgroup_dirs)
+            .filter(|_| status != Status::Paused && status != Status::Stopped)
+            .filter(|freezer| match freezer.freeze() {
+                Ok(()) => true,
+                Err(err) => {
+                    tracing::warn!("cannot freeze {id} to signal all its processes: {err}");
+                    false
                 }
-            }
-            _ => false,
-        };
+            });
         // A stopped container's cgroup may hold nothing or be gone: runc succeeds either way.
         let pids = match cgroups::pids_of(&record.cgroup_dirs) {
             Ok(pids) => pids,
             Err(_) if status == Status::Stopped => Vec::new(),
             Err(err) => {
-                if let (true, Some(freezer)) = (frozen_here, &freezer) {
+                if let Some(freezer) = &frozen {
                     let _ = freezer.thaw();
                 }
                 return Err(err).with_context(|| format!("cannot list the processes of {id}"));
@@ -80,8 +77,7 @@ pub fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Result<()> {
             // A process may exit between the listing and the signal.
             let _ = send(*pid, signal);
         }
-        // Thawed only if we froze it: a paused container stays paused (see SIGKILL below).
-        if let (true, Some(freezer)) = (frozen_here, &freezer) {
+        if let Some(freezer) = &frozen {
             freezer.thaw()?;
         }
         crate::explain!(
