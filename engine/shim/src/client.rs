@@ -203,6 +203,12 @@ impl ShimClient {
         self.call::<Empty>(&Request::Resume).map(drop)
     }
 
+    /// New cgroup limits for the live container (`runtime update`), in the OCI
+    /// `linux.resources` form; what `resources` leaves out stays as it is.
+    pub fn update(&self, resources: serde_json::Value) -> Result<(), ShimError> {
+        self.call::<Empty>(&Request::Update { resources }).map(drop)
+    }
+
     /// Set the pty window size of `process` (`"init"` or an exec id).
     pub fn resize(&self, process: &str, width: u16, height: u16) -> Result<(), ShimError> {
         self.call::<Empty>(&Request::Resize {

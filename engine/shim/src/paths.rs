@@ -59,6 +59,11 @@ impl StateDir {
         self.0.join(format!("exec-{exec_id}.json"))
     }
 
+    /// The resources of an `update`, for the runtime's `--resources` while it runs.
+    pub fn update_resources(&self) -> PathBuf {
+        self.0.join("update-resources.json")
+    }
+
     /// The pid of an exec, written by the runtime (`--pid-file`).
     pub fn exec_pid(&self, exec_id: &str) -> PathBuf {
         self.0.join(format!("exec-{exec_id}.pid"))

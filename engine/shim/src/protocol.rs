@@ -13,6 +13,7 @@
 //! | `{"op":"wait","process":"init"}` | [`ExitStatus`](crate::ExitStatus) `exit_code`, `finished_at`, `oom_killed` |
 //! | `{"op":"exec_create","id":"e1","process":{…OCI process…},"tty":false,"stdin":true}` | none |
 //! | `{"op":"exec_start","id":"e1"}` | [`PidReply`](crate::protocol::PidReply) `pid` |
+//! | `{"op":"update","resources":{…OCI linux.resources…}}` | none |
 //! | `{"op":"state"}` | [`ShimState`](crate::protocol::ShimState) `status`, `pid` |
 //!
 //! `process` is [`INIT`](crate::protocol::INIT) or an exec id and defaults to `"init"`; boolean fields default to false.
@@ -65,6 +66,11 @@ pub enum Request {
     Pause,
     /// Run `runtime resume ID`: thaw them.
     Resume,
+    /// Run `runtime update --resources FILE ID`: new cgroup limits for the live container.
+    Update {
+        /// An OCI runtime-spec `linux.resources` object; only what it names changes.
+        resources: serde_json::Value,
+    },
     /// Set the window size of the process's pty.
     Resize {
         /// `"init"` or an exec id.
@@ -229,6 +235,19 @@ mod tests {
             serde_json::from_value::<Request>(json!({"op":"resume"})).unwrap(),
             Request::Resume
         );
+    }
+
+    #[test]
+    fn update_carries_oci_resources() {
+        let update: Request =
+            serde_json::from_value(json!({"op":"update","resources":{"pids":{"limit":50}}})).unwrap();
+        assert_eq!(
+            update,
+            Request::Update {
+                resources: json!({"pids":{"limit":50}})
+            }
+        );
+        assert!(serde_json::from_value::<Request>(json!({"op":"update"})).is_err());
     }
 
     #[test]

@@ -136,6 +136,9 @@ impl Supervisor {
                 .map(|()| Outcome::Reply(ok_line(&Empty {}))),
             Request::Pause => self.freeze(true).map(|()| Outcome::Reply(ok_line(&Empty {}))),
             Request::Resume => self.freeze(false).map(|()| Outcome::Reply(ok_line(&Empty {}))),
+            Request::Update { resources } => self
+                .update(&resources)
+                .map(|()| Outcome::Reply(ok_line(&Empty {}))),
             Request::Resize {
                 process,
                 width,
@@ -220,6 +223,20 @@ impl Supervisor {
         } else {
             Ok(self.runtime.resume()?)
         }
+    }
+
+    fn update(&mut self, resources: &serde_json::Value) -> Result<(), RequestError> {
+        if self.processes[INIT_INDEX].exit.is_some() {
+            return Err(RequestError::NotRunning(self.id.clone()));
+        }
+        if !resources.is_object() {
+            return Err(RequestError::BadRequest("resources must be a JSON object".into()));
+        }
+        let file = self.state.update_resources();
+        fs::write(&file, resources.to_string()).map_err(io_error(format!("write {}", file.display())))?;
+        let result = self.runtime.update(&file);
+        let _ = fs::remove_file(&file);
+        Ok(result?)
     }
 
     fn resize(&mut self, name: &str, width: u16, height: u16) -> Result<(), RequestError> {

@@ -213,6 +213,19 @@ impl Runtime {
         Ok(())
     }
 
+    /// `update --resources FILE ID`: the cgroup limits in FILE, live.
+    pub fn update(&self, resources: &Path) -> Result<(), RuntimeError> {
+        let args = vec![
+            "update".into(),
+            "--resources".into(),
+            resources.into(),
+            self.id.clone().into(),
+        ];
+        self.run("update", args, None)?;
+        info!(target: TARGET, "ran {} update: new resource limits for container {}", self.name(), self.id);
+        Ok(())
+    }
+
     /// `kill [--all] ID SIGNAL`.
     pub fn kill(&self, signal: i32, all: bool) -> Result<(), RuntimeError> {
         let mut args = vec!["kill".into()];
