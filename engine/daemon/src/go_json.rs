@@ -44,6 +44,22 @@ pub fn first_value(bytes: &[u8]) -> Result<serde_json::Value, String> {
     serde_json::from_slice(bytes.get(..end).unwrap_or(bytes)).map_err(|e| e.to_string())
 }
 
+/// `value` with every `null` object member left out, at any depth: Go decodes `null` into a
+/// non-pointer field as nothing at all (the field keeps its zero value), and clients send such
+/// nulls (docker/cli's update sends `"OomKillDisable": null`). Left out, serde's defaults give
+/// the zero value. Depth is bounded by serde_json's recursion limit.
+pub fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(members) => members
+            .into_iter()
+            .filter(|(_, member)| !member.is_null())
+            .map(|(key, member)| (key, without_nulls(member)))
+            .collect(),
+        serde_json::Value::Array(items) => items.into_iter().map(without_nulls).collect(),
+        other => other,
+    }
+}
+
 struct Scanner<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -282,5 +298,11 @@ mod tests {
         assert_eq!(message("null"), "ok");
         assert_eq!(first_value(b"{\"Detach\":true} x").unwrap()["Detach"], true);
         assert_eq!(first_value(b"").unwrap_err(), "EOF");
+    }
+
+    #[test]
+    fn nulls_read_as_absent_at_any_depth() {
+        let value = serde_json::json!({"a": null, "b": {"c": null, "d": 1}, "e": [{"f": null}, null]});
+        assert_eq!(without_nulls(value), serde_json::json!({"b": {"d": 1}, "e": [{}, null]}));
     }
 }

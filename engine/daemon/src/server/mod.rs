@@ -65,7 +65,7 @@ pub async fn body_json<T: serde::de::DeserializeOwned>(body: axum::body::Body) -
     let value = match body_json_value(body).await? {
         // Go decodes `null` into a struct as nothing at all: the zero value.
         serde_json::Value::Null => serde_json::Value::Object(Default::default()),
-        value => value,
+        value => crate::go_json::without_nulls(value),
     };
     serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
