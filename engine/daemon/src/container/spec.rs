@@ -363,6 +363,58 @@ fn resources(host: &HostConfig, device_rules_added: Vec<Value>) -> Value {
     resources
 }
 
+/// The OCI `linux.resources` an update asks the runtime for (dockerd's
+/// `toContainerdResources`): only what the request sets, since the runtime leaves alone what
+/// the object leaves out. Memory swap only when positive; a pids limit of 0 or less lifts it.
+pub fn update_resources(request: &HostConfig) -> Value {
+    let mut resources = json!({});
+    let mut memory = json!({});
+    if request.memory != 0 {
+        memory["limit"] = request.memory.into();
+    }
+    if request.memory_reservation != 0 {
+        memory["reservation"] = request.memory_reservation.into();
+    }
+    if request.memory_swap > 0 {
+        memory["swap"] = request.memory_swap.into();
+    }
+    if memory != json!({}) {
+        resources["memory"] = memory;
+    }
+    let mut cpu = json!({});
+    if request.cpu_shares != 0 {
+        cpu["shares"] = request.cpu_shares.into();
+    }
+    if request.nano_cpus != 0 {
+        let period = 100_000i64;
+        cpu["period"] = period.into();
+        cpu["quota"] = (request.nano_cpus * period / 1_000_000_000).into();
+    } else {
+        if request.cpu_period != 0 {
+            cpu["period"] = request.cpu_period.into();
+        }
+        if request.cpu_quota != 0 {
+            cpu["quota"] = request.cpu_quota.into();
+        }
+    }
+    if !request.cpuset_cpus.is_empty() {
+        cpu["cpus"] = request.cpuset_cpus.clone().into();
+    }
+    if !request.cpuset_mems.is_empty() {
+        cpu["mems"] = request.cpuset_mems.clone().into();
+    }
+    if cpu != json!({}) {
+        resources["cpu"] = cpu;
+    }
+    if request.blkio_weight != 0 {
+        resources["blockIO"] = json!({"weight": request.blkio_weight});
+    }
+    if let Some(limit) = request.pids_limit {
+        resources["pids"] = json!({"limit": if limit <= 0 { -1 } else { limit }});
+    }
+    resources
+}
+
 fn rlimits(host: &HostConfig) -> Result<Vec<Value>, SpecError> {
     host.ulimits
         .iter()
@@ -633,6 +685,30 @@ mod tests {
         assert_eq!(resources["cpu"]["period"], 100_000);
         assert_eq!(resources["cpu"]["shares"], 512);
         assert_eq!(resources["pids"]["limit"], 50);
+    }
+
+    #[test]
+    fn an_update_names_only_what_it_changes() {
+        let request = HostConfig {
+            nano_cpus: 500_000_000,
+            memory: 64 << 20,
+            pids_limit: Some(0),
+            ..HostConfig::default()
+        };
+        assert_eq!(
+            update_resources(&request),
+            json!({
+                "memory": {"limit": 64 << 20},
+                "cpu": {"period": 100_000, "quota": 50_000},
+                "pids": {"limit": -1},
+            })
+        );
+        assert_eq!(update_resources(&HostConfig::default()), json!({}));
+        let swap_unlimited = HostConfig {
+            memory_swap: -1,
+            ..HostConfig::default()
+        };
+        assert_eq!(update_resources(&swap_unlimited), json!({}));
     }
 
     #[test]

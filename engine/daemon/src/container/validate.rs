@@ -3,7 +3,7 @@
 //! the first thing wrong is the one reported. The request's own config is checked, before the
 //! image's is merged in: what an image brings is not the client's mistake.
 
-use berth_api::types::{ContainerConfig, HostConfig};
+use berth_api::types::{ContainerConfig, HostConfig, RestartPolicy};
 
 use super::ContainerError;
 
@@ -21,8 +21,23 @@ fn bad(message: impl Into<String>) -> ContainerError {
 pub fn validate(config: &ContainerConfig, host: &HostConfig) -> Result<(), ContainerError> {
     validate_config(config)?;
     validate_host_config(host)?;
-    validate_resources(host)?;
+    validate_resources(host, Purpose::Create)?;
     validate_platform(host)
+}
+
+/// What an update checks (dockerd's `verifyContainerSettings` with `update` set): the restart
+/// policy and the resources, which are all an update may carry.
+pub fn validate_update(request: &HostConfig) -> Result<(), ContainerError> {
+    validate_restart_policy(&request.restart_policy)?;
+    validate_resources(request, Purpose::Update)
+}
+
+/// Whether resources are checked for a new container or for an update of one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Create,
+    /// Zero means "unchanged" here, so a swap limit may come without a memory limit.
+    Update,
 }
 
 /// dockerd's `validateContainerConfig`.
@@ -100,6 +115,11 @@ fn validate_host_config(host: &HostConfig) -> Result<(), ContainerError> {
     for entry in host.extra_hosts.iter().flatten() {
         validate_extra_host(entry)?;
     }
+    validate_restart_policy(policy)
+}
+
+/// dockerd's `validateRestartPolicy`: a known name, and a retry count only with `on-failure`.
+fn validate_restart_policy(policy: &RestartPolicy) -> Result<(), ContainerError> {
     match policy.name.as_str() {
         "" => {}
         "no" | "always" | "unless-stopped" => {
@@ -133,7 +153,7 @@ pub fn validate_extra_host(entry: &str) -> Result<(), ContainerError> {
 }
 
 /// dockerd's `verifyPlatformContainerResources`, the checks that do not depend on the kernel.
-fn validate_resources(host: &HostConfig) -> Result<(), ContainerError> {
+fn validate_resources(host: &HostConfig, purpose: Purpose) -> Result<(), ContainerError> {
     if host.memory != 0 && host.memory < MIN_MEMORY {
         return Err(bad("Minimum memory limit allowed is 6MB"));
     }
@@ -142,7 +162,7 @@ fn validate_resources(host: &HostConfig) -> Result<(), ContainerError> {
             "Minimum memoryswap limit should be larger than memory limit, see usage",
         ));
     }
-    if host.memory == 0 && host.memory_swap > 0 {
+    if host.memory == 0 && host.memory_swap > 0 && purpose == Purpose::Create {
         return Err(bad(
             "You should always set the Memory limit when using Memoryswap limit, see usage",
         ));

@@ -6,7 +6,7 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use berth_api::types::{
-    ContainerCreateRequest, ContainerWaitResponse, ExecConfig, ExecStartConfig, IdResponse,
+    ContainerCreateRequest, ContainerWaitResponse, ExecConfig, ExecStartConfig, HostConfig, IdResponse,
 };
 use http::{StatusCode, header};
 
@@ -34,6 +34,7 @@ pub fn routes() -> Router<Engine> {
         .route("/containers/{id}/pause", post(pause))
         .route("/containers/{id}/unpause", post(unpause))
         .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/update", post(update))
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/attach", post(attach))
         .route("/containers/{id}/wait", post(wait))
@@ -219,6 +220,20 @@ async fn pause(State(engine): State<Engine>, Path(id): Path<String>) -> Result<R
 async fn unpause(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
     engine.containers.unpause(&id).await?;
     Ok(no_content())
+}
+
+async fn update(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    // The body is Docker's `UpdateConfig`: the resources and the restart policy, which carry
+    // HostConfig's names; the rest of a HostConfig in it is ignored, as by dockerd.
+    let request: HostConfig = body_json(body).await?;
+    let warnings = engine.containers.update(&id, request).await?;
+    // Go encodes an empty warning list as null.
+    let warnings = (!warnings.is_empty()).then_some(warnings);
+    Ok(Json(serde_json::json!({ "Warnings": warnings })).into_response())
 }
 
 async fn rename(

@@ -17,3 +17,4 @@ mod pause;
 mod prune;
 mod races;
 mod swarm;
+mod update;

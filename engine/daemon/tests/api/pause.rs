@@ -5,45 +5,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// One container on each engine, made alike.
-struct Pair<'a> {
-    daemon: &'a TestDaemon,
-    ours: String,
-    theirs: String,
-}
-
-impl Pair<'_> {
-    /// The same request to both (`{id}` in `path` is each engine's container id): the status
-    /// and message of each, with the id written `ID`.
-    fn send(&self, method: &str, path: &str, body: &Value) -> [(u16, String); 2] {
-        let body = if body.is_null() {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        };
-        let answer = |engine: &dyn Engine, id: &str| {
-            let answer = engine.send(method, &path.replace("{id}", id), &body);
-            (answer.status, answer.message().replace(id, "ID"))
-        };
-        [answer(self.daemon, &self.ours), answer(&Docker, &self.theirs)]
-    }
-
-    /// Both answer `method path` alike; the status.
-    fn alike(&self, method: &str, path: &str, body: &Value) -> u16 {
-        let [ours, theirs] = self.send(method, path, body);
-        assert_eq!(ours, theirs, "{method} {path}: berthd, then Docker");
-        ours.0
-    }
-
-    /// `State` of each container, as inspect shows it.
-    fn states(&self) -> [Value; 2] {
-        let state = |engine: &dyn Engine, id: &str| {
-            engine.send("GET", &format!("/containers/{id}/json"), b"").json()["State"].clone()
-        };
-        [state(self.daemon, &self.ours), state(&Docker, &self.theirs)]
-    }
-}
-
 #[test]
 fn pause_and_unpause_answer_as_docker_does_in_every_state() {
     let mut daemon = TestDaemon::start();
@@ -51,21 +12,7 @@ fn pause_and_unpause_answer_as_docker_does_in_every_state() {
     docker_has_lab_images();
     let mut on_docker = OnDocker::new();
     let body = json!({"Image": "busybox", "Cmd": ["sleep", "1000"]});
-    let name = unique_name("berth-api-pause");
-    let theirs = docker(
-        "POST",
-        &format!("/containers/create?name={name}"),
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(theirs.status, 201, "{}", theirs.text());
-    let theirs = theirs.json()["Id"].as_str().unwrap_or_default().to_owned();
-    on_docker.container(&theirs);
-    let ours = create(&daemon, &name, &body);
-    let pair = Pair {
-        daemon: &daemon,
-        ours,
-        theirs,
-    };
+    let pair = Pair::create(&daemon, &mut on_docker, "berth-api-pause", &body);
 
     // Created: not running. Then started.
     assert_eq!(pair.alike("POST", "/containers/{id}/pause", &Value::Null), 409);

@@ -222,3 +222,63 @@ pub fn docker_has_lab_images() {
         assert!(out.contains("busybox:latest"), "{out}");
     });
 }
+
+/// One container on each engine, made alike.
+pub struct Pair<'a> {
+    pub daemon: &'a TestDaemon,
+    pub ours: String,
+    pub theirs: String,
+}
+
+impl Pair<'_> {
+    /// A container made from `body` on `daemon` and on Docker (removed there on drop of
+    /// `on_docker`), both named `<prefix>-<unique>`.
+    pub fn create<'a>(
+        daemon: &'a TestDaemon,
+        on_docker: &mut OnDocker,
+        prefix: &str,
+        body: &serde_json::Value,
+    ) -> Pair<'a> {
+        let name = unique_name(prefix);
+        let theirs = docker(
+            "POST",
+            &format!("/containers/create?name={name}"),
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(theirs.status, 201, "{}", theirs.text());
+        let theirs = theirs.json()["Id"].as_str().unwrap_or_default().to_owned();
+        on_docker.container(&theirs);
+        let ours = create(daemon, &name, body);
+        Pair { daemon, ours, theirs }
+    }
+
+    /// The same request to both (`{id}` in `path` is each engine's container id): the status
+    /// and message of each, with the id written `ID`.
+    pub fn send(&self, method: &str, path: &str, body: &serde_json::Value) -> [(u16, String); 2] {
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
+        let answer = |engine: &dyn Engine, id: &str| {
+            let answer = engine.send(method, &path.replace("{id}", id), &body);
+            (answer.status, answer.message().replace(id, "ID"))
+        };
+        [answer(self.daemon, &self.ours), answer(&Docker, &self.theirs)]
+    }
+
+    /// Both answer `method path` alike; the status.
+    pub fn alike(&self, method: &str, path: &str, body: &serde_json::Value) -> u16 {
+        let [ours, theirs] = self.send(method, path, body);
+        assert_eq!(ours, theirs, "{method} {path}: berthd, then Docker");
+        ours.0
+    }
+
+    /// `State` of each container, as inspect shows it.
+    pub fn states(&self) -> [serde_json::Value; 2] {
+        let state = |engine: &dyn Engine, id: &str| {
+            engine.send("GET", &format!("/containers/{id}/json"), b"").json()["State"].clone()
+        };
+        [state(self.daemon, &self.ours), state(&Docker, &self.theirs)]
+    }
+}

@@ -263,6 +263,20 @@ impl Layout {
     pub fn is_v1(&self) -> bool {
         self.v1.iter().any(|h| !h.is_named_only())
     }
+
+    /// Whether a block I/O weight can be set here: it needs an I/O scheduler with weights (CFQ
+    /// or BFQ), which many hosts lack even with the blkio/io controller (dockerd's sysinfo check).
+    pub fn has_blkio_weight(&self) -> bool {
+        if self.is_v1() {
+            return self.v1.iter().filter(|h| h.has("blkio")).any(|h| {
+                h.mountpoint.join("blkio.weight").exists() || h.mountpoint.join("blkio.bfq.weight").exists()
+            });
+        }
+        self.v2.as_ref().is_some_and(|root| {
+            fs::read_to_string(root.join("cgroup.controllers"))
+                .is_ok_and(|controllers| controllers.split_whitespace().any(|c| c == "io"))
+        })
+    }
 }
 
 fn is_generic_cgroup_option(option: &str) -> bool {
