@@ -156,6 +156,8 @@ pub enum Command {
     Wait(WaitArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem

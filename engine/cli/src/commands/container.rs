@@ -32,6 +32,8 @@ mod stream;
 mod terminal;
 /// `--since`/`--until` values.
 mod timestamp;
+/// `docker update`.
+mod update;
 
 use berth_api::client::{Client, ClientError};
 use berth_api::types::ContainerInspect;
@@ -46,6 +48,7 @@ pub use lifecycle::{kill, pause, prune, remove, rename, restart, stop, unpause, 
 pub use list::list;
 pub use logs::logs;
 pub use run::{create, run, start};
+pub use update::update;
 
 use super::Failure;
 use crate::cli::program_name;

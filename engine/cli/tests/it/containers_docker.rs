@@ -193,6 +193,10 @@ fn docker_and_berth_print_the_same_errors() {
         &["commit", "nosuch"],
         &["attach", "nosuch"],
         &["create", "--name", "taken", "busybox"],
+        &["update", "taken"],
+        &["update", "-m", "1k", "taken"],
+        &["update", "--restart", "always", "nosuch"],
+        &["update", "--cpu-shares", "512", "taken", "nosuch", "gone"],
     ] {
         let docker = docker_output(&daemon, args);
         let berth = daemon.output(args);
@@ -306,5 +310,51 @@ fn pause_and_unpause_through_either_cli() {
             "frozen"
         ]),
         "running false\n"
+    );
+}
+
+#[test]
+fn update_through_either_cli() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon.ok(&[
+        "run", "-d", "--name", "limited", "--memory", "64m", "busybox", "sleep", "1000",
+    ]);
+    assert_eq!(
+        daemon.ok(&[
+            "update",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "40",
+            "--restart",
+            "on-failure:2",
+            "limited"
+        ]),
+        "limited\n"
+    );
+    assert_eq!(
+        docker_ok(
+            &daemon,
+            &[
+                "container",
+                "update",
+                "-m",
+                "96m",
+                "--memory-swap",
+                "-1",
+                "limited"
+            ]
+        ),
+        "limited\n"
+    );
+    assert_eq!(
+        daemon.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}",
+            "limited"
+        ]),
+        "500000000 40 on-failure:2 100663296 -1\n"
     );
 }

@@ -31,7 +31,7 @@ pub enum RequestError {
 }
 
 impl RequestError {
-    fn flag(flag: &'static str, value: &str, reason: impl Into<String>) -> RequestError {
+    pub(super) fn flag(flag: &'static str, value: &str, reason: impl Into<String>) -> RequestError {
         RequestError::FlagValue {
             flag,
             value: value.to_owned(),
@@ -274,7 +274,7 @@ fn endpoint_settings(options: &ContainerOptions) -> Option<(String, EndpointSett
 }
 
 /// A size flag (`-m 512m`) in bytes; 0 when not given.
-fn parse_bytes(flag: &'static str, value: Option<&str>) -> Result<i64, RequestError> {
+pub(super) fn parse_bytes(flag: &'static str, value: Option<&str>) -> Result<i64, RequestError> {
     match value {
         None => Ok(0),
         Some(text) => ram_in_bytes(text)
@@ -309,7 +309,7 @@ pub fn ram_in_bytes(text: &str) -> Option<i64> {
 }
 
 /// `--cpus 1.5` → 1500000000 nano CPUs, with Docker's errors.
-fn parse_nano_cpus(text: &str) -> Result<i64, String> {
+pub(super) fn parse_nano_cpus(text: &str) -> Result<i64, String> {
     let not_rational = || format!("failed to parse {text} as a rational number");
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let negative = whole.starts_with('-');
@@ -700,7 +700,7 @@ fn go_open_error(path: &Path, error: &std::io::Error) -> String {
 }
 
 /// docker/cli `ParseRestartPolicy`; the daemon checks the name.
-fn parse_restart_policy(policy: &str) -> Result<RestartPolicy, RequestError> {
+pub(super) fn parse_restart_policy(policy: &str) -> Result<RestartPolicy, RequestError> {
     let mut result = RestartPolicy::default();
     if policy.is_empty() {
         return Ok(result);
