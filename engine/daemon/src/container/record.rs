@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::store::{StoreError, replace_atomic, write_atomic};
 
-/// A container's lifecycle status, as Docker names it.
 /// How hard a record write tries to outlive a crash of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -22,6 +21,7 @@ pub enum Durability {
     RunState,
 }
 
+/// A container's lifecycle status, as Docker names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
