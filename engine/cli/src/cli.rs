@@ -97,6 +97,9 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Manage Docker
+    #[command(subcommand)]
+    System(SystemCommand),
     /// List images
     Images(ImagesArgs),
     /// Remove one or more images
@@ -336,6 +339,27 @@ pub struct InfoArgs {
     /// Format the output using the given Go template
     #[arg(short, long, value_name = "string")]
     pub format: Option<String>,
+}
+
+/// `berth system …`.
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Show docker disk usage
+    Df(SystemDfArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SystemDfArgs {
+    /// Pretty-print images using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -303,6 +303,9 @@ mod tests {
     #[test]
     fn nulls_read_as_absent_at_any_depth() {
         let value = serde_json::json!({"a": null, "b": {"c": null, "d": 1}, "e": [{"f": null}, null]});
-        assert_eq!(without_nulls(value), serde_json::json!({"b": {"d": 1}, "e": [{}, null]}));
+        assert_eq!(
+            without_nulls(value),
+            serde_json::json!({"b": {"d": 1}, "e": [{}, null]})
+        );
     }
 }

@@ -9,6 +9,8 @@ pub mod container;
 pub mod daemon;
 /// Content digests (`sha256:…`), chain ids, hashing readers and writers.
 pub mod digest;
+/// `system df`: what images, containers and volumes take on disk.
+pub mod disk_usage;
 /// The engine: every service behind one handle.
 pub mod engine;
 /// The engine's event stream.

@@ -9,6 +9,7 @@ mod error;
 mod host_config;
 mod image;
 mod network;
+mod system;
 mod volume;
 
 pub use config::{ContainerConfig, HealthConfig, StrSlice};
@@ -31,6 +32,7 @@ pub use network::{
     ConfigReference, Ipam, IpamConfig, Network, NetworkConnectRequest, NetworkContainer,
     NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
 };
+pub use system::DiskUsage;
 pub use volume::{Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse, VolumeUsageData};
 
 /// A JSON object with string keys and empty-object values, as Go's `map[string]struct{}`

@@ -90,6 +90,7 @@ pub async fn run(client: &Client, command: Command) -> Outcome {
             ImageCommand::Push(args) => registry::push(client, args).await,
         },
         Command::Volume(sub) => volume::run(client, sub).await,
+        Command::System(sub) => system::run(client, sub).await,
         Command::Network(sub) => network::run(client, sub).await,
         Command::Images(args) => image::list(client, args).await,
         Command::Rmi(args) => image::remove(client, args).await,

@@ -1,10 +1,13 @@
-//! `version` and `info`.
+//! `version`, `info` and the `system` group.
+
+/// `system df`.
+mod df;
 
 use berth_api::client::Client;
 use serde_json::Value;
 
 use super::{Failure, Outcome};
-use crate::cli::{InfoArgs, VersionArgs};
+use crate::cli::{InfoArgs, SystemCommand, VersionArgs};
 use crate::format;
 
 /// The CLI's own version.
@@ -68,6 +71,15 @@ pub async fn version(client: &Client, args: VersionArgs) -> Outcome {
         server["KernelVersion"].as_str().unwrap_or_default()
     );
     Ok(())
+}
+
+/// `berth system …`.
+pub async fn run(client: &Client, command: SystemCommand) -> Outcome {
+    match command {
+        SystemCommand::Df(args) => df::df(client, args).await,
+        SystemCommand::Events(args) => super::container::events(client, args).await,
+        SystemCommand::Info(args) => info(client, args).await,
+    }
 }
 
 /// `docker info`.

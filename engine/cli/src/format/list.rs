@@ -44,6 +44,8 @@ pub enum ListKind {
     Networks,
     /// `docker history`.
     History,
+    /// `docker system df`: one row per kind of object.
+    DiskUsage,
 }
 
 /// How a list command was asked to print (the flags that change Docker's default format).
@@ -68,6 +70,7 @@ impl ListKind {
             ListKind::Volumes => "*formatter.volumeContext",
             ListKind::Networks => "*network.networkContext",
             ListKind::History => "*image.historyContext",
+            ListKind::DiskUsage => "*formatter.diskUsageContainersContext",
         }
     }
 
@@ -121,6 +124,13 @@ impl ListKind {
                 ("Internal", "INTERNAL"),
                 ("Labels", "LABELS"),
                 ("CreatedAt", "CREATED AT"),
+            ],
+            ListKind::DiskUsage => &[
+                ("Type", "TYPE"),
+                ("TotalCount", "TOTAL"),
+                ("Active", "ACTIVE"),
+                ("Size", "SIZE"),
+                ("Reclaimable", "RECLAIMABLE"),
             ],
             ListKind::History => &[
                 ("ID", "IMAGE"),
@@ -188,6 +198,9 @@ impl ListKind {
                 .to_string(),
             ListKind::Volumes => "table {{.Driver}}\t{{.Name}}".to_string(),
             ListKind::Networks => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}".to_string(),
+            ListKind::DiskUsage => {
+                "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}".to_string()
+            }
             ListKind::History if options.not_human => {
                 "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
             }
@@ -220,6 +233,10 @@ impl ListKind {
                 "network_id: {{.ID}}\nname: {{.Name}}\ndriver: {{.Driver}}\nscope: {{.Scope}}\n".to_string()
             }
             ListKind::History => "raw".to_string(),
+            ListKind::DiskUsage => {
+                "type: {{.Type}}\ntotal: {{.TotalCount}}\nactive: {{.Active}}\nsize: {{.Size}}\nreclaimable: {{.Reclaimable}}\n"
+                    .to_string()
+            }
         }
     }
 

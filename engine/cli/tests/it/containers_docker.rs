@@ -358,3 +358,50 @@ fn update_through_either_cli() {
         "500000000 40 on-failure:2 100663296 -1\n"
     );
 }
+
+#[test]
+fn system_df_through_either_cli() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon.ok(&["volume", "create", "dfvol"]);
+    daemon.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "-v",
+        "dfvol:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /data/f; echo 12345 > /w",
+    ]);
+    daemon.ok(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"]);
+    let summary = daemon.ok(&["system", "df"]);
+    assert_eq!(summary, docker_ok(&daemon, &["system", "df"]));
+    let rows: Vec<Vec<&str>> = summary
+        .lines()
+        .map(|l| l.split("  ").filter(|c| !c.is_empty()).map(str::trim).collect())
+        .collect();
+    assert_eq!(rows[0], ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
+    assert_eq!(rows[2], ["Containers", "2", "1", "6B", "6B (100%)"]);
+    assert_eq!(rows[3], ["Local Volumes", "1", "1", "6B", "0B (0%)"]);
+    let json = "{{json .}}";
+    assert_eq!(
+        daemon.ok(&["system", "df", "--format", json]),
+        docker_ok(&daemon, &["system", "df", "--format", json])
+    );
+    // -v: the same volume table (the other tables carry times that move while they print).
+    let volumes = |text: String| {
+        text.split("Local Volumes space usage:")
+            .nth(1)
+            .and_then(|t| t.split("Build cache").next())
+            .map(str::to_owned)
+    };
+    let verbose = daemon.ok(&["system", "df", "-v"]);
+    assert_eq!(
+        volumes(verbose.clone()),
+        volumes(docker_ok(&daemon, &["system", "df", "-v"]))
+    );
+    assert!(verbose.contains("\ndfvol         1         6B\n"), "{verbose}");
+    assert!(verbose.contains("Images space usage:\n\nREPOSITORY    TAG       IMAGE ID       CREATED       SIZE      SHARED SIZE   UNIQUE SIZE   CONTAINERS\n"), "{verbose}");
+}

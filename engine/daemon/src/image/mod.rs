@@ -12,7 +12,7 @@ pub mod manifest;
 mod remove;
 pub mod time;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use berth_api::types::{
@@ -188,6 +188,46 @@ impl Images {
         Ok(size)
     }
 
+    /// The layers that more than one image stands on (Docker's `SharedSize` counts these).
+    fn shared_layers(&self) -> Result<BTreeSet<Digest>, ImageError> {
+        let mut seen = BTreeSet::new();
+        let mut shared = BTreeSet::new();
+        for id in self.store.images.list()? {
+            let mut next = self.record(&id)?.top_layer;
+            while let Some(chain_id) = next {
+                if !seen.insert(chain_id.clone()) {
+                    shared.insert(chain_id.clone());
+                }
+                next = self.store.layers.get(&chain_id)?.parent;
+            }
+        }
+        Ok(shared)
+    }
+
+    /// Bytes of the image's layers that other images share.
+    fn shared_size(&self, id: &Digest, shared: &BTreeSet<Digest>) -> Result<u64, ImageError> {
+        let mut size = 0;
+        let mut next = self.record(id)?.top_layer;
+        while let Some(chain_id) = next {
+            let layer = self.store.layers.get(&chain_id)?;
+            if shared.contains(&chain_id) {
+                size += layer.size;
+            }
+            next = layer.parent;
+        }
+        Ok(size)
+    }
+
+    /// Bytes of every layer in the store, each counted once (`system df`'s `LayersSize`).
+    pub fn layers_size(&self) -> Result<u64, ImageError> {
+        let mut size = 0;
+        for chain_id in self.store.layers.list()? {
+            // A layer being made or removed right now has no record: it counts as nothing yet.
+            size += self.store.layers.get(&chain_id).map_or(0, |layer| layer.size);
+        }
+        Ok(size)
+    }
+
     /// Tags (`busybox:latest`) and digests (`busybox@sha256:…`) naming an image, familiar form.
     fn names(&self, id: &Digest) -> (Vec<String>, Vec<String>) {
         let (mut tags, mut digests) = (Vec::new(), Vec::new());
@@ -221,6 +261,11 @@ impl Images {
             .transpose()?;
         let since = filters.since.as_deref().map(|n| self.created_of(n)).transpose()?;
         let mut summaries = Vec::new();
+        let shared = if filters.disk_usage {
+            Some(self.shared_layers()?)
+        } else {
+            None
+        };
         for id in self.store.images.list()? {
             let config = self.config(&id)?;
             let record = self.record(&id)?;
@@ -261,7 +306,7 @@ impl Images {
             }
             let size = self.size(&id)? as i64;
             summaries.push(ImageSummary {
-                containers: if filters.count_containers {
+                containers: if filters.disk_usage {
                     users.iter().filter(|u| u.image == id).count() as i64
                 } else {
                     -1
@@ -280,7 +325,10 @@ impl Images {
                 } else {
                     tags
                 }),
-                shared_size: -1,
+                shared_size: match &shared {
+                    Some(shared) => self.shared_size(&id, shared)? as i64,
+                    None => -1,
+                },
                 size,
                 virtual_size: size,
             });
@@ -433,8 +481,8 @@ pub struct ListFilters {
     pub references: Vec<String>,
     pub before: Option<String>,
     pub since: Option<String>,
-    /// Fill `Containers` (Docker leaves it -1 unless asked by `system df`).
-    pub count_containers: bool,
+    /// Fill `Containers` and `SharedSize`, as `system df` asks (Docker leaves them -1 otherwise).
+    pub disk_usage: bool,
 }
 
 /// `label=key` or `label=key=value`.

@@ -94,6 +94,17 @@ impl From<ContainerError> for ApiError {
     }
 }
 
+impl From<crate::disk_usage::DiskUsageError> for ApiError {
+    fn from(error: crate::disk_usage::DiskUsageError) -> ApiError {
+        use crate::disk_usage::DiskUsageError;
+        match error {
+            DiskUsageError::Image(e) => e.into(),
+            DiskUsageError::Container(e) => e.into(),
+            DiskUsageError::Volume(e) => e.into(),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(error: tokio::task::JoinError) -> ApiError {
         ApiError::internal(format!("engine task failed: {error}"))

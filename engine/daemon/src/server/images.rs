@@ -61,7 +61,7 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Json<impl 
         references: filters.values("reference").to_vec(),
         before: filters.values("before").first().cloned(),
         since: filters.values("since").first().cloned(),
-        count_containers: false,
+        disk_usage: false,
     };
     let users = engine.image_users();
     Ok(Json(

@@ -1,4 +1,4 @@
-//! `/_ping`, `/version`, `/info`: what a client asks first.
+//! `/_ping`, `/version`, `/info`: what a client asks first; `/system/df`.
 
 use axum::Router;
 use axum::extract::State;
@@ -16,6 +16,7 @@ pub fn routes() -> Router<Engine> {
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(disk_usage))
 }
 
 /// The engine's version.
@@ -71,6 +72,13 @@ async fn version() -> Json<Value> {
         "KernelVersion": kernel_version(),
         "BuildTime": "",
     }))
+}
+
+/// `GET /system/df`.
+async fn disk_usage(State(engine): State<Engine>) -> Result<Json<berth_api::types::DiskUsage>, ApiError> {
+    Ok(Json(
+        tokio::task::spawn_blocking(move || engine.disk_usage()).await??,
+    ))
 }
 
 /// `GET /info`: the system-wide facts `docker info` prints.
