@@ -3,9 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use berth_api::client::{Client, query};
-use berth_api::types::{
-    BuildInfo, ImageDeleteResponseItem, ImageHistoryResponseItem, ImagePruneResponse, ImageSummary,
-};
+use berth_api::types::{BuildInfo, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageSummary};
 use http::Method;
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -263,39 +261,8 @@ pub async fn prune(client: &Client, args: PruneArgs) -> Outcome {
     if !args.force && !super::confirm(warning) {
         return Ok(());
     }
-    let mut flags = args.filter.clone();
-    if args.all {
-        flags.push("dangling=false".into());
-    }
-    #[derive(Serialize)]
-    struct Query {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        filters: Option<String>,
-    }
-    let path = format!(
-        "/images/prune{}",
-        query(&Query {
-            filters: filters_json(&flags)?
-        })?
-    );
-    let report: ImagePruneResponse = client.send_json(Method::POST, &path, &()).await?;
-    let deleted = report.images_deleted.unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Images:");
-        for item in deleted {
-            if let Some(untagged) = item.untagged {
-                println!("untagged: {untagged}");
-            }
-            if let Some(d) = item.deleted {
-                println!("deleted: {d}");
-            }
-        }
-        println!();
-    }
-    println!(
-        "Total reclaimed space: {}",
-        format::human_size(report.space_reclaimed as u64)
-    );
+    let pruned = super::prune::images(client, args.all, &args.filter).await?;
+    super::prune::print_with_total(&pruned);
     Ok(())
 }
 

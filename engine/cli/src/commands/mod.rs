@@ -3,6 +3,8 @@
 pub mod container;
 pub mod image;
 pub mod network;
+/// The prune calls the prune commands share.
+pub mod prune;
 pub mod registry;
 pub mod system;
 pub mod volume;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use berth_api::client::{Client, query};
 use berth_api::types::{
     EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest,
-    NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
+    NetworkCreateResponse, NetworkDisconnectRequest,
 };
 use http::Method;
 use http_body_util::BodyExt;
@@ -271,25 +271,10 @@ async fn prune(client: &Client, args: NetworkPruneArgs) -> Outcome {
     {
         return Ok(());
     }
-    #[derive(Serialize)]
-    struct Query {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        filters: Option<String>,
-    }
-    let path = format!(
-        "/networks/prune{}",
-        query(&Query {
-            filters: filters_json(&args.filter)?
-        })?
-    );
-    let report: NetworkPruneResponse = client.send_json(Method::POST, &path, &()).await?;
-    let deleted = report.networks_deleted.unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Networks:");
-        for name in deleted {
-            println!("{name}");
-        }
-        println!();
+    // Networks take no space: docker/cli prints no total for them.
+    let pruned = super::prune::networks(client, &args.filter).await?;
+    if !pruned.report.is_empty() {
+        println!("{}", pruned.report);
     }
     Ok(())
 }

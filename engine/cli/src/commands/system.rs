@@ -2,6 +2,8 @@
 
 /// `system df`.
 mod df;
+/// `system prune`.
+mod prune;
 
 use berth_api::client::Client;
 use serde_json::Value;
@@ -79,6 +81,7 @@ pub async fn run(client: &Client, command: SystemCommand) -> Outcome {
         SystemCommand::Df(args) => df::df(client, args).await,
         SystemCommand::Events(args) => super::container::events(client, args).await,
         SystemCommand::Info(args) => info(client, args).await,
+        SystemCommand::Prune(args) => prune::prune(client, args).await,
     }
 }
 

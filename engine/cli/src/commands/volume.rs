@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use berth_api::client::{Client, query};
-use berth_api::types::{Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse};
+use berth_api::types::{Volume, VolumeCreateOptions, VolumeListResponse};
 use http::Method;
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -165,29 +165,7 @@ async fn prune(client: &Client, args: VolumePruneArgs) -> Outcome {
     {
         return Ok(());
     }
-    #[derive(Serialize)]
-    struct Query {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        filters: Option<String>,
-    }
-    let path = format!(
-        "/volumes/prune{}",
-        query(&Query {
-            filters: filters_json(&args.filter)?
-        })?
-    );
-    let report: VolumePruneResponse = client.send_json(Method::POST, &path, &()).await?;
-    let deleted = report.volumes_deleted.unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Volumes:");
-        for name in deleted {
-            println!("{name}");
-        }
-        println!();
-    }
-    println!(
-        "Total reclaimed space: {}",
-        format::human_size(report.space_reclaimed as u64)
-    );
+    let pruned = super::prune::volumes(client, &args.filter).await?;
+    super::prune::print_with_total(&pruned);
     Ok(())
 }

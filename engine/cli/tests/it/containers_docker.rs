@@ -405,3 +405,56 @@ fn system_df_through_either_cli() {
     assert!(verbose.contains("\ndfvol         1         6B\n"), "{verbose}");
     assert!(verbose.contains("Images space usage:\n\nREPOSITORY    TAG       IMAGE ID       CREATED       SIZE      SHARED SIZE   UNIQUE SIZE   CONTAINERS\n"), "{verbose}");
 }
+
+/// `system prune --volumes`: the same report from both CLIs for the same leftovers, ids aside.
+#[test]
+fn system_prune_through_either_cli() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    let leave_leftovers = || {
+        daemon.ok(&[
+            "run",
+            "--name",
+            "done",
+            "-v",
+            "leftover:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo 12345 > /w; echo 12345 > /data/f",
+        ]);
+        daemon.ok(&["network", "create", "unused"]);
+        daemon.ok(&["run", "-d", "--name", "keeper", "busybox", "sleep", "1000"])
+    };
+    // Ids differ from one run to the next; the rest must not.
+    let report =
+        |output: String, ids: &[String]| ids.iter().fold(output, |text, id| text.replace(id.trim(), "ID"));
+    let keeper = leave_leftovers();
+    let done = daemon.ok(&["inspect", "-f", "{{.Id}}", "done"]);
+    let by_docker = report(
+        docker_ok(&daemon, &["system", "prune", "-f", "--volumes"]),
+        &[done],
+    );
+    assert_eq!(
+        by_docker,
+        "Deleted Containers:\nID\n\nDeleted Networks:\nunused\n\nDeleted Volumes:\nleftover\n\nTotal reclaimed space: 12B\n"
+    );
+    daemon.ok(&["rm", "-f", keeper.trim()]);
+    leave_leftovers();
+    let done = daemon.ok(&["inspect", "-f", "{{.Id}}", "done"]);
+    let by_berth = report(daemon.ok(&["system", "prune", "-f", "--volumes"]), &[done]);
+    assert_eq!(by_berth, by_docker);
+    // What is in use stays.
+    assert_eq!(daemon.ok(&["ps", "--format", "{{.Names}}"]), "keeper\n");
+    let refused = daemon.output(&["system", "prune", "-f", "--volumes", "--filter", "until=1h"]);
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        String::from_utf8_lossy(
+            &docker_output(
+                &daemon,
+                &["system", "prune", "-f", "--volumes", "--filter", "until=1h"]
+            )
+            .stderr
+        )
+    );
+}

@@ -1,6 +1,7 @@
 //! The Engine API server: HTTP/1.1 over a UNIX socket. Each handler only turns a request into an
 //! engine call and its result into Docker's JSON; the engine does the work.
 
+mod build;
 mod containers;
 mod error;
 mod events;
@@ -46,6 +47,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(registry::routes())
         .merge(networks::routes())
         .merge(swarm::routes())
+        .merge(build::routes())
         .fallback(not_found)
         .with_state(engine)
 }

@@ -105,6 +105,7 @@ fn prune_filters_are_refused_as_docker_refuses_them() {
         ("networks", r#"{"until":["1","2"]}"#),
         ("volumes", r#"{"until":["1h"]}"#),
         ("volumes", r#"{"dangling":["true"]}"#),
+        ("build", r#"{"bogus":["x"]}"#),
     ];
     for (kind, refused) in cases {
         refused_alike(
@@ -114,6 +115,17 @@ fn prune_filters_are_refused_as_docker_refuses_them() {
             b"",
         );
     }
+    refused_alike(&mut daemon, "POST", "/build/prune?keep-storage=abc", b"");
+    // berthd has no build cache: a prune of it frees nothing, as Docker's of an empty one.
+    let path = format!("/build/prune?all=1&{}", filters(r#"{"until":["10m"]}"#));
+    let ours = berth(&daemon, "POST", &path, b"");
+    assert_eq!(
+        (ours.status, ours.json()),
+        (
+            200,
+            serde_json::json!({"CachesDeleted": null, "SpaceReclaimed": 0})
+        )
+    );
     // A label no one has: Docker deletes nothing of anyone's, and both answer alike.
     let nobody = format!(r#"{{"label":["{}"]}}"#, unique_name("berth-api-nobody"));
     for kind in ["networks", "containers"] {

@@ -4,14 +4,12 @@ use berth_api::client::{Client, query};
 use berth_api::types::ContainerWaitResponse;
 use http::Method;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{daemon_message, for_each_container, is_not_found, path_segment};
 use crate::cli::{
     ContainerPruneArgs, KillArgs, PauseArgs, RenameArgs, RestartArgs, RmArgs, StopArgs, UnpauseArgs, WaitArgs,
 };
-use crate::commands::{Failure, Outcome, filters_json, not_found_as};
-use crate::format;
+use crate::commands::{Failure, Outcome, not_found_as};
 
 fn timeout_query(time: Option<i64>) -> String {
     time.map(|t| format!("?t={t}")).unwrap_or_default()
@@ -165,32 +163,7 @@ pub async fn prune(client: &Client, args: ContainerPruneArgs) -> Outcome {
     if !args.force && !crate::commands::confirm("WARNING! This will remove all stopped containers.") {
         return Ok(());
     }
-    #[derive(Serialize)]
-    struct Query {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        filters: Option<String>,
-    }
-    let path = format!(
-        "/containers/prune{}",
-        query(&Query {
-            filters: filters_json(&args.filter)?
-        })
-        .map_err(Failure::from)?
-    );
-    let report: Value = client.send_json(Method::POST, &path, &()).await?;
-    let deleted: Vec<&str> = report["ContainersDeleted"]
-        .as_array()
-        .map(|ids| ids.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let mut reclaimed = 0;
-    if !deleted.is_empty() {
-        println!("Deleted Containers:");
-        for id in &deleted {
-            println!("{id}");
-        }
-        println!();
-        reclaimed = report["SpaceReclaimed"].as_u64().unwrap_or(0);
-    }
-    println!("Total reclaimed space: {}", format::human_size(reclaimed));
+    let pruned = crate::commands::prune::containers(client, &args.filter).await?;
+    crate::commands::prune::print_with_total(&pruned);
     Ok(())
 }
