@@ -458,3 +458,28 @@ fn system_prune_through_either_cli() {
         )
     );
 }
+
+#[test]
+fn rm_link_through_either_cli() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon.ok(&["create", "--name", "db", "busybox"]);
+    daemon.ok(&[
+        "create", "--name", "web", "--link", "db:db", "--link", "db:store", "busybox",
+    ]);
+    assert_eq!(daemon.ok(&["rm", "--link", "/web/db"]), "/web/db\n");
+    assert_eq!(docker_ok(&daemon, &["rm", "--link", "web/store"]), "web/store\n");
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.HostConfig.Links}}", "web"]),
+        "[]\n"
+    );
+    let (berth, docker) = (
+        daemon.output(&["rm", "--link", "/web/db"]),
+        docker_output(&daemon, &["rm", "--link", "/web/db"]),
+    );
+    assert_eq!(
+        (berth.status.code(), String::from_utf8_lossy(&berth.stderr)),
+        (docker.status.code(), String::from_utf8_lossy(&docker.stderr))
+    );
+    assert_eq!(daemon.ok(&["ps", "-a", "--format", "{{.Names}}"]), "web\ndb\n");
+}

@@ -29,6 +29,7 @@ pub mod spec;
 mod start;
 mod stop;
 mod top;
+mod unlink;
 mod update;
 mod user;
 mod validate;

@@ -39,6 +39,11 @@ pub fn routes() -> Router<Engine> {
         .route("/containers/{id}/attach", post(attach))
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}", axum::routing::delete(remove))
+        // A legacy link's name has a slash (`web/db`), as docker/cli sends it for `rm --link`.
+        .route(
+            "/containers/{id}/{link}",
+            axum::routing::delete(remove_by_link_name),
+        )
         .route("/containers/{id}/exec", post(exec_create))
         .route("/exec/{id}/start", post(exec_start))
         .route("/exec/{id}/resize", post(exec_resize))
@@ -307,11 +312,29 @@ async fn remove(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
+    if params.bool("link") {
+        engine.containers.remove_link(&id).await?;
+        return Ok(no_content());
+    }
+    // A link name (`web/db`, sent with its slash encoded) names the linked container.
+    let id = if id.contains('/') {
+        engine.containers.linked_by(&id)?.id.clone()
+    } else {
+        id
+    };
     engine
         .containers
         .remove(&id, params.bool("force"), params.bool("v"))
         .await?;
     Ok(no_content())
+}
+
+async fn remove_by_link_name(
+    State(engine): State<Engine>,
+    Path((parent, alias)): Path<(String, String)>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    remove(State(engine), Path(format!("{parent}/{alias}")), params).await
 }
 
 async fn logs(

@@ -49,6 +49,8 @@ pub fn router(engine: Engine) -> Router {
         .merge(swarm::routes())
         .merge(build::routes())
         .fallback(not_found)
+        // A known path with a method it does not take is no page either, to Docker.
+        .method_not_allowed_fallback(not_found)
         .with_state(engine)
 }
 

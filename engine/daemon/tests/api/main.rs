@@ -13,6 +13,7 @@ mod exec;
 mod hostile;
 mod images;
 mod limits;
+mod links;
 mod networks;
 mod pause;
 mod prune;

@@ -92,11 +92,14 @@ pub async fn remove(client: &Client, args: RmArgs) -> Outcome {
             if trimmed.is_empty() {
                 return Err((false, Failure::new("Container name cannot be empty")));
             }
+            // A link name keeps its slash (`web/db`), as docker/cli sends it.
+            let path = if args.link {
+                trimmed.split('/').map(path_segment).collect::<Vec<_>>().join("/")
+            } else {
+                path_segment(trimmed)
+            };
             client
-                .call(
-                    Method::DELETE,
-                    &format!("/containers/{}{q}", path_segment(trimmed)),
-                )
+                .call(Method::DELETE, &format!("/containers/{path}{q}"))
                 .await
                 .map_err(|error| (is_not_found(&error), not_found_as("container", trimmed)(error)))
         }
