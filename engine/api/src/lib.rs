@@ -9,6 +9,8 @@ pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 /// A client for berthd (or any Docker daemon) over a UNIX socket.
 #[cfg(feature = "client")]
 pub mod client;
+/// Detach keys (`ctrl-p,ctrl-q`): parsing and the input filter that watches for them.
+pub mod detach_keys;
 /// Explain events: one plain sentence per kernel-facing step, as JSON lines.
 pub mod explain;
 /// Docker Engine API v1.41 request and response shapes.

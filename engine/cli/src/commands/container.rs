@@ -77,6 +77,12 @@ fn path_segment(name: &str) -> String {
         .replace('#', "%23")
 }
 
+/// `--detach-keys` if given, else the config file's `detachKeys`.
+fn detach_keys(flag: &Option<String>) -> Option<String> {
+    flag.clone()
+        .or_else(crate::commands::registry::configured_detach_keys)
+}
+
 /// Docker's `runStartContainerErr`: the status `run` exits with when the daemon refuses.
 fn start_error_status(message: &str) -> i32 {
     let message = message.trim_start_matches("Error response from daemon: ");

@@ -5,6 +5,8 @@
 //! sends those of the image's registry with each pull and push (`X-Registry-Auth`).
 
 mod credentials;
+
+pub use credentials::configured_detach_keys;
 mod progress;
 
 use std::io::{IsTerminal, Read, Write};

@@ -265,3 +265,45 @@ fn names_conflict_and_running_containers_are_not_removed() {
     );
     assert_eq!(daemon.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn detach_keys_come_from_the_config_file_too() {
+    let daemon = daemon();
+    let config = crate::common::TempDir::new("berth-detach-config");
+    std::fs::write(config.0.join("config.json"), r#"{"detachKeys": "ctrl-a,x"}"#).expect("write config.json");
+    let mut command = daemon.berth();
+    command
+        .env("BERTH_CONFIG", &config.0)
+        .args(["run", "-it", "--name", "configured", "busybox", "sh"]);
+    let mut session = PtySession::spawn(command, 24, 80);
+    assert!(session.output.wait_for("# "), "{:?}", session.output.text);
+    // The default keys are ordinary input now; the configured ones detach.
+    session.type_text("\x10\x11echo typed\n");
+    assert!(session.output.wait_for("typed\r\n"), "{:?}", session.output.text);
+    session.type_text("\x01x");
+    assert_eq!(session.wait().code(), Some(0), "{:?}", session.output.text);
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.State.Running}}", "configured"]),
+        "true\n"
+    );
+
+    // The real docker CLI's --detach-keys, which berthd watches for as dockerd does.
+    let mut command = std::process::Command::new(crate::common::docker_cli());
+    command
+        .env("DOCKER_HOST", daemon.host())
+        .env("DOCKER_CONFIG", config.0.join("docker"))
+        .args(["attach", "--detach-keys", "ctrl-a,y", "configured"]);
+    let mut attached = PtySession::spawn(command, 24, 80);
+    attached.type_text("echo again\n");
+    assert!(
+        attached.output.wait_for("again\r\n"),
+        "{:?}",
+        attached.output.text
+    );
+    attached.type_text("\x01y");
+    attached.wait();
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{.State.Running}}", "configured"]),
+        "true\n"
+    );
+}

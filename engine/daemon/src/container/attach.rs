@@ -13,6 +13,13 @@ pub type AttachStream =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<UnixStream, ContainerError>> + Send>>;
 
 impl Containers {
+    /// The client typed the detach keys on the container's terminal: it runs on, unwatched.
+    pub fn detached(&self, name: &str) {
+        if let Ok(container) = self.get(name) {
+            self.event(&container, "detach", &[]);
+        }
+    }
+
     /// The container's stdio as a stream (Docker's frames without a tty, raw bytes with one).
     ///
     /// Checks happen now; the stream comes from the returned future. Before start, the attach is

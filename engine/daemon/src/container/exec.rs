@@ -6,6 +6,8 @@ use std::sync::Arc;
 use berth_api::types::{ExecConfig, ExecInspect, ProcessConfig};
 use serde_json::json;
 
+use berth_api::detach_keys::{DEFAULT_DETACH_KEYS, detach_key_bytes};
+
 use super::config::{process_env, replace_or_append_env};
 use super::{Container, ContainerError, Containers, new_id, spec, user};
 
@@ -36,6 +38,8 @@ const MAX_EXECS_KEPT: usize = 256;
 pub struct ExecStart {
     pub tty: bool,
     pub stream: Option<UnixStream>,
+    /// The keys that end the attach when typed on its terminal: only with a tty and a stdin.
+    pub detach_keys: Option<Vec<u8>>,
 }
 
 /// Forget ended execs, oldest first, until at most `keep` are left (running ones are kept).
@@ -96,6 +100,13 @@ impl Containers {
         }
         if config.cmd.is_empty() {
             return Err(ContainerError::BadRequest("No exec command specified".into()));
+        }
+        if !config.detach_keys.is_empty() && detach_key_bytes(&config.detach_keys).is_err() {
+            // dockerd's words, and its 500 (it gives this error no kind).
+            return Err(ContainerError::Internal(format!(
+                "Invalid escape keys ({}) provided",
+                config.detach_keys
+            )));
         }
         let id = new_id();
         let command = config.cmd.join(" ");
@@ -298,7 +309,24 @@ impl Containers {
                 &[("execID", id.clone()), ("exitCode", code.to_string())],
             );
         });
-        Ok(ExecStart { tty, stream })
+        let detach_keys = (tty && stdin).then(|| {
+            detach_key_bytes(&exec.config.detach_keys)
+                .ok()
+                .filter(|keys| !keys.is_empty())
+                .unwrap_or_else(|| DEFAULT_DETACH_KEYS.to_vec())
+        });
+        Ok(ExecStart {
+            tty,
+            stream,
+            detach_keys,
+        })
+    }
+
+    /// The client typed the detach keys on an exec's terminal: it runs on, unwatched.
+    pub fn exec_detached(&self, exec_id: &str) {
+        if let Ok(container) = self.exec_owner(exec_id) {
+            self.event(&container, "exec_detach", &[("execID", exec_id.to_owned())]);
+        }
     }
 
     /// Until the exec has exited (its exit code is then in `exec_inspect`).

@@ -5,12 +5,13 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use berth_api::detach_keys::{DEFAULT_DETACH_KEYS, detach_key_bytes};
 use berth_api::types::{
     ContainerCreateRequest, ContainerWaitResponse, ExecConfig, ExecStartConfig, HostConfig, IdResponse,
 };
 use http::{StatusCode, header};
 
-use super::hijack::{RAW_STREAM, reply_and_close, splice, splice_when_ready, stdout_frame};
+use super::hijack::{Detach, RAW_STREAM, reply_and_close, splice, splice_when_ready, stdout_frame};
 use super::json::Json;
 use super::params::Params;
 use super::{ApiError, body_json};
@@ -277,8 +278,18 @@ async fn attach(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (stdin, stdout, stderr) = (params.bool("stdin"), params.bool("stdout"), params.bool("stderr"));
-    let (_tty, stream) = engine.containers.attach(&id, stdin, stdout, stderr)?;
-    Ok(splice_when_ready(request, stream, async {}))
+    let keys = match params.get("detachKeys") {
+        "" => DEFAULT_DETACH_KEYS.to_vec(),
+        given => detach_key_bytes(given)
+            .map_err(|_| ApiError::bad_request(format!("Invalid detach keys ({given}) provided")))?,
+    };
+    let (tty, stream) = engine.containers.attach(&id, stdin, stdout, stderr)?;
+    // Only a terminal's input is watched for the keys, as by dockerd.
+    let detach = (tty && stdin).then(|| Detach {
+        keys,
+        on_detach: Box::new(move || engine.containers.detached(&id)),
+    });
+    Ok(splice_when_ready(request, stream, detach, async {}))
 }
 
 async fn wait(
@@ -417,7 +428,14 @@ async fn exec_start(
         Some(stream) => {
             let request = Request::from_parts(parts, Body::empty());
             let containers = engine.containers.clone();
-            Ok(splice(request, stream, async move {
+            let detach = started.detach_keys.map(|keys| {
+                let (containers, id) = (engine.containers.clone(), id.clone());
+                Detach {
+                    keys,
+                    on_detach: Box::new(move || containers.exec_detached(&id)),
+                }
+            });
+            Ok(splice(request, stream, detach, async move {
                 let _ = containers.exec_wait(&id).await;
             }))
         }

@@ -6,6 +6,7 @@ use std::os::unix::net::UnixStream;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
+use berth_api::detach_keys::EscapeProxy;
 use http::{StatusCode, header};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
@@ -33,6 +34,31 @@ pub fn reply_and_close(mut request: Request, bytes: Vec<u8>) -> Response {
     switching_protocols()
 }
 
+/// Copy typed input to the container until the detach keys; whether they came (else the input
+/// ended). Bytes that might begin the keys wait until it is clear they don't.
+async fn copy_until_detach(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    to: &mut (impl tokio::io::AsyncWrite + Unpin),
+    keys: Vec<u8>,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut proxy = EscapeProxy::new(keys);
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return false,
+            Ok(read) => read,
+        };
+        let (forward, detached) = proxy.filter(&buffer[..read]);
+        if to.write_all(&forward).await.is_err() {
+            return false;
+        }
+        if detached {
+            return true;
+        }
+    }
+}
+
 fn switching_protocols() -> Response {
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -43,18 +69,30 @@ fn switching_protocols() -> Response {
         .expect("a valid response")
 }
 
+/// Watch a terminal's input for the detach keys: on them the attach ends (the container runs
+/// on) and `on_detach` tells the event stream, as dockerd's `copyEscapable`.
+pub struct Detach {
+    pub keys: Vec<u8>,
+    pub on_detach: Box<dyn FnOnce() + Send>,
+}
+
 /// Upgrade `request` and splice it to `stream`; `after` runs once the output side has ended
 /// and before the client's connection is closed (exec waits for its exit code there).
-pub fn splice<F>(request: Request, stream: UnixStream, after: F) -> Response
+pub fn splice<F>(request: Request, stream: UnixStream, detach: Option<Detach>, after: F) -> Response
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    splice_when_ready(request, std::future::ready(Ok::<_, ()>(stream)), after)
+    splice_when_ready(request, std::future::ready(Ok::<_, ()>(stream)), detach, after)
 }
 
 /// Like [`splice`], for a stream that comes later (an attach made before start): the client is
 /// answered at once and the bytes flow once `stream` resolves; if it fails, the connection closes.
-pub fn splice_when_ready<S, E, F>(mut request: Request, stream: S, after: F) -> Response
+pub fn splice_when_ready<S, E, F>(
+    mut request: Request,
+    stream: S,
+    detach: Option<Detach>,
+    after: F,
+) -> Response
 where
     S: std::future::Future<Output = Result<UnixStream, E>> + Send + 'static,
     F: std::future::Future<Output = ()> + Send + 'static,
@@ -71,14 +109,36 @@ where
         };
         let (mut client_read, mut client_write) = tokio::io::split(TokioIo::new(upgraded));
         let (mut shim_read, mut shim_write) = shim.into_split();
+        let (detached_tx, detached) = tokio::sync::oneshot::channel();
+        let (keys, on_detach) = match detach {
+            Some(Detach { keys, on_detach }) => (Some(keys), Some(on_detach)),
+            None => (None, None),
+        };
         let input = tokio::spawn(async move {
             // Client → container stdin; the client's half-close detaches stdin.
-            let _ = tokio::io::copy(&mut client_read, &mut shim_write).await;
+            match keys {
+                None => {
+                    let _ = tokio::io::copy(&mut client_read, &mut shim_write).await;
+                }
+                Some(keys) => {
+                    if copy_until_detach(&mut client_read, &mut shim_write, keys).await {
+                        let _ = detached_tx.send(());
+                        return;
+                    }
+                }
+            }
             let _ = shim_write.shutdown().await;
         });
-        // Container output → client, until the process has exited and its output is flushed.
-        let _ = tokio::io::copy(&mut shim_read, &mut client_write).await;
-        after.await;
+        // Container output → client, until the process has exited and its output is flushed,
+        // or until the client typed the detach keys (then its process runs on, unwatched).
+        tokio::select! {
+            _ = tokio::io::copy(&mut shim_read, &mut client_write) => after.await,
+            Ok(()) = detached => {
+                if let Some(on_detach) = on_detach {
+                    on_detach();
+                }
+            }
+        }
         let _ = client_write.shutdown().await;
         input.abort();
     });

@@ -7,6 +7,7 @@ mod support;
 
 mod archives;
 mod create;
+mod detach;
 mod disk_usage;
 mod events;
 mod exec;

@@ -6,7 +6,7 @@ use http::Method;
 
 use super::stream::{self, Ended, StreamOptions};
 use super::terminal::{self, ResizeTarget};
-use super::{inspect_container, path_segment, signals};
+use super::{detach_keys, inspect_container, path_segment, signals};
 use crate::cli::AttachArgs;
 use crate::commands::{Failure, Outcome};
 
@@ -52,7 +52,7 @@ pub async fn attach(client: &Client, args: AttachArgs) -> Outcome {
         stdin: !args.no_stdin && container.config.open_stdin,
         stdout: true,
         stderr: true,
-        detach_keys: args.detach_keys.clone(),
+        detach_keys: detach_keys(&args.detach_keys),
     };
     let _signals = (args.sig_proxy && !container.config.tty).then(|| signals::forward(client, &container.id));
     let flag = |b: bool| if b { "1" } else { "0" };

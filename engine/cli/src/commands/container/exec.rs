@@ -7,7 +7,7 @@ use http::Method;
 
 use super::stream::{self, Ended, StreamOptions};
 use super::terminal::{self, ResizeTarget};
-use super::{inspect_container, path_segment, request};
+use super::{detach_keys, inspect_container, path_segment, request};
 use crate::cli::ExecArgs;
 use crate::commands::{Failure, Outcome};
 
@@ -44,7 +44,7 @@ pub async fn exec(client: &Client, args: ExecArgs) -> Outcome {
         attach_stdin,
         attach_stdout: attach_output,
         attach_stderr: attach_output,
-        detach_keys: args.detach_keys.clone().unwrap_or_default(),
+        detach_keys: detach_keys(&args.detach_keys).unwrap_or_default(),
         tty: args.tty,
         env: (!env.is_empty()).then_some(env),
         cmd: command.to_vec(),
@@ -89,7 +89,7 @@ pub async fn exec(client: &Client, args: ExecArgs) -> Outcome {
         stdin: attach_stdin,
         stdout: true,
         stderr: true,
-        detach_keys: args.detach_keys.clone(),
+        detach_keys: detach_keys(&args.detach_keys),
     };
     let streaming = tokio::spawn(async move { stream::stream(connection, &options).await });
     let _resizes = (args.tty && std::io::IsTerminal::is_terminal(&std::io::stdin()))

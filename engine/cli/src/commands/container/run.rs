@@ -10,7 +10,9 @@ use serde::Serialize;
 use super::request::{self, RequestError};
 use super::stream::{self, Ended, StreamOptions};
 use super::terminal::{self, ResizeTarget};
-use super::{daemon_message, inspect_container, path_segment, report_error, signals, start_error_status};
+use super::{
+    daemon_message, detach_keys, inspect_container, path_segment, report_error, signals, start_error_status,
+};
 use crate::cli::{ContainerOptions, CreateArgs, RunArgs, StartArgs};
 use crate::commands::{Failure, Outcome};
 
@@ -228,7 +230,7 @@ pub async fn run(client: &Client, args: RunArgs) -> Outcome {
             stdin: config.attach_stdin,
             stdout: config.attach_stdout,
             stderr: config.attach_stderr,
-            detach_keys: args.detach_keys.clone(),
+            detach_keys: detach_keys(&args.detach_keys),
         };
         Some(attach_before_start(client, &id, stream_options).await?)
     } else {
@@ -305,7 +307,7 @@ pub async fn start(client: &Client, args: StartArgs) -> Outcome {
         stdin: args.interactive && container.config.open_stdin,
         stdout: true,
         stderr: true,
-        detach_keys: args.detach_keys.clone(),
+        detach_keys: detach_keys(&args.detach_keys),
     };
     let streaming = attach_before_start(client, &id, stream_options).await?;
     let status = wait_exit_or_removed(client, &id, container.host_config.auto_remove).await?;

@@ -63,6 +63,17 @@ pub fn path() -> PathBuf {
     dir.join("config.json")
 }
 
+/// The config file's `detachKeys`: the default of `--detach-keys` for attach, run and exec, as
+/// docker/cli reads it from its own config file.
+pub fn configured_detach_keys() -> Option<String> {
+    let file = CredentialFile::load(&path()).ok()?;
+    file.other
+        .get("detachKeys")?
+        .as_str()
+        .filter(|keys| !keys.is_empty())
+        .map(str::to_owned)
+}
+
 impl CredentialFile {
     /// Read the file; a missing file is an empty one.
     pub fn load(path: &Path) -> Result<CredentialFile, String> {
