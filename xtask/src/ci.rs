@@ -13,7 +13,8 @@ use anyhow::{Context, bail};
 use crate::util::{run, workspace_root};
 
 /// Debian packages the tests use: a real Docker to compare with, runc, busybox for the lab
-/// images, a real registry and skopeo, nftables and iproute2 for networking.
+/// images, a real registry and skopeo, nftables and iproute2 for networking, docker-compose
+/// (which brings the Docker SDK for Python) to drive berthd as its users do.
 const PACKAGES: &[&str] = &[
     "docker.io",
     "runc",
@@ -24,6 +25,7 @@ const PACKAGES: &[&str] = &[
     "docker-registry",
     "python3",
     "curl",
+    "docker-compose",
 ];
 
 /// The Docker engine the tests compare with: the machine's own when one answers, else one CI

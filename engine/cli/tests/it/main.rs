@@ -3,6 +3,7 @@
 //! Run as root: `cargo test --workspace` builds every binary these tests start.
 
 mod common;
+mod compose;
 mod containers_common;
 mod containers_docker;
 mod containers_exec;

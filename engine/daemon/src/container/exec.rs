@@ -40,6 +40,78 @@ pub struct ExecStart {
     pub stream: Option<UnixStream>,
     /// The keys that end the attach when typed on its terminal: only with a tty and a stdin.
     pub detach_keys: Option<Vec<u8>>,
+    /// What starts an attached exec's process: run it once the client has been answered, so
+    /// its first output never arrives with the answer's headers (a client reading those through
+    /// a buffer, as the Python SDK does, would lose it). dockerd starts it at that point too.
+    pub launch: Option<ExecLaunch>,
+}
+
+/// An exec made and attached in the shim, its process not started yet.
+#[derive(Debug)]
+pub struct ExecLaunch {
+    containers: Containers,
+    container: Arc<Container>,
+    exec_id: String,
+    command: String,
+}
+
+impl ExecLaunch {
+    /// Start the process; then its exit is watched (exec inspect, `exec_die`).
+    pub async fn run(self) -> Result<(), ContainerError> {
+        let shim = self.container.shim();
+        let id = self.exec_id.clone();
+        let started = tokio::task::spawn_blocking(move || shim.exec_start(&id).map_err(|e| e.to_string())).await?;
+        let pid = match started {
+            Ok(pid) => pid,
+            Err(message) => return Err(self.failed(&message)),
+        };
+        let ExecLaunch {
+            containers,
+            container,
+            exec_id,
+            command,
+        } = self;
+        containers.with_exec(&container, &exec_id, |e| {
+            e.running = true;
+            e.pid = i64::from(pid);
+        });
+        containers.event(
+            &container,
+            &format!("exec_start: {command}"),
+            &[("execID", exec_id.clone())],
+        );
+        tokio::spawn(async move {
+            let shim = container.shim();
+            let waited = {
+                let id = exec_id.clone();
+                tokio::task::spawn_blocking(move || shim.wait(&id)).await
+            };
+            let code = match waited {
+                Ok(Ok(exit)) => i64::from(exit.exit_code),
+                _ => 137,
+            };
+            containers.with_exec(&container, &exec_id, |e| {
+                e.running = false;
+                e.exit_code = Some(code);
+                e.done.send_replace(true);
+            });
+            containers.event(
+                &container,
+                "exec_die",
+                &[("execID", exec_id.clone()), ("exitCode", code.to_string())],
+            );
+        });
+        Ok(())
+    }
+
+    /// It never ran: Docker reports 126 for it, and the runtime's words.
+    fn failed(&self, message: &str) -> ContainerError {
+        self.containers.with_exec(&self.container, &self.exec_id, |e| {
+            e.exit_code = Some(126);
+            e.done.send_replace(true);
+        });
+        ContainerError::Start(format!("OCI runtime exec failed: {message}"))
+    }
 }
 
 /// Forget ended execs, oldest first, until at most `keep` are left (running ones are kept).
@@ -252,63 +324,33 @@ impl Containers {
         let (tty, stdin) = (exec.config.tty, exec.config.attach_stdin && !detach);
         let (out, err) = (exec.config.attach_stdout, exec.config.attach_stderr);
         let id = exec.id.clone();
-        let started = tokio::task::spawn_blocking(move || -> Result<(Option<UnixStream>, i32), String> {
+        let prepared = tokio::task::spawn_blocking(move || -> Result<Option<UnixStream>, String> {
             shim.exec_create(&id, process, tty, stdin)
                 .map_err(|e| e.to_string())?;
-            let stream = if detach {
-                None
-            } else {
-                Some(shim.attach(&id, stdin, out, err).map_err(|e| e.to_string())?)
-            };
-            let pid = shim.exec_start(&id).map_err(|e| e.to_string())?;
-            Ok((stream, pid))
+            if detach {
+                return Ok(None);
+            }
+            Ok(Some(shim.attach(&id, stdin, out, err).map_err(|e| e.to_string())?))
         })
         .await?;
-        let (stream, pid) = match started {
-            Ok(started) => started,
-            Err(message) => {
-                // Docker reports 126 for any exec that could not be started.
-                let code = 126;
-                self.with_exec(&container, exec_id, |e| {
-                    e.exit_code = Some(code);
-                    e.done.send_replace(true);
-                });
-                return Err(ContainerError::Start(format!(
-                    "OCI runtime exec failed: {message}"
-                )));
-            }
+        let launch = ExecLaunch {
+            containers: self.clone(),
+            container: container.clone(),
+            exec_id: exec_id.to_owned(),
+            command: exec.config.cmd.join(" "),
         };
-        self.with_exec(&container, exec_id, |e| {
-            e.running = true;
-            e.pid = i64::from(pid);
-        });
-        self.event(
-            &container,
-            &format!("exec_start: {}", exec.config.cmd.join(" ")),
-            &[("execID", exec_id.to_owned())],
-        );
-        let (this, owner, id) = (self.clone(), container.clone(), exec_id.to_owned());
-        tokio::spawn(async move {
-            let shim = owner.shim();
-            let waited = {
-                let id = id.clone();
-                tokio::task::spawn_blocking(move || shim.wait(&id)).await
-            };
-            let code = match waited {
-                Ok(Ok(exit)) => i64::from(exit.exit_code),
-                _ => 137,
-            };
-            this.with_exec(&owner, &id, |e| {
-                e.running = false;
-                e.exit_code = Some(code);
-                e.done.send_replace(true);
-            });
-            this.event(
-                &owner,
-                "exec_die",
-                &[("execID", id.clone()), ("exitCode", code.to_string())],
-            );
-        });
+        let stream = match prepared {
+            Ok(stream) => stream,
+            Err(message) => return Err(launch.failed(&message)),
+        };
+        // Detached, it runs now; attached, once the client holds the stream (`ExecStart::launch`).
+        let launch = match stream {
+            None => {
+                launch.run().await?;
+                None
+            }
+            Some(_) => Some(launch),
+        };
         let detach_keys = (tty && stdin).then(|| {
             detach_key_bytes(&exec.config.detach_keys)
                 .ok()
@@ -319,6 +361,7 @@ impl Containers {
             tty,
             stream,
             detach_keys,
+            launch,
         })
     }
 

@@ -11,7 +11,7 @@ use berth_api::types::{
 };
 use http::{StatusCode, header};
 
-use super::hijack::{Detach, RAW_STREAM, reply_and_close, splice, splice_when_ready, stdout_frame};
+use super::hijack::{Detach, RAW_STREAM, reply_and_close, splice_when_ready, stdout_frame};
 use super::json::Json;
 use super::params::Params;
 use super::{ApiError, body_json};
@@ -423,23 +423,43 @@ async fn exec_start(
         }
         Err(error) => return Err(error.into()),
     };
-    match started.stream {
-        None => Ok(StatusCode::OK.into_response()),
-        Some(stream) => {
-            let request = Request::from_parts(parts, Body::empty());
-            let containers = engine.containers.clone();
-            let detach = started.detach_keys.map(|keys| {
-                let (containers, id) = (engine.containers.clone(), id.clone());
-                Detach {
-                    keys,
-                    on_detach: Box::new(move || containers.exec_detached(&id)),
-                }
-            });
-            Ok(splice(request, stream, detach, async move {
-                let _ = containers.exec_wait(&id).await;
-            }))
+    let (Some(stream), Some(launch)) = (started.stream, started.launch) else {
+        return Ok(StatusCode::OK.into_response());
+    };
+    let request = Request::from_parts(parts, Body::empty());
+    let tty = started.tty;
+    // The process starts once the client has its answer; if it cannot, the client reads why,
+    // as from dockerd.
+    let stream = async move {
+        match launch.run().await {
+            Ok(()) => Ok(stream),
+            Err(ContainerError::Start(message)) => {
+                drop(stream);
+                let text = format!("{message}\r\n").into_bytes();
+                message_stream(if tty { text } else { stdout_frame(&text) })
+            }
+            Err(error) => Err(error),
         }
-    }
+    };
+    let detach = started.detach_keys.map(|keys| {
+        let (containers, id) = (engine.containers.clone(), id.clone());
+        Detach {
+            keys,
+            on_detach: Box::new(move || containers.exec_detached(&id)),
+        }
+    });
+    let containers = engine.containers.clone();
+    Ok(splice_when_ready(request, stream, detach, async move {
+        let _ = containers.exec_wait(&id).await;
+    }))
+}
+
+/// A stream that carries `bytes` and ends: what a client reads when its exec could not start.
+fn message_stream(bytes: Vec<u8>) -> Result<std::os::unix::net::UnixStream, ContainerError> {
+    use std::io::Write;
+    let (mut writer, reader) = std::os::unix::net::UnixStream::pair()?;
+    writer.write_all(&bytes)?;
+    Ok(reader)
 }
 
 /// `ExecStartCheck` as Go decodes it: field names in any case, `null` as nothing, and a value

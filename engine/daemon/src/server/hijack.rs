@@ -76,17 +76,10 @@ pub struct Detach {
     pub on_detach: Box<dyn FnOnce() + Send>,
 }
 
-/// Upgrade `request` and splice it to `stream`; `after` runs once the output side has ended
-/// and before the client's connection is closed (exec waits for its exit code there).
-pub fn splice<F>(request: Request, stream: UnixStream, detach: Option<Detach>, after: F) -> Response
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    splice_when_ready(request, std::future::ready(Ok::<_, ()>(stream)), detach, after)
-}
-
-/// Like [`splice`], for a stream that comes later (an attach made before start): the client is
-/// answered at once and the bytes flow once `stream` resolves; if it fails, the connection closes.
+/// Upgrade `request` and splice it to the stream `stream` resolves to, once the client is
+/// answered (an attach made before start, an exec started then); if it fails, the connection
+/// closes. `after` runs once the output side has ended and before the client's connection is
+/// closed (exec waits for its exit code there).
 pub fn splice_when_ready<S, E, F>(
     mut request: Request,
     stream: S,
