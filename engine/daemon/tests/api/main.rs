@@ -6,6 +6,7 @@
 mod support;
 
 mod archives;
+mod copy;
 mod create;
 mod events;
 mod exec;
