@@ -4,6 +4,7 @@
 
 mod common;
 mod containers_common;
+mod containers_copy;
 mod containers_docker;
 mod containers_exec;
 mod containers_inspect;
