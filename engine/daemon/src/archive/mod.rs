@@ -5,6 +5,7 @@
 //! What this module does not do: find containers, mount their root file systems or decide
 //! what is writable; `container::archive` does, then hands it a [`FsView`].
 
+mod bounded;
 mod pack;
 mod stat;
 mod unpack;

@@ -16,6 +16,7 @@ use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timestamps, Uid, XattrFla
 use rustix::io::Errno;
 use tar::EntryType;
 
+use super::bounded::{BoundedHeaders, TOO_LONG};
 use super::view::{ContainerPath, FsView, clean, display};
 use crate::layer::{Decompressor, EntryMeta};
 
@@ -65,17 +66,23 @@ pub enum ExtractError {
 }
 
 fn read_error(error: io::Error) -> ExtractError {
-    // The tar crate's words for a stream that ends inside a block, and for a bad header.
-    let text = error.to_string();
-    ExtractError::Read(
-        if error.kind() == io::ErrorKind::UnexpectedEof || text.contains("entire block") {
-            "unexpected EOF".to_owned()
-        } else if matches!(error.kind(), io::ErrorKind::InvalidData | io::ErrorKind::Other) {
-            "archive/tar: invalid tar header".to_owned()
-        } else {
-            crate::go_error::text(&error)
-        },
-    )
+    // The tar crate wraps what the reader said: the whole chain of causes is searched.
+    let mut text = error.to_string();
+    let mut cause: Option<&dyn std::error::Error> = error.get_ref().map(|e| e as &dyn std::error::Error);
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    // Go's words for a record too large, a stream that ends inside a block, a bad header.
+    ExtractError::Read(if text.contains(TOO_LONG) {
+        TOO_LONG.to_owned()
+    } else if error.kind() == io::ErrorKind::UnexpectedEof || text.contains("entire block") {
+        "unexpected EOF".to_owned()
+    } else if matches!(error.kind(), io::ErrorKind::InvalidData | io::ErrorKind::Other) {
+        "archive/tar: invalid tar header".to_owned()
+    } else {
+        crate::go_error::text(&error)
+    })
 }
 
 fn io_step(step: &'static str, path: &[OsString]) -> impl FnOnce(io::Error) -> ExtractError {
@@ -101,7 +108,8 @@ pub fn extract(
     tar: impl Read,
 ) -> Result<(), ExtractError> {
     let stream = Decompressor::new(tar).map_err(read_error)?;
-    let mut archive = tar::Archive::new(BufReader::with_capacity(256 * 1024, stream));
+    let stream = BoundedHeaders::new(BufReader::with_capacity(256 * 1024, stream));
+    let mut archive = tar::Archive::new(stream);
     let mut extractor = Extractor {
         view,
         dest,

@@ -372,6 +372,17 @@ fn extracting_follows_dockers_rules_and_never_leaves_the_container() {
         .status,
         500
     );
+    // A PAX record of 2 MiB: Go's reader refuses it over 1 MiB, and so does berthd, before
+    // holding it in memory.
+    let mut pax = tar_of(&[("PaxHeaders/big", tar::EntryType::XHeader, "", "")]);
+    pax.truncate(512);
+    let mut header = tar::Header::from_byte_slice(&pax).clone();
+    header.set_size(2 << 20);
+    header.set_cksum();
+    pax.copy_from_slice(header.as_bytes());
+    pax.extend(std::iter::repeat_n(b'a', 2 << 20));
+    pax.extend(tar_of(&[("after", F, "", "x")]));
+    assert_eq!(put("path=/tmp", &pax), 500);
     assert!(daemon.answers(), "berthd no longer answers: {}", daemon.log());
 
     // What was made is the same on both.

@@ -468,6 +468,10 @@ pub async fn export(client: &Client, args: ExportArgs) -> Outcome {
             "cowardly refusing to save to a terminal. Use the -o flag or redirect",
         ));
     }
+    if let Some(output) = &args.output {
+        validate_output_path(&output.display().to_string())
+            .map_err(|e| Failure::new(format!("failed to export container: {e}")))?;
+    }
     let uri = format!("/containers/{}/export", args.container);
     let response = client.request(Method::GET, &uri, None, Client::empty()).await?;
     let mut body = response.into_body();
