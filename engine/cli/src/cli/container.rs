@@ -496,6 +496,9 @@ pub struct WaitArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+)]
 pub struct CpArgs {
     /// Archive mode (copy all uid/gid information)
     #[arg(short, long)]
@@ -512,6 +515,7 @@ pub struct CpArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "berth export [OPTIONS] CONTAINER")]
 pub struct ExportArgs {
     /// Write to a file, instead of STDOUT
     #[arg(short, long, value_name = "string")]

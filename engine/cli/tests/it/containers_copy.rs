@@ -212,6 +212,7 @@ fn cp_and_export_do_what_docker_does() {
         ("src.txt".to_owned(), from("/nosuchdir/x")),
         ("srcdir".to_owned(), from("/d/a")),
         ("nosuchlocal".to_owned(), from("/tmp")),
+        ("srcdir".to_owned(), "berth-nosuch-cp:/tmp".to_owned()),
         ("a".to_owned(), "b".to_owned()),
         (from("/x"), from("/y")),
     ] {

@@ -243,15 +243,23 @@ impl Containers {
         request: ExtractRequest,
         tar: impl Read + Send + 'static,
     ) -> Result<(), ContainerError> {
-        let container = self.get(name)?;
-        let fs = self.open_fs(&container, true).await?;
+        let opened = match self.get(name) {
+            Ok(container) => self.open_fs(&container, true).await.map(|fs| (container, fs)),
+            Err(e) => Err(e),
+        };
+        let (container, fs) = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
+                let _ = tokio::task::spawn_blocking(move || drain(tar)).await;
+                return Err(e);
+            }
+        };
         let (name, path) = (name.to_owned(), path.to_owned());
         tokio::task::spawn_blocking(move || {
             let mut tar = tar;
             let result = extract_into(&fs, &name, &path, request, &mut tar);
             if result.is_err() {
-                // Read the rest of the upload so that the client gets this answer, not a reset.
-                let _ = io::copy(&mut tar, &mut io::sink());
+                drain(tar);
             }
             result
         })
@@ -267,6 +275,12 @@ impl Containers {
         self.event(&container, "export", &[]);
         Ok(Export { fs })
     }
+}
+
+/// Read the rest of an upload that was refused, so that the client gets the answer rather than
+/// a reset connection.
+fn drain(mut tar: impl Read) {
+    let _ = io::copy(&mut tar, &mut io::sink());
 }
 
 /// Docker's 404 for a path that is not there.

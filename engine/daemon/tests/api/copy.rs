@@ -493,6 +493,7 @@ fn export_has_the_paths_docker_exports() {
     let body = json!({"Image": "busybox", "Cmd": ["sh", "-c", SETUP], "Volumes": {"/data": {}}});
     let pair = Pair::create(&daemon, &mut on_docker, "berth-api-export", &body);
     // Created, never started; then running.
+    let started = chrono_now();
     let [ours, theirs] = pair.send("GET", "/containers/{name}/export", b"");
     assert_eq!((ours.status, theirs.status), (200, 200));
     assert_eq!(tar_names(&ours.body), tar_names(&theirs.body));
@@ -505,5 +506,16 @@ fn export_has_the_paths_docker_exports() {
     assert!(tar_names(&ours.body).contains(&"data/".to_owned()));
     assert!(!tar_names(&ours.body).contains(&"data/f".to_owned()));
     pair.alike("GET", "/containers/berth-nosuch-export/export", b"");
+    let events = berth(
+        &daemon,
+        "GET",
+        &format!("/events?since={started}&until={}", chrono_now() + 1),
+        b"",
+    );
+    assert!(
+        events.text().contains("\"Action\":\"export\""),
+        "{}",
+        events.text()
+    );
     assert_alive(&mut daemon);
 }
