@@ -50,7 +50,7 @@ impl<R: Read> BoundedHeaders<R> {
         if kind == b'S' {
             self.watching = false;
         }
-        self.skip = size.div_ceil(512) * 512;
+        self.skip = size.div_ceil(512).saturating_mul(512);
         Ok(())
     }
 }

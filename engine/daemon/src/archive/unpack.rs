@@ -460,3 +460,110 @@ mod tests {
         assert_eq!(display(&join(&dest, b"../../escape")), "/escape");
     }
 }
+
+/// Property tests: whatever entries a client uploads — `..`, absolute names, symlinks out of
+/// the container and files written through them, links to nowhere — the extraction answers,
+/// and nothing outside the container's root changes.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::archive::view::FsView;
+
+    fn entry() -> impl Strategy<Value = (u8, String, String)> {
+        let piece = prop_oneof![
+            "[a-c]{1,2}",
+            Just("..".to_owned()),
+            Just(".".to_owned()),
+            Just("ln".to_owned()),
+        ];
+        let name = (any::<bool>(), prop::collection::vec(piece, 1..5))
+            .prop_map(|(absolute, parts)| format!("{}{}", if absolute { "/" } else { "" }, parts.join("/")));
+        let target = prop_oneof![
+            Just("/".to_owned()),
+            Just("../../..".to_owned()),
+            Just("/../outside".to_owned()),
+            Just("ln/ln".to_owned()),
+            "[a-c]{1,2}",
+        ];
+        (0u8..4, name, target)
+    }
+
+    /// A tar with raw headers (the tar crate's builder refuses `..`, a hostile client does not).
+    fn tar_of(entries: &[(u8, String, String)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (kind, name, target) in entries {
+            let mut header = tar::Header::new_old();
+            let len = name.len().min(99);
+            header.as_old_mut().name[..len].copy_from_slice(&name.as_bytes()[..len]);
+            let tlen = target.len().min(99);
+            header.as_old_mut().linkname[..tlen].copy_from_slice(&target.as_bytes()[..tlen]);
+            header.set_mode(0o755);
+            let (entry_type, data): (tar::EntryType, &[u8]) = match kind {
+                0 => (tar::EntryType::Regular, b"planted"),
+                1 => (tar::EntryType::Directory, b""),
+                2 => (tar::EntryType::Symlink, b""),
+                _ => (tar::EntryType::Link, b""),
+            };
+            header.set_entry_type(entry_type);
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            out.extend_from_slice(header.as_bytes());
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.resize(out.len() + 1024, 0);
+        out
+    }
+
+    /// Every path under `dir`, symlinks not followed.
+    fn listing(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![dir.to_owned()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    pending.push(path.clone());
+                }
+                found.push(path);
+            }
+        }
+        found.sort();
+        found
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn hostile_uploads_stay_in_the_container(
+            entries in prop::collection::vec(entry(), 1..10),
+            into_sub in any::<bool>(),
+        ) {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path().join("root");
+            std::fs::create_dir_all(root.join("sub")).unwrap();
+            std::os::unix::fs::symlink("/", root.join("sub/ln")).unwrap();
+            std::fs::create_dir(tmp.path().join("outside")).unwrap();
+            std::fs::write(tmp.path().join("outside/keep"), "x").unwrap();
+            let outside = |all: Vec<std::path::PathBuf>| -> Vec<std::path::PathBuf> {
+                all.into_iter().filter(|p| !p.starts_with(&root)).collect()
+            };
+            let before = outside(listing(tmp.path()));
+            let view = FsView::new(&root, &[]).unwrap();
+            let dest = if into_sub { clean(b"/sub") } else { clean(b"/") };
+            let _ = extract(&view, &dest, &ExtractOptions::default(), &tar_of(&entries)[..]);
+            prop_assert_eq!(outside(listing(tmp.path())), before);
+            prop_assert_eq!(std::fs::read_to_string(tmp.path().join("outside/keep")).unwrap(), "x");
+        }
+
+        #[test]
+        fn any_bytes_are_answered(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+            let tmp = tempfile::tempdir().unwrap();
+            let view = FsView::new(tmp.path(), &[]).unwrap();
+            let _ = extract(&view, &[], &ExtractOptions::default(), &bytes[..]);
+        }
+    }
+}
