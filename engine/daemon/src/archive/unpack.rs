@@ -484,6 +484,8 @@ mod properties {
             Just("/".to_owned()),
             Just("../../..".to_owned()),
             Just("/../outside".to_owned()),
+            // The host path of the test's `outside`, written in at run time.
+            Just("OUTSIDE".to_owned()),
             Just("ln/ln".to_owned()),
             "[a-c]{1,2}",
         ];
@@ -552,6 +554,11 @@ mod properties {
                 all.into_iter().filter(|p| !p.starts_with(&root)).collect()
             };
             let before = outside(listing(tmp.path()));
+            let host_outside = tmp.path().join("outside").display().to_string();
+            let entries: Vec<_> = entries
+                .into_iter()
+                .map(|(kind, name, target)| (kind, name, target.replace("OUTSIDE", &host_outside)))
+                .collect();
             let view = FsView::new(&root, &[]).unwrap();
             let dest = if into_sub { clean(b"/sub") } else { clean(b"/") };
             let _ = extract(&view, &dest, &ExtractOptions::default(), &tar_of(&entries)[..]);

@@ -372,3 +372,99 @@ mod tests {
         assert!(!outside.join("planted").exists(), "written through the symlink");
     }
 }
+
+/// Property tests: whatever a container's tar holds — `..`, absolute names, symlinks out of
+/// the destination and files written through them — extracting it answers, and nothing
+/// outside the destination changes.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn entry() -> impl Strategy<Value = (u8, String, String)> {
+        let piece = prop_oneof![
+            "[a-c]{1,2}",
+            Just("..".to_owned()),
+            Just(".".to_owned()),
+            Just("ln".to_owned())
+        ];
+        let name = (any::<bool>(), prop::collection::vec(piece, 1..5))
+            .prop_map(|(absolute, parts)| format!("{}{}", if absolute { "/" } else { "" }, parts.join("/")));
+        let target = prop_oneof![
+            Just("/".to_owned()),
+            Just("../../..".to_owned()),
+            // The test's own directory beside the destination, written in at run time.
+            Just("OUTSIDE".to_owned()),
+            Just("ln/ln".to_owned()),
+            "[a-c]{1,2}",
+        ];
+        (0u8..4, name, target)
+    }
+
+    fn tar_of(entries: &[(u8, String, String)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (kind, name, target) in entries {
+            let mut header = tar::Header::new_old();
+            let len = name.len().min(99);
+            header.as_old_mut().name[..len].copy_from_slice(&name.as_bytes()[..len]);
+            let tlen = target.len().min(99);
+            header.as_old_mut().linkname[..tlen].copy_from_slice(&target.as_bytes()[..tlen]);
+            header.set_mode(0o755);
+            let (entry_type, data): (tar::EntryType, &[u8]) = match kind {
+                0 => (tar::EntryType::Regular, b"planted"),
+                1 => (tar::EntryType::Directory, b""),
+                2 => (tar::EntryType::Symlink, b""),
+                _ => (tar::EntryType::Link, b""),
+            };
+            header.set_entry_type(entry_type);
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            out.extend_from_slice(header.as_bytes());
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.resize(out.len() + 1024, 0);
+        out
+    }
+
+    fn listing(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![dir.to_owned()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    pending.push(path.clone());
+                }
+                found.push(path);
+            }
+        }
+        found.sort();
+        found
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn a_containers_tar_stays_in_the_destination(entries in prop::collection::vec(entry(), 1..10)) {
+            let tmp = tempfile::tempdir().unwrap();
+            let dest = tmp.path().join("dest");
+            std::fs::create_dir(&dest).unwrap();
+            std::fs::write(tmp.path().join("keep"), "x").unwrap();
+            let outside = |all: Vec<PathBuf>| -> Vec<PathBuf> {
+                all.into_iter().filter(|p| !p.starts_with(&dest)).collect()
+            };
+            let before = outside(listing(tmp.path()));
+            let here = tmp.path().display().to_string();
+            let entries: Vec<_> = entries
+                .into_iter()
+                .map(|(kind, name, target)| (kind, name, target.replace("OUTSIDE", &here)))
+                .collect();
+            let _ = untar(&tar_of(&entries)[..], &dest, &[]);
+            prop_assert_eq!(outside(listing(tmp.path())), before);
+            prop_assert_eq!(std::fs::read_to_string(tmp.path().join("keep")).unwrap(), "x");
+        }
+    }
+}
