@@ -168,6 +168,47 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// `GET path` asking for a gzipped answer (the testkit's client sends no such header): the
+/// `Content-Encoding` and the body, unchunked and gunzipped.
+fn get_gzipped(host: &str, path: &str) -> (String, Vec<u8>) {
+    use std::io::Write;
+    let socket = host.trim_start_matches("unix://");
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: docker\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let mut body = raw[split + 4..].to_vec();
+    if header("transfer-encoding") == "chunked" {
+        let (mut plain, mut rest) = (Vec::new(), &body[..]);
+        while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..end]).unwrap().trim(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            plain.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[end + 2 + size + 2..];
+        }
+        body = plain;
+    }
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut tar)
+        .expect("gzip");
+    (header("content-encoding"), tar)
+}
+
 /// Mount points under the daemon's roots (a copy must leave none of its own).
 fn mounts_under(daemon: &TestDaemon) -> Vec<String> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -261,6 +302,15 @@ fn stat_and_tar_of_paths_are_dockers_through_links_and_volumes() {
         assert!(tar_names(&ours.body).contains(&file), "{file}");
         assert!(tar_names(&theirs.body).contains(&file), "{file}");
     }
+    // Gzipped when asked for exactly that, as Docker's.
+    let query = format!("/containers/{}/archive?path=/d", pair.name);
+    let (ours, theirs) = (
+        get_gzipped(&daemon.host(), &query),
+        get_gzipped(&docker_host(), &query),
+    );
+    assert_eq!((ours.0.as_str(), theirs.0.as_str()), ("gzip", "gzip"));
+    assert_eq!(tar_entries(&ours.1), tar_entries(&theirs.1));
+    assert!(tar_entries(&ours.1).len() > 3, "{:?}", tar_entries(&ours.1));
     // Not found, not a directory, no path, no container: Docker's answers.
     for path in ["/nosuch", "/hostetc/nosuch", "/d/nosuch/x"] {
         for method in ["GET", "HEAD"] {
