@@ -170,8 +170,8 @@ impl FsView {
         self.layers[1..].iter().any(|l| l.destination == path)
     }
 
-    /// Whether `path` may be written: in a read-write mount, or (outside mounts) when the
-    /// root is writable. Returns the mount's writability and whether `path` is in a mount.
+    /// Whether `path` lies in a volume or bind mount: `Some(writable)` if so, `None` when it is
+    /// in the container's root (whose writability the container's config decides).
     pub fn in_mount(&self, path: &[OsString]) -> Option<bool> {
         let location = self.locate(path);
         (location.mount > 0).then(|| self.layers[location.mount].rw)
