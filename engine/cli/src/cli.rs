@@ -165,6 +165,10 @@ pub enum Command {
     Commit(CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(DiffArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
     /// Get real time events from the server

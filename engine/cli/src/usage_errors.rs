@@ -167,6 +167,9 @@ pub fn docker_usage_error<S: AsRef<str>>(error: &clap::Error, argv: &[S]) -> Opt
                 .strip_prefix(program_of(argv))
                 .map_or(usage_line, str::trim_start);
             let rest = rest.strip_prefix(own_name).map_or(rest, str::trim_start);
+            // A usage of several lines (`cp`): Docker starts the next ones with the program's
+            // name and the command's (`docker cp`, even under `docker container cp`).
+            let rest = rest.replace("\n\tberth ", &format!("\n\t{} ", program_of(argv)));
             let usage_line = format!("{path} {rest}");
             (
                 format!("\"{path}\" {sentence}\n{see}\n\nUsage:  {usage_line}\n\n{about}"),
@@ -318,6 +321,11 @@ mod tests {
             mistake(&["docker", "stop"])
                 .message
                 .contains("\n\nUsage:  docker stop [OPTIONS] "),
+        );
+        // Two usage lines, the second Docker's `docker cp` whatever the path typed.
+        assert_eq!(
+            mistake(&["docker", "container", "cp", "x"]).message,
+            "\"docker container cp\" requires exactly 2 arguments.\nSee 'docker container cp --help'.\n\nUsage:  docker container cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdocker cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH\n\nCopy files/folders between a container and the local filesystem"
         );
         // Only the file name counts: `berth` under any other name stays `berth`.
         assert!(

@@ -3,6 +3,8 @@
 //!
 //! Only `layer`, `volume` and `network` touch the kernel; `server` only turns HTTP into engine calls.
 
+/// A container's files as tars (`docker cp`, `docker export`): paths resolved in its scope.
+pub mod archive;
 /// Containers: records, lifecycle, bundles.
 pub mod container;
 /// Start and stop: flags, socket, pid file, signals.

@@ -14,12 +14,16 @@ pub enum ContainerCommand {
     Attach(AttachArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Create a new container
     Create(CreateArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(DiffArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// Display detailed information on one or more containers
     Inspect(ContainerInspectArgs),
     /// Kill one or more running containers
@@ -544,6 +548,35 @@ pub struct TopArgs {
 pub struct WaitArgs {
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// `CONTAINER:SRC_PATH` or a local `SRC_PATH` (`-` for a tar on stdin)
+    #[arg(value_name = "SRC", allow_hyphen_values = true)]
+    pub source: String,
+    /// A local `DEST_PATH` (`-` for a tar on stdout) or `CONTAINER:DEST_PATH`
+    #[arg(value_name = "DEST", allow_hyphen_values = true)]
+    pub destination: String,
+}
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth export [OPTIONS] CONTAINER")]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long, value_name = "string")]
+    pub output: Option<PathBuf>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

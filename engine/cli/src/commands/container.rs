@@ -8,10 +8,14 @@
 
 /// `attach`: join a running container's stdio.
 mod attach;
+/// `cp` and `export`: files between a container and the host, as tars.
+mod copy;
 /// `events`, and `events --explain` (what the kernel was asked to do).
 mod events;
 /// `exec`: a process in a running container.
 mod exec;
+/// The host's side of `cp`: a local path as a tar, a container's tar extracted locally.
+mod host_tar;
 /// `inspect` (any object, containers first), `top`, `diff`, `port`, `commit`.
 mod inspect;
 /// `stop`, `kill`, `restart`, `rm`, `rename`, `wait`, `container prune`.
@@ -41,6 +45,7 @@ use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 
 pub use attach::attach;
+pub use copy::{cp, export};
 pub use events::events;
 pub use exec::exec;
 pub use inspect::{commit, container_inspect, diff, inspect, port, top};

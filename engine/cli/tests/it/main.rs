@@ -5,6 +5,7 @@
 mod common;
 mod compose;
 mod containers_common;
+mod containers_copy;
 mod containers_docker;
 mod containers_exec;
 mod containers_inspect;

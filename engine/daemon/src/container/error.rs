@@ -8,6 +8,9 @@ pub enum ContainerError {
     /// no container by that name or id (404)
     #[error("No such container: {0}")]
     NotFound(String),
+    /// no file at that path in the container (404)
+    #[error("Could not find the file {path} in container {container}")]
+    FileNotFound { path: String, container: String },
     /// no exec instance by that id (404)
     #[error("No such exec instance: {0}")]
     NoSuchExec(String),

@@ -6,6 +6,7 @@
 //! `inspect` never wait behind a ten-second stop. The exit of a process is seen by a monitor
 //! task, which only takes the record lock.
 
+mod archive;
 mod attach;
 mod commit;
 pub mod config;
@@ -41,6 +42,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+pub use archive::{Export, ExtractRequest, PathArchive};
 pub use error::ContainerError;
 pub use exec::ExecStart;
 pub use inspect::{ListOptions, status_text};
@@ -87,7 +89,7 @@ pub struct Container {
     pub paths: ContainerPaths,
     record: Mutex<ContainerRecord>,
     /// Serialises start, stop, kill, restart and remove.
-    lifecycle: tokio::sync::Mutex<()>,
+    lifecycle: Arc<tokio::sync::Mutex<()>>,
     /// Counts the process's exits; waiters watch it change.
     exits: watch::Sender<u64>,
     /// Becomes true when the container is removed.
@@ -104,7 +106,7 @@ impl Container {
             id: record.id.clone(),
             paths,
             record: Mutex::new(record),
-            lifecycle: tokio::sync::Mutex::new(()),
+            lifecycle: Arc::new(tokio::sync::Mutex::new(())),
             exits: watch::channel(0).0,
             removed: watch::channel(false).0,
             pending_attach: Mutex::new(Vec::new()),

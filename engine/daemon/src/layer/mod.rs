@@ -48,6 +48,7 @@ pub use apply::{AppliedLayer, apply_layer};
 pub use changes::{Change, ChangeKind, changes};
 pub use compression::{Compression, Decompressor, decompress};
 pub use diff::{DiffStats, diff_layer};
+pub(crate) use entry_meta::EntryMeta;
 pub use overlay::{mount_overlay, mount_overlay_readonly, unmount};
 pub use whiteout::{OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX};
 

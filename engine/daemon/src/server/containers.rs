@@ -15,7 +15,7 @@ use super::hijack::{Detach, RAW_STREAM, reply_and_close, splice_when_ready, stdo
 use super::json::Json;
 use super::params::Params;
 use super::{ApiError, body_json};
-use crate::container::{ContainerError, ListOptions, LogOptions, WaitCondition};
+use crate::container::{ContainerError, ExtractRequest, ListOptions, LogOptions, WaitCondition};
 use crate::engine::Engine;
 use crate::image::CommitOptions;
 
@@ -28,6 +28,11 @@ pub fn routes() -> Router<Engine> {
         .route("/containers/{id}/top", get(top))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/changes", get(changes))
+        .route(
+            "/containers/{id}/archive",
+            get(archive_get).head(archive_head).put(archive_put),
+        )
+        .route("/containers/{id}/export", get(export))
         .route("/containers/{id}/start", post(start))
         .route("/containers/{id}/stop", post(stop))
         .route("/containers/{id}/restart", post(restart))
@@ -166,6 +171,105 @@ async fn top(
 
 async fn changes(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
     Ok(Json(engine.containers.changes(&id).await?).into_response())
+}
+
+/// The `path` of an archive request (Docker's words, its missing space too).
+fn archive_path(params: &Params) -> Result<String, ApiError> {
+    match params.get("path") {
+        "" => Err(ApiError::bad_request("bad parameter: pathcannot be empty")),
+        path => Ok(path.to_owned()),
+    }
+}
+
+/// The header Docker's clients read a path's stat from.
+const PATH_STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+
+async fn archive_head(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let path = archive_path(&params)?;
+    let stat = engine.containers.stat_path(&id, &path).await?;
+    Ok(([(PATH_STAT_HEADER, stat.header_value())], StatusCode::OK).into_response())
+}
+
+async fn archive_get(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+    headers: http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let path = archive_path(&params)?;
+    let archive = engine.containers.archive_path(&id, &path).await?;
+    let stat = archive.stat.header_value();
+    let gzip = headers.get(header::ACCEPT_ENCODING).is_some_and(|v| v == "gzip");
+    let mut response = stream_tar(gzip, move |out| archive.write_to(out).map(drop));
+    response
+        .headers_mut()
+        .insert(PATH_STAT_HEADER, stat.parse().expect("base64 is a header value"));
+    Ok(response)
+}
+
+async fn archive_put(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let path = archive_path(&params)?;
+    let request = ExtractRequest {
+        no_overwrite_dir_non_dir: params.bool("noOverwriteDirNonDir"),
+        copy_uid_gid: params.bool("copyUIDGID"),
+    };
+    let tar = super::images::body_reader(body);
+    engine.containers.extract_to_dir(&id, &path, request, tar).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn export(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let export = engine.containers.export(&id).await?;
+    // Docker never compresses an export.
+    Ok(stream_tar(false, move |out| export.write_to(out).map(drop)))
+}
+
+/// A tar written by `write` on a blocking thread, streamed as it is written (gzipped when the
+/// client asked for exactly `gzip`, as Docker's `writeCompressedResponse`). An error midway
+/// ends the stream early: the client sees a truncated tar, as with Docker.
+fn stream_tar(
+    gzip: bool,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send + 'static,
+) -> Response {
+    use std::io::Write as _;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+    tokio::task::spawn_blocking(move || {
+        let channel = super::images::ChannelWriter(sender.clone());
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, channel);
+        let result = if gzip {
+            let mut encoder = flate2::write::GzEncoder::new(&mut out, flate2::Compression::default());
+            write(&mut encoder).and_then(|()| encoder.finish().map(drop))
+        } else {
+            write(&mut out)
+        };
+        if let Err(e) = result.and_then(|()| out.flush()) {
+            tracing::warn!("writing a tar failed: {e}");
+            let _ = sender.blocking_send(Err(e));
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut rx| async {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut response = (
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(stream),
+    )
+        .into_response();
+    if gzip {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, http::HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 async fn start(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -80,7 +80,9 @@ impl From<ImageError> for ApiError {
 impl From<ContainerError> for ApiError {
     fn from(error: ContainerError) -> ApiError {
         let status = match &error {
-            ContainerError::NotFound(_) | ContainerError::NoSuchExec(_) => StatusCode::NOT_FOUND,
+            ContainerError::NotFound(_)
+            | ContainerError::NoSuchExec(_)
+            | ContainerError::FileNotFound { .. } => StatusCode::NOT_FOUND,
             ContainerError::Ambiguous(_) | ContainerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ContainerError::Conflict(_) => StatusCode::CONFLICT,
             ContainerError::NotModified => StatusCode::NOT_MODIFIED,

@@ -131,7 +131,7 @@ fn read_to_end_on_error<R: io::Read, T>(
 }
 
 /// A request body as a blocking reader (for the store, which works on files).
-fn body_reader(body: Body) -> impl io::Read + Send + 'static {
+pub(super) fn body_reader(body: Body) -> impl io::Read + Send + 'static {
     let stream = body.into_data_stream().map_err(io::Error::other);
     SyncIoBridge::new(StreamReader::new(stream))
 }
@@ -183,7 +183,7 @@ async fn stream_archive(engine: Engine, names: Vec<String>) -> Result<Response, 
 }
 
 /// A `Write` that hands chunks to the response body.
-struct ChannelWriter(tokio::sync::mpsc::Sender<io::Result<Bytes>>);
+pub(super) struct ChannelWriter(pub(super) tokio::sync::mpsc::Sender<io::Result<Bytes>>);
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -6,6 +6,7 @@
 mod support;
 
 mod archives;
+mod copy;
 mod create;
 mod detach;
 mod disk_usage;
