@@ -51,6 +51,22 @@ try:
     assert web.exec_run(["sh", "-c", "exit 3"]).exit_code == 3
     assert web.exec_run(["echo", "tty"], tty=True).output == b"tty\r\n"
 
+    # put_archive / get_archive (docker cp): a file in, the same file out.
+    import io
+    import tarfile
+
+    upload = io.BytesIO()
+    with tarfile.open(fileobj=upload, mode="w") as tar:
+        data = b"copied in\n"
+        info = tarfile.TarInfo("note.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert web.put_archive("/tmp", upload.getvalue()) is True
+    chunks, stat = web.get_archive("/tmp/note.txt")
+    assert stat["name"] == "note.txt" and stat["size"] == 10, stat
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+        assert tar.extractfile("note.txt").read() == b"copied in\n"
+
     assert b"started" in web.logs()
     assert web.top()["Titles"][-1] == "CMD"
     web.pause()
