@@ -51,6 +51,29 @@ pub struct ContainerState {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// The healthcheck's verdicts, for a container that has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// `State.Health`: the healthcheck's status (`starting`, `healthy`, `unhealthy`), the failures
+/// in a row, and the last five probes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Health {
+    pub status: String,
+    pub failing_streak: i64,
+    pub log: Vec<HealthcheckResult>,
+}
+
+/// One probe of a healthcheck.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthcheckResult {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i64,
+    pub output: String,
 }
 
 /// One mount of a container, as `inspect` shows it under `.Mounts`.

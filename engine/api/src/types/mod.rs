@@ -16,8 +16,9 @@ pub use config::{ContainerConfig, HealthConfig, StrSlice};
 pub use container::{
     ContainerChange, ContainerCreateRequest, ContainerInspect, ContainerState, ContainerSummary,
     ContainerTopResponse, ContainerWaitResponse, EndpointIpamConfig, EndpointSettings, EventActor,
-    EventMessage, ExecConfig, ExecInspect, ExecStartConfig, IdResponse, MountPoint, NetworkSettings,
-    NetworkingConfig, Port, ProcessConfig, SummaryHostConfig, SummaryNetworkSettings, WaitError,
+    EventMessage, ExecConfig, ExecInspect, ExecStartConfig, Health, HealthcheckResult, IdResponse,
+    MountPoint, NetworkSettings, NetworkingConfig, Port, ProcessConfig, SummaryHostConfig,
+    SummaryNetworkSettings, WaitError,
 };
 pub use error::ErrorResponse;
 pub use host_config::{

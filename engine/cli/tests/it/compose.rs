@@ -93,7 +93,12 @@ networks:
                 .filter(|answer| answer.contains("hello from the worker"))
         })
         .unwrap_or_else(|| panic!("the page never came: {}", compose(&["logs"])));
-    assert!(page.lines().next().is_some_and(|status| status.ends_with(" 200 OK")), "{page}");
+    assert!(
+        page.lines()
+            .next()
+            .is_some_and(|status| status.ends_with(" 200 OK")),
+        "{page}"
+    );
     assert!(compose(&["logs", "worker"]).contains("tick"));
     // Service names resolve on the project's network.
     let fetched = compose(&["exec", "-T", "worker", "wget", "-qO-", "http://web/"]);

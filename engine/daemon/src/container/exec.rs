@@ -60,7 +60,8 @@ impl ExecLaunch {
     pub async fn run(self) -> Result<(), ContainerError> {
         let shim = self.container.shim();
         let id = self.exec_id.clone();
-        let started = tokio::task::spawn_blocking(move || shim.exec_start(&id).map_err(|e| e.to_string())).await?;
+        let started =
+            tokio::task::spawn_blocking(move || shim.exec_start(&id).map_err(|e| e.to_string())).await?;
         let pid = match started {
             Ok(pid) => pid,
             Err(message) => return Err(self.failed(&message)),
@@ -330,7 +331,9 @@ impl Containers {
             if detach {
                 return Ok(None);
             }
-            Ok(Some(shim.attach(&id, stdin, out, err).map_err(|e| e.to_string())?))
+            Ok(Some(
+                shim.attach(&id, stdin, out, err).map_err(|e| e.to_string())?,
+            ))
         })
         .await?;
         let launch = ExecLaunch {

@@ -37,7 +37,11 @@ pub fn status_text(record: &ContainerRecord) -> String {
                 human_duration(seconds_since(&state.finished_at))
             )
         }
-        Status::Running => format!("Up {}", human_duration(seconds_since(&state.started_at))),
+        Status::Running => format!(
+            "Up {}{}",
+            human_duration(seconds_since(&state.started_at)),
+            super::health::status_suffix(state.health.as_ref())
+        ),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
         _ if state.started_at == ZERO_TIME || state.started_at.is_empty() => "Created".into(),
@@ -73,6 +77,8 @@ pub struct ListOptions {
     pub names: Vec<String>,
     pub labels: Vec<String>,
     pub statuses: Vec<String>,
+    /// `health=`: starting, healthy, unhealthy, or none (no healthcheck).
+    pub healths: Vec<String>,
     pub exited: Vec<i64>,
     pub ancestors: Vec<String>,
     pub before: Option<String>,
@@ -205,6 +211,10 @@ impl Containers {
             if !options.statuses.is_empty()
                 && !options.statuses.iter().any(|s| s == record.state.status.as_str())
             {
+                continue;
+            }
+            let health = record.state.health.as_ref().map_or("none", |h| h.status.as_str());
+            if !options.healths.is_empty() && !options.healths.iter().any(|h| h == health) {
                 continue;
             }
             if !options.exited.is_empty()

@@ -14,6 +14,7 @@ mod create;
 mod error;
 mod etc_files;
 mod exec;
+mod health;
 mod inspect;
 mod logs;
 mod monitor;

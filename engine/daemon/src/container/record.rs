@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_api::types::{ContainerConfig, ContainerState, HostConfig, NetworkSettings};
+use berth_api::types::{ContainerConfig, ContainerState, Health, HostConfig, NetworkSettings};
 
 use super::mounts::{ContainerMount, MountKind};
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,9 @@ pub struct State {
     pub started_at: String,
     pub finished_at: String,
     pub oom_killed: bool,
+    /// The healthcheck's state while one watches the container (kept after it stops, as Docker).
+    #[serde(default)]
+    pub health: Option<Health>,
 }
 
 /// Go's zero time, which Docker prints for "never".
@@ -100,6 +103,7 @@ impl State {
             error: self.error.clone(),
             started_at: self.started_at.clone(),
             finished_at: self.finished_at.clone(),
+            health: self.health.clone(),
         }
     }
 }

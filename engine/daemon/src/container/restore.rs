@@ -58,6 +58,8 @@ impl Containers {
                         }
                     });
                     self.monitor(container.clone());
+                    // Its healthcheck starts over, as dockerd's does when it restores a container.
+                    self.watch_health(&container);
                 }
                 _ => {
                     // The container ended while berthd was away: take the exit its shim recorded.

@@ -101,6 +101,7 @@ impl Containers {
         })?;
         self.event(container, "start", &[]);
         self.monitor(container.clone());
+        self.watch_health(container);
         Ok(())
     }
 

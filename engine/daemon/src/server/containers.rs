@@ -100,6 +100,13 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, 
             return Err(ApiError::bad_request(format!("Invalid filter 'status={status}'")));
         }
     }
+    for health in filters.values("health") {
+        if !["starting", "healthy", "unhealthy", "none"].contains(&health.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "Unrecognised filter value for health: {health}"
+            )));
+        }
+    }
     let exited = filters
         .values("exited")
         .iter()
@@ -121,6 +128,7 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, 
         names: filters.values("name").to_vec(),
         labels: filters.values("label").to_vec(),
         statuses: filters.values("status").to_vec(),
+        healths: filters.values("health").to_vec(),
         exited,
         ancestors: filters.values("ancestor").to_vec(),
         before: filters.values("before").first().cloned(),

@@ -12,6 +12,7 @@ mod detach;
 mod disk_usage;
 mod events;
 mod exec;
+mod health;
 mod hostile;
 mod images;
 mod limits;
