@@ -675,3 +675,124 @@ fn icc_and_masquerade_options_reach_the_table() {
         );
     }
 }
+
+/// The host's veths berthd made (`vb…`).
+fn berth_veths() -> Vec<String> {
+    let mut links: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("vb"))
+        .collect();
+    links.sort();
+    links
+}
+
+/// An MTU the kernel refuses is taken at create, as Docker takes it, and fails the start with
+/// nothing left: no veth, the address free again for the next container. The network's events
+/// (create, connect, disconnect, destroy) are published along the way.
+#[test]
+fn an_mtu_the_kernel_refuses_fails_the_start_and_leaves_nothing() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let since = now() - 1;
+    let body = json!({
+        "Name": "huge",
+        "Options": {"com.docker.network.driver.mtu": "70000"},
+        "IPAM": {"Config": [{"Subnet": daemon.net.subnet(36)}]},
+    });
+    let created = berth(&daemon, "POST", "/networks/create", body.to_string().as_bytes());
+    assert_eq!(created.status, 201, "{}", created.text());
+    let veths = berth_veths();
+    let on = json!({"Image": "busybox", "Cmd": ["sleep", "60"], "HostConfig": {"NetworkMode": "huge"}});
+    let id = create(&daemon, &unique_name("berth-api-mtu"), &on);
+    let started = berth(&daemon, "POST", &format!("/containers/{id}/start"), b"");
+    assert_eq!(started.status, 500, "{}", started.text());
+    assert_eq!(berth_veths(), veths, "a failed start left a veth");
+    let inspected = berth(&daemon, "GET", "/networks/huge", b"").json();
+    assert_eq!(inspected["Containers"], json!({}), "{inspected}");
+
+    // The address went back: a container connected later gets the first one.
+    let plain = create(
+        &daemon,
+        &unique_name("berth-api-mtu"),
+        &json!({"Image": "busybox", "Cmd": ["sleep", "60"]}),
+    );
+    assert_eq!(
+        berth(&daemon, "POST", &format!("/containers/{plain}/start"), b"").status,
+        204
+    );
+    let ok = json!({"Name": "fine", "IPAM": {"Config": [{"Subnet": daemon.net.subnet(37)}]}});
+    assert_eq!(
+        berth(&daemon, "POST", "/networks/create", ok.to_string().as_bytes()).status,
+        201
+    );
+    let body = json!({"Container": plain});
+    for action in ["connect", "disconnect"] {
+        let answer = berth(
+            &daemon,
+            "POST",
+            &format!("/networks/fine/{action}"),
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(answer.status, 200, "{action}: {}", answer.text());
+    }
+    assert_eq!(berth(&daemon, "DELETE", "/networks/fine", b"").status, 204);
+    let query = format!(
+        "/events?since={since}&until={}&{}",
+        now() + 1,
+        crate::support::filters(r#"{"type":["network"]}"#)
+    );
+    let events = berth(&daemon, "GET", &query, b"").text();
+    let actions: Vec<String> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["Actor"]["Attributes"]["name"] == "fine")
+        .filter_map(|e| e["Action"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        actions,
+        ["create", "connect", "disconnect", "destroy"],
+        "{events}"
+    );
+}
+
+/// Bodies no engine can make a network of: berthd refuses each (never a panic) and keeps
+/// nothing of it — no record, no bridge.
+#[test]
+fn hostile_create_bodies_leave_nothing_behind() {
+    let mut daemon = TestDaemon::start();
+    let (networks, links) = (network_names(&daemon), berth_links());
+    let subnet = daemon.net.subnet(38);
+    let bodies = [
+        json!({"Name": "h1", "Options": {"com.docker.network.bridge.name": "brb-a-name-far-too-long-for-a-link"}}),
+        json!({"Name": "h2", "Options": {"com.docker.network.bridge.name": "brb/slash"}}),
+        json!({"Name": "h3", "Options": {"com.docker.network.driver.mtu": 1400}}),
+        json!({"Name": "h4", "IPAM": {"Config": [{"Subnet": subnet, "AuxiliaryAddresses": {"a": 7}}]}}),
+        json!({"Name": "h5", "IPAM": {"Config": "not a list"}}),
+        json!({"Name": "h6", "IPAM": {"Config": [{"Subnet": subnet, "IPRange": "0.0.0.0/0", "Gateway": "255.255.255.255"}]}}),
+        json!({"Name": "h7", "Labels": {"a": null}, "IPAM": {"Config": [null]}}),
+    ];
+    for body in bodies {
+        let answer = berth(&daemon, "POST", "/networks/create", body.to_string().as_bytes());
+        assert!(
+            answer.status >= 400,
+            "{body}: {} {}",
+            answer.status,
+            answer.text()
+        );
+        assert_alive(&mut daemon);
+    }
+    assert_eq!(
+        network_names(&daemon),
+        networks,
+        "a refused create left a network"
+    );
+    assert_eq!(berth_links(), links, "a refused create left a bridge");
+}
