@@ -463,6 +463,8 @@ fn endpoints_take_static_addresses_macs_and_aliases_as_docker_gives_them() {
     docker_has_lab_images();
     let daemon = TestDaemon::start();
     daemon.load_lab_images();
+    // Dropped last, after the containers on them (locals drop in reverse order).
+    let mut nets = OnDocker::new();
     let mut made = OnDocker::new();
     let prefix = daemon.net.subnet(33).trim_end_matches("0/24").to_owned();
     let fixed = |prefix: &str| {
@@ -473,9 +475,9 @@ fn endpoints_take_static_addresses_macs_and_aliases_as_docker_gives_them() {
         })
     };
     let their_prefix = fresh_prefix();
-    let (ours_net, theirs_net) = network_on_both(&daemon, &mut made, fixed(&prefix), fixed(&their_prefix));
+    let (ours_net, theirs_net) = network_on_both(&daemon, &mut nets, fixed(&prefix), fixed(&their_prefix));
     let auto = || json!({"Name": unique_name("berth-api-auto")});
-    let (ours_auto, theirs_auto) = network_on_both(&daemon, &mut made, auto(), auto());
+    let (ours_auto, theirs_auto) = network_on_both(&daemon, &mut nets, auto(), auto());
 
     // The same body on each engine but for the network and its addresses.
     let on = |net: &str, prefix: &str, ip: &str| {
