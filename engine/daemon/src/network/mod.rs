@@ -12,7 +12,9 @@
 //! - [`record`]: network records on disk and their `inspect` shape.
 //! - `sandbox`: a container's place on its networks — prepare at start, release at exit.
 //!
-//! What it deliberately does not do: IPv6 addressing, overlay/macvlan drivers, swarm scope.
+//! What it deliberately does not do (yet): IPv6 addressing (`EnableIPv6` and IPv6 subnets are
+//! refused), more than one subnet per network, IPAM plugins, overlay/macvlan drivers, swarm
+//! scope.
 //! Everything it makes in the kernel carries berth's name (`berth…`/`brb-…` bridges, `vb…`
 //! veths, the `ip berth-<bridge>` table) and is removed on container exit or daemon shutdown.
 
