@@ -116,7 +116,13 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, 
 }
 
 async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(engine.networks.inspect(&id)?).into_response())
+    match engine.networks.inspect(&id) {
+        // Docker's inspect words a shared name the other way round.
+        Err(NetworkError::AmbiguousName(name, n)) => Err(ApiError::bad_request(format!(
+            "{n} matches found based on name: network {name} is ambiguous"
+        ))),
+        other => Ok(Json(other?).into_response()),
+    }
 }
 
 async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -414,6 +414,11 @@ fn check_duplicate_decides_whether_a_name_may_be_taken_twice() {
     );
     let path = format!("/networks/{name}");
     assert_alike(
+        "GET by a shared name",
+        &berth(&daemon, "GET", &path, b""),
+        &docker("GET", &path, b""),
+    );
+    assert_alike(
         "DELETE by a shared name",
         &berth(&daemon, "DELETE", &path, b""),
         &docker("DELETE", &path, b""),
