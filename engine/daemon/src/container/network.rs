@@ -153,6 +153,10 @@ fn link_env(alias: &str, linking_name: &str, target: &ContainerRecord, address: 
     env
 }
 
+/// Why `--ip6` is refused: berth's networks have no IPv6 addresses to give (a silent IPv4-only
+/// endpoint would look like success).
+const IPV6_REFUSED: &str = "berth networks are IPv4 only: --ip6 is not supported";
+
 /// `/web:/me/db` (as stored) or `web:db` (as asked) → (target name, alias).
 fn parse_link(link: &str) -> Option<(String, String)> {
     let (target, alias) = link.split_once(':').unwrap_or((link, link));
@@ -352,6 +356,13 @@ impl Containers {
             } else {
                 settings.network_id.clone()
             };
+            if settings
+                .ipam_config
+                .as_ref()
+                .is_some_and(|c| !c.ipv6_address.is_empty())
+            {
+                return Err(ContainerError::Start(IPV6_REFUSED.into()));
+            }
             // `Config.MacAddress` is the main network's (API v1.41 reads no endpoint's own).
             let mac = match (Some(name) == main.as_ref(), record.config.mac_address.as_str()) {
                 (true, text) if !text.is_empty() => Some(
@@ -623,6 +634,13 @@ impl Containers {
             if let Some(refusal) = self.inner.networks.record(&id)?.static_ip_refusal() {
                 return Err(NetworkError::Invalid(refusal.into()));
             }
+        }
+        if config
+            .as_ref()
+            .and_then(|c| c.ipam_config.as_ref())
+            .is_some_and(|c| !c.ipv6_address.is_empty())
+        {
+            return Err(NetworkError::Invalid(IPV6_REFUSED.into()));
         }
         if record.network_settings.networks.contains_key(&network_name) {
             return Err(NetworkError::Forbidden(format!(

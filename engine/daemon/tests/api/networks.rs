@@ -554,6 +554,24 @@ fn endpoints_take_static_addresses_macs_and_aliases_as_docker_gives_them() {
     );
     assert_eq!(to_auto[0].status, 400);
 
+    // berthd has no IPv6 addresses to give: --ip6 is refused, never silently dropped (Docker
+    // would give it on a network with an IPv6 subnet).
+    let body =
+        json!({"Container": second.ours, "EndpointConfig": {"IPAMConfig": {"IPv6Address": "fd00:b::9"}}});
+    let v6 = berth(
+        &daemon,
+        "POST",
+        &format!("/networks/{ours_net}/connect"),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(
+        (v6.status, v6.message()),
+        (
+            400,
+            "berth networks are IPv4 only: --ip6 is not supported".to_owned()
+        )
+    );
+
     // Connected with an alias and an address: the first container finds it by the alias.
     let body = json!({"Container": second.ours, "EndpointConfig": {"Aliases": ["late"], "IPAMConfig": {"IPv4Address": format!("{prefix}10")}}});
     let connected = berth(
