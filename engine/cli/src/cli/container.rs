@@ -137,6 +137,9 @@ pub struct ContainerOptions {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long, value_name = "string")]
     pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long, value_name = "string")]
+    pub ip6: Option<String>,
     /// IPC mode to use
     #[arg(long, value_name = "string")]
     pub ipc: Option<String>,
@@ -167,6 +170,9 @@ pub struct ContainerOptions {
     /// Attach a filesystem mount to the container
     #[arg(long, value_name = "mount")]
     pub mount: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address", value_name = "string")]
+    pub mac_address: Option<String>,
     /// Assign a name to the container
     #[arg(long, value_name = "string")]
     pub name: Option<String>,

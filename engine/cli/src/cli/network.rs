@@ -28,6 +28,9 @@ pub struct NetworkCreateArgs {
     /// Enable manual container attachment
     #[arg(long)]
     pub attachable: bool,
+    /// Auxiliary IPv4 or IPv6 addresses used by Network driver
+    #[arg(long = "aux-address", value_name = "map")]
+    pub aux_address: Vec<String>,
     /// Driver to manage the Network
     #[arg(short, long, default_value = "bridge", value_name = "string")]
     pub driver: String,
@@ -104,6 +107,9 @@ pub struct NetworkConnectArgs {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long, value_name = "string")]
     pub ip: Option<String>,
+    /// IPv6 address
+    #[arg(long, value_name = "string")]
+    pub ip6: Option<String>,
     /// Add link to another container
     #[arg(long, value_name = "list")]
     pub link: Vec<String>,

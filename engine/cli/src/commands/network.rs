@@ -94,6 +94,25 @@ fn ipam_configs(args: &NetworkCreateArgs) -> Result<Vec<IpamConfig>, Failure> {
             })?;
         config.gateway = gateway.clone();
     }
+    for (host, address) in key_values(&args.aux_address) {
+        let mut matched = false;
+        // docker/cli puts an auxiliary address in every subnet that holds it.
+        for config in configs
+            .iter_mut()
+            .filter(|c| subnet_contains(&c.subnet, &address))
+        {
+            config
+                .auxiliary_addresses
+                .get_or_insert_with(BTreeMap::new)
+                .insert(host.clone(), address.clone());
+            matched = true;
+        }
+        if !matched {
+            return Err(Failure::new(format!(
+                "no matching subnet for aux-address {address}"
+            )));
+        }
+    }
     Ok(configs)
 }
 
@@ -238,9 +257,9 @@ async fn connect(client: &Client, args: NetworkConnectArgs) -> Outcome {
     let request = NetworkConnectRequest {
         container: args.container.clone(),
         endpoint_config: Some(EndpointSettings {
-            ipam_config: args.ip.clone().map(|ip| EndpointIpamConfig {
-                ipv4_address: ip,
-                ..EndpointIpamConfig::default()
+            ipam_config: (args.ip.is_some() || args.ip6.is_some()).then(|| EndpointIpamConfig {
+                ipv4_address: args.ip.clone().unwrap_or_default(),
+                ipv6_address: args.ip6.clone().unwrap_or_default(),
             }),
             links: (!args.link.is_empty()).then(|| args.link.clone()),
             aliases: (!args.alias.is_empty()).then(|| args.alias.clone()),

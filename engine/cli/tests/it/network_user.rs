@@ -323,3 +323,128 @@ fn a_daemon_restart_keeps_user_network_addresses_and_names() {
     assert!(!other.contains(&format!(" {ip}/")), "{other} took {ip}");
     stop_and_check_clean(&mut daemon);
 }
+
+/// `network create --aux-address`, `run --ip --mac-address`, `network connect --alias --ip`
+/// and `network disconnect -f` reach the container; docker/cli's refusals of an auxiliary
+/// address outside every subnet and of a MAC address that doesn't parse come in its words.
+#[test]
+fn addresses_macs_and_aliases_from_the_command_line() {
+    let mut daemon = daemon();
+    let subnet = daemon.net.subnet(6);
+    let prefix = subnet.trim_end_matches("0/24").to_owned();
+    let aux = format!("printer={prefix}2");
+    daemon.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--aux-address",
+        &aux,
+        "-o",
+        "com.docker.network.driver.mtu=1400",
+        "fixed",
+    ]);
+    assert_eq!(
+        daemon
+            .ok(&[
+                "network",
+                "inspect",
+                "-f",
+                "{{json (index .IPAM.Config 0).AuxiliaryAddresses}}",
+                "fixed"
+            ])
+            .trim(),
+        format!(r#"{{"printer":"{prefix}2"}}"#)
+    );
+    // The auxiliary address is never handed out: the first container gets .3.
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "first",
+        "--network",
+        "fixed",
+        "--mac-address",
+        "02:aa:bb:cc:dd:02",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        inspect(&daemon, "{{.NetworkSettings.Networks.fixed.IPAddress}}", "first"),
+        format!("{prefix}3")
+    );
+    let link = daemon.ok(&["exec", "first", "ip", "link", "show", "eth0"]);
+    assert!(
+        link.contains("link/ether 02:aa:bb:cc:dd:02") && link.contains("mtu 1400"),
+        "{link}"
+    );
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "second",
+        "--network",
+        "fixed",
+        "--ip",
+        &format!("{prefix}50"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        inspect(&daemon, "{{.NetworkSettings.Networks.fixed.IPAddress}}", "second"),
+        format!("{prefix}50")
+    );
+
+    daemon.ok(&["run", "-d", "--name", "late", "busybox", "sleep", "60"]);
+    daemon.ok(&[
+        "network",
+        "connect",
+        "--alias",
+        "printer-queue",
+        "--ip",
+        &format!("{prefix}60"),
+        "fixed",
+        "late",
+    ]);
+    let found = daemon.ok(&["exec", "first", "nslookup", "printer-queue"]);
+    assert!(found.contains(&format!("{prefix}60")), "{found}");
+    daemon.ok(&["network", "disconnect", "-f", "fixed", "late"]);
+    assert_eq!(
+        inspect(&daemon, "{{json .NetworkSettings.Networks.fixed}}", "late"),
+        "null"
+    );
+
+    let last_line = |stderr: &str| {
+        stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for args in [
+        vec![
+            "network",
+            "create",
+            "--subnet",
+            "192.0.2.0/24",
+            "--aux-address",
+            "a=198.51.100.1",
+            "berth-aux-refused",
+        ],
+        vec!["create", "--mac-address", "02:aa:bb", "busybox"],
+    ] {
+        let (_, ours) = daemon.fails(&args);
+        let theirs = docker().args(&args).output().unwrap();
+        assert!(!theirs.status.success(), "{args:?}");
+        let theirs = String::from_utf8_lossy(&theirs.stderr).into_owned();
+        let words = |line: String| {
+            line.trim_start_matches("docker: ")
+                .trim_start_matches("berth: ")
+                .to_owned()
+        };
+        assert_eq!(words(last_line(&ours)), words(last_line(&theirs)), "{args:?}");
+    }
+    stop_and_check_clean(&mut daemon);
+}

@@ -153,6 +153,10 @@ fn link_env(alias: &str, linking_name: &str, target: &ContainerRecord, address: 
     env
 }
 
+/// Why `--ip6` is refused: berth's networks have no IPv6 addresses to give (a silent IPv4-only
+/// endpoint would look like success).
+const IPV6_REFUSED: &str = "berth networks are IPv4 only: --ip6 is not supported";
+
 /// `/web:/me/db` (as stored) or `web:db` (as asked) → (target name, alias).
 fn parse_link(link: &str) -> Option<(String, String)> {
     let (target, alias) = link.split_once(':').unwrap_or((link, link));
@@ -352,6 +356,21 @@ impl Containers {
             } else {
                 settings.network_id.clone()
             };
+            if settings
+                .ipam_config
+                .as_ref()
+                .is_some_and(|c| !c.ipv6_address.is_empty())
+            {
+                return Err(ContainerError::Start(IPV6_REFUSED.into()));
+            }
+            // `Config.MacAddress` is the main network's (API v1.41 reads no endpoint's own).
+            let mac = match (Some(name) == main.as_ref(), record.config.mac_address.as_str()) {
+                (true, text) if !text.is_empty() => Some(
+                    crate::network::ipam::parse_mac(text)
+                        .ok_or_else(|| ContainerError::Start(format!("invalid MAC address: {text}")))?,
+                ),
+                _ => None,
+            };
             let join = JoinRequest {
                 network,
                 aliases: user_aliases(settings, short_id),
@@ -359,6 +378,7 @@ impl Containers {
                     .ipam_config
                     .as_ref()
                     .and_then(|c| c.ipv4_address.parse().ok()),
+                mac,
             };
             if Some(name) == main.as_ref() {
                 requests.insert(0, join);
@@ -604,6 +624,24 @@ impl Containers {
                     .into(),
             ));
         }
+        // Checked first, and on a stopped container too, as Docker does; the address itself is
+        // checked when the container joins (Docker takes any address for a stopped one).
+        let static_ip = config
+            .as_ref()
+            .and_then(|c| c.ipam_config.as_ref())
+            .is_some_and(|c| !c.ipv4_address.is_empty() || !c.ipv6_address.is_empty());
+        if static_ip {
+            if let Some(refusal) = self.inner.networks.record(&id)?.static_ip_refusal() {
+                return Err(NetworkError::Invalid(refusal.into()));
+            }
+        }
+        if config
+            .as_ref()
+            .and_then(|c| c.ipam_config.as_ref())
+            .is_some_and(|c| !c.ipv6_address.is_empty())
+        {
+            return Err(NetworkError::Invalid(IPV6_REFUSED.into()));
+        }
         if record.network_settings.networks.contains_key(&network_name) {
             return Err(NetworkError::Forbidden(format!(
                 "endpoint with name {} already exists in network {network_name}",
@@ -620,6 +658,8 @@ impl Containers {
                     .ipam_config
                     .as_ref()
                     .and_then(|c| c.ipv4_address.parse().ok()),
+                // Docker 20.10 ignores an endpoint's MacAddress on connect.
+                mac: None,
             };
             let info = self
                 .inner
@@ -645,11 +685,9 @@ impl Containers {
 
     /// `POST /networks/{id}/disconnect`. Blocking.
     pub fn disconnect_network(&self, network: &str, name: &str, force: bool) -> Result<(), NetworkError> {
-        let container = match self.get(name) {
-            Ok(c) => c,
-            Err(_) if force => return Ok(()),
-            Err(_) => return Err(NetworkError::NotFound(format!("container {name}"))),
-        };
+        let container = self
+            .get(name)
+            .map_err(|_| NetworkError::NotFound(format!("container {name}")))?;
         let record = container.record();
         let (_, network_name, driver) = self.inner.networks.lookup(network)?;
         if driver == crate::network::record::HOST {
@@ -658,15 +696,25 @@ impl Containers {
             ));
         }
         if !record.network_settings.networks.contains_key(&network_name) {
-            return Err(NetworkError::Forbidden(format!(
-                "container {} is not connected to network {network_name}",
+            // Docker's two sentences: its daemon's for a stopped container, libnetwork's for
+            // a running one.
+            let the = if self.inner.networks.has_sandbox(&record.id) {
+                ""
+            } else {
+                "the "
+            };
+            return Err(NetworkError::Unusable(format!(
+                "container {} is not connected to {the}network {network_name}",
                 record.id
             )));
         }
         if self.inner.networks.has_sandbox(&record.id) && driver != crate::network::record::NULL {
-            self.inner
-                .networks
-                .disconnect_sandbox(&record.id, &network_name)?;
+            // Forced, as Docker's: the container leaves the network even when taking its
+            // endpoint away fails (a link someone deleted, say).
+            match self.inner.networks.disconnect_sandbox(&record.id, &network_name) {
+                Err(e) if force => tracing::warn!("forced disconnect from {network_name}: {e}"),
+                other => other?,
+            }
         }
         container
             .update_durably(&self.inner.tmp, |r| {

@@ -13,6 +13,9 @@ pub enum NetworkError {
     /// an id prefix several networks share (400)
     #[error("network {0} is ambiguous ({1} matches found based on ID prefix)")]
     Ambiguous(String, usize),
+    /// several networks share the name (created without `CheckDuplicate`) (400)
+    #[error("network {0} is ambiguous ({1} matches found based on name)")]
+    AmbiguousName(String, usize),
     /// the name is taken (409)
     #[error("network with name {0} already exists")]
     NameTaken(String),
@@ -31,6 +34,10 @@ pub enum NetworkError {
     /// a request Docker forbids in this state: overlapping pools, double connects (403)
     #[error("{0}")]
     Forbidden(String),
+    /// a request Docker refuses from deep inside its drivers, with a 500: a subnet, gateway,
+    /// ip-range or option that doesn't parse, a gateway outside its subnet
+    #[error("{0}")]
+    Unusable(String),
     /// a port spec that doesn't parse (400)
     #[error(transparent)]
     Port(#[from] PortError),

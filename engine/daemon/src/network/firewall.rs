@@ -52,6 +52,10 @@ pub struct BridgeRules {
     pub bridge: String,
     pub subnet: Ipv4Net,
     pub internal: bool,
+    /// `enable_icc`: containers of the bridge talk to each other.
+    pub icc: bool,
+    /// `enable_ip_masquerade`: what leaves the bridge takes the host's address.
+    pub masquerade: bool,
 }
 
 /// A published port: traffic for `host_ip:host_port` goes to `container_ip:container_port`.
@@ -244,7 +248,10 @@ pub fn transaction(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
                 accept(),
             ],
         );
-        w.rule("forward", vec![iif(name), oif(name), accept()]);
+        // Traffic between two ports of one bridge meets this hook only where br_netfilter is
+        // loaded (dockerd loads it; so does Docker's own icc=false).
+        let icc = if b.icc { accept() } else { drop_it() };
+        w.rule("forward", vec![iif(name), oif(name), icc]);
         if b.internal {
             w.rule("forward", vec![iif(name), drop_it()]);
             w.rule("forward", vec![oif(name), drop_it()]);
@@ -264,6 +271,9 @@ pub fn transaction(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
         );
         w.rule("forward", vec![iif(name), accept()]);
         w.rule("forward", vec![oif(name), drop_it()]);
+        if !b.masquerade {
+            continue;
+        }
         w.rule(
             "postrouting",
             vec![
@@ -469,11 +479,15 @@ mod tests {
                     bridge: "berth0".into(),
                     subnet: "10.66.0.0/16".parse().unwrap(),
                     internal: false,
+                    icc: true,
+                    masquerade: true,
                 },
                 BridgeRules {
                     bridge: "brb-0123456789a".into(),
                     subnet: "10.67.0.0/24".parse().unwrap(),
                     internal: true,
+                    icc: true,
+                    masquerade: true,
                 },
             ],
             forwards: vec![PortForward {

@@ -13,7 +13,7 @@ use ipnet::Ipv4Net;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IpamError {
     /// the address asked for is outside the network's subnet
-    #[error("no configured subnet or ip-range contain the IP address {0}")]
+    #[error("Invalid address {0}: It does not belong to any of this network's subnets")]
     OutsideSubnet(Ipv4Addr),
     /// another endpoint (or the gateway) has it
     #[error("Address already in use")]
@@ -119,6 +119,19 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, a, b, c, d]
 }
 
+/// `02:42:0a:42:00:02` → its bytes (Go's `net.ParseMAC` for the 6-byte form, `:` or `-`).
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = text.split([':', '-']).collect();
+    if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    Some(mac)
+}
+
 /// `02:42:0a:42:00:02`.
 pub fn mac_text(mac: [u8; 6]) -> String {
     mac.iter()
@@ -181,6 +194,15 @@ mod tests {
         assert_eq!(choose_subnet(base, 24, &taken), None);
         assert_eq!(parse_subnet("10.5.5.5/24"), Some(net("10.5.5.0/24")));
         assert_eq!(parse_subnet("bad"), None);
+    }
+
+    #[test]
+    fn macs_parse_as_go_parses_them() {
+        assert_eq!(parse_mac("02:42:AC:11:00:02"), Some([2, 0x42, 0xac, 0x11, 0, 2]));
+        assert_eq!(parse_mac("02-42-ac-11-00-02"), Some([2, 0x42, 0xac, 0x11, 0, 2]));
+        assert_eq!(parse_mac("02:42:ac:11:00"), None);
+        assert_eq!(parse_mac("02:42:ac:11:00:zz"), None);
+        assert_eq!(parse_mac("2:42:ac:11:00:02"), None);
     }
 
     #[test]

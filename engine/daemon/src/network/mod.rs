@@ -12,7 +12,9 @@
 //! - [`record`]: network records on disk and their `inspect` shape.
 //! - `sandbox`: a container's place on its networks — prepare at start, release at exit.
 //!
-//! What it deliberately does not do: IPv6 addressing, overlay/macvlan drivers, swarm scope.
+//! What it deliberately does not do (yet): IPv6 addressing (`EnableIPv6` and IPv6 subnets are
+//! refused), more than one subnet per network, IPAM plugins, overlay/macvlan drivers, swarm
+//! scope.
 //! Everything it makes in the kernel carries berth's name (`berth…`/`brb-…` bridges, `vb…`
 //! veths, the `ip berth-<bridge>` table) and is removed on container exit or daemon shutdown.
 
@@ -111,7 +113,12 @@ impl Net {
     fn new(record: NetworkRecord) -> Net {
         let pool = match (record.driver.as_str(), record.subnet_net(), record.gateway_ip()) {
             (BRIDGE, Some(subnet), Some(gateway)) => {
-                Some(ipam::Pool::new(subnet, gateway, record.ip_range_net()))
+                let mut pool = ipam::Pool::new(subnet, gateway, record.ip_range_net());
+                // Auxiliary addresses belong to someone outside berth: never handed out.
+                for ip in record.aux_ips() {
+                    let _ = pool.reserve(ip);
+                }
+                Some(pool)
             }
             _ => None,
         };
@@ -137,8 +144,13 @@ impl State {
         if let Some(net) = self.networks.get(name) {
             return Ok(net);
         }
-        if let Some(net) = self.networks.values().find(|n| n.record.name == name) {
-            return Ok(net);
+        // Docker makes a second network of one name when asked without `CheckDuplicate`; the
+        // name then refers to neither.
+        let named: Vec<&Net> = self.networks.values().filter(|n| n.record.name == name).collect();
+        match named.len() {
+            0 => {}
+            1 => return Ok(named[0]),
+            n => return Err(NetworkError::AmbiguousName(name.to_owned(), n)),
         }
         let matches: Vec<&Net> = self
             .networks
@@ -169,6 +181,8 @@ impl State {
                         bridge: n.record.bridge.clone(),
                         subnet: n.record.subnet_net()?,
                         internal: n.record.internal,
+                        icc: n.record.icc(),
+                        masquerade: n.record.masquerade(),
                     })
                 })
                 .collect(),
@@ -455,70 +469,96 @@ impl Networks {
             }
             other => return Err(NetworkError::Driver(other.to_owned())),
         }
-        if request.enable_ipv6 {
-            return Err(NetworkError::Invalid(
-                "berth networks are IPv4 only: --ipv6 is not supported".into(),
-            ));
+        let ipam_driver = request.ipam.as_ref().map_or("", |i| i.driver.as_str());
+        if !matches!(ipam_driver, "" | "default") {
+            return Err(NetworkError::Driver(ipam_driver.to_owned()));
         }
+        let options = request.options.clone().unwrap_or_default();
+        record::check_options(&options)?;
         let configs = request
             .ipam
             .as_ref()
             .map(|i| i.config.clone())
             .unwrap_or_default();
+        if configs.iter().any(|c| c.subnet.contains(':')) || request.enable_ipv6 {
+            return Err(NetworkError::Invalid(
+                "berth networks are IPv4 only: IPv6 subnets and --ipv6 are not supported".into(),
+            ));
+        }
         if configs.len() > 1 {
             return Err(NetworkError::Invalid(
                 "berth networks have one IPv4 subnet".into(),
             ));
         }
-        let wanted = configs.into_iter().next().unwrap_or_default();
+        let wanted = configs.into_iter().next();
+        // Docker reads the auxiliary addresses before it looks at the pool.
+        let aux = match wanted.as_ref().and_then(|w| w.auxiliary_addresses.as_ref()) {
+            Some(given) => Some(aux_addresses(&name, given)?),
+            None => None,
+        };
         let routed = self
             .block_on(self.host.routed_subnets())
             .map_err(kernel("list the host's routes"))?;
         let id = new_id();
         let record = {
             let state = self.state();
-            if state.networks.values().any(|n| n.record.name == name) {
-                return Err(NetworkError::NameTaken(name));
-            }
+            let duplicate = state.networks.values().find(|n| n.record.name == name);
+            let warning = match duplicate {
+                Some(_) if request.check_duplicate => return Err(NetworkError::NameTaken(name)),
+                Some(other) => format!(
+                    "Network with name {name} (id : {}) already exists",
+                    other.record.id
+                ),
+                None => String::new(),
+            };
             let taken: Vec<Ipv4Net> = state
                 .networks
                 .values()
                 .filter_map(|n| n.record.subnet_net())
                 .collect();
-            let (subnet_text, subnet) = if wanted.subnet.is_empty() {
-                let all: Vec<Ipv4Net> = taken.iter().chain(&routed).copied().collect();
-                let subnet = ipam::choose_subnet(self.config.pool_base, self.config.pool_size, &all).ok_or_else(|| {
-                    NetworkError::Forbidden(
-                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
-                    )
-                })?;
-                (subnet.to_string(), subnet)
-            } else {
-                let subnet = ipam::parse_subnet(&wanted.subnet).ok_or_else(|| {
-                    NetworkError::Invalid(format!(
-                        "Invalid subnet {0} : invalid CIDR address: {0}",
-                        wanted.subnet
-                    ))
-                })?;
-                if taken.iter().chain(&routed).any(|t| ipam::overlaps(*t, subnet)) {
-                    return Err(NetworkError::Forbidden(
-                        "Pool overlaps with other one on this address space".into(),
-                    ));
+            let (subnet_text, subnet) = match &wanted {
+                None => {
+                    let all: Vec<Ipv4Net> = taken.iter().chain(&routed).copied().collect();
+                    let subnet = ipam::choose_subnet(self.config.pool_base, self.config.pool_size, &all).ok_or_else(|| {
+                        NetworkError::Forbidden(
+                            "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+                        )
+                    })?;
+                    (subnet.to_string(), subnet)
                 }
-                (wanted.subnet.clone(), subnet)
+                Some(wanted) => {
+                    // An empty subnet is refused too, as Go's ParseCIDR refuses "".
+                    let subnet = ipam::parse_subnet(&wanted.subnet).ok_or_else(|| {
+                        NetworkError::Unusable(format!(
+                            "Invalid subnet {0} : invalid CIDR address: {0}",
+                            wanted.subnet
+                        ))
+                    })?;
+                    if taken.iter().chain(&routed).any(|t| ipam::overlaps(*t, subnet)) {
+                        return Err(NetworkError::Forbidden(
+                            "Pool overlaps with other one on this address space".into(),
+                        ));
+                    }
+                    (wanted.subnet.clone(), subnet)
+                }
             };
-            if !wanted.ip_range.is_empty() {
-                let range = ipam::parse_subnet(&wanted.ip_range)
-                    .ok_or_else(|| NetworkError::Invalid(format!("invalid ip-range {}", wanted.ip_range)))?;
-                if !ipam::overlaps(range, subnet) || range.prefix_len() < subnet.prefix_len() {
-                    return Err(NetworkError::Invalid(format!(
-                        "ip-range {} is not inside subnet {subnet_text}",
-                        wanted.ip_range
+            let wanted = wanted.unwrap_or_default();
+            // Docker takes any range that parses, even one outside the subnet (its addresses
+            // are then never handed out).
+            if !wanted.ip_range.is_empty() && ipam::parse_subnet(&wanted.ip_range).is_none() {
+                return Err(NetworkError::Unusable(format!(
+                    "failed to parse pool request for address space \"LocalDefault\" pool \"{subnet_text}\" subpool \"{}\": Invalid Address SubPool",
+                    wanted.ip_range
+                )));
+            }
+            for (host, ip) in aux.iter().flatten() {
+                if !subnet.contains(ip) {
+                    return Err(NetworkError::Forbidden(format!(
+                        "auxiliary address: ({host}:{ip}) must belong to the master pool: {subnet_text}"
                     )));
                 }
             }
             let gateway = gateway_of(subnet, &wanted.gateway)?;
-            let options = request.options.clone().unwrap_or_default();
             let bridge = options
                 .get("com.docker.network.bridge.name")
                 .cloned()
@@ -530,39 +570,45 @@ impl Networks {
                     other.record.id, other.record.bridge
                 )));
             }
-            NetworkRecord {
-                id: id.clone(),
-                name: name.clone(),
-                created: crate::image::time::now_rfc3339(),
-                driver: BRIDGE.into(),
-                bridge,
-                subnet: subnet_text,
-                gateway: gateway.to_string(),
-                // Docker shows the gateway it picked for a pool it picked, not for a --subnet.
-                gateway_given: !wanted.gateway.is_empty() || wanted.subnet.is_empty(),
-                ip_range: wanted.ip_range.clone(),
-                internal: request.internal,
-                attachable: request.attachable,
-                labels: request.labels.clone().unwrap_or_default(),
-                options,
-                ipam_options: Some(
-                    request
-                        .ipam
-                        .as_ref()
-                        .and_then(|i| i.options.clone())
-                        .unwrap_or_default(),
-                ),
-                default_bridge: false,
-                adopted_bridge: false,
-            }
+            (
+                warning,
+                NetworkRecord {
+                    id: id.clone(),
+                    name: name.clone(),
+                    created: crate::image::time::now_rfc3339(),
+                    driver: BRIDGE.into(),
+                    bridge,
+                    subnet: subnet_text,
+                    gateway: gateway.to_string(),
+                    // Docker shows the gateway it picked for a pool it picked, not for a --subnet.
+                    gateway_given: !wanted.gateway.is_empty() || wanted.subnet.is_empty(),
+                    pool_picked: wanted.subnet.is_empty(),
+                    ip_range: wanted.ip_range.clone(),
+                    aux_addresses: wanted.auxiliary_addresses.clone(),
+                    internal: request.internal,
+                    attachable: request.attachable,
+                    labels: request.labels.clone().unwrap_or_default(),
+                    options,
+                    // `null` unless asked for, as Docker shows it (its CLI always sends `{}`).
+                    ipam_options: request.ipam.as_ref().and_then(|i| i.options.clone()),
+                    default_bridge: false,
+                    adopted_bridge: false,
+                },
+            )
         };
+        let (warning, mut record) = record;
         // A bridge someone else made is used as it is (Docker's behaviour) and left behind.
-        let mut record = record;
         record.adopted_bridge = self
             .block_on(self.host.index(&record.bridge))
             .map_err(kernel(format!("look up link {}", record.bridge)))?
             .is_some();
-        self.ensure_bridge(&record)?;
+        if let Err(e) = self.ensure_bridge(&record) {
+            // Half made (the link, not its address): take it away again.
+            if !record.adopted_bridge {
+                let _ = self.block_on(self.host.delete_link(&record.bridge));
+            }
+            return Err(e);
+        }
         let made = (|| {
             record.save(&self.config.records, &self.config.tmp)?;
             self.state().networks.insert(id.clone(), Net::new(record.clone()));
@@ -584,10 +630,7 @@ impl Networks {
             record.bridge,
             record.subnet
         );
-        Ok(NetworkCreateResponse {
-            id,
-            warning: String::new(),
-        })
+        Ok(NetworkCreateResponse { id, warning })
     }
 
     fn containers_of(net: &Net) -> BTreeMap<String, NetworkContainer> {
@@ -691,20 +734,34 @@ fn gateway_of(subnet: Ipv4Net, wanted: &str) -> Result<Ipv4Addr, NetworkError> {
             false => Err(refused("No available addresses on this pool")),
         };
     }
-    match wanted.parse::<Ipv4Addr>() {
-        Ok(ip) if subnet.contains(&ip) => {
-            if !has_hosts {
-                Err(refused("No available addresses on this pool"))
-            } else if ip == subnet.network() || ip == subnet.broadcast() {
-                Err(refused("Address already in use"))
-            } else {
-                Ok(ip)
-            }
-        }
-        _ => Err(NetworkError::Invalid(format!(
-            "no matching subnet for gateway {wanted}"
-        ))),
+    let ip = wanted.parse::<Ipv4Addr>().map_err(|_| {
+        NetworkError::Unusable(format!("invalid gateway address {wanted} in Ipam configuration"))
+    })?;
+    if !subnet.contains(&ip) {
+        Err(refused("Requested address is out of range"))
+    } else if !has_hosts {
+        Err(refused("No available addresses on this pool"))
+    } else if ip == subnet.network() || ip == subnet.broadcast() {
+        Err(refused("Address already in use"))
+    } else {
+        Ok(ip)
     }
+}
+
+/// `AuxiliaryAddresses` read as Docker reads them: each an address (500 otherwise).
+fn aux_addresses(
+    network: &str,
+    given: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Ipv4Addr>, NetworkError> {
+    given
+        .iter()
+        .map(|(host, ip)| match ip.parse::<Ipv4Addr>() {
+            Ok(parsed) => Ok((host.clone(), parsed)),
+            Err(_) => Err(NetworkError::Unusable(format!(
+                "non parsable secondary ip address ({host}:{ip}) passed for network {network}"
+            ))),
+        })
+        .collect()
 }
 
 /// Docker's rule for network names.

@@ -124,23 +124,28 @@ impl Netlink {
     }
 
     /// A veth pair: `host` stays here, plugged into `bridge` and up; its peer appears inside
-    /// `netns` as `peer` with MAC address `mac`.
+    /// `netns` as `peer` with MAC address `mac`. Both ends get `mtu` when one is given.
     pub async fn add_veth(
         &self,
         host: &str,
         bridge: (u32, &str),
         peer: &str,
         mac: [u8; 6],
+        mtu: Option<u32>,
         netns: &File,
     ) -> io::Result<()> {
-        let peer_message = LinkMessageBuilder::<LinkUnspec>::new()
+        let mut peer_message = LinkMessageBuilder::<LinkUnspec>::new()
             .name(peer.to_owned())
             .address(mac.to_vec())
-            .setns_by_fd(netns.as_raw_fd())
-            .build();
-        let message = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
-            .name(host.to_owned())
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message)))
+            .setns_by_fd(netns.as_raw_fd());
+        let mut message =
+            LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth).name(host.to_owned());
+        if let Some(mtu) = mtu {
+            peer_message = peer_message.mtu(mtu);
+            message = message.mtu(mtu);
+        }
+        let message = message
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message.build())))
             .controller(bridge.0)
             .up()
             .build();

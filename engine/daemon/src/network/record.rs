@@ -10,6 +10,7 @@ use berth_api::types::{ConfigReference, Ipam, IpamConfig, Network, NetworkContai
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use super::NetworkError;
 use crate::store::{StoreError, write_atomic};
 
 /// The drivers berth has: Docker's names.
@@ -36,8 +37,14 @@ pub struct NetworkRecord {
     /// Shown in `inspect` only when it was asked for (as Docker).
     #[serde(default)]
     pub gateway_given: bool,
+    /// The subnet came from the address pool, not `--subnet`: no `--ip` on it, as Docker.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pool_picked: bool,
     #[serde(default)]
     pub ip_range: String,
+    /// `AuxiliaryAddresses`: host name → an address of the subnet kept from endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aux_addresses: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub internal: bool,
     #[serde(default)]
@@ -76,6 +83,53 @@ impl NetworkRecord {
         super::ipam::parse_subnet(&self.ip_range)
     }
 
+    /// Why `--ip`/`--ip6` can't be used on this network, if they can't (Docker's words).
+    pub fn static_ip_refusal(&self) -> Option<&'static str> {
+        if self.default_bridge {
+            Some("user specified IP address is supported on user defined networks only")
+        } else if self.pool_picked {
+            Some(
+                "user specified IP address is supported only when connecting to networks with user configured subnets",
+            )
+        } else {
+            None
+        }
+    }
+
+    /// The auxiliary addresses (checked at create).
+    pub fn aux_ips(&self) -> Vec<Ipv4Addr> {
+        self.aux_addresses
+            .iter()
+            .flatten()
+            .filter_map(|(_, ip)| ip.parse().ok())
+            .collect()
+    }
+
+    /// `com.docker.network.bridge.enable_icc`: whether containers of the network talk to each
+    /// other (on unless switched off).
+    pub fn icc(&self) -> bool {
+        self.bool_option(ENABLE_ICC)
+    }
+
+    /// `com.docker.network.bridge.enable_ip_masquerade`: whether traffic leaving the network
+    /// takes the host's address.
+    pub fn masquerade(&self) -> bool {
+        self.bool_option(ENABLE_MASQUERADE)
+    }
+
+    /// `com.docker.network.driver.mtu`: the MTU of the network's veths (the kernel's 1500 when
+    /// absent or 0, as Docker).
+    pub fn mtu(&self) -> Option<u32> {
+        self.options
+            .get(MTU)
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|mtu| *mtu > 0)
+    }
+
+    fn bool_option(&self, key: &str) -> bool {
+        self.options.get(key).is_none_or(|v| go_bool(v) != Some(false))
+    }
+
     /// The network as `GET /networks/{id}` shows it.
     pub fn to_api(&self, containers: BTreeMap<String, NetworkContainer>) -> Network {
         let config = if self.driver == BRIDGE {
@@ -87,7 +141,7 @@ impl NetworkRecord {
                 } else {
                     String::new()
                 },
-                auxiliary_addresses: None,
+                auxiliary_addresses: self.aux_addresses.clone().filter(|a| !a.is_empty()),
             }]
         } else {
             Vec::new()
@@ -153,6 +207,47 @@ impl NetworkRecord {
         }
         Ok(records)
     }
+}
+
+const ENABLE_ICC: &str = "com.docker.network.bridge.enable_icc";
+const ENABLE_MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
+const MTU: &str = "com.docker.network.driver.mtu";
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The bridge driver's options checked as Docker's bridge driver parses them (its 500s).
+pub fn check_options(options: &BTreeMap<String, String>) -> Result<(), NetworkError> {
+    for key in [ENABLE_ICC, ENABLE_MASQUERADE] {
+        if let Some(value) = options.get(key) {
+            if go_bool(value).is_none() {
+                return Err(NetworkError::Unusable(format!(
+                    "failed to parse {key} value: {value} (strconv.ParseBool: parsing \"{value}\": invalid syntax)"
+                )));
+            }
+        }
+    }
+    if let Some(value) = options.get(MTU) {
+        // Too big an MTU is taken here and refused by the kernel at the first veth, as Docker.
+        match value.parse::<i64>() {
+            Ok(mtu) if mtu < 0 => {
+                return Err(NetworkError::Unusable(format!("invalid MTU number: {value}")));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return Err(NetworkError::Unusable(format!(
+                    "failed to parse {MTU} value: {value} (strconv.Atoi: parsing \"{value}\": invalid syntax)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The options Docker shows on its default bridge.

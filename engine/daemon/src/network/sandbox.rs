@@ -31,6 +31,8 @@ pub struct JoinRequest {
     pub aliases: Vec<String>,
     /// `--ip`.
     pub ipv4: Option<Ipv4Addr>,
+    /// `--mac-address` (Docker's `02:42:` + the IPv4 address when absent).
+    pub mac: Option<[u8; 6]>,
 }
 
 /// What a container's sandbox needs.
@@ -289,10 +291,8 @@ impl Networks {
                     net.record.name
                 )));
             }
-            if join.ipv4.is_some() && net.record.default_bridge {
-                return Err(NetworkError::Invalid(
-                    "user specified IP address is supported on user defined networks only".into(),
-                ));
+            if let (Some(_), Some(refusal)) = (join.ipv4, net.record.static_ip_refusal()) {
+                return Err(NetworkError::Invalid(refusal.into()));
             }
             let pool = net
                 .pool
@@ -314,7 +314,7 @@ impl Networks {
                     container_name: container_name.to_owned(),
                     aliases: aliases.clone(),
                     address,
-                    mac: ipam::mac_for(address),
+                    mac: join.mac.unwrap_or(ipam::mac_for(address)),
                     host_veth: host_veth.clone(),
                 },
             );
@@ -325,11 +325,18 @@ impl Networks {
             // Someone deleted the bridge: make it again.
             _ => self.ensure_bridge(&record)?,
         };
-        let mac = ipam::mac_for(address);
+        let mac = join.mac.unwrap_or(ipam::mac_for(address));
         let route = wants_route && !record.internal;
         self.block_on(async {
             self.host
-                .add_veth(&host_veth, (bridge, &record.bridge), interface, mac, ns)
+                .add_veth(
+                    &host_veth,
+                    (bridge, &record.bridge),
+                    interface,
+                    mac,
+                    record.mtu(),
+                    ns,
+                )
                 .await?;
             let index = inside.index(interface).await?.ok_or_else(|| {
                 std::io::Error::other(format!("{interface} did not appear in the namespace"))
@@ -597,7 +604,7 @@ impl Networks {
                         container_name: container_name.to_owned(),
                         aliases: endpoint.aliases.clone().unwrap_or_default(),
                         address,
-                        mac: ipam::mac_for(address),
+                        mac: ipam::parse_mac(&endpoint.mac_address).unwrap_or(ipam::mac_for(address)),
                         host_veth: host_veth.clone(),
                     },
                 );

@@ -31,15 +31,20 @@ pub fn routes() -> Router<Engine> {
 pub fn status_of(error: &NetworkError) -> StatusCode {
     match error {
         NetworkError::NotFound(_) | NetworkError::Driver(_) => StatusCode::NOT_FOUND,
-        NetworkError::Ambiguous(..) | NetworkError::Invalid(_) | NetworkError::Port(_) => {
-            StatusCode::BAD_REQUEST
-        }
+        NetworkError::Ambiguous(..)
+        | NetworkError::AmbiguousName(..)
+        | NetworkError::Invalid(_)
+        | NetworkError::Port(_) => StatusCode::BAD_REQUEST,
         NetworkError::NameTaken(_) => StatusCode::CONFLICT,
+        NetworkError::Address(crate::network::ipam::IpamError::OutsideSubnet(_)) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
         NetworkError::ActiveEndpoints { .. }
         | NetworkError::Predefined(_)
         | NetworkError::Forbidden(_)
         | NetworkError::Address(_) => StatusCode::FORBIDDEN,
         NetworkError::PortBind { .. }
+        | NetworkError::Unusable(_)
         | NetworkError::Gateway { .. }
         | NetworkError::Kernel { .. }
         | NetworkError::Firewall(_)
@@ -111,7 +116,13 @@ async fn list(State(engine): State<Engine>, params: Params) -> Result<Response, 
 }
 
 async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(engine.networks.inspect(&id)?).into_response())
+    match engine.networks.inspect(&id) {
+        // Docker's inspect words a shared name the other way round.
+        Err(NetworkError::AmbiguousName(name, n)) => Err(ApiError::bad_request(format!(
+            "{n} matches found based on name: network {name} is ambiguous"
+        ))),
+        other => Ok(Json(other?).into_response()),
+    }
 }
 
 async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -142,11 +153,26 @@ async fn disconnect(
     body: Body,
 ) -> Result<Response, ApiError> {
     let request: NetworkDisconnectRequest = body_json(body).await?;
-    let network = engine.networks.inspect(&id)?;
+    // Docker's answers, in its order: a forced disconnect of a container it doesn't know looks
+    // for the endpoint instead, and one from a network it doesn't know finds it not connected.
     let container = match engine.containers.get(&request.container) {
         Ok(c) => c.id.clone(),
-        Err(_) if request.force => return Ok(StatusCode::OK.into_response()),
+        Err(_) if request.force => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("endpoint {} not found", request.container),
+            ));
+        }
         Err(e) => return Err(e.into()),
+    };
+    let network = match engine.networks.inspect(&id) {
+        Err(NetworkError::NotFound(_)) if request.force => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("container {container} is not connected to the network {id}"),
+            ));
+        }
+        other => other?,
     };
     let containers = engine.containers.clone();
     blocking(move || containers.disconnect_network(&id, &request.container, request.force)).await?;

@@ -144,7 +144,14 @@ pub fn build(options: &ContainerOptions, detach: bool) -> Result<ContainerCreate
         stdin_once = false;
     }
     let some_list = |items: &[String]| Some(items.to_vec());
+    let mac_address = options.mac_address.clone().unwrap_or_default();
+    if !mac_address.is_empty() && !valid_mac(&mac_address) {
+        return Err(RequestError::invalid(format!(
+            "{mac_address} is not a valid mac address"
+        )));
+    }
     let config = ContainerConfig {
+        mac_address,
         hostname: options.hostname.clone().unwrap_or_default(),
         domainname: options.domainname.clone().unwrap_or_default(),
         user: options.user.clone().unwrap_or_default(),
@@ -254,9 +261,19 @@ fn attach_streams(values: &[String]) -> Result<AttachStreams, RequestError> {
     Ok(streams)
 }
 
-/// `--network-alias` and `--ip` go to the endpoint of the network the container joins.
+/// Go's `net.ParseMAC` for the 6-byte forms docker/cli's `ValidateMACAddress` sees in practice
+/// (`:` or `-` between two hex digits each).
+fn valid_mac(text: &str) -> bool {
+    let parts: Vec<&str> = text.split([':', '-']).collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `--network-alias`, `--ip` and `--ip6` go to the endpoint of the network the container joins.
 fn endpoint_settings(options: &ContainerOptions) -> Option<(String, EndpointSettings)> {
-    if options.network_alias.is_empty() && options.ip.is_none() {
+    if options.network_alias.is_empty() && options.ip.is_none() && options.ip6.is_none() {
         return None;
     }
     let network = options.network.clone().unwrap_or_else(|| "default".to_owned());
@@ -264,9 +281,9 @@ fn endpoint_settings(options: &ContainerOptions) -> Option<(String, EndpointSett
         network,
         EndpointSettings {
             aliases: (!options.network_alias.is_empty()).then(|| options.network_alias.clone()),
-            ipam_config: options.ip.as_ref().map(|ip| EndpointIpamConfig {
-                ipv4_address: ip.clone(),
-                ..EndpointIpamConfig::default()
+            ipam_config: (options.ip.is_some() || options.ip6.is_some()).then(|| EndpointIpamConfig {
+                ipv4_address: options.ip.clone().unwrap_or_default(),
+                ipv6_address: options.ip6.clone().unwrap_or_default(),
             }),
             ..EndpointSettings::default()
         },
