@@ -37,6 +37,8 @@ pub mod reference;
 pub mod registry;
 /// The Engine API server: routes that turn HTTP into engine calls.
 pub mod server;
+/// Container statistics: samples of cgroup and network counters, `docker stats`' JSON, the collector.
+pub mod stats;
 /// The image store: blobs, layers, images, tags.
 pub mod store;
 /// Directory trees containers and images make: sized and removed iteratively, whatever their depth.

@@ -9,6 +9,7 @@ mod error;
 mod host_config;
 mod image;
 mod network;
+mod stats;
 mod volume;
 
 pub use config::{ContainerConfig, HealthConfig, StrSlice};
@@ -30,6 +31,10 @@ pub use image::{
 pub use network::{
     ConfigReference, Ipam, IpamConfig, Network, NetworkConnectRequest, NetworkContainer,
     NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
+};
+pub use stats::{
+    BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats, StatsJson,
+    StorageStats, ThrottlingData,
 };
 pub use volume::{Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse, VolumeUsageData};
 

@@ -44,6 +44,8 @@ pub enum ListKind {
     Networks,
     /// `docker history`.
     History,
+    /// `docker stats`.
+    Stats,
 }
 
 /// How a list command was asked to print (the flags that change Docker's default format).
@@ -68,6 +70,7 @@ impl ListKind {
             ListKind::Volumes => "*formatter.volumeContext",
             ListKind::Networks => "*network.networkContext",
             ListKind::History => "*image.historyContext",
+            ListKind::Stats => "*container.statsContext",
         }
     }
 
@@ -122,6 +125,17 @@ impl ListKind {
                 ("Labels", "LABELS"),
                 ("CreatedAt", "CREATED AT"),
             ],
+            ListKind::Stats => &[
+                ("Container", "CONTAINER"),
+                ("Name", "NAME"),
+                ("ID", "CONTAINER ID"),
+                ("CPUPerc", "CPU %"),
+                ("MemUsage", "MEM USAGE / LIMIT"),
+                ("MemPerc", "MEM %"),
+                ("NetIO", "NET I/O"),
+                ("BlockIO", "BLOCK I/O"),
+                ("PIDs", "PIDS"),
+            ],
             ListKind::History => &[
                 ("ID", "IMAGE"),
                 ("CreatedSince", "CREATED"),
@@ -154,7 +168,7 @@ impl ListKind {
         }
         match user_format.unwrap_or("") {
             "" | "table" => self.default_table(options),
-            "raw" if self != ListKind::History => self.raw(options),
+            "raw" if !matches!(self, ListKind::History | ListKind::Stats) => self.raw(options),
             custom => {
                 let digest_missing = !custom.contains("{{.Digest}}");
                 if self == ListKind::Images
@@ -188,6 +202,9 @@ impl ListKind {
                 .to_string(),
             ListKind::Volumes => "table {{.Driver}}\t{{.Name}}".to_string(),
             ListKind::Networks => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}".to_string(),
+            ListKind::Stats => "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t\
+                {{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+                .to_string(),
             ListKind::History if options.not_human => {
                 "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
             }
@@ -219,7 +236,7 @@ impl ListKind {
             ListKind::Networks => {
                 "network_id: {{.ID}}\nname: {{.Name}}\ndriver: {{.Driver}}\nscope: {{.Scope}}\n".to_string()
             }
-            ListKind::History => "raw".to_string(),
+            ListKind::History | ListKind::Stats => "raw".to_string(),
         }
     }
 
