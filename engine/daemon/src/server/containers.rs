@@ -163,17 +163,10 @@ async fn stats(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    use crate::stats::{Mode, Reply};
+    use crate::stats::Reply;
     let stream = params.bool_or("stream", true);
     let one_shot = params.bool_or("one-shot", false);
-    // Docker checks this before it looks for the container.
-    let mode = match (stream, one_shot) {
-        (true, true) => return Err(ApiError::bad_request("cannot have stream=true and one-shot=true")),
-        (true, false) => Mode::Stream,
-        (false, true) => Mode::OneShot,
-        (false, false) => Mode::Once,
-    };
-    Ok(match engine.stats.container(&id, mode).await? {
+    Ok(match engine.stats.container(&id, stream, one_shot).await? {
         Reply::Once(json) => Json(json).into_response(),
         // Go's server sniffs a JSON stream as text, as dockerd sends it.
         Reply::Stream(lines) => (

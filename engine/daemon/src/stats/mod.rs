@@ -55,9 +55,20 @@ impl Stats {
         }
     }
 
-    /// `GET /containers/{id}/stats`.
-    pub async fn container(&self, name: &str, mode: Mode) -> Result<Reply, ContainerError> {
+    /// `GET /containers/{id}/stats?stream=&one-shot=`.
+    pub async fn container(&self, name: &str, stream: bool, one_shot: bool) -> Result<Reply, ContainerError> {
         let target = self.containers.stats_target(name)?;
+        // Docker checks this once it found the container.
+        let mode = match (stream, one_shot) {
+            (true, true) => {
+                return Err(ContainerError::BadRequest(
+                    "cannot have stream=true and one-shot=true".into(),
+                ));
+            }
+            (true, false) => Mode::Stream,
+            (false, true) => Mode::OneShot,
+            (false, false) => Mode::Once,
+        };
         match mode {
             Mode::Stream => Ok(Reply::Stream(self.stream(target.id))),
             _ if !target.running => Ok(Reply::Once(Box::new(docker::stats_json(

@@ -16,4 +16,5 @@ mod networks;
 mod pause;
 mod prune;
 mod races;
+mod stats;
 mod swarm;
