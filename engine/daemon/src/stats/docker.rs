@@ -273,4 +273,54 @@ mod tests {
         assert_eq!(v2.precpu_stats.system_cpu_usage, 9_000);
         assert_eq!(v2.preread, "2023-11-14T22:13:20.12Z");
     }
+
+    /// This host keeps memory, cpu and pids on v1, so the v2 path is read from a cgroup
+    /// directory laid out as the kernel lays out a v2 one.
+    #[test]
+    fn a_v2_cgroups_files_give_dockers_v2_shape() {
+        use berth_runtime::cgroups::{Cgroup, v2::V2Cgroup};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "cpu.stat",
+            "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n",
+        );
+        write("memory.current", "2097152\n");
+        write("memory.max", "max\n");
+        write("memory.stat", "anon 1048576\nfile 8192\ninactive_file 4096\n");
+        write("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+        write("pids.current", "2\n");
+        write("pids.max", "max\n");
+        write(
+            "io.stat",
+            "8:0 rbytes=4096 wbytes=512 rios=1 wios=1 dbytes=0 dios=0\n",
+        );
+        let cgroup = Cgroup::V2(V2Cgroup {
+            dir: dir.path().to_path_buf(),
+        });
+        let sample = Sample {
+            cgroup: berth_runtime::cgroups::stats::read(&cgroup).unwrap(),
+            ..sample(true)
+        };
+        let json = serde_json::to_value(stats_json("/web", "abc", Some(&sample), None)).unwrap();
+        assert_eq!(json["cpu_stats"]["cpu_usage"]["total_usage"], 1_500_000);
+        assert_eq!(json["cpu_stats"]["cpu_usage"]["usage_in_kernelmode"], 500_000);
+        assert!(json["cpu_stats"]["cpu_usage"].get("percpu_usage").is_none());
+        assert_eq!(json["memory_stats"]["usage"], 2_097_152);
+        assert!(json["memory_stats"].get("max_usage").is_none());
+        assert_eq!(json["memory_stats"]["stats"]["anon"], 1_048_576);
+        assert_eq!(json["memory_stats"]["limit"], machine_memory());
+        assert_eq!(json["pids_stats"], serde_json::json!({"current": 2}));
+        assert_eq!(
+            json["blkio_stats"]["io_service_bytes_recursive"],
+            serde_json::json!([
+                {"major": 8, "minor": 0, "op": "read", "value": 4096},
+                {"major": 8, "minor": 0, "op": "write", "value": 512}
+            ])
+        );
+        assert_eq!(
+            json["blkio_stats"]["io_serviced_recursive"],
+            serde_json::Value::Null
+        );
+    }
 }
