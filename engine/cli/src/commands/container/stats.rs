@@ -290,18 +290,9 @@ async fn live(
     }
 }
 
-/// One frame as Docker 20.10.24 writes it: the cursor home and the table, then (its buffer read
-/// back line by line) each line again with "erase to end of line", then "erase below" for rows
-/// that went away. Drawn over the last frame, the screen shows just the new table.
+/// One frame as Docker 20.10 draws it: clear the screen, cursor home, the table.
 fn redraw(table: &str) -> String {
-    let first = format!("\x1b[H{table}");
-    let mut frame = first.clone();
-    for line in first.split('\n') {
-        frame.push_str(line);
-        frame.push_str(" \x1b[K\n");
-    }
-    frame.push_str("\x1b[J");
-    frame
+    format!("\x1b[2J\x1b[H{table}")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -425,9 +416,6 @@ mod tests {
 
     #[test]
     fn a_frame_is_drawn_as_docker_draws_it() {
-        assert_eq!(
-            redraw("A\nb\n"),
-            "\x1b[HA\nb\n\x1b[HA \x1b[K\nb \x1b[K\n \x1b[K\n\x1b[J"
-        );
+        assert_eq!(redraw("A\nb\n"), "\x1b[2J\x1b[HA\nb\n");
     }
 }
