@@ -25,6 +25,8 @@ pub mod id;
 pub mod image;
 /// Layer tars: apply (with whiteouts, safely), diff an overlay upper dir back into a tar.
 pub mod layer;
+/// The Prometheus endpoint (`--metrics-addr`): engine, API and per-container metrics.
+pub mod metrics;
 /// Networks: bridges, sandboxes, published ports, embedded DNS, nftables rules.
 pub mod network;
 /// Shell patterns as Docker's filters take them (Go's `path.Match`), in bounded time.

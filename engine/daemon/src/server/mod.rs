@@ -34,9 +34,9 @@ pub const API_VERSION: &str = "1.41";
 /// The oldest API version a client may ask for.
 pub const MIN_API_VERSION: &str = "1.12";
 
-/// All routes.
-pub fn router(engine: Engine) -> Router {
-    Router::new()
+/// All routes; with `metrics`, each matched request is counted and timed by its route.
+pub fn router(engine: Engine, metrics: Option<crate::metrics::RequestMetrics>) -> Router {
+    let routes = Router::new()
         .merge(system::routes())
         .merge(images::routes())
         .merge(containers::routes())
@@ -45,9 +45,15 @@ pub fn router(engine: Engine) -> Router {
         .merge(volumes::routes())
         .merge(registry::routes())
         .merge(networks::routes())
-        .merge(swarm::routes())
-        .fallback(not_found)
-        .with_state(engine)
+        .merge(swarm::routes());
+    let routes = match metrics {
+        Some(metrics) => routes.route_layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::requests::record,
+        )),
+        None => routes,
+    };
+    routes.fallback(not_found).with_state(engine)
 }
 
 /// Docker's answer to a path it doesn't serve.
@@ -127,9 +133,10 @@ fn connection_cap() -> usize {
 pub async fn serve(
     listener: UnixListener,
     engine: Engine,
+    metrics: Option<crate::metrics::RequestMetrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = tower::util::MapRequestLayer::new(strip_version).layer(router(engine));
+    let app = tower::util::MapRequestLayer::new(strip_version).layer(router(engine, metrics));
     let app = tower_http::catch_panic::CatchPanicLayer::custom(catch_panic).layer(app);
     let service = tower::service_fn(move |request: Request| {
         let mut app = app.clone();

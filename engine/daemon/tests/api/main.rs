@@ -12,6 +12,7 @@ mod exec;
 mod hostile;
 mod images;
 mod limits;
+mod metrics;
 mod networks;
 mod pause;
 mod prune;
