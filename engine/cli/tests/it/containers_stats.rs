@@ -43,7 +43,7 @@ fn redact(cell: &str, ids: &[&str]) -> String {
         .map(|part| {
             let digits = part.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '%');
             let unit = &part[digits.len()..];
-            if !digits.is_empty() && digits.parse::<f64>().is_ok() && unit != "" {
+            if !digits.is_empty() && digits.parse::<f64>().is_ok() && !unit.is_empty() {
                 format!(
                     "N{}",
                     if unit.ends_with("iB") {

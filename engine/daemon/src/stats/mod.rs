@@ -125,10 +125,8 @@ impl Stats {
         let (containers, collector) = (self.containers.clone(), self.collector.clone());
         tokio::spawn(async move {
             let mut previous: Option<Arc<Sample>> = None;
-            loop {
-                let Ok(target) = containers.stats_target(&id) else {
-                    break;
-                };
+            // A removed container ends the stream.
+            while let Ok(target) = containers.stats_target(&id) {
                 if let (_, Some(latest)) = collector.pair(&id) {
                     if !previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, &latest)) {
                         let json = docker::stats_json(&target.name, &id, Some(&latest), previous.as_deref());
