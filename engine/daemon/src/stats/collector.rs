@@ -115,20 +115,16 @@ impl Collector {
     async fn run(self) {
         loop {
             let targets = self.inner.containers.running_stats_targets();
-            let samples = tokio::task::spawn_blocking(move || {
-                targets
-                    .iter()
-                    .filter_map(|t| sample::read(t).map(|s| (t.id.clone(), Arc::new(s))))
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .unwrap_or_default();
+            let samples = tokio::task::spawn_blocking(move || sample::read_all(targets))
+                .await
+                .unwrap_or_default();
             {
                 let mut state = self.state();
                 let mut kept = HashMap::with_capacity(samples.len());
-                for (id, sample) in samples {
+                for (target, sample) in samples {
+                    let id = target.id;
                     let previous = state.samples.remove(&id).and_then(|(_, latest)| latest);
-                    kept.insert(id, (previous, Some(sample)));
+                    kept.insert(id, (previous, Some(Arc::new(sample))));
                 }
                 // Containers that stopped are forgotten: a restart begins a new pair.
                 state.samples = kept;

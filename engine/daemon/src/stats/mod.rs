@@ -152,13 +152,8 @@ impl Stats {
     /// A sample of every running container now (for the metrics endpoint), read off the runtime.
     pub async fn sample_running(&self) -> Vec<(crate::container::StatsTarget, Sample)> {
         let targets = self.containers.running_stats_targets();
-        tokio::task::spawn_blocking(move || {
-            targets
-                .into_iter()
-                .filter_map(|t| sample::read(&t).map(|s| (t, s)))
-                .collect()
-        })
-        .await
-        .unwrap_or_default()
+        tokio::task::spawn_blocking(move || sample::read_all(targets))
+            .await
+            .unwrap_or_default()
     }
 }
