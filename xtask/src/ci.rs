@@ -26,6 +26,8 @@ const PACKAGES: &[&str] = &[
     "python3",
     "curl",
     "docker-compose",
+    // the metrics test scrapes a private berthd with the real Prometheus
+    "prometheus",
 ];
 
 /// The Docker engine the tests compare with: the machine's own when one answers, else one CI
@@ -135,11 +137,37 @@ pub fn install_packages(packages: &[&str]) -> anyhow::Result<()> {
         bail!("missing packages {missing:?}: run as root, or install them with apt-get");
     }
     println!("installing {}", missing.join(" "));
+    let _no_services = NoServiceStarts::new();
     run(Command::new("apt-get").args(["update", "-qq"]))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-qq", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// While held, Debian's maintainer scripts start no services (`policy-rc.d` answers 101): the
+/// tests run their own Prometheus, and a package's global instance must not stay around.
+struct NoServiceStarts(Option<&'static str>);
+
+impl NoServiceStarts {
+    fn new() -> NoServiceStarts {
+        const POLICY: &str = "/usr/sbin/policy-rc.d";
+        if std::path::Path::new(POLICY).exists() {
+            return NoServiceStarts(None);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let written = std::fs::write(POLICY, "#!/bin/sh\nexit 101\n")
+            .and_then(|()| std::fs::set_permissions(POLICY, std::fs::Permissions::from_mode(0o755)));
+        NoServiceStarts(written.is_ok().then_some(POLICY))
+    }
+}
+
+impl Drop for NoServiceStarts {
+    fn drop(&mut self) {
+        if let Some(policy) = self.0 {
+            let _ = std::fs::remove_file(policy);
+        }
+    }
 }
 
 fn nix_is_root() -> bool {

@@ -155,6 +155,8 @@ pub enum Command {
     Attach(AttachArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
     /// Rename a container

@@ -51,6 +51,9 @@ pub struct Flags {
     /// `favordynmods`, which takes 8 to 20 ms off each container start)
     #[arg(long)]
     pub no_cgroup_favordynmods: bool,
+    /// Set default address and port to serve the metrics api on
+    #[arg(long, value_name = "string")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `--bip 10.66.0.1/16`: a host address (the gateway) with the subnet's prefix.
@@ -128,10 +131,27 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             }
         }
     });
+    // Off by default, as dockerd's: only `--metrics-addr` opens a TCP port.
+    let metrics = match flags.metrics_addr {
+        Some(addr) => {
+            let requests = crate::metrics::RequestMetrics::default();
+            let (engine, served) = (engine.clone(), requests.clone());
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listen for metrics on {addr}"))?;
+            tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve(listener, engine, served).await {
+                    tracing::warn!("metrics endpoint stopped: {e}");
+                }
+            });
+            Some(requests)
+        }
+        None => None,
+    };
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), data_root = %flags.data_root.display(), "API listening");
     let networks = engine.networks.clone();
-    let result = crate::server::serve(listener, engine, shutdown_signal()).await;
+    let result = crate::server::serve(listener, engine, metrics, shutdown_signal()).await;
     let _ = std::fs::remove_file(&socket);
     let _ = tokio::task::spawn_blocking(move || networks.shutdown()).await;
     tracing::info!("daemon stopped");

@@ -52,6 +52,8 @@ pub struct Engine {
     pub networks: Arc<Networks>,
     pub registry: Registry,
     pub events: Arc<Events>,
+    /// `docker stats`: samples of the containers' counters.
+    pub stats: crate::stats::Stats,
 }
 
 /// Why the engine could not open its state.
@@ -99,8 +101,10 @@ impl Engine {
             events.clone(),
             Binaries::locate(),
         )?;
+        let stats = crate::stats::Stats::new(containers.clone());
         Ok(Engine {
             config: Arc::new(config),
+            stats,
             images,
             containers,
             volumes,

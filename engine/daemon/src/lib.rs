@@ -29,6 +29,8 @@ pub mod id;
 pub mod image;
 /// Layer tars: apply (with whiteouts, safely), diff an overlay upper dir back into a tar.
 pub mod layer;
+/// The Prometheus endpoint (`--metrics-addr`): engine, API and per-container metrics.
+pub mod metrics;
 /// Networks: bridges, sandboxes, published ports, embedded DNS, nftables rules.
 pub mod network;
 /// Shell patterns as Docker's filters take them (Go's `path.Match`), in bounded time.
@@ -41,6 +43,8 @@ pub mod reference;
 pub mod registry;
 /// The Engine API server: routes that turn HTTP into engine calls.
 pub mod server;
+/// Container statistics: samples of cgroup and network counters, `docker stats`' JSON, the collector.
+pub mod stats;
 /// The image store: blobs, layers, images, tags.
 pub mod store;
 /// Directory trees containers and images make: sized and removed iteratively, whatever their depth.

@@ -34,6 +34,11 @@ pub(super) struct Daemon {
 
 impl Daemon {
     pub(super) fn start(bin: &Path) -> anyhow::Result<Daemon> {
+        Daemon::start_with(bin, &[])
+    }
+
+    /// With extra flags (`--metrics-addr …`).
+    pub(super) fn start_with(bin: &Path, flags: &[&str]) -> anyhow::Result<Daemon> {
         // Beside Docker's own roots (/var/lib/docker, /run/docker), as berthd's defaults are:
         // directories made under /tmp cost this machine's ext4 ten times as much.
         let root = PathBuf::from(format!("/var/lib/berth-bench-{}", std::process::id()));
@@ -47,6 +52,7 @@ impl Daemon {
             .arg("--exec-root")
             .arg(&exec_root)
             .args(["-H", &host])
+            .args(flags)
             .stderr(Stdio::null())
             .spawn()
             .context("start berthd")?;
@@ -70,7 +76,12 @@ impl Daemon {
         &self.host
     }
 
-    fn berth(&self) -> Command {
+    /// berthd's pid.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(super) fn berth(&self) -> Command {
         let mut command = Command::new(self.bin.join("berth"));
         command
             .args(["-H", &self.host])
@@ -105,7 +116,7 @@ impl Drop for Daemon {
     }
 }
 
-fn docker() -> Command {
+pub(super) fn docker() -> Command {
     let mut command = Command::new(if Path::new("/usr/bin/docker").exists() {
         "/usr/bin/docker"
     } else {
@@ -118,7 +129,7 @@ fn docker() -> Command {
     command
 }
 
-fn succeed(command: &mut Command) -> anyhow::Result<()> {
+pub(super) fn succeed(command: &mut Command) -> anyhow::Result<()> {
     let status = command.status().with_context(|| format!("run {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed: {status}");

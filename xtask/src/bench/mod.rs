@@ -1,6 +1,8 @@
 //! Benchmarks: berth beside Docker on the same machine, in one run (medians, ratios).
 //! Not timed tests: they print figures for the issues' closing notes.
 
+/// `stats --no-stream` over 50 containers, the `/metrics` scrape, RSS with metrics on.
+mod container_stats;
 /// issue 4: `run --rm`, RSS, 200 containers and `ps`.
 mod engine;
 /// issue 14: the guided run's prompt-to-verdict latency, and `lab grade`.
@@ -16,7 +18,7 @@ mod stats;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: runtime, engine, network, registry, lab, or all
+    /// Which benchmark: runtime, engine, network, registry, lab, stats, or all
     #[arg(default_value = "all")]
     which: String,
 }
@@ -28,13 +30,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "network" => network::run(),
         "registry" => registry::run(),
         "lab" => lab::run(),
+        "stats" => container_stats::run_bench(),
         "all" => {
             runtime::run()?;
             engine::run_bench()?;
             network::run()?;
             registry::run()?;
-            lab::run()
+            lab::run()?;
+            container_stats::run_bench()
         }
-        other => anyhow::bail!("unknown benchmark {other}: runtime, engine, network, registry, lab or all"),
+        other => {
+            anyhow::bail!("unknown benchmark {other}: runtime, engine, network, registry, lab, stats or all")
+        }
     }
 }

@@ -9,6 +9,7 @@ mod error;
 mod host_config;
 mod image;
 mod network;
+mod stats;
 mod system;
 mod volume;
 
@@ -32,6 +33,10 @@ pub use image::{
 pub use network::{
     ConfigReference, Ipam, IpamConfig, Network, NetworkConnectRequest, NetworkContainer,
     NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkPruneResponse,
+};
+pub use stats::{
+    BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats, StatsJson,
+    StorageStats, ThrottlingData,
 };
 pub use system::DiskUsage;
 pub use volume::{Volume, VolumeCreateOptions, VolumeListResponse, VolumePruneResponse, VolumeUsageData};

@@ -54,6 +54,8 @@ pub enum ContainerCommand {
     Stop(StopArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Unpause all processes within one or more containers
     Unpause(UnpauseArgs),
     /// Update configuration of one or more containers
@@ -535,6 +537,24 @@ pub struct AttachArgs {
     pub sig_proxy: bool,
     #[arg(value_name = "CONTAINER")]
     pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Pretty-print images using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
 //! Container commands: `run`, `create`, `start`, `stop`, `kill`, `restart`, `rm`, `ps`, `logs`,
-//! `exec`, `attach`, `inspect`, `top`, `wait`, `rename`, `commit`, `diff`, `port`, `events` and
+//! `exec`, `attach`, `inspect`, `top`, `stats`, `wait`, `rename`, `commit`, `diff`, `port`, `events` and
 //! `container prune`, with the Docker 20.10 CLI's flow, output, errors and exit codes.
 //!
 //! Exit codes follow Docker's: a container's own code for `run`/`start -a`/`exec`, 125 when the
@@ -30,6 +30,8 @@ pub mod request;
 mod run;
 /// Signals the CLI receives, passed on to the container (`--sig-proxy`).
 mod signals;
+/// `stats`: resource usage, once or redrawn every second.
+mod stats;
 /// Hijacked streams: frames, stdin, detach keys.
 mod stream;
 /// Raw mode, window size, resizes.
@@ -53,6 +55,7 @@ pub use lifecycle::{kill, pause, prune, remove, rename, restart, stop, unpause, 
 pub use list::list;
 pub use logs::logs;
 pub use run::{create, run, start};
+pub use stats::stats;
 pub use update::update;
 
 use super::Failure;

@@ -121,6 +121,7 @@ pub async fn run(client: &Client, command: Command) -> Outcome {
         Command::Exec(args) => container::exec(client, args).await,
         Command::Attach(args) => container::attach(client, args).await,
         Command::Top(args) => container::top(client, args).await,
+        Command::Stats(args) => container::stats(client, args).await,
         Command::Wait(args) => container::wait(client, args).await,
         Command::Rename(args) => container::rename(client, args).await,
         Command::Update(args) => container::update(client, args).await,
@@ -161,6 +162,7 @@ async fn run_container_command(client: &Client, command: ContainerCommand) -> Ou
         ContainerCommand::Start(args) => container::start(client, args).await,
         ContainerCommand::Stop(args) => container::stop(client, args).await,
         ContainerCommand::Top(args) => container::top(client, args).await,
+        ContainerCommand::Stats(args) => container::stats(client, args).await,
         ContainerCommand::Wait(args) => container::wait(client, args).await,
     }
 }

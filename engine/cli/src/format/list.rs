@@ -46,6 +46,8 @@ pub enum ListKind {
     History,
     /// `docker system df`: one row per kind of object.
     DiskUsage,
+    /// `docker stats`.
+    Stats,
 }
 
 /// How a list command was asked to print (the flags that change Docker's default format).
@@ -71,6 +73,7 @@ impl ListKind {
             ListKind::Networks => "*network.networkContext",
             ListKind::History => "*image.historyContext",
             ListKind::DiskUsage => "*formatter.diskUsageContainersContext",
+            ListKind::Stats => "*container.statsContext",
         }
     }
 
@@ -132,6 +135,17 @@ impl ListKind {
                 ("Size", "SIZE"),
                 ("Reclaimable", "RECLAIMABLE"),
             ],
+            ListKind::Stats => &[
+                ("Container", "CONTAINER"),
+                ("Name", "NAME"),
+                ("ID", "CONTAINER ID"),
+                ("CPUPerc", "CPU %"),
+                ("MemUsage", "MEM USAGE / LIMIT"),
+                ("MemPerc", "MEM %"),
+                ("NetIO", "NET I/O"),
+                ("BlockIO", "BLOCK I/O"),
+                ("PIDs", "PIDS"),
+            ],
             ListKind::History => &[
                 ("ID", "IMAGE"),
                 ("CreatedSince", "CREATED"),
@@ -164,7 +178,7 @@ impl ListKind {
         }
         match user_format.unwrap_or("") {
             "" | "table" => self.default_table(options),
-            "raw" if self != ListKind::History => self.raw(options),
+            "raw" if !matches!(self, ListKind::History | ListKind::Stats) => self.raw(options),
             custom => {
                 let digest_missing = !custom.contains("{{.Digest}}");
                 if self == ListKind::Images
@@ -201,6 +215,9 @@ impl ListKind {
             ListKind::DiskUsage => {
                 "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}".to_string()
             }
+            ListKind::Stats => "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t\
+                {{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+                .to_string(),
             ListKind::History if options.not_human => {
                 "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
             }
@@ -232,11 +249,11 @@ impl ListKind {
             ListKind::Networks => {
                 "network_id: {{.ID}}\nname: {{.Name}}\ndriver: {{.Driver}}\nscope: {{.Scope}}\n".to_string()
             }
-            ListKind::History => "raw".to_string(),
             ListKind::DiskUsage => {
                 "type: {{.Type}}\ntotal: {{.TotalCount}}\nactive: {{.Active}}\nsize: {{.Size}}\nreclaimable: {{.Reclaimable}}\n"
                     .to_string()
             }
+            ListKind::History | ListKind::Stats => "raw".to_string(),
         }
     }
 

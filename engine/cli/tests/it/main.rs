@@ -11,6 +11,7 @@ mod containers_exec;
 mod containers_inspect;
 mod containers_lifecycle;
 mod containers_run;
+mod containers_stats;
 mod events;
 mod images;
 mod network;

@@ -29,6 +29,7 @@ mod restore;
 pub mod seccomp;
 pub mod spec;
 mod start;
+mod stats;
 mod stop;
 mod top;
 mod unlink;
@@ -49,6 +50,7 @@ pub use exec::ExecStart;
 pub use inspect::{ListOptions, status_text};
 pub use logs::LogOptions;
 pub use record::{ContainerPaths, ContainerRecord, Status};
+pub use stats::StatsTarget;
 pub use wait::WaitCondition;
 
 use crate::events::Events;

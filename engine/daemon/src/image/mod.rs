@@ -252,6 +252,11 @@ impl Images {
         Ok(children)
     }
 
+    /// How many images the store holds (the metrics' `berth_images`).
+    pub fn count(&self) -> usize {
+        self.store.images.list().map_or(0, |ids| ids.len())
+    }
+
     /// `GET /images/json`: newest first, as Docker lists them.
     pub fn list(&self, filters: &ListFilters, users: &[ImageUser]) -> Result<Vec<ImageSummary>, ImageError> {
         let before = filters

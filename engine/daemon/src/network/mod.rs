@@ -8,6 +8,7 @@
 //! - [`firewall`]: berthd's nftables table (forwarding, masquerade, DNAT) and Docker coexistence.
 //! - [`ports`]: `-p`/`-P`/`--expose` → the ports to bind, and `NetworkSettings.Ports`.
 //! - [`proxy`]: the userland proxy that serves published ports on the host's addresses.
+//! - [`counters`]: the interface counters inside a container's namespace.
 //! - [`dns`]: the embedded DNS server on 127.0.0.11 for user-defined networks.
 //! - [`record`]: network records on disk and their `inspect` shape.
 //! - `sandbox`: a container's place on its networks — prepare at start, release at exit.
@@ -18,6 +19,8 @@
 //! Everything it makes in the kernel carries berth's name (`berth…`/`brb-…` bridges, `vb…`
 //! veths, the `ip berth-<bridge>` table) and is removed on container exit or daemon shutdown.
 
+/// A container's interface counters (`docker stats`' NET I/O, the metrics' network series).
+pub mod counters;
 pub mod dns;
 mod error;
 pub mod firewall;

@@ -26,6 +26,7 @@ pub fn routes() -> Router<Engine> {
         .route("/containers/prune", post(prune))
         .route("/containers/{id}/json", get(inspect))
         .route("/containers/{id}/top", get(top))
+        .route("/containers/{id}/stats", get(stats))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/changes", get(changes))
         .route(
@@ -175,6 +176,25 @@ async fn top(
     params: Params,
 ) -> Result<Response, ApiError> {
     Ok(Json(engine.containers.top(&id, params.get("ps_args")).await?).into_response())
+}
+
+async fn stats(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    use crate::stats::Reply;
+    let stream = params.bool_or("stream", true);
+    let one_shot = params.bool_or("one-shot", false);
+    Ok(match engine.stats.container(&id, stream, one_shot).await? {
+        Reply::Once(json) => Json(json).into_response(),
+        // Go's server sniffs a JSON stream as text, as dockerd sends it.
+        Reply::Stream(lines) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            super::channel_body(lines),
+        )
+            .into_response(),
+    })
 }
 
 async fn changes(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Response, ApiError> {

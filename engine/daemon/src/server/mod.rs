@@ -35,9 +35,9 @@ pub const API_VERSION: &str = "1.41";
 /// The oldest API version a client may ask for.
 pub const MIN_API_VERSION: &str = "1.12";
 
-/// All routes.
-pub fn router(engine: Engine) -> Router {
-    Router::new()
+/// All routes; with `metrics`, each matched request is counted and timed by its route.
+pub fn router(engine: Engine, metrics: Option<crate::metrics::RequestMetrics>) -> Router {
+    let routes = Router::new()
         .merge(system::routes())
         .merge(images::routes())
         .merge(containers::routes())
@@ -47,7 +47,15 @@ pub fn router(engine: Engine) -> Router {
         .merge(registry::routes())
         .merge(networks::routes())
         .merge(swarm::routes())
-        .merge(build::routes())
+        .merge(build::routes());
+    let routes = match metrics {
+        Some(metrics) => routes.route_layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::requests::record,
+        )),
+        None => routes,
+    };
+    routes
         .fallback(not_found)
         // A known path with a method it does not take is no page either, to Docker.
         .method_not_allowed_fallback(not_found)
@@ -131,9 +139,10 @@ fn connection_cap() -> usize {
 pub async fn serve(
     listener: UnixListener,
     engine: Engine,
+    metrics: Option<crate::metrics::RequestMetrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = tower::util::MapRequestLayer::new(strip_version).layer(router(engine));
+    let app = tower::util::MapRequestLayer::new(strip_version).layer(router(engine, metrics));
     let app = tower_http::catch_panic::CatchPanicLayer::custom(catch_panic).layer(app);
     let service = tower::service_fn(move |request: Request| {
         let mut app = app.clone();

@@ -48,6 +48,15 @@ impl Params {
         !matches!(value.as_str(), "" | "0" | "no" | "false" | "none")
     }
 
+    /// Docker's `BoolValueOrDefault`: [`Params::bool`] when the key is given, else `default`.
+    pub fn bool_or(&self, key: &str, default: bool) -> bool {
+        if self.0.iter().any(|(k, _)| k == key) {
+            self.bool(key)
+        } else {
+            default
+        }
+    }
+
     /// `filters={"dangling":["true"],"label":["a=b"]}` (or the older `{"label":{"a=b":true}}`).
     pub fn filters(&self) -> Result<Filters, ApiError> {
         Filters::parse(self.get("filters"))
