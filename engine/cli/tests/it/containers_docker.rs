@@ -243,6 +243,9 @@ fn berth_called_docker_speaks_as_docker() {
         // Daemon errors as run reports them: `docker: Error response from daemon: ….`.
         &["run", "--memory", "1k", "busybox"],
         &["run", "--name", "taken", "busybox"],
+        // The healthcheck flags' own checks.
+        &["create", "--no-healthcheck", "--health-cmd", "true", "busybox"],
+        &["create", "--health-retries", "-1", "busybox"],
     ] {
         let docker = docker_output(&daemon, args);
         let berth = as_docker(args);
@@ -482,4 +485,58 @@ fn rm_link_through_either_cli() {
         (docker.status.code(), String::from_utf8_lossy(&docker.stderr))
     );
     assert_eq!(daemon.ok(&["ps", "-a", "--format", "{{.Names}}"]), "web\ndb\n");
+}
+
+#[test]
+fn a_healthcheck_from_the_run_flags() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -e /tmp/ready",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let status = || daemon.ok(&["inspect", "-f", "{{.State.Health.Status}}", "checked"]);
+    let wait_for = |wanted: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while status() != format!("{wanted}\n") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never {wanted}: {}",
+                status()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    wait_for("unhealthy");
+    daemon.ok(&["exec", "checked", "touch", "/tmp/ready"]);
+    wait_for("healthy");
+    let listed = docker_ok(
+        &daemon,
+        &[
+            "ps",
+            "--filter",
+            "health=healthy",
+            "--format",
+            "{{.Names}} {{.Status}}",
+        ],
+    );
+    assert!(
+        listed.starts_with("checked Up ") && listed.ends_with(" (healthy)\n"),
+        "{listed}"
+    );
+    assert_eq!(
+        daemon.ok(&["inspect", "-f", "{{json .Config.Healthcheck}}", "checked"]),
+        "{\"Test\":[\"CMD-SHELL\",\"test -e /tmp/ready\"],\"Interval\":200000000,\"Retries\":2}\n"
+    );
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use berth_api::types::{
     BindOptions, ContainerConfig, ContainerCreateRequest, DriverConfig, EmptyObject, EmptyObjectSet,
-    EndpointIpamConfig, EndpointSettings, HostConfig, LogConfig, Mount, NetworkingConfig, PortBinding,
-    PortMap, RestartPolicy, StrSlice, TmpfsOptions, Ulimit, VolumeOptions,
+    EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, LogConfig, Mount, NetworkingConfig,
+    PortBinding, PortMap, RestartPolicy, StrSlice, TmpfsOptions, Ulimit, VolumeOptions,
 };
 
 use crate::cli::ContainerOptions;
@@ -172,6 +172,7 @@ pub fn build(options: &ContainerOptions, detach: bool) -> Result<ContainerCreate
         labels: Some(labels),
         stop_signal: options.stop_signal.clone().unwrap_or_default(),
         stop_timeout: options.stop_timeout,
+        healthcheck: healthcheck(options)?,
         ..ContainerConfig::default()
     };
     let host_config = HostConfig {
@@ -714,6 +715,61 @@ fn go_open_error(path: &Path, error: &std::io::Error) -> String {
         _ => error.to_string().to_lowercase(),
     };
     format!("open {}: {reason}", path.display())
+}
+
+/// docker/cli's `--health-*` and `--no-healthcheck`: nothing given leaves the image's check.
+fn healthcheck(options: &ContainerOptions) -> Result<Option<HealthConfig>, RequestError> {
+    let duration = |flag: &'static str, value: &Option<String>| -> Result<i64, RequestError> {
+        match value {
+            None => Ok(0),
+            Some(text) => super::timestamp::parse_go_duration(text)
+                .ok_or_else(|| RequestError::flag(flag, text, format!("time: invalid duration {text:?}"))),
+        }
+    };
+    let interval = duration("--health-interval", &options.health_interval)?;
+    let timeout = duration("--health-timeout", &options.health_timeout)?;
+    let start_period = duration("--health-start-period", &options.health_start_period)?;
+    let retries = options.health_retries.unwrap_or(0);
+    let given = options.health_cmd.as_deref().is_some_and(|c| !c.is_empty())
+        || interval != 0
+        || timeout != 0
+        || start_period != 0
+        || retries != 0;
+    if options.no_healthcheck {
+        if given {
+            return Err(RequestError::invalid(
+                "--no-healthcheck conflicts with --health-* options",
+            ));
+        }
+        return Ok(Some(HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..HealthConfig::default()
+        }));
+    }
+    if !given {
+        return Ok(None);
+    }
+    for (flag, value) in [
+        ("--health-interval", interval),
+        ("--health-timeout", timeout),
+        ("--health-retries", retries),
+        ("--health-start-period", start_period),
+    ] {
+        if value < 0 {
+            return Err(RequestError::invalid(format!("{flag} cannot be negative")));
+        }
+    }
+    Ok(Some(HealthConfig {
+        test: options
+            .health_cmd
+            .as_ref()
+            .filter(|c| !c.is_empty())
+            .map(|cmd| vec!["CMD-SHELL".into(), cmd.clone()]),
+        interval,
+        timeout,
+        start_period,
+        retries,
+    }))
 }
 
 /// docker/cli `ParseRestartPolicy`; the daemon checks the name.
