@@ -9,6 +9,8 @@
 pub mod daemon;
 /// The real Docker daemon and CLI, for comparisons.
 pub mod docker;
+/// Tars with raw headers, as an attack writes them.
+pub mod hostile_tar;
 /// Raw Engine API requests over a UNIX socket: exactly the bytes a test means to send.
 pub mod http;
 /// The workspace's binaries and files: where `berthd` and `lab-images.tar` are.

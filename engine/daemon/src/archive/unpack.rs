@@ -492,33 +492,6 @@ mod properties {
         (0u8..4, name, target)
     }
 
-    /// A tar with raw headers (the tar crate's builder refuses `..`, a hostile client does not).
-    fn tar_of(entries: &[(u8, String, String)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (kind, name, target) in entries {
-            let mut header = tar::Header::new_old();
-            let len = name.len().min(99);
-            header.as_old_mut().name[..len].copy_from_slice(&name.as_bytes()[..len]);
-            let tlen = target.len().min(99);
-            header.as_old_mut().linkname[..tlen].copy_from_slice(&target.as_bytes()[..tlen]);
-            header.set_mode(0o755);
-            let (entry_type, data): (tar::EntryType, &[u8]) = match kind {
-                0 => (tar::EntryType::Regular, b"planted"),
-                1 => (tar::EntryType::Directory, b""),
-                2 => (tar::EntryType::Symlink, b""),
-                _ => (tar::EntryType::Link, b""),
-            };
-            header.set_entry_type(entry_type);
-            header.set_size(data.len() as u64);
-            header.set_cksum();
-            out.extend_from_slice(header.as_bytes());
-            out.extend_from_slice(data);
-            out.resize(out.len().div_ceil(512) * 512, 0);
-        }
-        out.resize(out.len() + 1024, 0);
-        out
-    }
-
     /// Every path under `dir`, symlinks not followed.
     fn listing(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         let mut found = Vec::new();
@@ -561,7 +534,7 @@ mod properties {
                 .collect();
             let view = FsView::new(&root, &[]).unwrap();
             let dest = if into_sub { clean(b"/sub") } else { clean(b"/") };
-            let _ = extract(&view, &dest, &ExtractOptions::default(), &tar_of(&entries)[..]);
+            let _ = extract(&view, &dest, &ExtractOptions::default(), &berth_testkit::hostile_tar::raw_tar(&entries)[..]);
             prop_assert_eq!(outside(listing(tmp.path())), before);
             prop_assert_eq!(std::fs::read_to_string(tmp.path().join("outside/keep")).unwrap(), "x");
         }

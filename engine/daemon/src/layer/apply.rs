@@ -563,37 +563,6 @@ mod properties {
         (0u8..5, name, target)
     }
 
-    /// A tar of those entries, written with raw headers (the tar crate refuses `..` names,
-    /// which is exactly what a hostile layer would carry).
-    fn tar_of(entries: &[(u8, String, String)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (kind, name, target) in entries {
-            let mut header = tar::Header::new_old();
-            let bytes = name.as_bytes();
-            let len = bytes.len().min(99);
-            header.as_old_mut().name[..len].copy_from_slice(&bytes[..len]);
-            let target = target.as_bytes();
-            let tlen = target.len().min(99);
-            header.as_old_mut().linkname[..tlen].copy_from_slice(&target[..tlen]);
-            header.set_mode(0o755);
-            let (entry_type, data): (tar::EntryType, &[u8]) = match kind {
-                0 => (tar::EntryType::Regular, b"content"),
-                1 => (tar::EntryType::Directory, b""),
-                2 => (tar::EntryType::Symlink, b""),
-                3 => (tar::EntryType::Link, b""),
-                _ => (tar::EntryType::Char, b""),
-            };
-            header.set_entry_type(entry_type);
-            header.set_size(data.len() as u64);
-            header.set_cksum();
-            out.extend_from_slice(header.as_bytes());
-            out.extend_from_slice(data);
-            out.resize(out.len().div_ceil(512) * 512, 0);
-        }
-        out.resize(out.len() + 1024, 0);
-        out
-    }
-
     /// Every path under `dir`.
     fn listing(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         let mut found = Vec::new();
@@ -631,7 +600,7 @@ mod properties {
                 all.into_iter().filter(|p| !p.starts_with(&layer)).collect()
             };
             let before = outside(listing(tmp.path()));
-            let _ = apply_layer(&layer, &tar_of(&entries)[..]);
+            let _ = apply_layer(&layer, &berth_testkit::hostile_tar::raw_tar(&entries)[..]);
             prop_assert_eq!(outside(listing(tmp.path())), before);
             prop_assert_eq!(std::fs::read_to_string(tmp.path().join("outside/keep")).unwrap(), "x");
         }

@@ -22,17 +22,12 @@ struct Pair<'a> {
 
 impl<'a> Pair<'a> {
     fn create(daemon: &'a TestDaemon, on_docker: &mut OnDocker, prefix: &str, body: &Value) -> Pair<'a> {
-        let name = unique_name(prefix);
-        let theirs = docker(
-            "POST",
-            &format!("/containers/create?name={name}"),
-            body.to_string().as_bytes(),
-        );
-        assert_eq!(theirs.status, 201, "{}", theirs.text());
-        let theirs = theirs.json()["Id"].as_str().unwrap_or_default().to_owned();
-        on_docker.container(&theirs);
-        let ours = create(daemon, &name, body);
-        Pair { daemon, ours, name }
+        let made = crate::support::Pair::create(daemon, on_docker, prefix, body);
+        Pair {
+            daemon,
+            ours: made.ours,
+            name: made.name,
+        }
     }
 
     /// The same request to both, by name: berthd's answer, then Docker's.

@@ -39,16 +39,7 @@ fn shape(value: &Value) -> BTreeSet<String> {
 /// The same container made on both engines, named alike; `start` runs it.
 fn made_alike(daemon: &TestDaemon, on_docker: &mut OnDocker, prefix: &str, start: bool) -> (String, String) {
     let body = json!({"Image": "busybox", "Cmd": ["sleep", "1000"]});
-    let name = unique_name(prefix);
-    let theirs = docker(
-        "POST",
-        &format!("/containers/create?name={name}"),
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(theirs.status, 201, "{}", theirs.text());
-    let theirs = theirs.json()["Id"].as_str().unwrap_or_default().to_owned();
-    on_docker.container(&theirs);
-    let ours = create(daemon, &name, &body);
+    let Pair { ours, theirs, .. } = Pair::create(daemon, on_docker, prefix, &body);
     if start {
         assert_eq!(
             docker("POST", &format!("/containers/{theirs}/start"), b"").status,

@@ -228,6 +228,8 @@ pub struct Pair<'a> {
     pub daemon: &'a TestDaemon,
     pub ours: String,
     pub theirs: String,
+    /// The name both were given.
+    pub name: String,
 }
 
 impl Pair<'_> {
@@ -249,7 +251,12 @@ impl Pair<'_> {
         let theirs = theirs.json()["Id"].as_str().unwrap_or_default().to_owned();
         on_docker.container(&theirs);
         let ours = create(daemon, &name, body);
-        Pair { daemon, ours, theirs }
+        Pair {
+            daemon,
+            ours,
+            theirs,
+            name,
+        }
     }
 
     /// The same request to both (`{id}` in `path` is each engine's container id): the status

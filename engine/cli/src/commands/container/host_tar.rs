@@ -402,32 +402,6 @@ mod properties {
         (0u8..4, name, target)
     }
 
-    fn tar_of(entries: &[(u8, String, String)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (kind, name, target) in entries {
-            let mut header = tar::Header::new_old();
-            let len = name.len().min(99);
-            header.as_old_mut().name[..len].copy_from_slice(&name.as_bytes()[..len]);
-            let tlen = target.len().min(99);
-            header.as_old_mut().linkname[..tlen].copy_from_slice(&target.as_bytes()[..tlen]);
-            header.set_mode(0o755);
-            let (entry_type, data): (tar::EntryType, &[u8]) = match kind {
-                0 => (tar::EntryType::Regular, b"planted"),
-                1 => (tar::EntryType::Directory, b""),
-                2 => (tar::EntryType::Symlink, b""),
-                _ => (tar::EntryType::Link, b""),
-            };
-            header.set_entry_type(entry_type);
-            header.set_size(data.len() as u64);
-            header.set_cksum();
-            out.extend_from_slice(header.as_bytes());
-            out.extend_from_slice(data);
-            out.resize(out.len().div_ceil(512) * 512, 0);
-        }
-        out.resize(out.len() + 1024, 0);
-        out
-    }
-
     fn listing(dir: &Path) -> Vec<PathBuf> {
         let mut found = Vec::new();
         let mut pending = vec![dir.to_owned()];
@@ -462,7 +436,7 @@ mod properties {
                 .into_iter()
                 .map(|(kind, name, target)| (kind, name, target.replace("OUTSIDE", &here)))
                 .collect();
-            let _ = untar(&tar_of(&entries)[..], &dest, &[]);
+            let _ = untar(&berth_testkit::hostile_tar::raw_tar(&entries)[..], &dest, &[]);
             prop_assert_eq!(outside(listing(tmp.path())), before);
             prop_assert_eq!(std::fs::read_to_string(tmp.path().join("keep")).unwrap(), "x");
         }
