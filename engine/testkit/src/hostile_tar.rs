@@ -35,3 +35,21 @@ pub fn raw_tar(entries: &[(EntryKind, String, String)]) -> Vec<u8> {
     out.resize(out.len() + 1024, 0);
     out
 }
+
+/// Every path under `dir`, sorted, symlinks not followed: what a property test compares before
+/// and after an extraction to see that nothing outside the destination changed.
+pub fn listing(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(path.clone());
+            }
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}

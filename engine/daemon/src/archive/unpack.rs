@@ -492,23 +492,6 @@ mod properties {
         (0u8..4, name, target)
     }
 
-    /// Every path under `dir`, symlinks not followed.
-    fn listing(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-        let mut found = Vec::new();
-        let mut pending = vec![dir.to_owned()];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    pending.push(path.clone());
-                }
-                found.push(path);
-            }
-        }
-        found.sort();
-        found
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -526,7 +509,7 @@ mod properties {
             let outside = |all: Vec<std::path::PathBuf>| -> Vec<std::path::PathBuf> {
                 all.into_iter().filter(|p| !p.starts_with(&root)).collect()
             };
-            let before = outside(listing(tmp.path()));
+            let before = outside(berth_testkit::hostile_tar::listing(tmp.path()));
             let host_outside = tmp.path().join("outside").display().to_string();
             let entries: Vec<_> = entries
                 .into_iter()
@@ -535,7 +518,7 @@ mod properties {
             let view = FsView::new(&root, &[]).unwrap();
             let dest = if into_sub { clean(b"/sub") } else { clean(b"/") };
             let _ = extract(&view, &dest, &ExtractOptions::default(), &berth_testkit::hostile_tar::raw_tar(&entries)[..]);
-            prop_assert_eq!(outside(listing(tmp.path())), before);
+            prop_assert_eq!(outside(berth_testkit::hostile_tar::listing(tmp.path())), before);
             prop_assert_eq!(std::fs::read_to_string(tmp.path().join("outside/keep")).unwrap(), "x");
         }
 

@@ -402,22 +402,6 @@ mod properties {
         (0u8..4, name, target)
     }
 
-    fn listing(dir: &Path) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut pending = vec![dir.to_owned()];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    pending.push(path.clone());
-                }
-                found.push(path);
-            }
-        }
-        found.sort();
-        found
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -430,14 +414,14 @@ mod properties {
             let outside = |all: Vec<PathBuf>| -> Vec<PathBuf> {
                 all.into_iter().filter(|p| !p.starts_with(&dest)).collect()
             };
-            let before = outside(listing(tmp.path()));
+            let before = outside(berth_testkit::hostile_tar::listing(tmp.path()));
             let here = tmp.path().display().to_string();
             let entries: Vec<_> = entries
                 .into_iter()
                 .map(|(kind, name, target)| (kind, name, target.replace("OUTSIDE", &here)))
                 .collect();
             let _ = untar(&berth_testkit::hostile_tar::raw_tar(&entries)[..], &dest, &[]);
-            prop_assert_eq!(outside(listing(tmp.path())), before);
+            prop_assert_eq!(outside(berth_testkit::hostile_tar::listing(tmp.path())), before);
             prop_assert_eq!(std::fs::read_to_string(tmp.path().join("keep")).unwrap(), "x");
         }
     }
