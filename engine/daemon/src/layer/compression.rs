@@ -1,5 +1,5 @@
-//! Layer compression: recognised by the first bytes of the stream, as Docker does, not by a
-//! media type or a file name.
+//! Layer and build-context compression: recognised by the first bytes of the stream, as Docker's
+//! `archive.DecompressStream` does, not by a media type or a file name.
 
 use std::fmt;
 use std::io::{self, BufReader, Chain, Cursor, Read};
@@ -16,6 +16,10 @@ pub enum Compression {
     Gzip,
     /// zstd (`application/vnd.oci.image.layer.v1.tar+zstd`).
     Zstd,
+    /// bzip2 (a `docker build` context, `docker import`).
+    Bzip2,
+    /// xz (the same).
+    Xz,
 }
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b, 0x08];
@@ -32,6 +36,10 @@ impl Compression {
             Compression::Gzip
         } else if first_bytes.starts_with(ZSTD_MAGIC) {
             Compression::Zstd
+        } else if first_bytes.starts_with(BZIP2_MAGIC) {
+            Compression::Bzip2
+        } else if first_bytes.starts_with(XZ_MAGIC) {
+            Compression::Xz
         } else {
             Compression::None
         }
@@ -44,6 +52,8 @@ impl fmt::Display for Compression {
             Compression::None => "uncompressed",
             Compression::Gzip => "gzip",
             Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+            Compression::Xz => "xz",
         })
     }
 }
@@ -51,28 +61,21 @@ impl fmt::Display for Compression {
 /// The stream after detection: the bytes read to look at the magic, then the rest.
 type Peeked<R> = Chain<Cursor<Vec<u8>>, R>;
 
-/// A reader that undoes a layer's compression. Reads concatenated gzip members and zstd frames
-/// to the end, like Go's readers that Docker uses.
+/// A reader that undoes a layer's compression. Reads concatenated gzip members, zstd frames,
+/// bzip2 and xz streams to the end, like Go's readers that Docker uses.
 pub enum Decompressor<R: Read> {
     Plain(Peeked<R>),
     Gzip(flate2::bufread::MultiGzDecoder<BufReader<Peeked<R>>>),
     Zstd(zstd::stream::read::Decoder<'static, BufReader<Peeked<R>>>),
+    Bzip2(bzip2::bufread::MultiBzDecoder<BufReader<Peeked<R>>>),
+    Xz(liblzma::bufread::XzDecoder<BufReader<Peeked<R>>>),
 }
 
 impl<R: Read> Decompressor<R> {
-    /// Look at the first bytes of `reader` and wrap it in the matching decoder. xz and bzip2,
-    /// which Docker also reads, are refused by name rather than failing later as a bad tar.
+    /// Look at the first bytes of `reader` and wrap it in the matching decoder.
     pub fn new(mut reader: R) -> io::Result<Decompressor<R>> {
         let mut magic = Vec::with_capacity(MAGIC_LEN);
         (&mut reader).take(MAGIC_LEN as u64).read_to_end(&mut magic)?;
-        for (name, bytes) in [("xz", XZ_MAGIC), ("bzip2", BZIP2_MAGIC)] {
-            if magic.starts_with(bytes) {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("{name}-compressed layers are not supported"),
-                ));
-            }
-        }
         let compression = Compression::detect(&magic);
         let stream = Cursor::new(magic).chain(reader);
         Ok(match compression {
@@ -83,6 +86,13 @@ impl<R: Read> Decompressor<R> {
             Compression::Zstd => Decompressor::Zstd(zstd::stream::read::Decoder::with_buffer(
                 BufReader::with_capacity(STREAM_BUFFER, stream),
             )?),
+            Compression::Bzip2 => Decompressor::Bzip2(bzip2::bufread::MultiBzDecoder::new(
+                BufReader::with_capacity(STREAM_BUFFER, stream),
+            )),
+            // Several xz streams one after the other are read as one, as Go's xz reader does.
+            Compression::Xz => Decompressor::Xz(liblzma::bufread::XzDecoder::new_multi_decoder(
+                BufReader::with_capacity(STREAM_BUFFER, stream),
+            )),
         })
     }
 
@@ -92,6 +102,8 @@ impl<R: Read> Decompressor<R> {
             Decompressor::Plain(_) => Compression::None,
             Decompressor::Gzip(_) => Compression::Gzip,
             Decompressor::Zstd(_) => Compression::Zstd,
+            Decompressor::Bzip2(_) => Compression::Bzip2,
+            Decompressor::Xz(_) => Compression::Xz,
         }
     }
 }
@@ -102,6 +114,8 @@ impl<R: Read> Read for Decompressor<R> {
             Decompressor::Plain(r) => r.read(buf),
             Decompressor::Gzip(r) => r.read(buf),
             Decompressor::Zstd(r) => r.read(buf),
+            Decompressor::Bzip2(r) => r.read(buf),
+            Decompressor::Xz(r) => r.read(buf),
         }
     }
 }
@@ -160,10 +174,24 @@ mod tests {
     }
 
     #[test]
-    fn refuses_xz_by_name() {
-        let err = decompress(&[0xfd, b'7', b'z', b'X', b'Z', 0x00, 1, 2][..])
-            .err()
-            .unwrap();
-        assert_eq!(err.to_string(), "xz-compressed layers are not supported");
+    fn undoes_bzip2_and_xz() {
+        let data = b"hello context".repeat(1000);
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&data).unwrap();
+        let bz = bz.finish().unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&data).unwrap();
+        let xz = xz.finish().unwrap();
+        assert_eq!(roundtrip(&bz, Compression::Bzip2), data);
+        assert_eq!(roundtrip(&xz, Compression::Xz), data);
+    }
+
+    #[test]
+    fn a_truncated_xz_stream_is_an_error_not_a_short_read() {
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&b"abc".repeat(5000)).unwrap();
+        let xz = xz.finish().unwrap();
+        let mut reader = decompress(&xz[..xz.len() / 2]).unwrap();
+        assert!(reader.read_to_end(&mut Vec::new()).is_err());
     }
 }

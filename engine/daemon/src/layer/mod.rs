@@ -17,7 +17,7 @@
 //!   upper dir as a plain layer tar in Docker's form (sorted, deterministic, whiteouts as `.wh.`).
 //! - [`changes`]`(upper, lowers) -> Vec<Change>`: what `docker diff` prints (A/C/D).
 //! - [`mount_overlay`], [`mount_overlay_readonly`], [`unmount`]: stack unpacked layers.
-//! - [`Compression::detect`], [`decompress`]: recognise and undo gzip and zstd.
+//! - [`Compression::detect`], [`decompress`]: recognise and undo gzip, zstd, bzip2 and xz.
 //!
 //! Safety of [`apply_layer`]: a layer is untrusted input. Entries with absolute paths or `..`
 //! are refused; so are hardlinks that name anything outside the layer and relative symlinks
