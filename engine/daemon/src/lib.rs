@@ -5,6 +5,8 @@
 
 /// A container's files as tars (`docker cp`, `docker export`): paths resolved in its scope.
 pub mod archive;
+/// Docker's classic builder: contexts, Dockerfiles, instructions, the build cache.
+pub mod build;
 /// Containers: records, lifecycle, bundles.
 pub mod container;
 /// Start and stop: flags, socket, pid file, signals.

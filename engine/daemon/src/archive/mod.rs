@@ -11,7 +11,8 @@ mod stat;
 mod unpack;
 mod view;
 
+pub use bounded::BoundedHeaders;
 pub use pack::{PackSpec, pack};
 pub use stat::{PathStat, path_stat};
-pub use unpack::{ExtractError, ExtractOptions, extract};
+pub use unpack::{ExtractError, ExtractOptions, extract, read_error};
 pub use view::{ContainerPath, FsView, MountSpot, clean, display};

@@ -65,7 +65,8 @@ pub enum ExtractError {
     },
 }
 
-fn read_error(error: io::Error) -> ExtractError {
+/// A tar that could not be read, in Go's words (also for readers of tars outside this module).
+pub fn read_error(error: io::Error) -> ExtractError {
     // The tar crate wraps what the reader said: the whole chain of causes is searched.
     let mut text = error.to_string();
     let mut cause: Option<&dyn std::error::Error> = error.get_ref().map(|e| e as &dyn std::error::Error);
@@ -76,7 +77,10 @@ fn read_error(error: io::Error) -> ExtractError {
     // Go's words for a record too large, a stream that ends inside a block, a bad header.
     ExtractError::Read(if text.contains(TOO_LONG) {
         TOO_LONG.to_owned()
-    } else if error.kind() == io::ErrorKind::UnexpectedEof || text.contains("entire block") {
+    } else if error.kind() == io::ErrorKind::UnexpectedEof
+        || text.contains("entire block")
+        || text.contains("unexpected EOF")
+    {
         "unexpected EOF".to_owned()
     } else if matches!(error.kind(), io::ErrorKind::InvalidData | io::ErrorKind::Other) {
         "archive/tar: invalid tar header".to_owned()

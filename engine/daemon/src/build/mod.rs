@@ -1,0 +1,12 @@
+//! Docker's classic builder (`docker build`, `POST /build`), shaped as moby's
+//! `builder/dockerfile`: the context a client sends, the Dockerfile parsed into instructions,
+//! each instruction dispatched on the image built so far, and the cache that skips what was
+//! built before. A RUN is an ordinary container of the engine, committed as a layer; the builder
+//! never touches the kernel itself.
+//!
+//! Code map:
+//! - [`context`]: the context tar extracted into a private directory, paths resolved in it.
+//! - [`tarsum`]: Docker's checksum of each context file, the cache key of COPY and ADD.
+
+pub mod context;
+pub mod tarsum;
