@@ -5,8 +5,10 @@
 //! never touches the kernel itself.
 //!
 //! Code map:
+//! - [`cache`]: the images committed before, found again by parent and container config.
 //! - [`context`]: the context tar extracted into a private directory, paths resolved in it.
 //! - [`tarsum`]: Docker's checksum of each context file, the cache key of COPY and ADD.
 
+pub mod cache;
 pub mod context;
 pub mod tarsum;

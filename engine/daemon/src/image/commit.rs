@@ -52,67 +52,117 @@ pub struct CommitSource<'a> {
     pub upper: &'a Path,
 }
 
+/// A container's changes to record as an image: what `docker commit` and each build step
+/// hand to [`Images::commit_container`].
+#[derive(Debug)]
+pub struct CommitRequest<'a> {
+    pub container_id: &'a str,
+    /// The image the container was made from: the new image's parent.
+    pub image: &'a Digest,
+    /// The chain id the container stands on.
+    pub top_layer: Option<&'a Digest>,
+    /// The container's overlay upper dir: its changes.
+    pub upper: &'a Path,
+    /// The new image's config.
+    pub config: ContainerConfig,
+    /// What the container ran (the history's `created_by` is its command, as Docker's).
+    pub container_config: ContainerConfig,
+    pub author: String,
+    pub comment: String,
+}
+
+/// The diff of an unchanged container: a tar of no entries. Docker records no layer for it, only
+/// a history step marked `empty_layer`.
+const NO_CHANGES: u64 = 0;
+
 impl Images {
     pub fn commit(&self, source: &CommitSource<'_>, options: &CommitOptions) -> Result<Digest, ImageError> {
         let reference = options.reference()?;
         let mut new_config = source.config.clone();
         apply_changes(&mut new_config, &options.changes)?;
-        let parent = self.config(source.image)?;
-
-        let _writing = self.store.writing();
-        let tar_path = self.store.root().join("tmp").join(temp_name("commit"));
-        let layer = (|| {
-            let file = File::create(&tar_path).map_err(StoreError::io("create the commit's layer tar"))?;
-            crate::layer::diff_layer(source.upper, std::io::BufWriter::new(file))
-                .map_err(StoreError::from)?;
-            let tar = File::open(&tar_path).map_err(StoreError::io("reopen the commit's layer tar"))?;
-            self.store.layers.create(
-                &self.store.blobs,
-                source.top_layer,
-                None,
-                MEDIA_DOCKER_LAYER_TAR,
-                tar,
-            )
-        })();
-        let _ = std::fs::remove_file(&tar_path);
-        let layer = layer?;
-
-        let created = time::now_rfc3339();
-        let mut config = parent.clone();
-        config.config = Some(new_config);
-        config.container_config = Some(source.config.clone());
-        config.container = source.container_id.to_owned();
-        config.created = Some(created.clone());
-        config.docker_version = ENGINE_VERSION.into();
-        config.author = options.author.clone();
-        config.comment = options.comment.clone();
-        config.history.push(History {
-            created: Some(created),
+        let id = self.commit_container(CommitRequest {
+            container_id: source.container_id,
+            image: source.image,
+            top_layer: source.top_layer,
+            upper: source.upper,
+            config: new_config,
+            container_config: source.config.clone(),
             author: options.author.clone(),
-            created_by: source
-                .config
-                .cmd
-                .as_ref()
-                .map(|c| c.0.join(" "))
-                .unwrap_or_default(),
             comment: options.comment.clone(),
-            empty_layer: false,
-        });
-        config.rootfs.diff_ids.push(layer.diff_id.clone());
-        let id = self.store.blobs.put_bytes(&config.to_canonical_bytes())?;
-        let record = ImageRecord {
-            top_layer: Some(layer.chain_id),
-            parent: Some(source.image.clone()),
-            ..ImageRecord::default()
-        };
-        self.store.images.put(&id, &record)?;
-        drop(_writing);
+        })?;
         // Docker tags (and logs `tag`) before the container's `commit` event.
         if let Some(reference) = reference {
             self.set_tag(reference.clone().with_default_tag(), &id)?;
             self.event("tag", &id.to_string(), &reference.familiar_string());
         }
         crate::explain!(container = %source.container_id, "committed the container's writable layer as image {id}");
+        Ok(id)
+    }
+
+    /// Record a container's changes as a new image on top of its image: a layer when the
+    /// container changed files, an `empty_layer` history step when it did not.
+    pub fn commit_container(&self, request: CommitRequest<'_>) -> Result<Digest, ImageError> {
+        let parent = self.config(request.image)?;
+
+        let _writing = self.store.writing();
+        let tar_path = self.store.root().join("tmp").join(temp_name("commit"));
+        let layer = (|| {
+            let file = File::create(&tar_path).map_err(StoreError::io("create the commit's layer tar"))?;
+            let stats = crate::layer::diff_layer(request.upper, std::io::BufWriter::new(file))
+                .map_err(StoreError::from)?;
+            if stats.entries == NO_CHANGES {
+                return Ok(None);
+            }
+            let tar = File::open(&tar_path).map_err(StoreError::io("reopen the commit's layer tar"))?;
+            self.store
+                .layers
+                .create(
+                    &self.store.blobs,
+                    request.top_layer,
+                    None,
+                    MEDIA_DOCKER_LAYER_TAR,
+                    tar,
+                )
+                .map(Some)
+        })();
+        let _ = std::fs::remove_file(&tar_path);
+        let layer = layer?;
+
+        let created = time::now_rfc3339();
+        let mut config = parent.clone();
+        config.container = request.container_id.to_owned();
+        config.config = Some(request.config);
+        config.container_config = Some(request.container_config.clone());
+        config.created = Some(created.clone());
+        config.docker_version = ENGINE_VERSION.into();
+        config.author = request.author.clone();
+        config.comment = request.comment.clone();
+        config.history.push(History {
+            created: Some(created),
+            author: request.author,
+            created_by: request
+                .container_config
+                .cmd
+                .as_ref()
+                .map(|c| c.0.join(" "))
+                .unwrap_or_default(),
+            comment: request.comment,
+            empty_layer: layer.is_none(),
+        });
+        let top_layer = match &layer {
+            Some(layer) => {
+                config.rootfs.diff_ids.push(layer.diff_id.clone());
+                Some(layer.chain_id.clone())
+            }
+            None => request.top_layer.cloned(),
+        };
+        let id = self.store.blobs.put_bytes(&config.to_canonical_bytes())?;
+        let record = ImageRecord {
+            top_layer,
+            parent: Some(request.image.clone()),
+            ..ImageRecord::default()
+        };
+        self.store.images.put(&id, &record)?;
         Ok(id)
     }
 }

@@ -21,7 +21,7 @@ use berth_api::types::{
 
 pub use archive::SaveSelection;
 pub use changes::{ChangeError, apply_changes, normalize_port};
-pub use commit::{CommitOptions, CommitSource};
+pub use commit::{CommitOptions, CommitRequest, CommitSource};
 pub use config::{History, ImageConfig, RootFs};
 pub use import::{ENGINE_VERSION, ImportOptions, go_arch};
 
