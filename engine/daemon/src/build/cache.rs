@@ -13,7 +13,11 @@ use crate::image::{ImageError, Images};
 
 /// The newest local image made from `parent` (`None`: `FROM scratch`) by a container configured
 /// as `config`.
-pub fn probe(images: &Images, parent: Option<&Digest>, config: &ContainerConfig) -> Result<Option<Digest>, ImageError> {
+pub fn probe(
+    images: &Images,
+    parent: Option<&Digest>,
+    config: &ContainerConfig,
+) -> Result<Option<Digest>, ImageError> {
     let store = images.store();
     let mut best: Option<(String, Digest)> = None;
     for id in store.images.list()? {

@@ -7,8 +7,17 @@
 //! Code map:
 //! - [`cache`]: the images committed before, found again by parent and container config.
 //! - [`context`]: the context tar extracted into a private directory, paths resolved in it.
+//! - [`options`]: what `POST /build` asks for.
+//! - [`output`]: progress as Docker's JSON message stream.
+//! - [`step`]: a step's container: create, run, commit, remove.
 //! - [`tarsum`]: Docker's checksum of each context file, the cache key of COPY and ADD.
 
 pub mod cache;
 pub mod context;
+mod error;
+pub mod options;
+pub mod output;
+pub mod step;
 pub mod tarsum;
+
+pub use error::BuildError;

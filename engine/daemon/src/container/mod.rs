@@ -45,6 +45,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 pub use archive::{Export, ExtractRequest, PathArchive};
+pub use attach::AttachStream;
 pub use error::ContainerError;
 pub use exec::ExecStart;
 pub use inspect::{ListOptions, status_text};

@@ -1,0 +1,114 @@
+//! The build's progress as Docker's JSON message stream: `{"stream": …}` lines a client prints,
+//! `{"aux": {"ID": …}}` naming the image built, and a final `{"errorDetail": …, "error": …}` when
+//! the build fails (the HTTP status is already 200 then).
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// Where a build writes its messages. Sending never blocks the build for long: the channel is
+/// bounded, and a client that went away makes sends fail, which the build ignores (it finishes
+/// and cleans up, as Docker's does).
+#[derive(Debug, Clone)]
+pub struct Output {
+    sender: mpsc::Sender<Value>,
+    quiet: bool,
+}
+
+/// The wrapping Docker gives a RUN's standard error (the CLI prints it in bright red).
+const STDERR_START: &str = "\u{1b}[91m";
+const STDERR_END: &str = "\u{1b}[0m";
+
+impl Output {
+    /// An output and the messages it will send. `quiet` (`q=1`) keeps only the image id and
+    /// errors.
+    pub fn new(quiet: bool) -> (Output, mpsc::Receiver<Value>) {
+        let (sender, receiver) = mpsc::channel(256);
+        (Output { sender, quiet }, receiver)
+    }
+
+    async fn send(&self, message: Value) {
+        let _ = self.sender.send(message).await;
+    }
+
+    /// Text for the client's terminal (nothing when quiet).
+    pub async fn stream(&self, text: impl Into<String>) {
+        if !self.quiet {
+            self.send(json!({ "stream": text.into() })).await;
+        }
+    }
+
+    /// A step's heading, sent as Docker sends it: the line, then its newline on its own.
+    pub async fn step(&self, number: usize, total: usize, original: &str) {
+        self.stream(format!("Step {number}/{total} : {original}")).await;
+        self.stream("\n").await;
+    }
+
+    /// What a RUN printed on its standard output.
+    pub async fn run_stdout(&self, bytes: &[u8]) {
+        self.stream(String::from_utf8_lossy(bytes)).await;
+    }
+
+    /// What a RUN printed on its standard error.
+    pub async fn run_stderr(&self, bytes: &[u8]) {
+        self.stream(format!(
+            "{STDERR_START}{}{STDERR_END}",
+            String::from_utf8_lossy(bytes)
+        ))
+        .await;
+    }
+
+    /// The id of the image built (sent even when quiet: `docker build -q` prints it).
+    pub async fn image_id(&self, id: &str) {
+        self.send(json!({ "aux": { "ID": id } })).await;
+    }
+
+    /// The build failed; `code` is a RUN's exit code when that is why.
+    pub async fn error(&self, message: &str, code: Option<i64>) {
+        let detail = match code {
+            Some(code) => json!({ "code": code, "message": message }),
+            None => json!({ "message": message }),
+        };
+        self.send(json!({ "errorDetail": detail, "error": message }))
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_are_dockers_and_quiet_keeps_the_id_and_errors() {
+        let (out, mut messages) = Output::new(false);
+        out.step(2, 5, "RUN echo hi").await;
+        out.run_stderr(b"err\n").await;
+        out.error(
+            "The command '/bin/sh -c false' returned a non-zero code: 1",
+            Some(1),
+        )
+        .await;
+        drop(out);
+        let mut all = Vec::new();
+        while let Some(m) = messages.recv().await {
+            all.push(m.to_string());
+        }
+        assert_eq!(
+            all,
+            [
+                r#"{"stream":"Step 2/5 : RUN echo hi"}"#,
+                r#"{"stream":"\n"}"#,
+                r#"{"stream":"\u001b[91merr\n\u001b[0m"}"#,
+                r#"{"error":"The command '/bin/sh -c false' returned a non-zero code: 1","errorDetail":{"code":1,"message":"The command '/bin/sh -c false' returned a non-zero code: 1"}}"#,
+            ]
+        );
+        let (quiet, mut messages) = Output::new(true);
+        quiet.stream("Step 1/1 : FROM x").await;
+        quiet.image_id("sha256:ab").await;
+        drop(quiet);
+        assert_eq!(
+            messages.recv().await.unwrap(),
+            json!({"aux": {"ID": "sha256:ab"}})
+        );
+        assert!(messages.recv().await.is_none());
+    }
+}
