@@ -6,6 +6,7 @@
 //!
 //! Code map:
 //! - [`cache`]: the images committed before, found again by parent and container config.
+//! - [`copy`]: COPY and ADD: sources, their checksum, the copy into a step's root.
 //! - [`context`]: the context tar extracted into a private directory, paths resolved in it.
 //! - [`options`]: what `POST /build` asks for.
 //! - [`output`]: progress as Docker's JSON message stream.
@@ -14,6 +15,7 @@
 
 pub mod cache;
 pub mod context;
+pub mod copy;
 mod error;
 pub mod options;
 pub mod output;

@@ -36,6 +36,13 @@ pub struct OpenedFs {
     _lifecycle: tokio::sync::OwnedMutexGuard<()>,
 }
 
+impl OpenedFs {
+    /// The container's files, as its processes see them.
+    pub fn view(&self) -> &FsView {
+        &self.view
+    }
+}
+
 impl Drop for OpenedFs {
     fn drop(&mut self) {
         if let Some(rootfs) = self.mounted.take() {
@@ -206,6 +213,13 @@ impl Containers {
             })
         })
         .await?
+    }
+
+    /// The container's root file system without its volumes, mounted while the result lives
+    /// (the builder's COPY and ADD write into a step's container through it).
+    pub async fn open_root_fs(&self, name: &str) -> Result<OpenedFs, ContainerError> {
+        let container = self.get(name)?;
+        self.open_fs(&container, false).await
     }
 
     /// `HEAD /containers/{id}/archive?path=…`: the stat of a path.

@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-pub use archive::{Export, ExtractRequest, PathArchive};
+pub use archive::{Export, ExtractRequest, OpenedFs, PathArchive};
 pub use attach::AttachStream;
 pub use error::ContainerError;
 pub use exec::ExecStart;
