@@ -41,24 +41,32 @@ fn key_values(pairs: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether `ip` lies in `subnet` (both IPv4 text); unparsable ones never match.
+/// Whether `ip` lies in `subnet` (IPv4 or IPv6 text, an `ip` with a prefix read as its
+/// address, as docker/cli reads a range); unparsable ones, or two families, never match.
 fn subnet_contains(subnet: &str, ip: &str) -> bool {
+    use std::net::IpAddr;
     let (Some((net, prefix)), Some(ip)) = (subnet.split_once('/'), ip.split('/').next()) else {
         return false;
     };
-    let (Ok(net), Ok(prefix), Ok(ip)) = (
-        net.parse::<std::net::Ipv4Addr>(),
-        prefix.parse::<u32>(),
-        ip.parse::<std::net::Ipv4Addr>(),
-    ) else {
+    let (Ok(net), Ok(prefix), Ok(ip)) = (net.parse::<IpAddr>(), prefix.parse::<u32>(), ip.parse::<IpAddr>())
+    else {
         return false;
     };
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix.min(32))
+    // Both as 128-bit numbers, an IPv4 prefix counted from the left of its 32 bits.
+    let (net, ip, bits) = match (net, ip) {
+        (IpAddr::V4(net), IpAddr::V4(ip)) => (
+            u128::from(u32::from(net)) << 96,
+            u128::from(u32::from(ip)) << 96,
+            32,
+        ),
+        (IpAddr::V6(net), IpAddr::V6(ip)) => (u128::from(net), u128::from(ip), 128),
+        _ => return false,
     };
-    u32::from(net) & mask == u32::from(ip) & mask
+    if prefix > bits {
+        return false;
+    }
+    let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+    net & mask == ip & mask
 }
 
 /// Docker's pairing of `--subnet` with the `--gateway` and `--ip-range` inside it.
@@ -340,5 +348,36 @@ mod tests {
             ipam_configs(&args).unwrap_err().message,
             "every ip-range or gateway must have a corresponding subnet"
         );
+    }
+
+    #[test]
+    fn a_dual_stack_network_pairs_each_flag_with_its_family() {
+        let args = create_args(&[
+            "--ipv6",
+            "--subnet",
+            "10.1.0.0/24",
+            "--subnet",
+            "fd42:1::/64",
+            "--gateway",
+            "fd42:1::99",
+            "--ip-range",
+            "fd42:1::/80",
+        ]);
+        let configs = ipam_configs(&args).unwrap();
+        assert_eq!(configs[1].gateway, "fd42:1::99");
+        assert_eq!(configs[1].ip_range, "fd42:1::/80");
+        assert!(configs[0].gateway.is_empty() && configs[0].ip_range.is_empty());
+    }
+
+    #[test]
+    fn ipv6_gateways_and_ranges_go_to_the_ipv6_subnet() {
+        assert!(subnet_contains("fd42:1::/64", "fd42:1::99"));
+        assert!(subnet_contains("fd42:1::/64", "fd42:1::/80"));
+        assert!(!subnet_contains("fd42:1::/64", "fd42:2::1"));
+        assert!(!subnet_contains("10.1.0.0/16", "fd42:1::1"));
+        assert!(!subnet_contains("fd42:1::/64", "10.1.0.1"));
+        assert!(subnet_contains("10.1.0.0/16", "10.1.200.1"));
+        assert!(subnet_contains("0.0.0.0/0", "10.1.200.1"));
+        assert!(!subnet_contains("10.1.0.0/33", "10.1.0.1"));
     }
 }

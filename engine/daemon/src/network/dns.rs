@@ -1,6 +1,6 @@
 //! The embedded DNS server, Docker's `127.0.0.11`: containers on a user-defined network find
-//! each other by container name, network alias and short id; every other question goes to the
-//! host's name servers.
+//! each other by container name, network alias and short id (A, and AAAA for those with an
+//! IPv6 address); every other question goes to the host's name servers.
 //!
 //! Its sockets are bound inside the container's network namespace (so `127.0.0.11:53` is the
 //! container's own loopback), but served by berthd's tasks, and the questions it forwards leave
@@ -8,12 +8,12 @@
 
 use std::fs::File;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
@@ -35,6 +35,8 @@ const TCP_QUESTION_TIMEOUT: Duration = Duration::from_secs(10);
 pub trait Names: Send + Sync {
     /// The addresses of a container name, alias or short id (lower case, no trailing dot).
     fn addresses(&self, name: &str) -> Vec<Ipv4Addr>;
+    /// The IPv6 addresses of the same (those on networks with IPv6).
+    fn addresses6(&self, name: &str) -> Vec<Ipv6Addr>;
     /// The name to answer a reverse lookup of `ip` with.
     fn name_of(&self, ip: Ipv4Addr) -> Option<String>;
 }
@@ -199,10 +201,17 @@ pub fn answer(request: &Message, names: &dyn Names) -> Option<Message> {
                     .push(Record::from_rdata(query.name().clone(), TTL, RData::A(A(ip))));
             }
         }
-        // A container known here has no IPv6 address: an empty answer, not a forward.
+        // A container known here without an IPv6 address gets an empty answer, not a forward.
         RecordType::AAAA => {
             if names.addresses(asked).is_empty() {
                 return None;
+            }
+            for ip in names.addresses6(asked) {
+                reply.answers.push(Record::from_rdata(
+                    query.name().clone(),
+                    TTL,
+                    RData::AAAA(AAAA(ip)),
+                ));
             }
         }
         RecordType::PTR => {
@@ -269,6 +278,14 @@ mod tests {
         fn addresses(&self, name: &str) -> Vec<Ipv4Addr> {
             match name {
                 "web" | "www" | "0123456789ab" => vec![Ipv4Addr::new(10, 67, 0, 2)],
+                "v6" => vec![Ipv4Addr::new(10, 67, 0, 3)],
+                _ => Vec::new(),
+            }
+        }
+
+        fn addresses6(&self, name: &str) -> Vec<Ipv6Addr> {
+            match name {
+                "v6" => vec!["fd42:67::3".parse().unwrap()],
                 _ => Vec::new(),
             }
         }
@@ -298,11 +315,21 @@ mod tests {
     }
 
     #[test]
-    fn unknown_names_go_upstream_and_known_ones_have_no_ipv6() {
+    fn unknown_names_go_upstream_and_known_ones_without_ipv6_have_no_aaaa() {
         assert!(answer(&question("example.org.", RecordType::A), &Table).is_none());
+        assert!(answer(&question("example.org.", RecordType::AAAA), &Table).is_none());
         let aaaa = answer(&question("web.", RecordType::AAAA), &Table).unwrap();
         assert!(aaaa.answers.is_empty());
         assert_eq!(aaaa.metadata.response_code, ResponseCode::NoError);
+    }
+
+    #[test]
+    fn containers_with_ipv6_addresses_get_aaaa_answers() {
+        let aaaa = answer(&question("V6.", RecordType::AAAA), &Table).unwrap();
+        assert_eq!(
+            aaaa.answers.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+            vec![RData::AAAA(AAAA("fd42:67::3".parse().unwrap()))]
+        );
     }
 
     #[test]
