@@ -329,7 +329,12 @@ impl Containers {
             .flatten()
             .filter_map(|e| extra_host_line(e, self.inner.networks.host_gateway()))
             .collect();
-        let start = |e: NetworkError| ContainerError::Start(e.to_string());
+        // An address refused (in use, outside the subnet, `--ip`/`--ip6` where Docker allows
+        // none) keeps Docker's status; any other failure is the start's (500).
+        let start = |e: NetworkError| match e {
+            NetworkError::Address(_) | NetworkError::Invalid(_) => ContainerError::Network(e),
+            other => ContainerError::Start(other.to_string()),
+        };
         let mode = mode_of(&host.network_mode);
         match &mode {
             Mode::Host => {
