@@ -58,7 +58,9 @@ impl Pool {
     /// The lowest free address of the range (Docker hands out .2, .3… in order on a new network;
     /// an `--ip-range` starts at its own first address).
     pub fn allocate(&mut self) -> Result<Ipv4Addr, IpamError> {
-        let (start, end) = (u32::from(self.range.network()), u32::from(self.range.broadcast()));
+        // Only the part of the range inside the subnet (a range may lie outside it).
+        let start = u32::from(self.range.network()).max(u32::from(self.subnet.network()));
+        let end = u32::from(self.range.broadcast()).min(u32::from(self.subnet.broadcast()));
         let free = (start..=end)
             .map(Ipv4Addr::from)
             .find(|ip| {
@@ -125,10 +127,13 @@ impl Pool6 {
     /// The lowest free address of the range. Only a few are ever taken, so the search ends
     /// after as many steps as there are endpoints, however big the subnet.
     pub fn allocate(&mut self) -> Result<Ipv6Addr, IpamError> {
-        let (start, end) = (
-            u128::from(self.range.network()),
-            u128::from(self.range.broadcast()),
-        );
+        // Only the part of the range inside the subnet: a range outside it (Docker takes one)
+        // gives nothing, and is not walked address by address.
+        let start = u128::from(self.range.network()).max(u128::from(self.subnet.network()));
+        let end = u128::from(self.range.broadcast()).min(u128::from(self.subnet.broadcast()));
+        if start > end {
+            return Err(IpamError::Exhausted6);
+        }
         let mut candidate = start;
         loop {
             let ip = Ipv6Addr::from(candidate);
@@ -310,6 +315,29 @@ mod tests {
             pool.reserve("fd42:2::9".parse().unwrap()),
             Err(IpamError::OutsideSubnet(_))
         ));
+    }
+
+    #[test]
+    fn a_range_outside_the_subnet_gives_nothing_at_once() {
+        let subnet: Ipv6Net = "fd42:1::/64".parse().unwrap();
+        let mut pool = Pool6::new(
+            subnet,
+            "fd42:1::1".parse().unwrap(),
+            Some("fd42:9::/32".parse().unwrap()),
+        );
+        assert_eq!(pool.allocate(), Err(IpamError::Exhausted6));
+        let wide = Pool6::new(
+            subnet,
+            "fd42:1::1".parse().unwrap(),
+            Some("fd00::/8".parse().unwrap()),
+        )
+        .allocate();
+        assert_eq!(wide, Ok("fd42:1::2".parse().unwrap()));
+        let v4 = net("10.66.0.0/24");
+        let mut pool4 = Pool::new(v4, default_gateway(v4), Some(net("0.0.0.0/0")));
+        assert_eq!(pool4.allocate(), Ok(Ipv4Addr::new(10, 66, 0, 2)));
+        let mut outside = Pool::new(v4, default_gateway(v4), Some(net("10.128.0.0/9")));
+        assert_eq!(outside.allocate(), Err(IpamError::Exhausted));
     }
 
     #[test]
