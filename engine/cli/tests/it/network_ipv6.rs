@@ -109,6 +109,25 @@ fn dual_stack_containers_reach_each_other_by_ipv6_address_and_name_and_networks_
 }
 
 #[test]
+fn a_daemon_restart_keeps_ipv6_addresses_and_aaaa_answers() {
+    let mut daemon = daemon();
+    let p = create_dual_stack(&daemon, 6, "v6-keep", &[]);
+    sleeper(&daemon, "kept", "v6-keep");
+    sleeper(&daemon, "asker", "v6-keep");
+    let kept = address6(&daemon, "kept", "v6-keep");
+    assert_eq!(kept, format!("{p}:2"));
+
+    daemon.restart();
+    assert_eq!(address6(&daemon, "kept", "v6-keep"), kept);
+    let looked_up = daemon.ok(&["exec", "asker", "nslookup", "-type=AAAA", "kept"]);
+    assert!(looked_up.contains(&kept), "{looked_up}");
+    // A new container does not get a running one's address.
+    sleeper(&daemon, "newcomer", "v6-keep");
+    assert_eq!(address6(&daemon, "newcomer", "v6-keep"), format!("{p}:4"));
+    stop_and_check_clean(&mut daemon);
+}
+
+#[test]
 fn icc_off_and_internal_hold_for_ipv6() {
     let mut daemon = daemon();
     let inside = create_dual_stack(&daemon, 3, "v6-inside", &["--internal"]);

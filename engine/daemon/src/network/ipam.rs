@@ -200,8 +200,9 @@ pub fn default_gateway(subnet: Ipv4Net) -> Ipv4Addr {
     subnet.hosts().next().unwrap_or(subnet.network())
 }
 
-/// Whether two subnets share any address.
-pub fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
+/// Whether two subnets share any address (never two of different families).
+pub fn overlaps(a: impl Into<IpNet>, b: impl Into<IpNet>) -> bool {
+    let (a, b) = (a.into(), b.into());
     a.contains(&b.network()) || b.contains(&a.network())
 }
 

@@ -240,12 +240,12 @@ impl State {
             .collect()
     }
 
-    /// The bridges berthd made (those it may delete).
     /// Whether a network has IPv6 (the host must then forward IPv6).
     fn has_ipv6(&self) -> bool {
         self.networks.values().any(|n| n.pool6.is_some())
     }
 
+    /// The bridges berthd made (those it may delete).
     fn own_bridges(&self) -> Vec<String> {
         self.networks
             .values()
@@ -459,7 +459,8 @@ impl Networks {
         Ok(())
     }
 
-    /// `ip berth-<bridge>` (and `ip6 berth-<bridge>`): two daemons with different bridges never share a table.
+    /// `ip berth-<bridge>` (and `ip6 berth-<bridge>`): two daemons with different bridges never
+    /// share a table.
     pub fn table_name(&self) -> String {
         format!("berth-{}", self.config.bridge_name)
     }
@@ -842,7 +843,7 @@ fn plan_subnet(wanted: &IpamConfig, taken: &[IpNet]) -> Result<PlannedSubnet, Ne
                 wanted.subnet
             ))
         })?;
-    if taken.iter().any(|t| overlaps(*t, subnet)) {
+    if taken.iter().any(|t| ipam::overlaps(*t, subnet)) {
         return Err(NetworkError::Forbidden(
             "Pool overlaps with other one on this address space".into(),
         ));
@@ -867,11 +868,6 @@ fn plan_subnet(wanted: &IpamConfig, taken: &[IpNet]) -> Result<PlannedSubnet, Ne
         text: wanted.subnet.clone(),
         gateway: gateway_of(subnet, &wanted.gateway)?,
     })
-}
-
-/// Whether two subnets share any address (never across families).
-fn overlaps(a: IpNet, b: IpNet) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
 }
 
 /// The gateway of a new network: the one asked for, or the subnet's first address. Docker's IPAM
