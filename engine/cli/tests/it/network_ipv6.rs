@@ -204,6 +204,11 @@ fn published_ports_answer_on_ipv6_loopback_as_dockers_do() {
     daemon.ok(&["run", "-d", "-p", &format!("{port}:80"), "httpd:2.4"]);
     let page = wait_http(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)));
     assert!(page.contains("It works!"), "{page}");
+    // And on the host's own IPv6 addresses (those of its real interfaces), as on `::`.
+    if let Some(host) = host_address6() {
+        let page = wait_http(SocketAddr::from((host, port)));
+        assert!(page.contains("It works!"), "[{host}]:{port}: {page}");
+    }
     let published = daemon.ok(&["ps", "--format", "{{.Ports}}"]);
     assert!(published.contains(&format!(":::{port}->80/tcp")), "{published}");
 
@@ -223,6 +228,26 @@ fn published_ports_answer_on_ipv6_loopback_as_dockers_do() {
     let page = wait_http(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, their_port)));
     assert!(page.contains("It works!"), "{page}");
     stop_and_check_clean(&mut daemon);
+}
+
+/// A global IPv6 address of one of the host's own interfaces (not a bridge or veth of berth's or
+/// Docker's), if it has one.
+fn host_address6() -> Option<std::net::Ipv6Addr> {
+    let out = std::process::Command::new("ip")
+        .args(["-6", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .expect("run ip");
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let interface = fields.get(1)?;
+        let ours = ["br-", "brb-", "berth", "docker", "veth", "vb"]
+            .iter()
+            .any(|p| interface.starts_with(p));
+        if ours {
+            return None;
+        }
+        fields.get(3)?.split('/').next()?.parse().ok()
+    })
 }
 
 #[test]
