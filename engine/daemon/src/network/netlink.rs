@@ -31,6 +31,17 @@ fn errno_of(error: &io::Error) -> Option<i32> {
     error.raw_os_error()
 }
 
+/// Let link `name` hold IPv6 addresses: a host whose `default/disable_ipv6` is 1 makes new
+/// bridges without IPv6, and Docker's bridge driver switches it on for its IPv6 networks too.
+fn allow_ipv6(name: &str) -> io::Result<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    if std::fs::read_to_string(&path)?.trim() != "0" {
+        std::fs::write(&path, "0")?;
+        crate::explain!("wrote 0 to {path}: bridge {name} may hold IPv6 addresses");
+    }
+    Ok(())
+}
+
 impl Netlink {
     /// A connection in berthd's own namespace. Needs a tokio runtime (its socket task runs there).
     pub fn connect() -> io::Result<Netlink> {
@@ -105,6 +116,9 @@ impl Netlink {
                     .ok_or_else(|| io::Error::other(format!("bridge {name} vanished after creation")))?
             }
         };
+        if gateways.iter().any(|(address, _)| address.is_ipv6()) {
+            allow_ipv6(name)?;
+        }
         for (address, prefix) in gateways {
             self.add_address(index, name, *address, *prefix).await?;
         }
