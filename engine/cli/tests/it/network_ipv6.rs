@@ -342,6 +342,37 @@ fn ipv6_commands_answer_like_the_docker_cli() {
         &["network", "create", "--ipv6", &name],
         &["network", "create", "--ipv6", &name],
     );
+    // docker/cli's own pairing of several --subnet flags with the rest (refused before any
+    // request, so nothing is made on either engine).
+    let pairings: [&[&str]; 6] = [
+        &["--subnet", "10.1.0.0/16", "--subnet", "10.1.2.0/24"],
+        &["--subnet", "10.1.0.0/16", "--gateway", "10.2.0.1"],
+        &[
+            "--subnet",
+            "10.1.0.0/16",
+            "--subnet",
+            "fd42::/64",
+            "--gateway",
+            "10.1.0.1",
+            "--gateway",
+            "10.1.0.2",
+        ],
+        &["--ipv6", "--subnet", "fd42::/64", "--ip-range", "fd43::/80"],
+        &["--subnet", "10.1.0.0/16", "--subnet", "10.2.0.0/33"],
+        &[
+            "--ipv6",
+            "--subnet",
+            "fd42:9::/64",
+            "--aux-address",
+            "a=fd42:8::1",
+        ],
+    ];
+    for flags in pairings {
+        let mut args = vec!["network", "create"];
+        args.extend_from_slice(flags);
+        args.push(&name);
+        alike(&args, &args);
+    }
 
     // A dual-stack network: inspect's IPAM alike but for the prefixes.
     let ours6 = prefix6(&daemon, 6);
