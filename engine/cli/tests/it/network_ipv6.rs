@@ -86,6 +86,8 @@ fn dual_stack_containers_reach_each_other_by_ipv6_address_and_name_and_networks_
     );
     let looked_up = daemon.ok(&["exec", "a1", "nslookup", "-type=AAAA", "a2"]);
     assert!(looked_up.contains(&a2), "{looked_up}");
+    let reverse = daemon.ok(&["exec", "a1", "nslookup", &a2]);
+    assert!(reverse.contains("a2.v6-a"), "{reverse}");
     let hosts = daemon.ok(&["exec", "a2", "cat", "/etc/hosts"]);
     let short = inspect(&daemon, "{{.Id}}", "a2")[..12].to_owned();
     assert!(hosts.ends_with(&format!("\t{short}\n{a2}\t{short}\n")), "{hosts}");

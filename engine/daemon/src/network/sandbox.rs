@@ -179,7 +179,7 @@ impl dns::Names for SandboxNames {
         self.endpoints_named(name, |e| e.address6)
     }
 
-    fn name_of(&self, ip: Ipv4Addr) -> Option<String> {
+    fn name_of(&self, ip: IpAddr) -> Option<String> {
         let state = self.state.upgrade()?;
         let state = state.lock().unwrap_or_else(|p| p.into_inner());
         state
@@ -189,7 +189,10 @@ impl dns::Names for SandboxNames {
             .find_map(|n| {
                 n.endpoints
                     .values()
-                    .find(|e| e.address == ip)
+                    .find(|e| match ip {
+                        IpAddr::V4(v4) => e.address == v4,
+                        IpAddr::V6(v6) => e.address6 == Some(v6),
+                    })
                     .map(|e| format!("{}.{}", e.container_name, n.record.name))
             })
     }
