@@ -47,6 +47,12 @@ pub struct Flags {
     /// Default address pool for user-defined networks (base=CIDR,size=N)
     #[arg(long, value_name = "pool-options", default_value = crate::network::DEFAULT_POOL, value_parser = crate::network::parse_address_pool)]
     pub default_address_pool: (ipnet::Ipv4Net, u8),
+    /// Enable IPv6 networking (on the default bridge, with --fixed-cidr-v6)
+    #[arg(long)]
+    pub ipv6: bool,
+    /// IPv6 subnet for fixed IPs (the default bridge's)
+    #[arg(long = "fixed-cidr-v6", value_name = "string", value_parser = parse_fixed_cidr_v6)]
+    pub fixed_cidr_v6: Option<ipnet::Ipv6Net>,
     /// Leave the host's cgroup mount options alone (by default berthd turns on the kernel's
     /// `favordynmods`, which takes 8 to 20 ms off each container start)
     #[arg(long)]
@@ -67,6 +73,12 @@ fn parse_bip(text: &str) -> Result<ipnet::Ipv4Net, String> {
         ));
     }
     Ok(net)
+}
+
+/// `--fixed-cidr-v6 fd42:1::/64`: an IPv6 subnet (host bits cleared, as Go's ParseCIDR).
+fn parse_fixed_cidr_v6(text: &str) -> Result<ipnet::Ipv6Net, String> {
+    crate::network::ipam::parse_subnet6(text)
+        .ok_or_else(|| format!("invalid --fixed-cidr-v6 {text}: want an IPv6 subnet, like fd42:1::/64"))
 }
 
 impl Flags {
@@ -96,6 +108,12 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
             flags.bridge_name
         );
     }
+    if flags.ipv6 && flags.fixed_cidr_v6.is_none() {
+        // dockerd's words.
+        bail!(
+            "IPv6 is enabled for the default bridge, but no subnet is configured. Specify an IPv6 subnet using --fixed-cidr-v6"
+        );
+    }
     let engine = Engine::open(EngineConfig {
         data_root: flags.data_root.clone(),
         exec_root: flags.exec_root.clone(),
@@ -103,6 +121,8 @@ pub async fn run(flags: Flags) -> anyhow::Result<()> {
         bridge_name: flags.bridge_name.clone(),
         bip: flags.bip,
         address_pool: flags.default_address_pool,
+        ipv6: flags.ipv6,
+        fixed_cidr_v6: flags.fixed_cidr_v6,
     })
     .context("open the daemon's state")?;
     if !flags.no_cgroup_favordynmods {

@@ -25,6 +25,9 @@ pub struct EngineConfig {
     pub bridge_name: String,
     pub bip: ipnet::Ipv4Net,
     pub address_pool: (ipnet::Ipv4Net, u8),
+    /// `--ipv6` and `--fixed-cidr-v6`: IPv6 on the default bridge.
+    pub ipv6: bool,
+    pub fixed_cidr_v6: Option<ipnet::Ipv6Net>,
 }
 
 impl EngineConfig {
@@ -38,6 +41,8 @@ impl EngineConfig {
             bip: self.bip,
             pool_base: self.address_pool.0,
             pool_size: self.address_pool.1,
+            ipv6: self.ipv6,
+            fixed_cidr_v6: self.fixed_cidr_v6,
         }
     }
 }

@@ -41,71 +41,111 @@ fn key_values(pairs: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether `ip` lies in `subnet` (both IPv4 text); unparsable ones never match.
-fn subnet_contains(subnet: &str, ip: &str) -> bool {
-    let (Some((net, prefix)), Some(ip)) = (subnet.split_once('/'), ip.split('/').next()) else {
-        return false;
+/// Go's `net.ParseCIDR`: an address of either family with a prefix its family allows (host
+/// bits may be set); the network's first address and its prefix, as 128-bit numbers (an IPv4
+/// network in the top 32 bits) with the family's width.
+fn parse_cidr(text: &str) -> Option<(u128, u32, u32)> {
+    let (ip, prefix) = text.split_once('/')?;
+    let prefix: u32 = prefix.parse().ok()?;
+    let (ip, bits) = match ip.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
+        std::net::IpAddr::V6(v6) => (u128::from(v6), 128),
     };
-    let (Ok(net), Ok(prefix), Ok(ip)) = (
-        net.parse::<std::net::Ipv4Addr>(),
-        prefix.parse::<u32>(),
-        ip.parse::<std::net::Ipv4Addr>(),
-    ) else {
-        return false;
-    };
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix.min(32))
-    };
-    u32::from(net) & mask == u32::from(ip) & mask
+    (prefix <= bits).then_some((ip, prefix, bits))
 }
 
-/// Docker's pairing of `--subnet` with the `--gateway` and `--ip-range` inside it.
+/// docker/cli's `subnetMatches`: whether `data` (an address, or an address with a prefix) lies
+/// in `subnet`, with its errors for a subnet or a prefixed address that does not parse.
+fn subnet_matches(subnet: &str, data: &str) -> Result<bool, Failure> {
+    let invalid = |text: &str| format!("invalid CIDR address: {text}");
+    let (net, prefix, bits) =
+        parse_cidr(subnet).ok_or_else(|| Failure::new(format!("invalid subnet: {}", invalid(subnet))))?;
+    let ip = if data.contains('/') {
+        let (ip, _, ip_bits) = parse_cidr(data).ok_or_else(|| Failure::new(invalid(data)))?;
+        (ip_bits == bits).then_some(ip)
+    } else {
+        match data.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(v4)) if bits == 32 => Some(u128::from(u32::from(v4)) << 96),
+            Ok(std::net::IpAddr::V6(v6)) if bits == 128 => Some(u128::from(v6)),
+            _ => None,
+        }
+    };
+    let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+    Ok(ip.is_some_and(|ip| ip & mask == net & mask))
+}
+
+/// docker/cli's pairing of `--subnet` with the `--ip-range`, `--gateway` and `--aux-address`
+/// inside it, with its checks and words (`consolidateIpam`).
 fn ipam_configs(args: &NetworkCreateArgs) -> Result<Vec<IpamConfig>, Failure> {
-    let mut configs: Vec<IpamConfig> = args
-        .subnet
-        .iter()
-        .map(|s| IpamConfig {
-            subnet: s.clone(),
+    let subnets = &args.subnet;
+    if subnets.len() < args.ip_range.len() || subnets.len() < args.gateway.len() {
+        return Err(Failure::new(
+            "every ip-range or gateway must have a corresponding subnet",
+        ));
+    }
+    let mut configs: Vec<IpamConfig> = Vec::new();
+    for subnet in subnets {
+        for earlier in &configs {
+            if subnet_matches(subnet, &earlier.subnet)? || subnet_matches(&earlier.subnet, subnet)? {
+                return Err(Failure::new(
+                    "multiple overlapping subnet configuration is not supported",
+                ));
+            }
+        }
+        configs.push(IpamConfig {
+            subnet: subnet.clone(),
             ..IpamConfig::default()
-        })
-        .collect();
-    let unmatched = || Failure::new("every ip-range or gateway must have a corresponding subnet");
+        });
+    }
     for range in &args.ip_range {
-        let config = configs
-            .iter_mut()
-            .find(|c| c.ip_range.is_empty() && subnet_contains(&c.subnet, range))
-            .ok_or_else(unmatched)?;
-        config.ip_range = range.clone();
+        let mut matched = false;
+        for config in configs.iter_mut() {
+            if !subnet_matches(&config.subnet, range)? {
+                continue;
+            }
+            if !config.ip_range.is_empty() {
+                return Err(Failure::new(format!(
+                    "cannot configure multiple ranges ({range}, {}) on the same subnet ({})",
+                    config.ip_range, config.subnet
+                )));
+            }
+            config.ip_range = range.clone();
+            matched = true;
+        }
+        if !matched {
+            return Err(Failure::new(format!("no matching subnet for range {range}")));
+        }
     }
     for gateway in &args.gateway {
-        let config = configs
-            .iter_mut()
-            .find(|c| c.gateway.is_empty() && subnet_contains(&c.subnet, gateway))
-            .ok_or_else(|| {
-                if configs_has_room(&args.subnet, gateway) {
-                    Failure::new(format!(
-                        "cannot configure multiple gateways ({gateway}) for the same subnet"
-                    ))
-                } else {
-                    unmatched()
-                }
-            })?;
-        config.gateway = gateway.clone();
+        let mut matched = false;
+        for config in configs.iter_mut() {
+            if !subnet_matches(&config.subnet, gateway)? {
+                continue;
+            }
+            if !config.gateway.is_empty() {
+                return Err(Failure::new(format!(
+                    "cannot configure multiple gateways ({gateway}, {}) for the same subnet ({})",
+                    config.gateway, config.subnet
+                )));
+            }
+            config.gateway = gateway.clone();
+            matched = true;
+        }
+        if !matched {
+            return Err(Failure::new(format!("no matching subnet for gateway {gateway}")));
+        }
     }
     for (host, address) in key_values(&args.aux_address) {
         let mut matched = false;
         // docker/cli puts an auxiliary address in every subnet that holds it.
-        for config in configs
-            .iter_mut()
-            .filter(|c| subnet_contains(&c.subnet, &address))
-        {
-            config
-                .auxiliary_addresses
-                .get_or_insert_with(BTreeMap::new)
-                .insert(host.clone(), address.clone());
-            matched = true;
+        for config in configs.iter_mut() {
+            if subnet_matches(&config.subnet, &address)? {
+                config
+                    .auxiliary_addresses
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(host.clone(), address.clone());
+                matched = true;
+            }
         }
         if !matched {
             return Err(Failure::new(format!(
@@ -114,10 +154,6 @@ fn ipam_configs(args: &NetworkCreateArgs) -> Result<Vec<IpamConfig>, Failure> {
         }
     }
     Ok(configs)
-}
-
-fn configs_has_room(subnets: &[String], gateway: &str) -> bool {
-    subnets.iter().any(|s| subnet_contains(s, gateway))
 }
 
 async fn create(client: &Client, args: NetworkCreateArgs) -> Outcome {
@@ -339,6 +375,76 @@ mod tests {
         assert_eq!(
             ipam_configs(&args).unwrap_err().message,
             "every ip-range or gateway must have a corresponding subnet"
+        );
+    }
+
+    #[test]
+    fn a_dual_stack_network_pairs_each_flag_with_its_family() {
+        let args = create_args(&[
+            "--ipv6",
+            "--subnet",
+            "10.1.0.0/24",
+            "--subnet",
+            "fd42:1::/64",
+            "--gateway",
+            "fd42:1::99",
+            "--ip-range",
+            "fd42:1::/80",
+        ]);
+        let configs = ipam_configs(&args).unwrap();
+        assert_eq!(configs[1].gateway, "fd42:1::99");
+        assert_eq!(configs[1].ip_range, "fd42:1::/80");
+        assert!(configs[0].gateway.is_empty() && configs[0].ip_range.is_empty());
+    }
+
+    #[test]
+    fn ipv6_gateways_and_ranges_go_to_the_ipv6_subnet() {
+        let matches = |subnet: &str, data: &str| subnet_matches(subnet, data).unwrap();
+        assert!(matches("fd42:1::/64", "fd42:1::99"));
+        assert!(matches("fd42:1::/64", "fd42:1::/80"));
+        assert!(!matches("fd42:1::/64", "fd42:2::1"));
+        assert!(!matches("10.1.0.0/16", "fd42:1::1"));
+        assert!(!matches("fd42:1::/64", "10.1.0.1"));
+        assert!(matches("10.1.0.0/16", "10.1.200.1"));
+        assert!(matches("0.0.0.0/0", "10.1.200.1"));
+        assert!(!matches("10.1.0.0/16", "bad"));
+        assert_eq!(
+            subnet_matches("10.1.0.0/33", "10.1.0.1").unwrap_err().message,
+            "invalid subnet: invalid CIDR address: 10.1.0.0/33"
+        );
+        assert_eq!(
+            subnet_matches("10.1.0.0/16", "10.1.0.0/99").unwrap_err().message,
+            "invalid CIDR address: 10.1.0.0/99"
+        );
+    }
+
+    #[test]
+    fn pairing_errors_are_docker_clis() {
+        let refused = |flags: &[&str]| ipam_configs(&create_args(flags)).unwrap_err().message;
+        assert_eq!(
+            refused(&["--subnet", "10.1.0.0/16", "--subnet", "10.1.2.0/24"]),
+            "multiple overlapping subnet configuration is not supported"
+        );
+        assert_eq!(
+            refused(&["--subnet", "10.1.0.0/16", "--gateway", "10.2.0.1"]),
+            "no matching subnet for gateway 10.2.0.1"
+        );
+        assert_eq!(
+            refused(&[
+                "--subnet",
+                "10.1.0.0/16",
+                "--subnet",
+                "fd42::/64",
+                "--gateway",
+                "10.1.0.1",
+                "--gateway",
+                "10.1.0.2"
+            ]),
+            "cannot configure multiple gateways (10.1.0.2, 10.1.0.1) for the same subnet (10.1.0.0/16)"
+        );
+        assert_eq!(
+            refused(&["--subnet", "fd42::/64", "--ip-range", "fd43::/80"]),
+            "no matching subnet for range fd43::/80"
         );
     }
 }

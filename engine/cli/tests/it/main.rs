@@ -16,6 +16,7 @@ mod events;
 mod images;
 mod network;
 mod network_common;
+mod network_ipv6;
 mod network_user;
 mod registry;
 mod registry_support;

@@ -103,11 +103,13 @@ pub fn links_on(bridge: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether nftables has berth's table for `bridge`.
+/// Whether nftables has one of berth's tables for `bridge` (`ip` or `ip6`).
 pub fn has_table(bridge: &str) -> bool {
-    run("nft", &["list", "table", "ip", &format!("berth-{bridge}")])
-        .status
-        .success()
+    ["ip", "ip6"].iter().any(|family| {
+        run("nft", &["list", "table", family, &format!("berth-{bridge}")])
+            .status
+            .success()
+    })
 }
 
 /// The nftables table berthd keeps for `bridge`, as text.

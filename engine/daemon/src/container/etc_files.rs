@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// The hosts file every container starts with (Docker's), plus its own address when it has one.
-pub fn hosts(hostname: &str, address: Option<&str>, extra: &[String]) -> String {
+pub fn hosts(hostname: &str, addresses: &[String], extra: &[String]) -> String {
     let mut hosts = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
@@ -12,7 +12,8 @@ pub fn hosts(hostname: &str, address: Option<&str>, extra: &[String]) -> String 
         hosts.push_str(line);
         hosts.push('\n');
     }
-    if let Some(address) = address {
+    // The main network's addresses, IPv4 then IPv6, as Docker writes them.
+    for address in addresses {
         hosts.push_str(&format!("{address}\t{hostname}\n"));
     }
     hosts
@@ -82,7 +83,7 @@ pub fn write_all(paths: &super::ContainerPaths, hostname: &str, domainname: &str
         format!("{hostname}.{domainname}")
     };
     std::fs::write(paths.hostname(), format!("{full}\n"))?;
-    std::fs::write(paths.hosts(), hosts(hostname, None, &[]))?;
+    std::fs::write(paths.hosts(), hosts(hostname, &[], &[]))?;
     let host_resolv = std::fs::read_to_string(Path::new("/etc/resolv.conf")).unwrap_or_default();
     std::fs::write(paths.resolv_conf(), resolv_conf(&host_resolv))?;
     Ok(())
@@ -102,8 +103,10 @@ mod tests {
 
     #[test]
     fn hosts_end_with_the_containers_own_name() {
-        let out = hosts("abc123", Some("10.66.0.2"), &[]);
+        let out = hosts("abc123", &["10.66.0.2".into()], &[]);
         assert!(out.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(out.ends_with("10.66.0.2\tabc123\n"));
+        let dual = hosts("abc123", &["10.66.0.2".into(), "fd42:1::2".into()], &[]);
+        assert!(dual.ends_with("10.66.0.2\tabc123\nfd42:1::2\tabc123\n"), "{dual}");
     }
 }

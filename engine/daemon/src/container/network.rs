@@ -10,7 +10,9 @@ use berth_api::types::{ContainerConfig, EndpointSettings, HostConfig, NetworkSet
 
 use super::record::ContainerRecord;
 use super::{Container, ContainerError, Containers, etc_files};
-use crate::network::{JoinRequest, NetworkError, SandboxInfo, SandboxRequest, VethRelease, ports};
+use crate::network::{
+    EndpointInfo, JoinRequest, NetworkError, SandboxInfo, SandboxRequest, VethRelease, ports,
+};
 
 /// What a container's process needs from its networks at start.
 #[derive(Debug, Default)]
@@ -153,9 +155,34 @@ fn link_env(alias: &str, linking_name: &str, target: &ContainerRecord, address: 
     env
 }
 
-/// Why `--ip6` is refused: berth's networks have no IPv6 addresses to give (a silent IPv4-only
-/// endpoint would look like success).
-const IPV6_REFUSED: &str = "berth networks are IPv4 only: --ip6 is not supported";
+/// `--ip` and `--ip6` as Docker checks them at create: each empty or an address of its family.
+fn check_static_addresses(ipv4: &str, ipv6: &str) -> Result<(), ContainerError> {
+    if !ipv4.is_empty() && ipv4.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(ContainerError::BadRequest(format!(
+            "invalid IPv4 address: {ipv4}"
+        )));
+    }
+    // An IPv4 address (plain or IPv4-mapped) is no IPv6 address to Docker.
+    let v6 = ipv6
+        .parse::<std::net::Ipv6Addr>()
+        .ok()
+        .filter(|ip| ip.to_ipv4_mapped().is_none());
+    if !ipv6.is_empty() && v6.is_none() {
+        return Err(ContainerError::BadRequest(format!(
+            "invalid IPv6 address: {ipv6}"
+        )));
+    }
+    Ok(())
+}
+
+/// An endpoint's `GlobalIPv6Address`, `GlobalIPv6PrefixLen` and `IPv6Gateway` (empty without
+/// IPv6).
+fn ipv6_fields(endpoint: &EndpointInfo) -> (String, i64, String) {
+    match endpoint.ipv6 {
+        Some((ip, prefix, gateway)) => (ip.to_string(), i64::from(prefix), gateway.to_string()),
+        None => (String::new(), 0, String::new()),
+    }
+}
 
 /// `/web:/me/db` (as stored) or `web:db` (as asked) → (target name, alias).
 fn parse_link(link: &str) -> Option<(String, String)> {
@@ -175,12 +202,18 @@ fn clear_run_fields(settings: &mut NetworkSettings) {
     settings.ip_address.clear();
     settings.ip_prefix_len = 0;
     settings.mac_address.clear();
+    settings.global_ipv6_address.clear();
+    settings.global_ipv6_prefix_len = 0;
+    settings.ipv6_gateway.clear();
     for endpoint in settings.networks.values_mut() {
         endpoint.endpoint_id.clear();
         endpoint.gateway.clear();
         endpoint.ip_address.clear();
         endpoint.ip_prefix_len = 0;
         endpoint.mac_address.clear();
+        endpoint.global_ipv6_address.clear();
+        endpoint.global_ipv6_prefix_len = 0;
+        endpoint.ipv6_gateway.clear();
     }
 }
 
@@ -208,6 +241,9 @@ impl Containers {
                 "Container cannot be connected to network endpoints: {}",
                 names.join(", ")
             )));
+        }
+        for ipam in asked.values().filter_map(|s| s.ipam_config.as_ref()) {
+            check_static_addresses(&ipam.ipv4_address, &ipam.ipv6_address)?;
         }
         let networks = &self.inner.networks;
         let mut planned = BTreeMap::new();
@@ -293,7 +329,12 @@ impl Containers {
             .flatten()
             .filter_map(|e| extra_host_line(e, self.inner.networks.host_gateway()))
             .collect();
-        let start = |e: NetworkError| ContainerError::Start(e.to_string());
+        // An address refused (in use, outside the subnet, `--ip`/`--ip6` where Docker allows
+        // none) keeps Docker's status; any other failure is the start's (500).
+        let start = |e: NetworkError| match e {
+            NetworkError::Address(_) | NetworkError::Invalid(_) => ContainerError::Network(e),
+            other => ContainerError::Start(other.to_string()),
+        };
         let mode = mode_of(&host.network_mode);
         match &mode {
             Mode::Host => {
@@ -356,13 +397,6 @@ impl Containers {
             } else {
                 settings.network_id.clone()
             };
-            if settings
-                .ipam_config
-                .as_ref()
-                .is_some_and(|c| !c.ipv6_address.is_empty())
-            {
-                return Err(ContainerError::Start(IPV6_REFUSED.into()));
-            }
             // `Config.MacAddress` is the main network's (API v1.41 reads no endpoint's own).
             let mac = match (Some(name) == main.as_ref(), record.config.mac_address.as_str()) {
                 (true, text) if !text.is_empty() => Some(
@@ -378,6 +412,10 @@ impl Containers {
                     .ipam_config
                     .as_ref()
                     .and_then(|c| c.ipv4_address.parse().ok()),
+                ipv6: settings
+                    .ipam_config
+                    .as_ref()
+                    .and_then(|c| c.ipv6_address.parse().ok()),
                 mac,
             };
             if Some(name) == main.as_ref() {
@@ -415,8 +453,15 @@ impl Containers {
                 "" => record.config.hostname.clone(),
                 domain => format!("{}.{domain} {}", record.config.hostname, record.config.hostname),
             };
-            let own = info.endpoints.first().map(|e| e.address.to_string());
-            std::fs::write(paths.hosts(), etc_files::hosts(&hostname, own.as_deref(), &extra))?;
+            let own: Vec<String> = info
+                .endpoints
+                .first()
+                .map(|e| {
+                    let v6 = e.ipv6.map(|(ip, _, _)| ip.to_string());
+                    std::iter::once(e.address.to_string()).chain(v6).collect()
+                })
+                .unwrap_or_default();
+            std::fs::write(paths.hosts(), etc_files::hosts(&hostname, &own, &extra))?;
             let resolv = if info.dns {
                 resolv_conf_for_dns(&host_resolv, host)
             } else {
@@ -542,12 +587,19 @@ impl Containers {
                 entry.ip_prefix_len = i64::from(endpoint.prefix_len);
                 entry.mac_address = endpoint.mac.clone();
                 entry.aliases = (!endpoint.default_bridge).then(|| endpoint.aliases.clone());
+                let (address6, prefix6, gateway6) = ipv6_fields(endpoint);
+                entry.global_ipv6_address = address6.clone();
+                entry.global_ipv6_prefix_len = prefix6;
+                entry.ipv6_gateway = gateway6.clone();
                 if endpoint.default_bridge {
                     settings.endpoint_id = endpoint.endpoint_id.clone();
                     settings.gateway = endpoint.gateway.to_string();
                     settings.ip_address = endpoint.address.to_string();
                     settings.ip_prefix_len = i64::from(endpoint.prefix_len);
                     settings.mac_address = endpoint.mac.clone();
+                    settings.global_ipv6_address = address6;
+                    settings.global_ipv6_prefix_len = prefix6;
+                    settings.ipv6_gateway = gateway6;
                 }
             }
             if let Some(none) = settings.networks.get_mut("none") {
@@ -626,21 +678,13 @@ impl Containers {
         }
         // Checked first, and on a stopped container too, as Docker does; the address itself is
         // checked when the container joins (Docker takes any address for a stopped one).
-        let static_ip = config
-            .as_ref()
-            .and_then(|c| c.ipam_config.as_ref())
-            .is_some_and(|c| !c.ipv4_address.is_empty() || !c.ipv6_address.is_empty());
-        if static_ip {
-            if let Some(refusal) = self.inner.networks.record(&id)?.static_ip_refusal() {
-                return Err(NetworkError::Invalid(refusal.into()));
+        if let Some(asked) = config.as_ref().and_then(|c| c.ipam_config.as_ref()) {
+            let record = self.inner.networks.record(&id)?;
+            for (address, v6) in [(&asked.ipv4_address, false), (&asked.ipv6_address, true)] {
+                if let (false, Some(refusal)) = (address.is_empty(), record.static_ip_refusal(v6)) {
+                    return Err(NetworkError::Invalid(refusal.into()));
+                }
             }
-        }
-        if config
-            .as_ref()
-            .and_then(|c| c.ipam_config.as_ref())
-            .is_some_and(|c| !c.ipv6_address.is_empty())
-        {
-            return Err(NetworkError::Invalid(IPV6_REFUSED.into()));
         }
         if record.network_settings.networks.contains_key(&network_name) {
             return Err(NetworkError::Forbidden(format!(
@@ -658,6 +702,10 @@ impl Containers {
                     .ipam_config
                     .as_ref()
                     .and_then(|c| c.ipv4_address.parse().ok()),
+                ipv6: settings
+                    .ipam_config
+                    .as_ref()
+                    .and_then(|c| c.ipv6_address.parse().ok()),
                 // Docker 20.10 ignores an endpoint's MacAddress on connect.
                 mac: None,
             };
@@ -671,9 +719,17 @@ impl Containers {
             settings.ip_prefix_len = i64::from(info.prefix_len);
             settings.mac_address = info.mac.clone();
             settings.aliases = (!info.default_bridge).then(|| info.aliases.clone());
-            // The new address joins the container's own line set, as Docker appends it.
-            let line = format!("{}\t{}\n", info.address, record.config.hostname);
-            append(&container.paths.hosts(), &line);
+            (
+                settings.global_ipv6_address,
+                settings.global_ipv6_prefix_len,
+                settings.ipv6_gateway,
+            ) = ipv6_fields(&info);
+            // The new addresses join the container's own line set, as Docker appends them.
+            let mut lines = format!("{}\t{}\n", info.address, record.config.hostname);
+            if let Some((address6, _, _)) = info.ipv6 {
+                lines.push_str(&format!("{address6}\t{}\n", record.config.hostname));
+            }
+            append(&container.paths.hosts(), &lines);
         }
         container
             .update_durably(&self.inner.tmp, |r| {
@@ -793,6 +849,16 @@ mod tests {
             resolv_conf_for_dns("search lan\nnameserver 10.0.0.1\n", &host),
             "search lan\nnameserver 127.0.0.11\noptions ndots:0\n"
         );
+    }
+
+    #[test]
+    fn static_addresses_must_be_of_their_family() {
+        assert!(check_static_addresses("10.1.2.3", "fd42::3").is_ok());
+        assert!(check_static_addresses("", "").is_ok());
+        assert!(check_static_addresses("fd42::3", "").is_err());
+        assert!(check_static_addresses("", "10.1.2.3").is_err());
+        assert!(check_static_addresses("", "::ffff:10.1.2.3").is_err());
+        assert!(check_static_addresses("", "zz").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The embedded DNS server, Docker's `127.0.0.11`: containers on a user-defined network find
-//! each other by container name, network alias and short id; every other question goes to the
+//! each other by container name, network alias and short id (A, and AAAA for those with an
+//! IPv6 address, and PTR for their addresses of both families); every other question goes to the
 //! host's name servers.
 //!
 //! Its sockets are bound inside the container's network namespace (so `127.0.0.11:53` is the
@@ -8,12 +9,12 @@
 
 use std::fs::File;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
@@ -35,8 +36,10 @@ const TCP_QUESTION_TIMEOUT: Duration = Duration::from_secs(10);
 pub trait Names: Send + Sync {
     /// The addresses of a container name, alias or short id (lower case, no trailing dot).
     fn addresses(&self, name: &str) -> Vec<Ipv4Addr>;
-    /// The name to answer a reverse lookup of `ip` with.
-    fn name_of(&self, ip: Ipv4Addr) -> Option<String>;
+    /// The IPv6 addresses of the same (those on networks with IPv6).
+    fn addresses6(&self, name: &str) -> Vec<Ipv6Addr>;
+    /// The name to answer a reverse lookup of `ip` (of either family) with.
+    fn name_of(&self, ip: IpAddr) -> Option<String>;
 }
 
 /// The server's sockets, bound inside a container's namespace.
@@ -168,14 +171,29 @@ fn reply_to(request: &Message) -> Message {
 }
 
 /// The address in a reverse name (`2.0.66.10.in-addr.arpa.`).
-fn reverse_address(name: &str) -> Option<Ipv4Addr> {
-    let digits = name.strip_suffix(".in-addr.arpa")?;
-    let mut octets: Vec<u8> = digits.split('.').map(|d| d.parse().ok()).collect::<Option<_>>()?;
-    if octets.len() != 4 {
-        return None;
+fn reverse_address(name: &str) -> Option<IpAddr> {
+    if let Some(digits) = name.strip_suffix(".in-addr.arpa") {
+        let mut octets: Vec<u8> = digits.split('.').map(|d| d.parse().ok()).collect::<Option<_>>()?;
+        if octets.len() != 4 {
+            return None;
+        }
+        octets.reverse();
+        return Some(IpAddr::V4(Ipv4Addr::new(
+            octets[0], octets[1], octets[2], octets[3],
+        )));
     }
-    octets.reverse();
-    Some(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]))
+    // `b.a.9.8.….ip6.arpa`: 32 hex nibbles, the last first.
+    let nibbles = name.strip_suffix(".ip6.arpa")?;
+    let mut value: u128 = 0;
+    let mut count = 0;
+    for nibble in nibbles.split('.').rev() {
+        if nibble.len() != 1 {
+            return None;
+        }
+        value = value << 4 | u128::from(u8::from_str_radix(nibble, 16).ok()?);
+        count += 1;
+    }
+    (count == 32).then(|| IpAddr::V6(Ipv6Addr::from(value)))
 }
 
 /// Answer from the containers' names, or `None` to ask upstream.
@@ -199,10 +217,17 @@ pub fn answer(request: &Message, names: &dyn Names) -> Option<Message> {
                     .push(Record::from_rdata(query.name().clone(), TTL, RData::A(A(ip))));
             }
         }
-        // A container known here has no IPv6 address: an empty answer, not a forward.
+        // A container known here without an IPv6 address gets an empty answer, not a forward.
         RecordType::AAAA => {
             if names.addresses(asked).is_empty() {
                 return None;
+            }
+            for ip in names.addresses6(asked) {
+                reply.answers.push(Record::from_rdata(
+                    query.name().clone(),
+                    TTL,
+                    RData::AAAA(AAAA(ip)),
+                ));
             }
         }
         RecordType::PTR => {
@@ -269,12 +294,24 @@ mod tests {
         fn addresses(&self, name: &str) -> Vec<Ipv4Addr> {
             match name {
                 "web" | "www" | "0123456789ab" => vec![Ipv4Addr::new(10, 67, 0, 2)],
+                "v6" => vec![Ipv4Addr::new(10, 67, 0, 3)],
                 _ => Vec::new(),
             }
         }
 
-        fn name_of(&self, ip: Ipv4Addr) -> Option<String> {
-            (ip == Ipv4Addr::new(10, 67, 0, 2)).then(|| "web.front".to_owned())
+        fn addresses6(&self, name: &str) -> Vec<Ipv6Addr> {
+            match name {
+                "v6" => vec!["fd42:67::3".parse().unwrap()],
+                _ => Vec::new(),
+            }
+        }
+
+        fn name_of(&self, ip: IpAddr) -> Option<String> {
+            let known = [
+                IpAddr::V4(Ipv4Addr::new(10, 67, 0, 2)),
+                "fd42:67::3".parse().unwrap(),
+            ];
+            known.contains(&ip).then(|| "web.front".to_owned())
         }
     }
 
@@ -298,11 +335,21 @@ mod tests {
     }
 
     #[test]
-    fn unknown_names_go_upstream_and_known_ones_have_no_ipv6() {
+    fn unknown_names_go_upstream_and_known_ones_without_ipv6_have_no_aaaa() {
         assert!(answer(&question("example.org.", RecordType::A), &Table).is_none());
+        assert!(answer(&question("example.org.", RecordType::AAAA), &Table).is_none());
         let aaaa = answer(&question("web.", RecordType::AAAA), &Table).unwrap();
         assert!(aaaa.answers.is_empty());
         assert_eq!(aaaa.metadata.response_code, ResponseCode::NoError);
+    }
+
+    #[test]
+    fn containers_with_ipv6_addresses_get_aaaa_answers() {
+        let aaaa = answer(&question("V6.", RecordType::AAAA), &Table).unwrap();
+        assert_eq!(
+            aaaa.answers.iter().map(|r| r.data.clone()).collect::<Vec<_>>(),
+            vec![RData::AAAA(AAAA("fd42:67::3".parse().unwrap()))]
+        );
     }
 
     #[test]
@@ -311,7 +358,16 @@ mod tests {
         assert_eq!(reply.answers.len(), 1);
         assert_eq!(
             reverse_address("2.0.67.10.in-addr.arpa"),
-            Some(Ipv4Addr::new(10, 67, 0, 2))
+            Some(IpAddr::V4(Ipv4Addr::new(10, 67, 0, 2)))
+        );
+        let v6 = "3.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.7.6.0.0.2.4.d.f.ip6.arpa";
+        assert_eq!(reverse_address(v6), Some("fd42:67::3".parse().unwrap()));
+        let reply = answer(&question(&format!("{v6}."), RecordType::PTR), &Table).unwrap();
+        assert_eq!(reply.answers.len(), 1);
+        assert_eq!(reverse_address("3.0.ip6.arpa"), None);
+        assert_eq!(
+            reverse_address("zz.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.7.6.0.0.2.4.d.f.ip6.arpa"),
+            None
         );
     }
 

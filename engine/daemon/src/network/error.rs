@@ -38,6 +38,11 @@ pub enum NetworkError {
     /// ip-range or option that doesn't parse, a gateway outside its subnet
     #[error("{0}")]
     Unusable(String),
+    /// `EnableIPv6` without an IPv6 subnet: berth, as Docker 20.10, has no IPv6 default pool (404)
+    #[error(
+        "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network"
+    )]
+    NoDefaultPool6,
     /// a port spec that doesn't parse (400)
     #[error(transparent)]
     Port(#[from] PortError),

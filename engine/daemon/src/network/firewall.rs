@@ -9,6 +9,12 @@
 //!   addresses (from other hosts and from the host itself; loopback is the userland proxy's).
 //! - `postrouting`: masquerade of what leaves a non-internal network.
 //!
+//! Beside it, `ip6 berth-<bridge>` holds the same `forward` isolation for IPv6 (the rules match
+//! interfaces, not addresses, so they are the IPv4 ones) and nothing else: Docker 20.10 does no
+//! IPv6 NAT without its experimental ip6tables, so neither does berth — containers' IPv6
+//! addresses are routed as they are, and published ports reach them through the userland proxy,
+//! which listens on `::` too.
+//!
 //! Coexisting with Docker: dockerd sets the iptables FORWARD policy to DROP (and loads
 //! br_netfilter, so even traffic between two containers on one bridge passes there), and a drop
 //! in any table's base chain is final. berthd therefore adds accept rules for its bridges to
@@ -51,6 +57,8 @@ impl Proto {
 pub struct BridgeRules {
     pub bridge: String,
     pub subnet: Ipv4Net,
+    /// The network has IPv6 (its bridge is in the `ip6` table's rules).
+    pub ipv6: bool,
     pub internal: bool,
     /// `enable_icc`: containers of the bridge talk to each other.
     pub icc: bool,
@@ -95,6 +103,7 @@ impl From<NftablesError> for FirewallError {
     }
 }
 
+/// The IPv4 table's family (and that of Docker's `filter` table).
 const FAMILY: NfFamily = NfFamily::IP;
 
 fn meta(key: MetaKey) -> Expression<'static> {
@@ -167,14 +176,32 @@ fn local_destination() -> Statement<'static> {
 
 /// Builds the table's chains and rules.
 struct Writer {
+    family: NfFamily,
     table: String,
     objects: Vec<NfObject<'static>>,
 }
 
 impl Writer {
+    /// A table replaced whole: (re)created empty, ready for chains and rules.
+    fn new(family: NfFamily, table_name: &str) -> Writer {
+        let mut w = Writer {
+            family,
+            table: table_name.to_owned(),
+            objects: Vec::new(),
+        };
+        // add + delete + add: replaces the table atomically whether or not it existed.
+        w.objects
+            .push(NfObject::CmdObject(NfCmd::Add(table(family, table_name))));
+        w.objects
+            .push(NfObject::CmdObject(NfCmd::Delete(table(family, table_name))));
+        w.objects
+            .push(NfObject::CmdObject(NfCmd::Add(table(family, table_name))));
+        w
+    }
+
     fn chain(&mut self, name: &str, base: Option<(NfChainType, NfHook, i32)>) {
         let mut chain = Chain {
-            family: FAMILY,
+            family: self.family,
             table: self.table.clone().into(),
             name: name.to_owned().into(),
             ..Chain::default()
@@ -192,7 +219,7 @@ impl Writer {
     fn rule(&mut self, chain: &str, expr: Vec<Statement<'static>>) {
         self.objects
             .push(NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(Rule {
-                family: FAMILY,
+                family: self.family,
                 table: self.table.clone().into(),
                 chain: chain.to_owned().into(),
                 expr: expr.into(),
@@ -201,9 +228,9 @@ impl Writer {
     }
 }
 
-fn table(name: &str) -> NfListObject<'static> {
+fn table(family: NfFamily, name: &str) -> NfListObject<'static> {
     NfListObject::Table(Table {
-        family: FAMILY,
+        family,
         name: name.to_owned().into(),
         handle: None,
     })
@@ -211,16 +238,7 @@ fn table(name: &str) -> NfListObject<'static> {
 
 /// The whole table as one transaction: (re)create it empty, then every chain and rule.
 pub fn transaction(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
-    let mut w = Writer {
-        table: table_name.to_owned(),
-        objects: Vec::new(),
-    };
-    // add + delete + add: replaces the table atomically whether or not it existed.
-    w.objects.push(NfObject::CmdObject(NfCmd::Add(table(table_name))));
-    w.objects
-        .push(NfObject::CmdObject(NfCmd::Delete(table(table_name))));
-    w.objects.push(NfObject::CmdObject(NfCmd::Add(table(table_name))));
-
+    let mut w = Writer::new(FAMILY, table_name);
     w.chain("forward", Some((NfChainType::Filter, NfHook::Forward, 0)));
     w.chain("prerouting", Some((NfChainType::NAT, NfHook::Prerouting, -100)));
     w.chain("output", Some((NfChainType::NAT, NfHook::Output, -100)));
@@ -333,6 +351,64 @@ pub fn transaction(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
     }
 }
 
+/// The IPv6 table as one transaction: the `forward` isolation of the networks with IPv6 (no NAT,
+/// so no DNAT of published ports and no masquerade).
+pub fn transaction6(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
+    let mut w = Writer::new(NfFamily::IP6, table_name);
+    w.chain("forward", Some((NfChainType::Filter, NfHook::Forward, 0)));
+    let v6: Vec<&BridgeRules> = rules.bridges.iter().filter(|b| b.ipv6).collect();
+    let all_bridges = Expression::Named(NamedExpression::Set(
+        v6.iter()
+            .map(|b| SetItem::Element(text(b.bridge.clone())))
+            .collect(),
+    ));
+    for b in v6 {
+        let name = b.bridge.as_str();
+        w.rule(
+            "forward",
+            vec![
+                oif(name),
+                ct(
+                    "state",
+                    Operator::IN,
+                    Expression::List(vec![text("established"), text("related")]),
+                ),
+                accept(),
+            ],
+        );
+        let icc = if b.icc { accept() } else { drop_it() };
+        w.rule("forward", vec![iif(name), oif(name), icc]);
+        if b.internal {
+            w.rule("forward", vec![iif(name), drop_it()]);
+            w.rule("forward", vec![oif(name), drop_it()]);
+            continue;
+        }
+        w.rule(
+            "forward",
+            vec![
+                iif(name),
+                is(meta(MetaKey::Oifname), all_bridges.clone()),
+                drop_it(),
+            ],
+        );
+        w.rule("forward", vec![iif(name), accept()]);
+        w.rule("forward", vec![oif(name), drop_it()]);
+    }
+    Nftables {
+        objects: w.objects.into(),
+    }
+}
+
+/// Write the IPv6 table (replacing what it held).
+pub fn apply6(table_name: &str, rules: &Ruleset) -> Result<(), FirewallError> {
+    nftables::helper::apply_ruleset(&transaction6(table_name, rules))?;
+    crate::explain!(
+        "wrote nftables table ip6 {table_name}: IPv6 forwarding for {} network(s)",
+        rules.bridges.iter().filter(|b| b.ipv6).count()
+    );
+    Ok(())
+}
+
 /// Write the table (replacing what it held).
 pub fn apply(table_name: &str, rules: &Ruleset) -> Result<(), FirewallError> {
     nftables::helper::apply_ruleset(&transaction(table_name, rules))?;
@@ -344,18 +420,22 @@ pub fn apply(table_name: &str, rules: &Ruleset) -> Result<(), FirewallError> {
     Ok(())
 }
 
-/// Delete the table (missing is fine).
+/// Delete the IPv4 and IPv6 tables (missing is fine).
 pub fn delete(table_name: &str) -> Result<(), FirewallError> {
-    let exists =
-        nftables::helper::get_current_ruleset_with_args(None::<&str>, ["list", "table", "ip", table_name])
-            .is_ok();
-    if !exists {
-        return Ok(());
+    for (family, word) in [(FAMILY, "ip"), (NfFamily::IP6, "ip6")] {
+        let exists = nftables::helper::get_current_ruleset_with_args(
+            None::<&str>,
+            ["list", "table", word, table_name],
+        )
+        .is_ok();
+        if !exists {
+            continue;
+        }
+        let mut batch = Batch::new();
+        batch.delete(table(family, table_name));
+        nftables::helper::apply_ruleset(&batch.to_nftables())?;
+        crate::explain!("deleted nftables table {word} {table_name}");
     }
-    let mut batch = Batch::new();
-    batch.delete(table(table_name));
-    nftables::helper::apply_ruleset(&batch.to_nftables())?;
-    crate::explain!("deleted nftables table ip {table_name}");
     Ok(())
 }
 
@@ -478,6 +558,7 @@ mod tests {
                 BridgeRules {
                     bridge: "berth0".into(),
                     subnet: "10.66.0.0/16".parse().unwrap(),
+                    ipv6: true,
                     internal: false,
                     icc: true,
                     masquerade: true,
@@ -485,6 +566,7 @@ mod tests {
                 BridgeRules {
                     bridge: "brb-0123456789a".into(),
                     subnet: "10.67.0.0/24".parse().unwrap(),
+                    ipv6: false,
                     internal: true,
                     icc: true,
                     masquerade: true,
@@ -546,5 +628,22 @@ mod tests {
             checked.is_ok(),
             "nft refused the rules (or is missing): {checked:?}"
         );
+        let checked6 = nftables::helper::apply_ruleset_with_args(
+            &transaction6("berth-check", &sample()),
+            None::<&str>,
+            ["-c"],
+        );
+        assert!(checked6.is_ok(), "nft refused the IPv6 rules: {checked6:?}");
+    }
+
+    #[test]
+    fn the_ipv6_table_isolates_only_networks_with_ipv6_and_has_no_nat() {
+        let text = serde_json::to_value(transaction6("berth-berth0", &sample()))
+            .unwrap()
+            .to_string();
+        assert!(text.contains(r#""family":"ip6""#), "{text}");
+        assert!(text.contains("berth0"), "{text}");
+        assert!(!text.contains("brb-0123456789a"), "{text}");
+        assert!(!text.contains("dnat") && !text.contains("masquerade"), "{text}");
     }
 }

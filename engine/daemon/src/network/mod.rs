@@ -13,11 +13,18 @@
 //! - [`record`]: network records on disk and their `inspect` shape.
 //! - `sandbox`: a container's place on its networks — prepare at start, release at exit.
 //!
-//! What it deliberately does not do (yet): IPv6 addressing (`EnableIPv6` and IPv6 subnets are
-//! refused), more than one subnet per network, IPAM plugins, overlay/macvlan drivers, swarm
-//! scope.
+//! IPv6: a network created with `EnableIPv6` and an IPv6 subnet is dual-stack — its bridge holds
+//! the IPv6 gateway too, each container gets an address of each family and a default route of
+//! each, the embedded DNS answers AAAA, and the `ip6 berth-<bridge>` table isolates networks as
+//! the IPv4 table does. As Docker 20.10 without its experimental ip6tables, there is no IPv6
+//! NAT: containers' IPv6 addresses are routed as they are.
+//!
+//! What it deliberately does not do (yet): more than one subnet of a family per network (the
+//! bridge driver's rule), IPv6 default address pools, IPAM plugins, overlay/macvlan drivers,
+//! swarm scope.
 //! Everything it makes in the kernel carries berth's name (`berth…`/`brb-…` bridges, `vb…`
-//! veths, the `ip berth-<bridge>` table) and is removed on container exit or daemon shutdown.
+//! veths, the `ip berth-<bridge>` and `ip6 berth-<bridge>` tables) and is removed on container
+//! exit or daemon shutdown.
 
 /// A container's interface counters (`docker stats`' NET I/O, the metrics' network series).
 pub mod counters;
@@ -33,12 +40,12 @@ pub mod record;
 mod sandbox;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use berth_api::types::{Network, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse};
-use ipnet::Ipv4Net;
+use berth_api::types::{IpamConfig, Network, NetworkContainer, NetworkCreateRequest, NetworkCreateResponse};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 pub use error::NetworkError;
 pub use sandbox::{EndpointInfo, JoinRequest, SandboxInfo, SandboxRequest, VethRelease};
@@ -64,6 +71,10 @@ pub struct NetworkConfig {
     pub pool_base: Ipv4Net,
     /// The prefix length of those subnets.
     pub pool_size: u8,
+    /// `--ipv6`: the default bridge gets IPv6 (from `fixed_cidr_v6`).
+    pub ipv6: bool,
+    /// `--fixed-cidr-v6`: the default bridge's IPv6 subnet.
+    pub fixed_cidr_v6: Option<Ipv6Net>,
 }
 
 /// The default `--bip`: overlaps neither Docker's 172.17.0.0/16 nor Podman's 10.88.0.0/16.
@@ -99,6 +110,8 @@ struct Endpoint {
     container_name: String,
     aliases: Vec<String>,
     address: Ipv4Addr,
+    /// On a network with IPv6.
+    address6: Option<Ipv6Addr>,
     mac: [u8; 6],
     host_veth: String,
 }
@@ -108,6 +121,8 @@ struct Endpoint {
 struct Net {
     record: NetworkRecord,
     pool: Option<ipam::Pool>,
+    /// The IPv6 addresses, on a network with `EnableIPv6`.
+    pool6: Option<ipam::Pool6>,
     /// Container id → endpoint.
     endpoints: BTreeMap<String, Endpoint>,
 }
@@ -125,10 +140,33 @@ impl Net {
             }
             _ => None,
         };
+        let pool6 = match (record.driver.as_str(), record.subnet6_net(), record.gateway6_ip()) {
+            (BRIDGE, Some(subnet), Some(gateway)) => {
+                let mut pool = ipam::Pool6::new(subnet, gateway, record.ip_range6_net());
+                for ip in record.aux6_ips() {
+                    let _ = pool.reserve(ip);
+                }
+                Some(pool)
+            }
+            _ => None,
+        };
         Net {
             record,
             pool,
+            pool6,
             endpoints: BTreeMap::new(),
+        }
+    }
+}
+
+impl Net {
+    /// Give an endpoint's addresses back to the pools.
+    fn release_addresses(&mut self, endpoint: &Endpoint) {
+        if let Some(pool) = self.pool.as_mut() {
+            pool.release(endpoint.address);
+        }
+        if let (Some(pool6), Some(ip)) = (self.pool6.as_mut(), endpoint.address6) {
+            pool6.release(ip);
         }
     }
 }
@@ -183,6 +221,7 @@ impl State {
                     Some(firewall::BridgeRules {
                         bridge: n.record.bridge.clone(),
                         subnet: n.record.subnet_net()?,
+                        ipv6: n.record.subnet6_net().is_some(),
                         internal: n.record.internal,
                         icc: n.record.icc(),
                         masquerade: n.record.masquerade(),
@@ -199,6 +238,11 @@ impl State {
             .filter(|n| n.record.driver == BRIDGE)
             .map(|n| n.record.bridge.clone())
             .collect()
+    }
+
+    /// Whether a network has IPv6 (the host must then forward IPv6).
+    fn has_ipv6(&self) -> bool {
+        self.networks.values().any(|n| n.pool6.is_some())
     }
 
     /// The bridges berthd made (those it may delete).
@@ -269,6 +313,16 @@ impl Networks {
                 record.gateway = config.bip.addr().to_string();
                 record.gateway_given = true;
                 record.options = record::default_bridge_options(&config.bridge_name);
+                // `--ipv6 --fixed-cidr-v6`, as dockerd's: shown without a gateway, as Docker's.
+                record.enable_ipv6 = config.ipv6;
+                record.ipv6_configs = config
+                    .fixed_cidr_v6
+                    .iter()
+                    .map(|subnet| IpamConfig {
+                        subnet: subnet.to_string(),
+                        ..IpamConfig::default()
+                    })
+                    .collect();
             }
             record.save(&config.records, &config.tmp)?;
             state.networks.insert(record.id.clone(), Net::new(record));
@@ -351,6 +405,9 @@ impl Networks {
             }
         }
         enable_forwarding()?;
+        if self.state().has_ipv6() {
+            enable_forwarding6()?;
+        }
         self.refresh_firewall()?;
         self.allow_in_docker_user()?;
         Ok(())
@@ -385,11 +442,12 @@ impl Networks {
                 record.name
             )));
         };
-        self.block_on(
-            self.host
-                .ensure_bridge(&record.bridge, gateway, subnet.prefix_len()),
-        )
-        .map_err(kernel(format!("set up bridge {}", record.bridge)))
+        let mut gateways = vec![(IpAddr::V4(gateway), subnet.prefix_len())];
+        if let (Some(subnet6), Some(gateway6)) = (record.subnet6_net(), record.gateway6_ip()) {
+            gateways.push((IpAddr::V6(gateway6), subnet6.prefix_len()));
+        }
+        self.block_on(self.host.ensure_bridge(&record.bridge, &gateways))
+            .map_err(kernel(format!("set up bridge {}", record.bridge)))
     }
 
     /// Rewrite berthd's nftables table from the state. Blocking.
@@ -397,10 +455,12 @@ impl Networks {
         let _writing = self.firewall.lock().unwrap_or_else(|p| p.into_inner());
         let ruleset = self.state().ruleset();
         firewall::apply(&self.table_name(), &ruleset)?;
+        firewall::apply6(&self.table_name(), &ruleset)?;
         Ok(())
     }
 
-    /// `ip berth-<bridge>`: two daemons with different bridges never share a table.
+    /// `ip berth-<bridge>` (and `ip6 berth-<bridge>`): two daemons with different bridges never
+    /// share a table.
     pub fn table_name(&self) -> String {
         format!("berth-{}", self.config.bridge_name)
     }
@@ -483,25 +543,36 @@ impl Networks {
             .as_ref()
             .map(|i| i.config.clone())
             .unwrap_or_default();
-        if configs.iter().any(|c| c.subnet.contains(':')) || request.enable_ipv6 {
-            return Err(NetworkError::Invalid(
-                "berth networks are IPv4 only: IPv6 subnets and --ipv6 are not supported".into(),
-            ));
+        // Split by family as Docker does, each subnet parsed in the order given.
+        let (mut wanted4, mut wanted6) = (Vec::new(), Vec::new());
+        for config in configs {
+            match config.subnet.parse::<IpNet>() {
+                Ok(IpNet::V4(_)) => wanted4.push(config),
+                Ok(IpNet::V6(_)) => wanted6.push(config),
+                // An empty subnet is refused too, as Go's ParseCIDR refuses "".
+                Err(_) => {
+                    return Err(NetworkError::Unusable(format!(
+                        "Invalid subnet {0} : invalid CIDR address: {0}",
+                        config.subnet
+                    )));
+                }
+            }
         }
-        if configs.len() > 1 {
-            return Err(NetworkError::Invalid(
-                "berth networks have one IPv4 subnet".into(),
-            ));
+        // Docker reads the auxiliary addresses before it looks at the pools.
+        for config in wanted4.iter().chain(&wanted6) {
+            if let Some(given) = &config.auxiliary_addresses {
+                aux_addresses(&name, given)?;
+            }
         }
-        let wanted = configs.into_iter().next();
-        // Docker reads the auxiliary addresses before it looks at the pool.
-        let aux = match wanted.as_ref().and_then(|w| w.auxiliary_addresses.as_ref()) {
-            Some(given) => Some(aux_addresses(&name, given)?),
-            None => None,
-        };
         let routed = self
             .block_on(self.host.routed_subnets())
             .map_err(kernel("list the host's routes"))?;
+        let routed6 = match request.enable_ipv6 {
+            true => self
+                .block_on(self.host.routed_subnets6())
+                .map_err(kernel("list the host's IPv6 routes"))?,
+            false => Vec::new(),
+        };
         let id = new_id();
         let record = {
             let state = self.state();
@@ -514,54 +585,61 @@ impl Networks {
                 ),
                 None => String::new(),
             };
-            let taken: Vec<Ipv4Net> = state
+            let taken: Vec<IpNet> = state
                 .networks
                 .values()
-                .filter_map(|n| n.record.subnet_net())
+                .flat_map(|n| {
+                    let v4 = n.record.subnet_net().map(IpNet::V4);
+                    let v6 = n.record.subnet6_net().map(IpNet::V6);
+                    v4.into_iter().chain(v6)
+                })
+                .chain(routed.iter().copied().map(IpNet::V4))
+                .chain(routed6.iter().copied().map(IpNet::V6))
                 .collect();
-            let (subnet_text, subnet) = match &wanted {
-                None => {
-                    let all: Vec<Ipv4Net> = taken.iter().chain(&routed).copied().collect();
-                    let subnet = ipam::choose_subnet(self.config.pool_base, self.config.pool_size, &all).ok_or_else(|| {
-                        NetworkError::Forbidden(
-                            "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
-                        )
-                    })?;
-                    (subnet.to_string(), subnet)
-                }
-                Some(wanted) => {
-                    // An empty subnet is refused too, as Go's ParseCIDR refuses "".
-                    let subnet = ipam::parse_subnet(&wanted.subnet).ok_or_else(|| {
-                        NetworkError::Unusable(format!(
-                            "Invalid subnet {0} : invalid CIDR address: {0}",
-                            wanted.subnet
-                        ))
-                    })?;
-                    if taken.iter().chain(&routed).any(|t| ipam::overlaps(*t, subnet)) {
-                        return Err(NetworkError::Forbidden(
-                            "Pool overlaps with other one on this address space".into(),
-                        ));
-                    }
-                    (wanted.subnet.clone(), subnet)
-                }
-            };
-            let wanted = wanted.unwrap_or_default();
-            // Docker takes any range that parses, even one outside the subnet (its addresses
-            // are then never handed out).
-            if !wanted.ip_range.is_empty() && ipam::parse_subnet(&wanted.ip_range).is_none() {
-                return Err(NetworkError::Unusable(format!(
-                    "failed to parse pool request for address space \"LocalDefault\" pool \"{subnet_text}\" subpool \"{}\": Invalid Address SubPool",
-                    wanted.ip_range
-                )));
+            // IPv4 first (a subnet from the default pool when none is given), then IPv6 (only
+            // with EnableIPv6: otherwise Docker keeps the subnet but allocates nothing of it).
+            let mut planned4 = Vec::new();
+            if wanted4.is_empty() {
+                let all: Vec<Ipv4Net> = taken
+                    .iter()
+                    .filter_map(|t| match t {
+                        IpNet::V4(net) => Some(*net),
+                        IpNet::V6(_) => None,
+                    })
+                    .collect();
+                let subnet = ipam::choose_subnet(self.config.pool_base, self.config.pool_size, &all).ok_or_else(|| {
+                    NetworkError::Forbidden(
+                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+                    )
+                })?;
+                planned4.push(plan_subnet(
+                    &IpamConfig {
+                        subnet: subnet.to_string(),
+                        ..IpamConfig::default()
+                    },
+                    &taken,
+                )?);
             }
-            for (host, ip) in aux.iter().flatten() {
-                if !subnet.contains(ip) {
-                    return Err(NetworkError::Forbidden(format!(
-                        "auxiliary address: ({host}:{ip}) must belong to the master pool: {subnet_text}"
-                    )));
+            for config in &wanted4 {
+                planned4.push(plan_subnet(config, &taken)?);
+            }
+            let mut planned6 = Vec::new();
+            if request.enable_ipv6 {
+                if wanted6.is_empty() {
+                    return Err(NetworkError::NoDefaultPool6);
+                }
+                for config in &wanted6 {
+                    planned6.push(plan_subnet(config, &taken)?);
                 }
             }
-            let gateway = gateway_of(subnet, &wanted.gateway)?;
+            if planned4.len() > 1 || planned6.len() > 1 {
+                return Err(NetworkError::Forbidden(
+                    "bridge driver doesn't support multiple subnets".into(),
+                ));
+            }
+            let v4 = planned4.remove(0);
+            let pool_picked = wanted4.is_empty();
+            let wanted = wanted4.into_iter().next().unwrap_or_default();
             let bridge = options
                 .get("com.docker.network.bridge.name")
                 .cloned()
@@ -581,13 +659,15 @@ impl Networks {
                     created: crate::image::time::now_rfc3339(),
                     driver: BRIDGE.into(),
                     bridge,
-                    subnet: subnet_text,
-                    gateway: gateway.to_string(),
+                    subnet: v4.text,
+                    gateway: v4.gateway.to_string(),
                     // Docker shows the gateway it picked for a pool it picked, not for a --subnet.
-                    gateway_given: !wanted.gateway.is_empty() || wanted.subnet.is_empty(),
-                    pool_picked: wanted.subnet.is_empty(),
+                    gateway_given: !wanted.gateway.is_empty() || pool_picked,
+                    pool_picked,
                     ip_range: wanted.ip_range.clone(),
                     aux_addresses: wanted.auxiliary_addresses.clone(),
+                    enable_ipv6: request.enable_ipv6,
+                    ipv6_configs: wanted6,
                     internal: request.internal,
                     attachable: request.attachable,
                     labels: request.labels.clone().unwrap_or_default(),
@@ -606,13 +686,18 @@ impl Networks {
             .map_err(kernel(format!("look up link {}", record.bridge)))?
             .is_some();
         if let Err(e) = self.ensure_bridge(&record) {
-            // Half made (the link, not its address): take it away again.
-            if !record.adopted_bridge {
+            // Half made (the link, or some of its addresses): take it away again.
+            if record.adopted_bridge {
+                let _ = self.take_gateways_off(&record);
+            } else {
                 let _ = self.block_on(self.host.delete_link(&record.bridge));
             }
             return Err(e);
         }
         let made = (|| {
+            if record.enable_ipv6 {
+                enable_forwarding6()?;
+            }
             record.save(&self.config.records, &self.config.tmp)?;
             self.state().networks.insert(id.clone(), Net::new(record.clone()));
             self.refresh_firewall()?;
@@ -622,7 +707,9 @@ impl Networks {
         if let Err(e) = made {
             self.state().networks.remove(&id);
             let _ = NetworkRecord::delete(&self.config.records, &id);
-            if !record.adopted_bridge {
+            if record.adopted_bridge {
+                let _ = self.take_gateways_off(&record);
+            } else {
                 let _ = self.block_on(self.host.delete_link(&record.bridge));
             }
             let _ = self.refresh_firewall();
@@ -636,8 +723,26 @@ impl Networks {
         Ok(NetworkCreateResponse { id, warning })
     }
 
+    /// Take berthd's gateway addresses off a bridge it did not make.
+    fn take_gateways_off(&self, record: &NetworkRecord) -> Result<(), NetworkError> {
+        let v4 = record
+            .gateway_ip()
+            .zip(record.subnet_net())
+            .map(|(ip, net)| (IpAddr::V4(ip), net.prefix_len()));
+        let v6 = record
+            .gateway6_ip()
+            .zip(record.subnet6_net())
+            .map(|(ip, net)| (IpAddr::V6(ip), net.prefix_len()));
+        for (gateway, prefix) in v4.into_iter().chain(v6) {
+            self.block_on(self.host.delete_address(&record.bridge, gateway, prefix))
+                .map_err(kernel(format!("take the gateway off bridge {}", record.bridge)))?;
+        }
+        Ok(())
+    }
+
     fn containers_of(net: &Net) -> BTreeMap<String, NetworkContainer> {
         let prefix = net.pool.as_ref().map_or(0, |p| p.subnet().prefix_len());
+        let prefix6 = net.pool6.as_ref().map_or(0, |p| p.subnet().prefix_len());
         net.endpoints
             .iter()
             .map(|(container, e)| {
@@ -648,7 +753,7 @@ impl Networks {
                         endpoint_id: e.id.clone(),
                         mac_address: ipam::mac_text(e.mac),
                         ipv4_address: format!("{}/{prefix}", e.address),
-                        ipv6_address: String::new(),
+                        ipv6_address: e.address6.map(|ip| format!("{ip}/{prefix6}")).unwrap_or_default(),
                     },
                 )
             })
@@ -699,14 +804,8 @@ impl Networks {
         NetworkRecord::delete(&self.config.records, &record.id)?;
         firewall::remove_from_docker_user(std::slice::from_ref(&record.bridge))?;
         if record.adopted_bridge {
-            // Only the gateway address was berthd's: the bridge stays as it was found.
-            if let (Some(gateway), Some(subnet)) = (record.gateway_ip(), record.subnet_net()) {
-                self.block_on(
-                    self.host
-                        .delete_address(&record.bridge, gateway, subnet.prefix_len()),
-                )
-                .map_err(kernel(format!("take the gateway off bridge {}", record.bridge)))?;
-            }
+            // Only the gateway addresses were berthd's: the bridge stays as it was found.
+            self.take_gateways_off(&record)?;
             self.refresh_firewall()?;
             crate::explain!(
                 "removed network {} and left bridge {} that it did not make",
@@ -723,42 +822,92 @@ impl Networks {
     }
 }
 
+/// One subnet of a new network, checked as Docker's IPAM checks it.
+#[derive(Debug)]
+struct PlannedSubnet {
+    /// As given (`10.5.5.5/24` stays so in `inspect`).
+    text: String,
+    gateway: IpAddr,
+}
+
+/// Check one `IPAM.Config` entry of either family, in Docker's order: the pool (no overlap with
+/// `taken`), its `IPRange`, the auxiliary addresses inside it, the gateway.
+fn plan_subnet(wanted: &IpamConfig, taken: &[IpNet]) -> Result<PlannedSubnet, NetworkError> {
+    let subnet = wanted
+        .subnet
+        .parse::<IpNet>()
+        .map(|net| net.trunc())
+        .map_err(|_| {
+            NetworkError::Unusable(format!(
+                "Invalid subnet {0} : invalid CIDR address: {0}",
+                wanted.subnet
+            ))
+        })?;
+    if taken.iter().any(|t| ipam::overlaps(*t, subnet)) {
+        return Err(NetworkError::Forbidden(
+            "Pool overlaps with other one on this address space".into(),
+        ));
+    }
+    // Docker takes any range that parses, even one outside the subnet (its addresses are then
+    // never handed out).
+    if !wanted.ip_range.is_empty() && wanted.ip_range.parse::<IpNet>().is_err() {
+        return Err(NetworkError::Unusable(format!(
+            "failed to parse pool request for address space \"LocalDefault\" pool \"{}\" subpool \"{}\": Invalid Address SubPool",
+            wanted.subnet, wanted.ip_range
+        )));
+    }
+    for (host, ip) in wanted.auxiliary_addresses.iter().flatten() {
+        if !ip.parse::<IpAddr>().is_ok_and(|ip| subnet.contains(&ip)) {
+            return Err(NetworkError::Forbidden(format!(
+                "auxiliary address: ({host}:{ip}) must belong to the master pool: {}",
+                wanted.subnet
+            )));
+        }
+    }
+    Ok(PlannedSubnet {
+        text: wanted.subnet.clone(),
+        gateway: gateway_of(subnet, &wanted.gateway)?,
+    })
+}
+
 /// The gateway of a new network: the one asked for, or the subnet's first address. Docker's IPAM
-/// never hands out a subnet's network or broadcast address, so a /31 or /32 has none to give.
-fn gateway_of(subnet: Ipv4Net, wanted: &str) -> Result<Ipv4Addr, NetworkError> {
+/// never hands out a subnet's first address (nor an IPv4 subnet's broadcast address), so an
+/// IPv4 /31 or /32, or an IPv6 /128, has none to give.
+fn gateway_of(subnet: IpNet, wanted: &str) -> Result<IpAddr, NetworkError> {
     let refused = |reason: &str| NetworkError::Gateway {
         gateway: wanted.to_owned(),
         reason: reason.to_owned(),
     };
-    let has_hosts = subnet.prefix_len() <= 30;
+    let has_hosts = ipam::has_hosts(subnet);
     if wanted.is_empty() {
         return match has_hosts {
-            true => Ok(ipam::default_gateway(subnet)),
+            true => Ok(ipam::first_address(subnet)),
             false => Err(refused("No available addresses on this pool")),
         };
     }
-    let ip = wanted.parse::<Ipv4Addr>().map_err(|_| {
+    let ip = wanted.parse::<IpAddr>().map_err(|_| {
         NetworkError::Unusable(format!("invalid gateway address {wanted} in Ipam configuration"))
     })?;
     if !subnet.contains(&ip) {
         Err(refused("Requested address is out of range"))
     } else if !has_hosts {
         Err(refused("No available addresses on this pool"))
-    } else if ip == subnet.network() || ip == subnet.broadcast() {
+    } else if ipam::is_reserved(subnet, ip) {
         Err(refused("Address already in use"))
     } else {
         Ok(ip)
     }
 }
 
-/// `AuxiliaryAddresses` read as Docker reads them: each an address (500 otherwise).
+/// `AuxiliaryAddresses` read as Docker reads them: each an address of either family (500
+/// otherwise).
 fn aux_addresses(
     network: &str,
     given: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, Ipv4Addr>, NetworkError> {
+) -> Result<BTreeMap<String, IpAddr>, NetworkError> {
     given
         .iter()
-        .map(|(host, ip)| match ip.parse::<Ipv4Addr>() {
+        .map(|(host, ip)| match ip.parse::<IpAddr>() {
             Ok(parsed) => Ok((host.clone(), parsed)),
             Err(_) => Err(NetworkError::Unusable(format!(
                 "non parsable secondary ip address ({host}:{ip}) passed for network {network}"
@@ -772,6 +921,22 @@ fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Turn on IPv6 forwarding, as Docker does once a network has IPv6 (`all` and `default`, so
+/// bridges made later forward too), if it is off.
+fn enable_forwarding6() -> Result<(), NetworkError> {
+    for path in [
+        "/proc/sys/net/ipv6/conf/all/forwarding",
+        "/proc/sys/net/ipv6/conf/default/forwarding",
+    ] {
+        let now = std::fs::read_to_string(path).map_err(kernel(format!("read {path}")))?;
+        if now.trim() != "1" {
+            std::fs::write(path, "1").map_err(kernel(format!("write {path}")))?;
+            crate::explain!("wrote 1 to {path}: the host forwards IPv6 packets between its interfaces");
+        }
+    }
+    Ok(())
 }
 
 /// Turn on IPv4 forwarding (the host routes between its bridges and the world), if it is off.

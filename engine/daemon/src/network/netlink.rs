@@ -4,11 +4,12 @@
 
 use std::fs::File;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 use futures_util::TryStreamExt;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
@@ -28,6 +29,17 @@ fn io_error(error: rtnetlink::Error) -> io::Error {
 
 fn errno_of(error: &io::Error) -> Option<i32> {
     error.raw_os_error()
+}
+
+/// Let link `name` hold IPv6 addresses: a host whose `default/disable_ipv6` is 1 makes new
+/// bridges without IPv6, and Docker's bridge driver switches it on for its IPv6 networks too.
+fn allow_ipv6(name: &str) -> io::Result<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    if std::fs::read_to_string(&path)?.trim() != "0" {
+        std::fs::write(&path, "0")?;
+        crate::explain!("wrote 0 to {path}: bridge {name} may hold IPv6 addresses");
+    }
+    Ok(())
 }
 
 impl Netlink {
@@ -80,9 +92,10 @@ impl Netlink {
         }))
     }
 
-    /// Make sure bridge `name` exists, holds `address` (the gateway, with the subnet's prefix)
-    /// and is up. An existing bridge is reused, as dockerd reuses docker0.
-    pub async fn ensure_bridge(&self, name: &str, address: Ipv4Addr, prefix: u8) -> io::Result<u32> {
+    /// Make sure bridge `name` exists, holds its gateways (each with its subnet's prefix: the
+    /// IPv4 one, and the IPv6 one of a network with IPv6) and is up. An existing bridge is
+    /// reused, as dockerd reuses docker0.
+    pub async fn ensure_bridge(&self, name: &str, gateways: &[(IpAddr, u8)]) -> io::Result<u32> {
         let index = match self.index(name).await? {
             Some(index) => {
                 if !self.is_bridge(name).await? {
@@ -103,7 +116,12 @@ impl Netlink {
                     .ok_or_else(|| io::Error::other(format!("bridge {name} vanished after creation")))?
             }
         };
-        self.add_address(index, name, address, prefix).await?;
+        if gateways.iter().any(|(address, _)| address.is_ipv6()) {
+            allow_ipv6(name)?;
+        }
+        for (address, prefix) in gateways {
+            self.add_address(index, name, *address, *prefix).await?;
+        }
         self.set_up(index, name).await?;
         Ok(index)
     }
@@ -194,16 +212,19 @@ impl Netlink {
         Ok(())
     }
 
-    /// Give link `index` an address (already having it is fine).
-    pub async fn add_address(&self, index: u32, name: &str, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
-        match self
-            .handle
-            .address()
-            .add(index, IpAddr::V4(address), prefix)
-            .execute()
-            .await
-            .map_err(io_error)
-        {
+    /// Give link `index` an address (already having it is fine). An IPv6 address skips
+    /// duplicate address detection (`nodad`, as Docker sets it): usable at once, not seconds
+    /// later, and the subnet is berth's own.
+    pub async fn add_address(&self, index: u32, name: &str, address: IpAddr, prefix: u8) -> io::Result<()> {
+        let mut request = self.handle.address().add(index, address, prefix);
+        if address.is_ipv6() {
+            let message = request.message_mut();
+            message.header.flags |= AddressHeaderFlags::Nodad;
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match request.execute().await.map_err(io_error) {
             Ok(()) => {
                 crate::explain!("gave {name} the address {address}/{prefix}");
                 Ok(())
@@ -214,7 +235,7 @@ impl Netlink {
     }
 
     /// Take `address/prefix` off link `name` (already gone, or the link gone, is fine).
-    pub async fn delete_address(&self, name: &str, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
+    pub async fn delete_address(&self, name: &str, address: IpAddr, prefix: u8) -> io::Result<()> {
         let Some(index) = self.index(name).await? else {
             return Ok(());
         };
@@ -223,7 +244,7 @@ impl Netlink {
             .address()
             .get()
             .set_link_index_filter(index)
-            .set_address_filter(IpAddr::V4(address))
+            .set_address_filter(address)
             .set_prefix_length_filter(prefix)
             .execute()
             .try_collect()
@@ -252,6 +273,45 @@ impl Netlink {
         self.handle.route().add(route).execute().await.map_err(io_error)?;
         crate::explain!("added the default route via {gateway}");
         Ok(())
+    }
+
+    /// The IPv6 default route, through `gateway`.
+    pub async fn add_default_route6(&self, gateway: Ipv6Addr) -> io::Result<()> {
+        let route = RouteMessageBuilder::<Ipv6Addr>::new().gateway(gateway).build();
+        self.handle.route().add(route).execute().await.map_err(io_error)?;
+        crate::explain!("added the IPv6 default route via {gateway}");
+        Ok(())
+    }
+
+    /// The IPv6 destinations routed in the main table, except the default route, link-local
+    /// and multicast ones: subnets a new network must not overlap (the host's own LAN, say).
+    pub async fn routed_subnets6(&self) -> io::Result<Vec<Ipv6Net>> {
+        let request = RouteMessageBuilder::<Ipv6Addr>::new().build();
+        let routes: Vec<_> = self
+            .handle
+            .route()
+            .get(request)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(io_error)?;
+        Ok(routes
+            .iter()
+            .filter(|r| r.header.destination_prefix_length > 0 && r.header.table == libc::RT_TABLE_MAIN)
+            .filter_map(|r| {
+                r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => {
+                        Ipv6Net::new(*ip, r.header.destination_prefix_length).ok()
+                    }
+                    _ => None,
+                })
+            })
+            .filter(|net| {
+                let first = net.network().segments()[0];
+                // fe80::/10 and ff00::/8: every link has them.
+                first & 0xffc0 != 0xfe80 && first & 0xff00 != 0xff00
+            })
+            .collect())
     }
 
     /// The IPv4 destinations routed in the main table (except the default route): subnets a

@@ -3,11 +3,11 @@
 //! stored here: it lives in the container records (and in memory while they run).
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use berth_api::types::{ConfigReference, Ipam, IpamConfig, Network, NetworkContainer};
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::NetworkError;
@@ -45,6 +45,13 @@ pub struct NetworkRecord {
     /// `AuxiliaryAddresses`: host name → an address of the subnet kept from endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aux_addresses: Option<BTreeMap<String, String>>,
+    /// `EnableIPv6`: the bridge and its containers get addresses of the IPv6 subnet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enable_ipv6: bool,
+    /// The IPv6 subnets of `IPAM.Config`, as given (Docker keeps one given without
+    /// `EnableIPv6` too, and shows it, but gives no address of it). With `EnableIPv6`, exactly one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_configs: Vec<IpamConfig>,
     #[serde(default)]
     pub internal: bool,
     #[serde(default)]
@@ -83,10 +90,47 @@ impl NetworkRecord {
         super::ipam::parse_subnet(&self.ip_range)
     }
 
-    /// Why `--ip`/`--ip6` can't be used on this network, if they can't (Docker's words).
-    pub fn static_ip_refusal(&self) -> Option<&'static str> {
+    /// The IPv6 subnet whose addresses the network hands out (with `EnableIPv6` only).
+    pub fn subnet6_net(&self) -> Option<Ipv6Net> {
+        let config = self.ipv6_configs.first().filter(|_| self.enable_ipv6)?;
+        super::ipam::parse_subnet6(&config.subnet)
+    }
+
+    /// The bridge's IPv6 address: the one given, or the subnet's first host address.
+    pub fn gateway6_ip(&self) -> Option<Ipv6Addr> {
+        let subnet = self.subnet6_net()?;
+        match self.ipv6_configs[0].gateway.as_str() {
+            "" => match super::ipam::first_address(IpNet::V6(subnet)) {
+                IpAddr::V6(ip) => Some(ip),
+                IpAddr::V4(_) => None,
+            },
+            given => given.parse().ok(),
+        }
+    }
+
+    pub fn ip_range6_net(&self) -> Option<Ipv6Net> {
+        super::ipam::parse_subnet6(&self.ipv6_configs.first()?.ip_range)
+    }
+
+    /// The IPv6 auxiliary addresses (checked at create).
+    pub fn aux6_ips(&self) -> Vec<Ipv6Addr> {
+        self.ipv6_configs
+            .first()
+            .and_then(|c| c.auxiliary_addresses.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, ip)| ip.parse().ok())
+            .collect()
+    }
+
+    /// Why `--ip` (or, with `v6`, `--ip6`) can't be used on this network, if it can't (Docker's
+    /// words): the default bridge never, a family whose subnet the user did not give never.
+    pub fn static_ip_refusal(&self, v6: bool) -> Option<&'static str> {
+        let no_subnet = "user specified IP address is supported only when connecting to networks with user configured subnets";
         if self.default_bridge {
             Some("user specified IP address is supported on user defined networks only")
+        } else if v6 {
+            self.ipv6_configs.is_empty().then_some(no_subnet)
         } else if self.pool_picked {
             Some(
                 "user specified IP address is supported only when connecting to networks with user configured subnets",
@@ -132,8 +176,9 @@ impl NetworkRecord {
 
     /// The network as `GET /networks/{id}` shows it.
     pub fn to_api(&self, containers: BTreeMap<String, NetworkContainer>) -> Network {
+        // IPv4 first, then IPv6, whatever the order given (Docker's order).
         let config = if self.driver == BRIDGE {
-            vec![IpamConfig {
+            let v4 = IpamConfig {
                 subnet: self.subnet.clone(),
                 ip_range: self.ip_range.clone(),
                 gateway: if self.gateway_given {
@@ -142,7 +187,12 @@ impl NetworkRecord {
                     String::new()
                 },
                 auxiliary_addresses: self.aux_addresses.clone().filter(|a| !a.is_empty()),
-            }]
+            };
+            let v6 = self.ipv6_configs.iter().map(|c| IpamConfig {
+                auxiliary_addresses: c.auxiliary_addresses.clone().filter(|a| !a.is_empty()),
+                ..c.clone()
+            });
+            std::iter::once(v4).chain(v6).collect()
         } else {
             Vec::new()
         };
@@ -152,7 +202,7 @@ impl NetworkRecord {
             created: self.created.clone(),
             scope: "local".into(),
             driver: self.driver.clone(),
-            enable_ipv6: false,
+            enable_ipv6: self.enable_ipv6,
             ipam: Ipam {
                 driver: "default".into(),
                 options: self.ipam_options.clone(),

@@ -4,12 +4,13 @@
 //!
 //! Preparing, for each network: an address from the network's pool, a veth pair whose host end
 //! is plugged into the network's bridge and whose other end is the container's `ethN`, the
-//! address and (on the first network) the default route; then the published ports (userland
+//! address and (on the first network) the default route — of each family, on a network with
+//! IPv6; then the published ports (userland
 //! proxies and DNAT rules) and, on user-defined networks, the embedded DNS server.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -31,6 +32,8 @@ pub struct JoinRequest {
     pub aliases: Vec<String>,
     /// `--ip`.
     pub ipv4: Option<Ipv4Addr>,
+    /// `--ip6`.
+    pub ipv6: Option<Ipv6Addr>,
     /// `--mac-address` (Docker's `02:42:` + the IPv4 address when absent).
     pub mac: Option<[u8; 6]>,
 }
@@ -55,6 +58,8 @@ pub struct EndpointInfo {
     pub address: Ipv4Addr,
     pub prefix_len: u8,
     pub gateway: Ipv4Addr,
+    /// On a network with IPv6: the address, its prefix length and the gateway.
+    pub ipv6: Option<(Ipv6Addr, u8, Ipv6Addr)>,
     pub mac: String,
     /// The aliases DNS answers to (with the short id on user-defined networks).
     pub aliases: Vec<String>,
@@ -135,8 +140,9 @@ struct SandboxNames {
     container: String,
 }
 
-impl dns::Names for SandboxNames {
-    fn addresses(&self, name: &str) -> Vec<Ipv4Addr> {
+impl SandboxNames {
+    /// The endpoints `name` stands for on the container's user-defined networks.
+    fn endpoints_named<T: PartialEq>(&self, name: &str, address: impl Fn(&Endpoint) -> Option<T>) -> Vec<T> {
         let Some(state) = self.state.upgrade() else {
             return Vec::new();
         };
@@ -155,15 +161,25 @@ impl dns::Names for SandboxNames {
                 let hit = e.container_name.eq_ignore_ascii_case(bare)
                     || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(bare))
                     || (bare.len() == 12 && container.starts_with(bare));
-                if hit && !found.contains(&e.address) {
-                    found.push(e.address);
+                if let Some(ip) = address(e).filter(|ip| hit && !found.contains(ip)) {
+                    found.push(ip);
                 }
             }
         }
         found
     }
+}
 
-    fn name_of(&self, ip: Ipv4Addr) -> Option<String> {
+impl dns::Names for SandboxNames {
+    fn addresses(&self, name: &str) -> Vec<Ipv4Addr> {
+        self.endpoints_named(name, |e| Some(e.address))
+    }
+
+    fn addresses6(&self, name: &str) -> Vec<Ipv6Addr> {
+        self.endpoints_named(name, |e| e.address6)
+    }
+
+    fn name_of(&self, ip: IpAddr) -> Option<String> {
         let state = self.state.upgrade()?;
         let state = state.lock().unwrap_or_else(|p| p.into_inner());
         state
@@ -173,7 +189,10 @@ impl dns::Names for SandboxNames {
             .find_map(|n| {
                 n.endpoints
                     .values()
-                    .find(|e| e.address == ip)
+                    .find(|e| match ip {
+                        IpAddr::V4(v4) => e.address == v4,
+                        IpAddr::V6(v6) => e.address6 == Some(v6),
+                    })
                     .map(|e| format!("{}.{}", e.container_name, n.record.name))
             })
     }
@@ -276,7 +295,7 @@ impl Networks {
     ) -> Result<(EndpointInfo, bool), NetworkError> {
         let endpoint_id = super::new_id();
         let host_veth = host_veth_name(&endpoint_id);
-        let (record, address, prefix_len, gateway, aliases) = {
+        let (record, address, prefix_len, gateway, aliases, ipv6) = {
             let mut state = self.state();
             let net = state.find_mut(&join.network)?;
             if net.record.driver != BRIDGE {
@@ -291,8 +310,10 @@ impl Networks {
                     net.record.name
                 )));
             }
-            if let (Some(_), Some(refusal)) = (join.ipv4, net.record.static_ip_refusal()) {
-                return Err(NetworkError::Invalid(refusal.into()));
+            for (asked, v6) in [(join.ipv4.is_some(), false), (join.ipv6.is_some(), true)] {
+                if let (true, Some(refusal)) = (asked, net.record.static_ip_refusal(v6)) {
+                    return Err(NetworkError::Invalid(refusal.into()));
+                }
             }
             let pool = net
                 .pool
@@ -301,6 +322,30 @@ impl Networks {
             let address = match join.ipv4 {
                 Some(ip) => pool.reserve(ip).map(|()| ip)?,
                 None => pool.allocate()?,
+            };
+            let mac = join.mac.unwrap_or(ipam::mac_for(address));
+            // The IPv6 address, on a network with IPv6 (the IPv4 one goes back if it fails).
+            let ipv6 = match net.pool6.as_mut() {
+                None => None,
+                Some(pool6) => {
+                    let taken = match (join.ipv6, net.record.default_bridge) {
+                        (Some(ip), _) => pool6.reserve(ip).map(|()| ip),
+                        // dockerd's default bridge builds it from the MAC when its
+                        // --fixed-cidr-v6 leaves room (48 host bits), as Docker's driver.
+                        (None, true) if pool6.subnet().prefix_len() <= 80 => {
+                            let ip = ipam::address_from_mac(pool6.subnet(), mac);
+                            pool6.reserve(ip).map(|()| ip)
+                        }
+                        (None, _) => pool6.allocate(),
+                    };
+                    match taken {
+                        Ok(ip) => Some((ip, pool6.subnet().prefix_len(), pool6.gateway())),
+                        Err(e) => {
+                            pool.release(address);
+                            return Err(e.into());
+                        }
+                    }
+                }
             };
             let mut aliases = join.aliases.clone();
             if !net.record.default_bridge {
@@ -314,11 +359,12 @@ impl Networks {
                     container_name: container_name.to_owned(),
                     aliases: aliases.clone(),
                     address,
-                    mac: join.mac.unwrap_or(ipam::mac_for(address)),
+                    address6: ipv6.map(|(ip, _, _)| ip),
+                    mac,
                     host_veth: host_veth.clone(),
                 },
             );
-            (net.record.clone(), address, prefix_len, gateway, aliases)
+            (net.record.clone(), address, prefix_len, gateway, aliases, ipv6)
         };
         let bridge = match self.block_on(self.host.index(&record.bridge)) {
             Ok(Some(index)) => index,
@@ -341,18 +387,34 @@ impl Networks {
             let index = inside.index(interface).await?.ok_or_else(|| {
                 std::io::Error::other(format!("{interface} did not appear in the namespace"))
             })?;
-            inside.add_address(index, interface, address, prefix_len).await?;
+            inside
+                .add_address(index, interface, IpAddr::V4(address), prefix_len)
+                .await?;
+            if let Some((address6, prefix6, _)) = ipv6 {
+                inside
+                    .add_address(index, interface, IpAddr::V6(address6), prefix6)
+                    .await?;
+            }
             inside.set_up(index, interface).await?;
             if route {
                 inside.add_default_route(gateway).await?;
+                if let Some((_, _, gateway6)) = ipv6 {
+                    inside.add_default_route6(gateway6).await?;
+                }
             }
             Ok::<_, std::io::Error>(())
         })
         .map_err(kernel(format!("connect to network {}", record.name)))?;
-        crate::explain!(
-            "connected to network {} as {address}/{prefix_len} on {interface}",
-            record.name
-        );
+        match ipv6 {
+            Some((address6, prefix6, _)) => crate::explain!(
+                "connected to network {} as {address}/{prefix_len} and {address6}/{prefix6} on {interface}",
+                record.name
+            ),
+            None => crate::explain!(
+                "connected to network {} as {address}/{prefix_len} on {interface}",
+                record.name
+            ),
+        }
         Ok((
             EndpointInfo {
                 network_id: record.id.clone(),
@@ -361,6 +423,7 @@ impl Networks {
                 address,
                 prefix_len,
                 gateway,
+                ipv6,
                 mac: ipam::mac_text(mac),
                 aliases,
                 default_bridge: record.default_bridge,
@@ -513,9 +576,7 @@ impl Networks {
             let mut veths = Vec::new();
             for net in state.networks.values_mut() {
                 if let Some(e) = net.endpoints.remove(container_id) {
-                    if let Some(pool) = net.pool.as_mut() {
-                        pool.release(e.address);
-                    }
+                    net.release_addresses(&e);
                     veths.push(e.host_veth);
                 }
             }
@@ -597,6 +658,12 @@ impl Networks {
                         tracing::warn!("container {container_id}: {address}: {e}");
                     }
                 }
+                let address6 = endpoint.global_ipv6_address.parse::<Ipv6Addr>().ok();
+                if let (Some(pool6), Some(ip)) = (net.pool6.as_mut(), address6) {
+                    if let Err(e) = pool6.reserve(ip) {
+                        tracing::warn!("container {container_id}: {ip}: {e}");
+                    }
+                }
                 net.endpoints.insert(
                     container_id.to_owned(),
                     Endpoint {
@@ -604,6 +671,7 @@ impl Networks {
                         container_name: container_name.to_owned(),
                         aliases: endpoint.aliases.clone().unwrap_or_default(),
                         address,
+                        address6,
                         mac: ipam::parse_mac(&endpoint.mac_address).unwrap_or(ipam::mac_for(address)),
                         host_veth: host_veth.clone(),
                     },
@@ -742,9 +810,7 @@ impl Networks {
                     net.record.name
                 ))
             })?;
-            if let Some(pool) = net.pool.as_mut() {
-                pool.release(endpoint.address);
-            }
+            net.release_addresses(&endpoint);
             (endpoint, net.record.name.clone())
         };
         self.block_on(self.host.delete_link(&endpoint.host_veth))

@@ -30,7 +30,9 @@ pub fn routes() -> Router<Engine> {
 /// The status Docker answers a network error with.
 pub fn status_of(error: &NetworkError) -> StatusCode {
     match error {
-        NetworkError::NotFound(_) | NetworkError::Driver(_) => StatusCode::NOT_FOUND,
+        NetworkError::NotFound(_) | NetworkError::Driver(_) | NetworkError::NoDefaultPool6 => {
+            StatusCode::NOT_FOUND
+        }
         NetworkError::Ambiguous(..)
         | NetworkError::AmbiguousName(..)
         | NetworkError::Invalid(_)

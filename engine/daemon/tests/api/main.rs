@@ -19,6 +19,7 @@ mod limits;
 mod links;
 mod metrics;
 mod networks;
+mod networks_ipv6;
 mod pause;
 mod prune;
 mod races;

@@ -17,7 +17,7 @@ use crate::support::{
 /// it refuses after taking the pool (a gateway out of range, an auxiliary address outside it)
 /// until dockerd restarts, so a subnet used for such a refusal can't be used again on the
 /// same dockerd.
-fn fresh_prefix() -> String {
+pub(crate) fn fresh_prefix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
@@ -28,7 +28,7 @@ fn fresh_prefix() -> String {
 }
 
 /// The names of the networks `daemon` has.
-fn network_names(daemon: &TestDaemon) -> Vec<String> {
+pub(crate) fn network_names(daemon: &TestDaemon) -> Vec<String> {
     let mut names: Vec<String> = berth(daemon, "GET", "/networks", b"")
         .json()
         .as_array()
@@ -41,7 +41,7 @@ fn network_names(daemon: &TestDaemon) -> Vec<String> {
 }
 
 /// The host's links whose names start with `berth` or `brb-` (what berthd makes).
-fn berth_links() -> Vec<String> {
+pub(crate) fn berth_links() -> Vec<String> {
     let mut links: Vec<String> = std::fs::read_dir("/sys/class/net")
         .into_iter()
         .flatten()
@@ -211,7 +211,11 @@ fn another_networks_bridge_is_refused_as_a_conflict() {
 }
 
 /// Create `body` on Docker (removed with `made`) and on berthd: both answers.
-fn create_on_both(daemon: &TestDaemon, made: &mut OnDocker, body: &serde_json::Value) -> (Answer, Answer) {
+pub(crate) fn create_on_both(
+    daemon: &TestDaemon,
+    made: &mut OnDocker,
+    body: &serde_json::Value,
+) -> (Answer, Answer) {
     let theirs = docker("POST", "/networks/create", body.to_string().as_bytes());
     if let Some(id) = theirs.json()["Id"].as_str() {
         made.network(id);
@@ -303,7 +307,7 @@ fn an_overlapping_subnet_is_refused_as_docker_refuses_it() {
 
 /// What a network's inspect shows that does not depend on the engine: the id, name, time and
 /// addresses written alike.
-fn inspect_shape(engine: &dyn Engine, id: &str, subnet_prefix: &str) -> serde_json::Value {
+pub(crate) fn inspect_shape(engine: &dyn Engine, id: &str, subnet_prefix: &str) -> serde_json::Value {
     let mut network = engine.send("GET", &format!("/networks/{id}"), b"").json();
     for key in ["Id", "Name", "Created"] {
         network[key] = json!(key);
@@ -434,7 +438,7 @@ fn check_duplicate_decides_whether_a_name_may_be_taken_twice() {
 }
 
 /// A network on both engines (Docker's removed with `made`): berthd's id, then Docker's.
-fn network_on_both(
+pub(crate) fn network_on_both(
     daemon: &TestDaemon,
     made: &mut OnDocker,
     ours: serde_json::Value,
@@ -451,7 +455,11 @@ fn network_on_both(
 }
 
 /// A started container on each engine from `body`.
-fn started_pair<'a>(daemon: &'a TestDaemon, made: &mut OnDocker, body: &serde_json::Value) -> Pair<'a> {
+pub(crate) fn started_pair<'a>(
+    daemon: &'a TestDaemon,
+    made: &mut OnDocker,
+    body: &serde_json::Value,
+) -> Pair<'a> {
     let pair = Pair::create(daemon, made, "berth-api-ep", body);
     assert_eq!(
         pair.alike("POST", "/containers/{id}/start", &serde_json::Value::Null),
@@ -554,23 +562,21 @@ fn endpoints_take_static_addresses_macs_and_aliases_as_docker_gives_them() {
     );
     assert_eq!(to_auto[0].status, 400);
 
-    // berthd has no IPv6 addresses to give: --ip6 is refused, never silently dropped (Docker
-    // would give it on a network with an IPv6 subnet).
-    let body =
-        json!({"Container": second.ours, "EndpointConfig": {"IPAMConfig": {"IPv6Address": "fd00:b::9"}}});
-    let v6 = berth(
-        &daemon,
-        "POST",
-        &format!("/networks/{ours_net}/connect"),
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(
-        (v6.status, v6.message()),
-        (
-            400,
-            "berth networks are IPv4 only: --ip6 is not supported".to_owned()
+    // --ip6 on a network without an IPv6 subnet: refused with Docker's words.
+    let [ours, theirs] = [
+        (&daemon as &dyn Engine, &second.ours, &ours_net),
+        (&Docker, &second.theirs, &theirs_net),
+    ]
+    .map(|(engine, id, net)| {
+        let body = json!({"Container": id, "EndpointConfig": {"IPAMConfig": {"IPv6Address": "fd42:b::9"}}});
+        engine.send(
+            "POST",
+            &format!("/networks/{net}/connect"),
+            body.to_string().as_bytes(),
         )
-    );
+    });
+    assert_alike("--ip6 on a network without IPv6", &ours, &theirs);
+    assert_eq!(ours.status, 400);
 
     // Connected with an alias and an address: the first container finds it by the alias.
     let body = json!({"Container": second.ours, "EndpointConfig": {"Aliases": ["late"], "IPAMConfig": {"IPv4Address": format!("{prefix}10")}}});
@@ -702,7 +708,7 @@ fn icc_and_masquerade_options_reach_the_table() {
 }
 
 /// The host's veths berthd made (`vb…`).
-fn berth_veths() -> Vec<String> {
+pub(crate) fn berth_veths() -> Vec<String> {
     let mut links: Vec<String> = std::fs::read_dir("/sys/class/net")
         .into_iter()
         .flatten()
