@@ -246,8 +246,36 @@ fn quote_char(byte: u8) -> String {
     format!("'{inner}'")
 }
 
+/// `value` as Go's `json.Marshal` writes it: serde_json's text with `<`, `>`, `&`, U+2028 and
+/// U+2029 escaped (Go escapes them for HTML), so a stream reads byte for byte as Docker's. Those
+/// characters only ever appear inside strings, where the escapes mean the same.
+pub fn to_go_string(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => escaped.push_str("\\u003c"),
+            '>' => escaped.push_str("\\u003e"),
+            '&' => escaped.push_str("\\u0026"),
+            '\u{2028}' => escaped.push_str("\\u2028"),
+            '\u{2029}' => escaped.push_str("\\u2029"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn go_escapes_html_characters_in_strings() {
+        let value = serde_json::json!({"stream": "RUN a > b && c <d> \u{2028}"});
+        assert_eq!(
+            super::to_go_string(&value),
+            r#"{"stream":"RUN a \u003e b \u0026\u0026 c \u003cd\u003e \u2028"}"#
+        );
+    }
+
     use super::*;
 
     fn message(body: &str) -> String {

@@ -41,7 +41,30 @@ pub enum CopyError {
     Io(String),
 }
 
-/// One source of a COPY: a path of the context and its checksum.
+/// Where a COPY reads: the build context, or (`--from`) another stage's or an image's files.
+pub trait SourceFiles {
+    /// The files, as a file system whose root is the source's.
+    fn view(&self) -> &FsView;
+    /// The checksum of the file at `path` (after following symlinks in scope), or `path`
+    /// itself when there is none (Docker's fallback).
+    fn hash(&self, path: &str) -> String;
+    /// `path` resolved in the source's scope.
+    fn resolve(&self, path: &str) -> io::Result<ContainerPath> {
+        self.view().resolve(&archive::clean(path.as_bytes()), true)
+    }
+}
+
+impl SourceFiles for BuildContext {
+    fn view(&self) -> &FsView {
+        BuildContext::view(self)
+    }
+
+    fn hash(&self, path: &str) -> String {
+        BuildContext::hash(self, path)
+    }
+}
+
+/// One source of a COPY: a path of the source and its checksum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopySource {
     /// As written (wildcards expanded), relative to the context: names the copy.
@@ -67,7 +90,7 @@ fn has_wildcards(path: &str) -> bool {
 }
 
 /// The sources `patterns` name in the context, in order.
-pub fn sources(context: &BuildContext, patterns: &[String]) -> Result<Vec<CopySource>, CopyError> {
+pub fn sources(context: &dyn SourceFiles, patterns: &[String]) -> Result<Vec<CopySource>, CopyError> {
     let mut found = Vec::new();
     for pattern in patterns {
         let trimmed = pattern.trim_start_matches('/');
@@ -90,7 +113,7 @@ pub fn sources(context: &BuildContext, patterns: &[String]) -> Result<Vec<CopySo
 }
 
 /// One source by its path.
-fn source(context: &BuildContext, path: &str) -> Result<CopySource, CopyError> {
+fn source(context: &dyn SourceFiles, path: &str) -> Result<CopySource, CopyError> {
     if escapes(path) {
         return Err(CopyError::Outside(path.to_owned()));
     }
@@ -201,7 +224,7 @@ pub struct Destination {
 
 /// Copy `sources` from the context into `target` (a step's root file system).
 pub fn copy_into(
-    context: &BuildContext,
+    context: &dyn SourceFiles,
     sources: &[CopySource],
     destination: &Destination,
     target: &FsView,
@@ -214,7 +237,7 @@ pub fn copy_into(
 }
 
 fn copy_one(
-    context: &BuildContext,
+    context: &dyn SourceFiles,
     source: &CopySource,
     destination: &Destination,
     dest: &[OsString],
@@ -301,7 +324,7 @@ fn archive_in(view: &FsView, path: &[OsString]) -> Result<Option<std::fs::File>,
         let first = archive.entries().ok().and_then(|mut entries| entries.next());
         matches!(first, Some(Ok(_)))
     });
-    Ok(is_archive.then(open).transpose()?)
+    is_archive.then(open).transpose()
 }
 
 /// Make the missing directories of `path` (0755), owned by `owner` (Docker's

@@ -2,6 +2,9 @@
 //! `{"aux": {"ID": …}}` naming the image built, and a final `{"errorDetail": …, "error": …}` when
 //! the build fails (the HTTP status is already 200 then).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -12,6 +15,8 @@ use tokio::sync::mpsc;
 pub struct Output {
     sender: mpsc::Sender<Value>,
     quiet: bool,
+    /// Whether a message went out: from then on errors belong in the stream, not the status.
+    started: Arc<AtomicBool>,
 }
 
 /// The wrapping Docker gives a RUN's standard error (the CLI prints it in bright red).
@@ -23,11 +28,25 @@ impl Output {
     /// errors.
     pub fn new(quiet: bool) -> (Output, mpsc::Receiver<Value>) {
         let (sender, receiver) = mpsc::channel(256);
-        (Output { sender, quiet }, receiver)
+        let started = Arc::new(AtomicBool::new(false));
+        (
+            Output {
+                sender,
+                quiet,
+                started,
+            },
+            receiver,
+        )
     }
 
     async fn send(&self, message: Value) {
+        self.started.store(true, Ordering::Relaxed);
         let _ = self.sender.send(message).await;
+    }
+
+    /// Whether the stream has begun (the client has a 200 and messages).
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::Relaxed)
     }
 
     /// Text for the client's terminal (nothing when quiet).

@@ -119,11 +119,13 @@ fn read_frames(stream: UnixStream, frames: mpsc::Sender<(Stream, Vec<u8>)>) {
 }
 
 /// Commit the step's container as the next image: `config` is the image's config (what the
-/// build state holds), the container's own config is kept as `container_config`.
+/// build state holds); `recorded` is the container config the image keeps (what the cache
+/// compares), the container's own when `None`.
 pub async fn commit(
     engine: &Engine,
     id: &str,
     config: ContainerConfig,
+    recorded: Option<ContainerConfig>,
     author: &str,
 ) -> Result<Digest, BuildError> {
     let container = engine
@@ -137,11 +139,38 @@ pub async fn commit(
     tokio::task::spawn_blocking(move || {
         images.commit_container(CommitRequest {
             container_id: &record.id,
-            image: &record.image,
+            image: Some(&record.image),
             top_layer: record.top_layer.as_ref(),
             upper: &upper,
             config,
-            container_config: record.config.clone(),
+            container_config: recorded.unwrap_or_else(|| record.config.clone()),
+            author,
+            comment: String::new(),
+        })
+    })
+    .await
+    .map_err(|e| BuildError::Step(e.to_string()))?
+    .map_err(|e| BuildError::Step(e.to_string()))
+}
+
+/// The files in `dir` as the first image of a `FROM scratch` stage (no parent, no container).
+pub async fn commit_directory(
+    engine: &Engine,
+    dir: &std::path::Path,
+    config: ContainerConfig,
+    recorded: ContainerConfig,
+    author: &str,
+) -> Result<Digest, BuildError> {
+    let images = engine.images.clone();
+    let (dir, author) = (dir.to_owned(), author.to_owned());
+    tokio::task::spawn_blocking(move || {
+        images.commit_container(CommitRequest {
+            container_id: "",
+            image: None,
+            top_layer: None,
+            upper: &dir,
+            config,
+            container_config: recorded,
             author,
             comment: String::new(),
         })

@@ -133,6 +133,70 @@ impl io::Write for HashWriter<'_> {
     }
 }
 
+/// The checksum of a file of a file system (COPY `--from` a stage or an image), as Docker's
+/// lazy source sums it: the tar header Docker would write for it (named `name`, a directory's
+/// with a trailing `/`, its mode with the file type bits, no user or group names) then its
+/// content.
+pub fn file_hash(
+    view: &crate::archive::FsView,
+    path: &[std::ffi::OsString],
+    name: &str,
+) -> io::Result<String> {
+    use rustix::fs::FileType;
+    let stat = view.lstat(path)?;
+    let kind = FileType::from_raw_mode(stat.st_mode);
+    let (typeflag, size) = match kind {
+        FileType::RegularFile => (b'0', stat.st_size as u64),
+        FileType::Directory => (b'5', 0),
+        FileType::Symlink => (b'2', 0),
+        FileType::CharacterDevice => (b'3', 0),
+        FileType::BlockDevice => (b'4', 0),
+        FileType::Fifo => (b'6', 0),
+        _ => (b'0', 0),
+    };
+    let mut name = name.to_owned();
+    if kind == FileType::Directory && !name.ends_with('/') {
+        name.push('/');
+    }
+    let link = if kind == FileType::Symlink {
+        let parent = view.open_dir(&path[..path.len().saturating_sub(1)])?;
+        let last = path.last().cloned().unwrap_or_default();
+        rustix::fs::readlinkat(&parent, last.as_os_str(), Vec::new())?.into_bytes()
+    } else {
+        Vec::new()
+    };
+    let (major, minor) = match kind {
+        FileType::CharacterDevice | FileType::BlockDevice => (
+            u64::from(rustix::fs::major(stat.st_rdev)),
+            u64::from(rustix::fs::minor(stat.st_rdev)),
+        ),
+        _ => (0, 0),
+    };
+    let mut hasher = Sha256::new();
+    let fields: [(&str, Vec<u8>); 11] = [
+        ("name", name.into_bytes()),
+        ("mode", u64::from(stat.st_mode).to_string().into_bytes()),
+        ("uid", stat.st_uid.to_string().into_bytes()),
+        ("gid", stat.st_gid.to_string().into_bytes()),
+        ("size", size.to_string().into_bytes()),
+        ("typeflag", vec![typeflag]),
+        ("linkname", link),
+        ("uname", Vec::new()),
+        ("gname", Vec::new()),
+        ("devmajor", major.to_string().into_bytes()),
+        ("devminor", minor.to_string().into_bytes()),
+    ];
+    for (key, value) in fields {
+        hasher.update(key.as_bytes());
+        hasher.update(&value);
+    }
+    if kind == FileType::RegularFile {
+        let mut file = std::fs::File::from(view.open(path, rustix::fs::OFlags::RDONLY)?);
+        io::copy(&mut file, &mut HashWriter(&mut hasher))?;
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,8 +57,9 @@ pub struct CommitSource<'a> {
 #[derive(Debug)]
 pub struct CommitRequest<'a> {
     pub container_id: &'a str,
-    /// The image the container was made from: the new image's parent.
-    pub image: &'a Digest,
+    /// The image the container was made from: the new image's parent (`None`: a build's
+    /// `FROM scratch`, whose first image has no parent).
+    pub image: Option<&'a Digest>,
     /// The chain id the container stands on.
     pub top_layer: Option<&'a Digest>,
     /// The container's overlay upper dir: its changes.
@@ -82,7 +83,7 @@ impl Images {
         apply_changes(&mut new_config, &options.changes)?;
         let id = self.commit_container(CommitRequest {
             container_id: source.container_id,
-            image: source.image,
+            image: Some(source.image),
             top_layer: source.top_layer,
             upper: source.upper,
             config: new_config,
@@ -102,7 +103,18 @@ impl Images {
     /// Record a container's changes as a new image on top of its image: a layer when the
     /// container changed files, an `empty_layer` history step when it did not.
     pub fn commit_container(&self, request: CommitRequest<'_>) -> Result<Digest, ImageError> {
-        let parent = self.config(request.image)?;
+        let parent = match request.image {
+            Some(image) => self.config(image)?,
+            None => super::ImageConfig {
+                architecture: super::import::go_arch().into(),
+                os: "linux".into(),
+                rootfs: super::config::RootFs {
+                    r#type: "layers".into(),
+                    diff_ids: Vec::new(),
+                },
+                ..super::ImageConfig::default()
+            },
+        };
 
         let _writing = self.store.writing();
         let tar_path = self.store.root().join("tmp").join(temp_name("commit"));
@@ -159,7 +171,7 @@ impl Images {
         let id = self.store.blobs.put_bytes(&config.to_canonical_bytes())?;
         let record = ImageRecord {
             top_layer,
-            parent: Some(request.image.clone()),
+            parent: request.image.cloned(),
             ..ImageRecord::default()
         };
         self.store.images.put(&id, &record)?;
