@@ -5,6 +5,8 @@
 
 /// A container's files as tars (`docker cp`, `docker export`): paths resolved in its scope.
 pub mod archive;
+/// The classic builder's pure half: Dockerfile parser, typed instructions, word expansion.
+pub mod build;
 /// Containers: records, lifecycle, bundles.
 pub mod container;
 /// Start and stop: flags, socket, pid file, signals.
