@@ -317,7 +317,7 @@ mod tests {
             Err(ParseErrorKind::NotStringArray)
         );
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert_eq!(maybe_json(&deep).unwrap().json, false);
+        assert!(!maybe_json(&deep).unwrap().json);
     }
 
     #[test]
