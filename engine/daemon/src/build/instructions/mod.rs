@@ -131,7 +131,9 @@ pub struct Copy {
     pub from: Option<String>,
     /// `--chown=user[:group]`.
     pub chown: Option<String>,
-    /// `--chmod=…`: parsed as Docker does; the classic builder refuses it.
+    /// `--chmod=…`: parsed as Docker does; Docker 20.10's classic builder then refuses it with
+    /// "the --chmod option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to
+    /// learn how to build images with BuildKit enabled".
     pub chmod: Option<String>,
 }
 

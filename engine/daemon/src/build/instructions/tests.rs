@@ -249,6 +249,14 @@ fn stages_and_meta_args() {
 }
 
 #[test]
+fn stage_names_may_hold_dots_dashes_and_underscores() {
+    // Docker 20.10 built `FROM busybox AS a.b-c_d` then `FROM A.B-C_D`.
+    let file = dockerfile("FROM busybox AS a.b-c_d\nFROM A.B-C_D\n").unwrap();
+    assert_eq!(file.stages[0].from.stage_name.as_deref(), Some("a.b-c_d"));
+    assert_eq!(file.stage_index("A.B-C_D"), Some(0));
+}
+
+#[test]
 fn command_lines_in_both_forms() {
     assert_eq!(
         only("RUN echo  hi"),
@@ -442,6 +450,21 @@ fn env_and_label_quoting_as_docker_stored_it() {
             "J=$",
             "K=a$"
         ]
+    );
+    // Names expand too: after `ENV K=name`, Docker stored name=value and name2=x y.
+    let named = env_map(&["K=name"]);
+    assert_eq!(
+        expanded_pairs(r#"ENV $K=value ${K}2="x y""#, &named, '\\'),
+        ["name=value", "name2=x y"]
+    );
+    // A comment and a blank line inside a continuation: Docker stored a=1, b=2, c=3.
+    assert_eq!(
+        expanded_pairs(
+            "ENV a=1 \\\n    # indented comment\n  b=2 \\\n   \n  c=3",
+            &none,
+            '\\'
+        ),
+        ["a=1", "b=2", "c=3"]
     );
     // With `# escape=``: ENV a=x`$y b="c`"d" `<newline> c=C stored a=x$y, b=c"d, c=C.
     let parsed = parse(b"# escape=`\nFROM busybox\nENV a=x`$y b=\"c`\"d\" `\n    c=C\n").unwrap();
