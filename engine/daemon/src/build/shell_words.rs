@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use berth_api::go_quote::go_quote;
 
 /// How deep `${a:-${b:-…}}` may nest.
-pub const MAX_NESTING: usize = 256;
+pub const MAX_NESTING: usize = 64;
 
 /// A word Docker refuses to expand: `failed to process "${a": missing ':' in substitution`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +57,7 @@ pub enum ExpansionErrorKind {
         /// The word given, or "is not allowed to be unset" / "is not allowed to be empty".
         message: String,
     },
-    /// substitutions nested deeper than 256 (berth's bound; Docker has none)
+    /// substitutions nested deeper than 64 (berth's bound; Docker has none)
     #[error("substitutions nested deeper than {MAX_NESTING}")]
     NestedTooDeep,
 }
@@ -534,9 +534,22 @@ mod tests {
             "${U:-".repeat(MAX_NESTING + 1),
             "}".repeat(MAX_NESTING + 1)
         );
-        assert!(error(&deeper).ends_with("substitutions nested deeper than 256"));
+        assert!(error(&deeper).ends_with("substitutions nested deeper than 64"));
         let huge = "${U:-\"".repeat(100_000);
         assert!(Lexer::new('\\').process_word(&huge, &env()).is_err());
+    }
+
+    #[test]
+    fn the_deepest_nesting_fits_a_small_stack() {
+        // A quarter of a tokio worker's 2 MiB, in an unoptimised build: room to spare in berthd.
+        let deepest = format!("{}x{}", "${U:-\"".repeat(MAX_NESTING), "\"}".repeat(MAX_NESTING));
+        let expanded = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || Lexer::new('\\').process_word(&deepest, &env()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(expanded.unwrap(), "x");
     }
 
     #[test]
