@@ -19,6 +19,9 @@ pub struct BoundedHeaders<R> {
     filled: usize,
     /// Bytes of content (with padding) before the next header.
     skip: u64,
+    /// Of those, the padding after the content: a stream may end inside it (Go's reader, as
+    /// Docker's, takes that as the archive's end), and it is then filled in with zeros.
+    padding: u64,
     /// A GNU sparse header may be followed by extension blocks this reader does not parse: it
     /// stops watching rather than misreading them.
     watching: bool,
@@ -31,6 +34,7 @@ impl<R: Read> BoundedHeaders<R> {
             header: [0; 512],
             filled: 0,
             skip: 0,
+            padding: 0,
             watching: true,
         }
     }
@@ -51,6 +55,7 @@ impl<R: Read> BoundedHeaders<R> {
             self.watching = false;
         }
         self.skip = size.div_ceil(512).saturating_mul(512);
+        self.padding = self.skip - size;
         Ok(())
     }
 }
@@ -75,11 +80,21 @@ fn size_field(field: &[u8]) -> Option<u64> {
 impl<R: Read> Read for BoundedHeaders<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if n == 0 && self.watching && self.filled == 0 && self.skip > 0 && self.skip <= self.padding {
+            // The stream ended after a file's content, inside its padding: the padding is
+            // given, and the reader then sees a clean end at the next header.
+            let fill = (self.skip as usize).min(buf.len());
+            buf[..fill].fill(0);
+            self.skip -= fill as u64;
+            self.padding = self.skip;
+            return Ok(fill);
+        }
         let mut at = 0;
         while self.watching && at < n {
             if self.skip > 0 {
                 let step = self.skip.min((n - at) as u64);
                 self.skip -= step;
+                self.padding = self.padding.min(self.skip);
                 at += step as usize;
                 continue;
             }
@@ -107,6 +122,26 @@ mod tests {
         header.as_mut_bytes()[156] = kind;
         header.set_cksum();
         header.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn a_stream_ending_in_a_files_padding_ends_cleanly_and_one_ending_in_content_does_not() {
+        let mut tar = header(b'0', 27);
+        tar.extend([b'a'; 27]);
+        let mut padded = Vec::new();
+        BoundedHeaders::new(&tar[..]).read_to_end(&mut padded).unwrap();
+        assert_eq!(padded.len(), 1024);
+        let mut archive = tar::Archive::new(BoundedHeaders::new(&tar[..]));
+        assert_eq!(archive.entries().unwrap().count(), 1);
+
+        let cut = &tar[..512 + 20];
+        let mut archive = tar::Archive::new(BoundedHeaders::new(cut));
+        let mut entries = archive.entries().unwrap();
+        let mut entry = entries.next().unwrap().unwrap();
+        let mut content = Vec::new();
+        let _ = entry.read_to_end(&mut content);
+        drop(entry);
+        assert!(entries.next().is_some_and(|e| e.is_err()));
     }
 
     #[test]

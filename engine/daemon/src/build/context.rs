@@ -244,7 +244,9 @@ mod tests {
     fn compressed_contexts_are_read_and_bad_ones_leave_nothing() {
         use std::io::Write;
         let scratch = tempfile::tempdir().unwrap();
-        let plain = std::fs::read(context_tar(&[("Dockerfile", b"FROM scratch\n")], &[]).path()).unwrap();
+        // A Dockerfile longer than a block, so that a cut at 700 bytes falls in its content.
+        let long = format!("FROM scratch\n# {}\n", "x".repeat(600));
+        let plain = std::fs::read(context_tar(&[("Dockerfile", long.as_bytes())], &[]).path()).unwrap();
         let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
         bz.write_all(&plain).unwrap();
         let file = tempfile::NamedTempFile::new().unwrap();

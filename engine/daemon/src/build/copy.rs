@@ -329,7 +329,7 @@ fn archive_in(view: &FsView, path: &[OsString]) -> Result<Option<std::fs::File>,
 
 /// Make the missing directories of `path` (0755), owned by `owner` (Docker's
 /// `MkdirAllAndChownNew`: directories already there keep their owner).
-fn make_dirs(view: &FsView, path: &[OsString], owner: (u32, u32)) -> Result<(), CopyError> {
+pub fn make_dirs(view: &FsView, path: &[OsString], owner: (u32, u32)) -> Result<(), CopyError> {
     for depth in 1..=path.len() {
         let prefix = &path[..depth];
         match view.lstat(prefix) {

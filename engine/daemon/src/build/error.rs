@@ -6,9 +6,15 @@ pub enum BuildError {
     /// a RUN's command exited with a code other than 0
     #[error("The command '{command}' returned a non-zero code: {code}")]
     RunFailed { command: String, code: i64 },
-    /// a step's container could not be made, run, committed or removed
+    /// a step failed (its container, its sources, its words)
     #[error("{0}")]
     Step(String),
+    /// the request or the Dockerfile is wrong (a 400 before the stream begins)
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// the context could not be read, or holds no Dockerfile
+    #[error("{0}")]
+    Context(String),
 }
 
 impl BuildError {

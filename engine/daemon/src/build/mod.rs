@@ -13,13 +13,17 @@
 //! - [`tarsum`]: Docker's checksum of each context file, the cache key of COPY and ADD.
 //! - [`copy`]: COPY and ADD: sources, their checksum, the copy into a step's root.
 //! - [`cache`]: the images committed before, found again by parent and container config.
+//! - [`builder`]: one build from start to end: context, Dockerfile, stages, tags.
+//! - [`dispatch`]: each instruction run on the stage's image (one file per family).
 //! - [`step`]: a step's container: create, run, commit, remove.
 //! - [`options`]: what `POST /build` asks for.
 //! - [`output`]: progress as Docker's JSON message stream.
 
+pub mod builder;
 pub mod cache;
 pub mod context;
 pub mod copy;
+pub mod dispatch;
 mod error;
 /// Nodes to typed instructions, validated with Docker's words (`instructions.Parse`).
 pub mod instructions;
@@ -32,4 +36,7 @@ pub mod shell_words;
 pub mod step;
 pub mod tarsum;
 
+pub use builder::build;
 pub use error::BuildError;
+pub use options::BuildOptions;
+pub use output::Output;

@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 pub struct Output {
     sender: mpsc::Sender<Value>,
     quiet: bool,
+    /// `q=1`: the steps' messages, held back; sent only if the build fails (Docker's
+    /// `SuppressOutput` buffer), so a failure still shows what led to it.
+    held: Arc<std::sync::Mutex<Vec<Value>>>,
     /// Whether a message went out: from then on errors belong in the stream, not the status.
     started: Arc<AtomicBool>,
 }
@@ -24,8 +27,8 @@ const STDERR_START: &str = "\u{1b}[91m";
 const STDERR_END: &str = "\u{1b}[0m";
 
 impl Output {
-    /// An output and the messages it will send. `quiet` (`q=1`) keeps only the image id and
-    /// errors.
+    /// An output and the messages it will send. `quiet` (`q=1`) sends only the image id, or
+    /// on failure what led to it and the error.
     pub fn new(quiet: bool) -> (Output, mpsc::Receiver<Value>) {
         let (sender, receiver) = mpsc::channel(256);
         let started = Arc::new(AtomicBool::new(false));
@@ -33,6 +36,7 @@ impl Output {
             Output {
                 sender,
                 quiet,
+                held: Arc::default(),
                 started,
             },
             receiver,
@@ -49,10 +53,14 @@ impl Output {
         self.started.load(Ordering::Relaxed)
     }
 
-    /// Text for the client's terminal (nothing when quiet).
+    /// Text for the client's terminal (held back when quiet).
     pub async fn stream(&self, text: impl Into<String>) {
-        if !self.quiet {
-            self.send(json!({ "stream": text.into() })).await;
+        let message = json!({ "stream": text.into() });
+        if self.quiet {
+            self.started.store(true, Ordering::Relaxed);
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).push(message);
+        } else {
+            self.send(message).await;
         }
     }
 
@@ -76,13 +84,23 @@ impl Output {
         .await;
     }
 
-    /// The id of the image built (sent even when quiet: `docker build -q` prints it).
+    /// The id of the image built: an `aux` message, or when quiet the id alone as text (all
+    /// `docker build -q` prints).
     pub async fn image_id(&self, id: &str) {
-        self.send(json!({ "aux": { "ID": id } })).await;
+        if self.quiet {
+            self.send(json!({ "stream": format!("{id}\n") })).await;
+        } else {
+            self.send(json!({ "aux": { "ID": id } })).await;
+        }
     }
 
-    /// The build failed; `code` is a RUN's exit code when that is why.
+    /// The build failed; `code` is a RUN's exit code when that is why. When quiet, what was
+    /// held back goes first.
     pub async fn error(&self, message: &str, code: Option<i64>) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
+        for message in held {
+            self.send(message).await;
+        }
         let detail = match code {
             Some(code) => json!({ "code": code, "message": message }),
             None => json!({ "message": message }),
@@ -123,11 +141,19 @@ mod tests {
         let (quiet, mut messages) = Output::new(true);
         quiet.stream("Step 1/1 : FROM x").await;
         quiet.image_id("sha256:ab").await;
+        quiet.stream("Successfully built ab").await;
+        drop(quiet);
+        assert_eq!(messages.recv().await.unwrap(), json!({"stream": "sha256:ab\n"}));
+        assert!(messages.recv().await.is_none());
+        // A failure shows what was held back, then the error.
+        let (quiet, mut messages) = Output::new(true);
+        quiet.stream("Step 1/1 : RUN false").await;
+        quiet.error("failed", Some(1)).await;
         drop(quiet);
         assert_eq!(
             messages.recv().await.unwrap(),
-            json!({"aux": {"ID": "sha256:ab"}})
+            json!({"stream": "Step 1/1 : RUN false"})
         );
-        assert!(messages.recv().await.is_none());
+        assert_eq!(messages.recv().await.unwrap()["error"], "failed");
     }
 }

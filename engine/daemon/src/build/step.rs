@@ -180,6 +180,26 @@ pub async fn commit_directory(
     .map_err(|e| BuildError::Step(e.to_string()))
 }
 
+/// Make `dir` (and its parents, 0755, owned by root) in the container's root file system:
+/// WORKDIR's directory, as Docker's `ContainerCreateWorkdir`.
+pub async fn make_dir(engine: &Engine, id: &str, dir: &str) -> Result<(), BuildError> {
+    let fs = engine
+        .containers
+        .open_root_fs(id)
+        .await
+        .map_err(|e| BuildError::Step(e.to_string()))?;
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let view = fs.view();
+        let path = view
+            .resolve(&crate::archive::clean(dir.as_bytes()), true)
+            .map_err(|e| BuildError::Step(format!("mkdir {dir}: {e}")))?;
+        super::copy::make_dirs(view, &path, (0, 0)).map_err(|e| BuildError::Step(e.to_string()))
+    })
+    .await
+    .map_err(|e| BuildError::Step(e.to_string()))?
+}
+
 /// Remove the step's container (and its anonymous volumes, as Docker's builder does).
 pub async fn remove(engine: &Engine, id: &str) -> Result<(), BuildError> {
     engine

@@ -134,9 +134,9 @@ impl io::Write for HashWriter<'_> {
 }
 
 /// The checksum of a file of a file system (COPY `--from` a stage or an image), as Docker's
-/// lazy source sums it: the tar header Docker would write for it (named `name`, a directory's
-/// with a trailing `/`, its mode with the file type bits, no user or group names) then its
-/// content.
+/// lazy source sums it: the tar header Go writes for it (named `name`, a directory's with a
+/// trailing `/`, its mode with the file type bits, the owner's user and group names as the
+/// daemon's host names them) then its content.
 pub fn file_hash(
     view: &crate::archive::FsView,
     path: &[std::ffi::OsString],
@@ -181,8 +181,8 @@ pub fn file_hash(
         ("size", size.to_string().into_bytes()),
         ("typeflag", vec![typeflag]),
         ("linkname", link),
-        ("uname", Vec::new()),
-        ("gname", Vec::new()),
+        ("uname", host_name("/etc/passwd", stat.st_uid).into_bytes()),
+        ("gname", host_name("/etc/group", stat.st_gid).into_bytes()),
         ("devmajor", major.to_string().into_bytes()),
         ("devminor", minor.to_string().into_bytes()),
     ];
@@ -195,6 +195,18 @@ pub fn file_hash(
         io::copy(&mut file, &mut HashWriter(&mut hasher))?;
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// The name the host's `file` (/etc/passwd or /etc/group) gives `id`, or nothing: what Go's
+/// `tar.FileInfoHeader` looks up for a header's user and group names.
+fn host_name(file: &str, id: u32) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.get(2)?.parse::<u32>().ok()? == id).then(|| fields[0].to_owned())
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

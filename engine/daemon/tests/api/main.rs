@@ -6,6 +6,7 @@
 mod support;
 
 mod archives;
+mod build;
 mod copy;
 mod create;
 mod detach;

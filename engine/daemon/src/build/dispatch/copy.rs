@@ -1,0 +1,318 @@
+//! COPY and ADD: files from the context (or `--from` another stage or an image) into the
+//! stage's image, as one layer. No step container runs: one is made on the image so far to hold
+//! the files, committed, and removed, and Docker prints nothing about it.
+
+use std::io::Read;
+
+use berth_api::types::ContainerConfig;
+
+use super::{Builder, Stage, nop_command};
+use crate::archive::{self, ContainerPath, FsView};
+use crate::build::copy::{self, Destination, SourceFiles};
+use crate::build::{BuildError, step, tarsum};
+use crate::container::OpenedFs;
+
+/// What a COPY or ADD asks for (variables already expanded).
+#[derive(Debug, Clone)]
+pub struct CopyRequest {
+    /// `COPY` or `ADD`.
+    pub instruction: &'static str,
+    pub sources: Vec<String>,
+    pub dest: String,
+    /// `--chown=user[:group]`.
+    pub chown: Option<String>,
+    /// `--from=stage|image`.
+    pub from: Option<String>,
+}
+
+/// Another stage's or an image's files, read through a container made on the image.
+struct ImageFiles {
+    fs: OpenedFs,
+}
+
+impl SourceFiles for ImageFiles {
+    fn view(&self) -> &FsView {
+        self.fs.view()
+    }
+
+    fn hash(&self, path: &str) -> String {
+        let fallback = path.to_owned();
+        let Ok(resolved) = SourceFiles::resolve(self, path) else {
+            return fallback;
+        };
+        let name: String = resolved
+            .iter()
+            .map(|c| c.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        tarsum::file_hash(self.fs.view(), &resolved, &name).unwrap_or(fallback)
+    }
+}
+
+/// COPY or ADD.
+pub async fn copy(builder: &mut Builder, stage: &mut Stage, request: CopyRequest) -> Result<(), BuildError> {
+    let instruction = request.instruction;
+    let failed = move |e: copy::CopyError| BuildError::Step(format!("{instruction} failed: {e}"));
+    // The source: the context, or a container made on the image `--from` names.
+    let mut from_container = None;
+    let image_files = match &request.from {
+        None => None,
+        Some(from) => {
+            let image = builder.from_image(from).await?;
+            let id = step::create(&builder.engine, &builder.options, &image, &holder_config(stage)).await?;
+            from_container = Some(id.clone());
+            let fs = builder.engine.containers.open_root_fs(&id).await;
+            match fs {
+                Ok(fs) => Some(ImageFiles { fs }),
+                Err(e) => {
+                    let _ = step::remove(&builder.engine, &id).await;
+                    return Err(BuildError::Step(e.to_string()));
+                }
+            }
+        }
+    };
+    let result = copy_from(builder, stage, &request, image_files, failed).await;
+    if let Some(id) = from_container {
+        step::remove(&builder.engine, &id).await?;
+    }
+    result
+}
+
+/// A config for a container that only holds files (never started).
+fn holder_config(stage: &Stage) -> ContainerConfig {
+    let mut config = stage.config.clone();
+    config.cmd = Some(nop_command(&stage.shell(), "holding files for COPY --from", true));
+    config
+}
+
+async fn copy_from(
+    builder: &mut Builder,
+    stage: &mut Stage,
+    request: &CopyRequest,
+    image_files: Option<ImageFiles>,
+    failed: impl Fn(copy::CopyError) -> BuildError + Send + Copy + 'static,
+) -> Result<(), BuildError> {
+    let context = builder.context.clone();
+    let patterns = request.sources.clone();
+    let (found, image_files) = tokio::task::spawn_blocking(move || {
+        let source: &dyn SourceFiles = match &image_files {
+            Some(files) => files,
+            None => context.as_ref(),
+        };
+        (copy::sources(source, &patterns), image_files)
+    })
+    .await
+    .map_err(|e| BuildError::Step(e.to_string()))?;
+    let found = found.map_err(failed)?;
+    if found.len() > 1 && !request.dest.ends_with('/') {
+        return Err(BuildError::Step(format!(
+            "When using {} with more than one source file, the destination must be a directory and end with a /",
+            request.instruction
+        )));
+    }
+
+    let hash = copy::sources_hash(&found);
+    let chown_comment = request
+        .chown
+        .as_ref()
+        .map(|c| format!("--chown={c}"))
+        .unwrap_or_default();
+    // Docker's words, trailing space and all.
+    let comment = format!(
+        "{} {chown_comment}{hash} in {} ",
+        request.instruction, request.dest
+    );
+    let mut recorded = stage.config.clone();
+    recorded.cmd = Some(nop_command(&stage.shell(), &comment, true));
+    if let Some(image) = &stage.image {
+        recorded.image = image.to_string();
+    }
+    if let Some(hit) = builder.probe(stage, &recorded).await? {
+        stage.image = Some(hit);
+        return Ok(());
+    }
+
+    let dest_path = destination_path(&stage.config.working_dir, &request.dest);
+    let extract_archives = request.instruction == "ADD";
+    let context = builder.context.clone();
+    match stage.image.clone() {
+        Some(image) => {
+            let holder = step::create(&builder.engine, &builder.options, &image, &recorded).await?;
+            let copied = async {
+                let target = builder
+                    .engine
+                    .containers
+                    .open_root_fs(&holder)
+                    .await
+                    .map_err(|e| BuildError::Step(e.to_string()))?;
+                let chown = request.chown.clone();
+                tokio::task::spawn_blocking(move || {
+                    let owner = match &chown {
+                        Some(spec) => chown_ids(target.view(), spec)?,
+                        None => (0, 0),
+                    };
+                    let destination = Destination {
+                        path: dest_path,
+                        owner,
+                        extract_archives,
+                    };
+                    let source: &dyn SourceFiles = match &image_files {
+                        Some(files) => files,
+                        None => context.as_ref(),
+                    };
+                    copy::copy_into(source, &found, &destination, target.view()).map_err(failed)
+                })
+                .await
+                .map_err(|e| BuildError::Step(e.to_string()))??;
+                step::commit(
+                    &builder.engine,
+                    &holder,
+                    stage.config.clone(),
+                    Some(recorded.clone()),
+                    &stage.maintainer,
+                )
+                .await
+            }
+            .await;
+            step::remove(&builder.engine, &holder).await?;
+            stage.image = Some(copied?);
+        }
+        None => {
+            // A scratch stage's first files: copied into an empty directory, committed as the
+            // stage's first layer.
+            let dir = builder.scratch_dir()?;
+            let root = dir.path().to_owned();
+            let chown = request.chown.clone();
+            tokio::task::spawn_blocking(move || {
+                let target = FsView::new(&root, &[]).map_err(|e| BuildError::Step(e.to_string()))?;
+                let owner = match &chown {
+                    Some(spec) => chown_ids(&target, spec)?,
+                    None => (0, 0),
+                };
+                let destination = Destination {
+                    path: dest_path,
+                    owner,
+                    extract_archives,
+                };
+                let source: &dyn SourceFiles = match &image_files {
+                    Some(files) => files,
+                    None => context.as_ref(),
+                };
+                copy::copy_into(source, &found, &destination, &target).map_err(failed)
+            })
+            .await
+            .map_err(|e| BuildError::Step(e.to_string()))??;
+            let id = step::commit_directory(
+                &builder.engine,
+                dir.path(),
+                stage.config.clone(),
+                recorded,
+                &stage.maintainer,
+            )
+            .await?;
+            stage.image = Some(id);
+        }
+    }
+    Ok(())
+}
+
+/// The destination in the container: relative ones below WORKDIR; a trailing `/` kept (it says
+/// "a directory"), as Docker's `normalizeDest`.
+fn destination_path(working_dir: &str, dest: &str) -> String {
+    if dest.starts_with('/') {
+        return dest.to_owned();
+    }
+    let base = match working_dir {
+        "" => "/",
+        dir => dir,
+    };
+    let mut joined = format!("{}/{dest}", base.trim_end_matches('/'));
+    if dest == "." || dest.ends_with("/.") {
+        joined.push('/');
+    }
+    joined
+}
+
+/// `--chown` as ids, failures in Docker's words.
+fn chown_ids(root: &FsView, spec: &str) -> Result<(u32, u32), BuildError> {
+    parse_chown(root, spec).map_err(|e| {
+        BuildError::Step(format!(
+            "unable to convert uid/gid chown string to host mapping: {e}"
+        ))
+    })
+}
+
+/// `--chown=user[:group]` as ids, names looked up in the destination's own /etc/passwd and
+/// /etc/group (a lone user names the group too), as Docker's `parseChownFlag`.
+fn parse_chown(root: &FsView, spec: &str) -> Result<(u32, u32), BuildError> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (user, group) = match parts.as_slice() {
+        [user] => (*user, *user),
+        [user, group] => (*user, *group),
+        _ => return Err(BuildError::Step(format!("invalid chown string format: {spec}"))),
+    };
+    let uid = lookup(root, "etc/passwd", user)
+        .ok_or_else(|| BuildError::Step(format!("can't find uid for user {user}: no such user: {user}")))?;
+    let gid = lookup(root, "etc/group", group).ok_or_else(|| {
+        BuildError::Step(format!(
+            "can't find gid for group {group}: no such group: {group}"
+        ))
+    })?;
+    Ok((uid, gid))
+}
+
+/// A number as is, else the id of `name` in the colon-separated file at `path` of `root`.
+fn lookup(root: &FsView, path: &str, name: &str) -> Option<u32> {
+    if let Ok(id) = name.parse::<u32>() {
+        return Some(id);
+    }
+    let resolved: ContainerPath = root.resolve(&archive::clean(path.as_bytes()), true).ok()?;
+    let fd = root.open(&resolved, rustix::fs::OFlags::RDONLY).ok()?;
+    let mut text = String::new();
+    std::fs::File::from(fd)
+        .take(4 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.first() == Some(&name)).then(|| fields.get(2)?.parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_made_absolute_below_workdir() {
+        assert_eq!(destination_path("/app", "x/"), "/app/x/");
+        assert_eq!(destination_path("/app", "."), "/app/./");
+        assert_eq!(destination_path("", "a.txt"), "/a.txt");
+        assert_eq!(destination_path("/app", "/etc/"), "/etc/");
+    }
+
+    #[test]
+    fn chown_names_come_from_the_images_files() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        std::fs::write(
+            root.path().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nweb:x:33:33::/:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.path().join("etc/group"),
+            "root:x:0:\nweb:x:33:\nstaff:x:50:\n",
+        )
+        .unwrap();
+        let view = FsView::new(root.path(), &[]).unwrap();
+        assert_eq!(parse_chown(&view, "web").unwrap(), (33, 33));
+        assert_eq!(parse_chown(&view, "web:staff").unwrap(), (33, 50));
+        assert_eq!(parse_chown(&view, "1000:1001").unwrap(), (1000, 1001));
+        assert_eq!(
+            parse_chown(&view, "nobody2").unwrap_err().to_string(),
+            "can't find uid for user nobody2: no such user: nobody2"
+        );
+        assert!(parse_chown(&view, "a:b:c").is_err());
+    }
+}

@@ -1,0 +1,429 @@
+//! `POST /build` beside Docker 20.10's classic builder: the same Dockerfiles and contexts sent to
+//! both, and the message streams (ids aside), the images' configs and histories, their files,
+//! the cache and the refusals compared.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// A context tar as docker's CLI writes one: the file type in the mode, owner 0:0.
+fn context(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, text) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o100644);
+        header.set_mtime(1_700_000_000);
+        header.set_cksum();
+        builder.append_data(&mut header, name, text.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// A build's answer: its status, and its messages (or the error body).
+struct Built {
+    status: u16,
+    messages: Vec<Value>,
+    body: String,
+}
+
+impl Built {
+    /// The text a client prints (every `stream`), 12-hex ids replaced by `<id>`.
+    fn text(&self) -> String {
+        let text: String = self
+            .messages
+            .iter()
+            .filter_map(|m| m["stream"].as_str())
+            .collect();
+        redact_ids(&text)
+    }
+
+    /// The image id the stream named (`aux.ID`).
+    fn image(&self) -> String {
+        self.messages
+            .iter()
+            .find_map(|m| m["aux"]["ID"].as_str())
+            .unwrap_or_else(|| panic!("no image id in {:?}", self.body))
+            .to_owned()
+    }
+
+    /// The final error message and code, if the build failed in its stream.
+    fn error(&self) -> Option<(String, Option<i64>)> {
+        self.messages.iter().find_map(|m| {
+            let detail = m.get("errorDetail")?;
+            Some((
+                detail["message"].as_str().unwrap_or_default().to_owned(),
+                detail["code"].as_i64(),
+            ))
+        })
+    }
+}
+
+/// Every run of 12 or 64 lower-case hex digits replaced by `<id>`.
+fn redact_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() == 12 || run.len() == 64 {
+            out.push_str("<id>");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+fn build_on(host: &str, query: &str, tar: &[u8]) -> Built {
+    let answer = berth_testkit::request(
+        host,
+        "POST",
+        &format!("/build?{query}"),
+        tar,
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("POST /build on {host}: {e}"));
+    let body = answer.text();
+    let messages = if answer.status == 200 {
+        body.split("\r\n")
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Built {
+        status: answer.status,
+        messages,
+        body,
+    }
+}
+
+/// The same build on berthd and on Docker.
+fn build_both(daemon: &TestDaemon, query: &str, tar: &[u8]) -> (Built, Built) {
+    (
+        build_on(&daemon.host(), query, tar),
+        build_on(&docker_host(), query, tar),
+    )
+}
+
+/// An image's config fields a Dockerfile sets, and its history's `created_by`s.
+fn image_shape(engine: &dyn Engine, image: &str) -> (Value, Vec<String>) {
+    let inspect = engine.send("GET", &format!("/images/{image}/json"), b"").json();
+    let config = &inspect["Config"];
+    let fields: Value = [
+        "Env",
+        "Cmd",
+        "Entrypoint",
+        "WorkingDir",
+        "User",
+        "ExposedPorts",
+        "Volumes",
+        "Labels",
+        "OnBuild",
+        "Healthcheck",
+        "StopSignal",
+        "Shell",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), config[*k].clone()))
+    .collect::<serde_json::Map<String, Value>>()
+    .into();
+    let history = engine
+        .send("GET", &format!("/images/{image}/history"), b"")
+        .json();
+    let created_by = history
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|step| step["CreatedBy"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    (fields, created_by)
+}
+
+/// What `cmd` prints in a container of `image`.
+fn run_in(
+    engine: &dyn Engine,
+    image: &str,
+    cmd: &[&str],
+    on_docker: &mut OnDocker,
+    is_docker: bool,
+) -> String {
+    let answer = engine.send(
+        "POST",
+        "/containers/create",
+        json!({"Image": image, "Cmd": cmd, "Entrypoint": []})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let id = answer.json()["Id"].as_str().unwrap_or_default().to_owned();
+    if is_docker {
+        on_docker.container(&id);
+    }
+    engine.send("POST", &format!("/containers/{id}/start"), b"");
+    let output = output_when_ended(engine, &id);
+    engine.send("DELETE", &format!("/containers/{id}?force=1"), b"");
+    output
+}
+
+const TEN_STEPS: &str = "FROM busybox
+ENV A=1 B=\"two words\"
+LABEL maintainer=\"me\" version=1
+WORKDIR /app
+COPY a.txt /app/
+RUN echo built > /built && ls /app
+RUN echo to-stderr >&2
+EXPOSE 8080/tcp
+VOLUME /data
+USER nobody
+CMD [\"sh\",\"-c\",\"cat /built\"]
+";
+
+#[test]
+fn a_dockerfile_builds_as_on_docker_and_a_rebuild_is_cached() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let tag = unique_name("berth-api-build");
+    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let tar = context(&[("Dockerfile", TEN_STEPS), ("a.txt", "hello\n")]);
+    let query = format!("t={tag}&rm=1");
+
+    // The shared Docker may hold these steps from another run: the first build makes them anew.
+    let (ours, theirs) = build_both(&daemon, &format!("{query}&nocache=1"), &tar);
+    assert_eq!(
+        (ours.status, theirs.status),
+        (200, 200),
+        "{} / {}",
+        ours.body,
+        theirs.body
+    );
+    assert_eq!(ours.text(), theirs.text());
+    assert!(ours.text().contains("Step 11/11 : CMD"), "{}", ours.text());
+    let (our_image, their_image) = (ours.image(), theirs.image());
+    assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
+    for (engine, is_docker) in [(&daemon as &dyn Engine, false), (&Docker as &dyn Engine, true)] {
+        assert_eq!(
+            run_in(
+                engine,
+                &tag,
+                &["cat", "/built", "/app/a.txt"],
+                &mut on_docker,
+                is_docker
+            ),
+            "built\nhello\n"
+        );
+    }
+
+    // Again: every step from the cache, the same image.
+    let (ours, theirs) = build_both(&daemon, &query, &tar);
+    assert_eq!(ours.text(), theirs.text());
+    assert_eq!(ours.text().matches("Using cache").count(), 10, "{}", ours.text());
+    assert_eq!((ours.image(), theirs.image()), (our_image.clone(), their_image));
+
+    // Quiet: the image id alone.
+    let (ours, theirs) = build_both(&daemon, &format!("{query}&q=1"), &tar);
+    assert_eq!(
+        (ours.text(), theirs.text()),
+        ("sha256:<id>\n".to_owned(), "sha256:<id>\n".to_owned())
+    );
+
+    // nocache: every step again, a new image.
+    let ours = build_on(&daemon.host(), &format!("{query}&nocache=1"), &tar);
+    assert!(!ours.text().contains("Using cache"), "{}", ours.text());
+    assert_ne!(ours.image(), our_image);
+}
+
+#[test]
+fn a_failing_run_ends_the_stream_with_its_code_as_on_docker() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let tag = unique_name("berth-api-build-fail");
+    // The marker tells this test's step containers from other tests' on the shared Docker.
+    let marker = unique_name("marker");
+    let dockerfile = format!("FROM busybox\nRUN echo {marker}; exit 3\n");
+    let tar = context(&[("Dockerfile", &dockerfile)]);
+    let left_by_this_test = |engine: &dyn Engine| -> Vec<String> {
+        engine
+            .send("GET", "/containers/json?all=1", b"")
+            .json()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c["Command"].as_str().is_some_and(|cmd| cmd.contains(&marker)))
+            .filter_map(|c| c["Id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let count = |engine: &dyn Engine| left_by_this_test(engine).len();
+    let before = (0, 0);
+
+    // --force-rm: nothing is left behind on either engine.
+    let (ours, theirs) = build_both(&daemon, &format!("t={tag}&forcerm=1"), &tar);
+    assert_eq!((ours.status, theirs.status), (200, 200));
+    assert_eq!(ours.text(), theirs.text());
+    assert_eq!(ours.error(), theirs.error());
+    assert_eq!(
+        ours.error(),
+        Some((
+            format!("The command '/bin/sh -c echo {marker}; exit 3' returned a non-zero code: 3"),
+            Some(3)
+        ))
+    );
+    assert_eq!((count(&daemon), count(&Docker)), before);
+    for engine in [&daemon as &dyn Engine, &Docker] {
+        assert_eq!(
+            engine.send("GET", &format!("/images/{tag}/json"), b"").status,
+            404
+        );
+    }
+
+    // Quiet: what led to the failure is shown after all.
+    let (ours, theirs) = build_both(&daemon, &format!("t={tag}&forcerm=1&q=1"), &tar);
+    assert_eq!((ours.text(), ours.error()), (theirs.text(), theirs.error()));
+    assert!(ours.text().contains("Step 2/2"), "{}", ours.text());
+
+    // Without it, the failed step's container stays for inspection, as Docker keeps it.
+    let (ours, theirs) = build_both(&daemon, &format!("t={tag}"), &tar);
+    assert_eq!(ours.error(), theirs.error());
+    for id in left_by_this_test(&Docker) {
+        on_docker.container(&id);
+    }
+    assert_eq!((count(&daemon), count(&Docker)), (1, 1));
+}
+
+#[test]
+fn bad_builds_are_refused_as_docker_refuses_them() {
+    let mut daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let good = context(&[("Dockerfile", "FROM busybox\nRUN true\n")]);
+    // Cut inside the Dockerfile's content (a cut in a file's padding is a clean end to Docker).
+    let long = format!("FROM busybox\n# {}\n", "x".repeat(600));
+    let mut truncated = context(&[("Dockerfile", &long)]);
+    truncated.truncate(700);
+    let unknown = context(&[("Dockerfile", "FROM busybox\nFOO bar\n")]);
+    let missing_copy = context(&[("Dockerfile", "FROM busybox\nCOPY nothere /x\n")]);
+    for (query, tar) in [
+        ("", &unknown),
+        ("dockerfile=Nope", &good),
+        ("t=Bad:Tag", &good),
+        ("", &truncated),
+        ("buildargs=%7Bnot-json", &good),
+        ("buildargs=%5B1%5D", &good),
+        ("buildargs=%7B%22A%22%3A1%7D", &good),
+        ("labels=%5B%5D", &good),
+    ] {
+        refused_alike(&mut daemon, "POST", &format!("/build?{query}"), tar);
+    }
+    // Failures once the stream has begun end it with Docker's words.
+    let (ours, theirs) = build_both(&daemon, "", &missing_copy);
+    assert_eq!(ours.error(), theirs.error());
+    assert_eq!(ours.text(), theirs.text());
+    assert_alive(&mut daemon);
+}
+
+#[test]
+fn stages_copy_from_each_other_and_target_stops_the_build() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let tag = unique_name("berth-api-build-stages");
+    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let dockerfile = "ARG BASE=busybox
+FROM $BASE AS builder
+ARG GREETING=hello
+RUN echo \"$GREETING from the builder\" > /greeting
+FROM scratch AS final
+COPY --from=builder /greeting /greeting
+COPY --from=builder /bin/busybox /bin/busybox
+CMD [\"/bin/busybox\", \"cat\", \"/greeting\"]
+";
+    let tar = context(&[("Dockerfile", dockerfile)]);
+    let args = encode(r#"{"GREETING":"bonjour"}"#);
+    let (ours, theirs) = build_both(&daemon, &format!("t={tag}&buildargs={args}&nocache=1"), &tar);
+    assert_eq!(
+        (ours.status, theirs.status),
+        (200, 200),
+        "{} / {}",
+        ours.body,
+        theirs.body
+    );
+    assert_eq!(ours.text(), theirs.text());
+    assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
+    for (engine, is_docker) in [(&daemon as &dyn Engine, false), (&Docker as &dyn Engine, true)] {
+        assert_eq!(
+            run_in(
+                engine,
+                &tag,
+                &["/bin/busybox", "cat", "/greeting"],
+                &mut on_docker,
+                is_docker
+            ),
+            "bonjour from the builder\n"
+        );
+    }
+
+    // `target=builder` stops after the first stage.
+    let (ours, theirs) = build_both(&daemon, &format!("t={tag}&target=builder"), &tar);
+    assert_eq!(ours.text(), theirs.text());
+    assert!(ours.text().contains("Step 4/4"), "{}", ours.text());
+}
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let base = unique_name("berth-api-onbuild-base");
+    let child = unique_name("berth-api-onbuild-child");
+    on_docker.removals.push(format!("/images/{child}?force=1"));
+    on_docker.removals.push(format!("/images/{base}?force=1"));
+    let base_tar = context(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nONBUILD COPY site.txt /srv/\nONBUILD RUN wc -c /srv/site.txt\n",
+        ),
+        ("site.txt", "base\n"),
+    ]);
+    let (ours, theirs) = build_both(&daemon, &format!("t={base}"), &base_tar);
+    assert_eq!(ours.text(), theirs.text());
+    assert_eq!(
+        image_shape(&daemon, &base).0["OnBuild"],
+        json!(["COPY site.txt /srv/", "RUN wc -c /srv/site.txt"])
+    );
+
+    let child_tar = context(&[
+        (
+            "Dockerfile",
+            &format!("FROM {base}\nCMD [\"cat\", \"/srv/site.txt\"]\n"),
+        ),
+        ("site.txt", "child site\n"),
+    ]);
+    let (ours, theirs) = build_both(&daemon, &format!("t={child}"), &child_tar);
+    assert_eq!(ours.text(), theirs.text());
+    assert!(
+        ours.text().contains("# Executing 2 build triggers"),
+        "{}",
+        ours.text()
+    );
+    assert_eq!(image_shape(&daemon, &child), image_shape(&Docker, &child));
+}
