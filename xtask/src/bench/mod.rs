@@ -1,6 +1,8 @@
 //! Benchmarks: berth beside Docker on the same machine, in one run (medians, ratios).
 //! Not timed tests: they print figures for the issues' closing notes.
 
+/// issue 18: a cold and a cached `docker build` beside Docker's classic builder.
+mod build;
 /// `stats --no-stream` over 50 containers, the `/metrics` scrape, RSS with metrics on.
 mod container_stats;
 /// issue 4: `run --rm`, RSS, 200 containers and `ps`.
@@ -18,7 +20,7 @@ mod stats;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: runtime, engine, network, registry, lab, stats, or all
+    /// Which benchmark: runtime, engine, network, registry, lab, stats, build, or all
     #[arg(default_value = "all")]
     which: String,
 }
@@ -31,16 +33,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "registry" => registry::run(),
         "lab" => lab::run(),
         "stats" => container_stats::run_bench(),
+        "build" => build::run_bench(),
         "all" => {
             runtime::run()?;
             engine::run_bench()?;
             network::run()?;
             registry::run()?;
             lab::run()?;
-            container_stats::run_bench()
+            container_stats::run_bench()?;
+            build::run_bench()
         }
         other => {
-            anyhow::bail!("unknown benchmark {other}: runtime, engine, network, registry, lab, stats or all")
+            anyhow::bail!(
+                "unknown benchmark {other}: runtime, engine, network, registry, lab, stats, build or all"
+            )
         }
     }
 }

@@ -91,6 +91,7 @@ async fn build_all(
         stages: Vec::new(),
         used_args: Default::default(),
         meta_args: HashMap::new(),
+        cache: None,
     };
     let mut number = 0;
 

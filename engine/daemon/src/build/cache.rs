@@ -11,36 +11,62 @@ use berth_api::types::{ContainerConfig, EmptyObjectSet};
 use crate::digest::Digest;
 use crate::image::{ImageError, Images};
 
-/// The newest local image made from `parent` (`None`: `FROM scratch`) by a container configured
-/// as `config`.
-pub fn probe(
-    images: &Images,
-    parent: Option<&Digest>,
-    config: &ContainerConfig,
-) -> Result<Option<Digest>, ImageError> {
-    let store = images.store();
-    let mut best: Option<(String, Digest)> = None;
-    for id in store.images.list()? {
-        let Some(record) = store.images.find(&id)? else {
-            continue;
-        };
-        if record.parent.as_ref() != parent {
-            continue;
+/// The local images as the cache sees them: read once per build, so that each step's probe is
+/// a scan in memory rather than a read of every image on disk.
+#[derive(Debug, Default)]
+pub struct CacheIndex {
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    id: Digest,
+    parent: Option<Digest>,
+    made_by: ContainerConfig,
+    /// RFC 3339; times of one daemon compare as text.
+    created: String,
+}
+
+impl CacheIndex {
+    /// Read every local image's parent and container config.
+    pub fn load(images: &Images) -> Result<CacheIndex, ImageError> {
+        let store = images.store();
+        let mut entries = Vec::new();
+        for id in store.images.list()? {
+            let Some(record) = store.images.find(&id)? else {
+                continue;
+            };
+            let Ok(config) = images.config(&id) else {
+                continue;
+            };
+            let Some(made_by) = config.container_config else {
+                continue;
+            };
+            entries.push(Entry {
+                id,
+                parent: record.parent,
+                made_by,
+                created: config.created.unwrap_or_default(),
+            });
         }
-        let candidate = images.config(&id)?;
-        let Some(made_by) = candidate.container_config.as_ref() else {
-            continue;
-        };
-        if !same_step(made_by, config) {
-            continue;
-        }
-        let created = candidate.created.clone().unwrap_or_default();
-        // RFC 3339 times of one daemon compare as text.
-        if best.as_ref().is_none_or(|(newest, _)| created > *newest) {
-            best = Some((created, id));
-        }
+        Ok(CacheIndex { entries })
     }
-    Ok(best.map(|(_, id)| id))
+
+    /// The newest image made from `parent` (`None`: `FROM scratch`) by a container configured
+    /// as `config`, if it is still there.
+    pub fn probe(
+        &self,
+        images: &Images,
+        parent: Option<&Digest>,
+        config: &ContainerConfig,
+    ) -> Option<Digest> {
+        self.entries
+            .iter()
+            .filter(|e| e.parent.as_ref() == parent && same_step(&e.made_by, config))
+            .filter(|e| images.store().images.exists(&e.id))
+            .max_by(|a, b| a.created.cmp(&b.created))
+            .map(|e| e.id.clone())
+    }
 }
 
 /// Docker's `compare` of two container configs for the cache: the fields an instruction can

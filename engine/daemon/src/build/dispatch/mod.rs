@@ -105,6 +105,8 @@ pub struct Builder {
     /// The ARGs before the first FROM with their values: the default of an ARG of the same name
     /// declared without one in a stage.
     pub meta_args: std::collections::HashMap<String, String>,
+    /// The local images as the cache sees them, read at the first probe.
+    pub cache: Option<Arc<cache::CacheIndex>>,
 }
 
 /// `#(nop)` config: the command a metadata step's container records, as Docker writes it:
@@ -238,7 +240,7 @@ impl Builder {
 
     /// The step's image from the cache, if the cache may be used and has it.
     pub async fn probe(
-        &self,
+        &mut self,
         stage: &Stage,
         container_config: &ContainerConfig,
     ) -> Result<Option<Digest>, BuildError> {
@@ -246,12 +248,20 @@ impl Builder {
             return Ok(None);
         }
         let images = self.engine.images.clone();
-        let parent = stage.image.clone();
-        let config = container_config.clone();
-        let hit = tokio::task::spawn_blocking(move || cache::probe(&images, parent.as_ref(), &config))
-            .await
-            .map_err(|e| BuildError::Step(e.to_string()))?
-            .map_err(|e| BuildError::Step(e.to_string()))?;
+        let index = match &self.cache {
+            Some(index) => index.clone(),
+            None => {
+                let images = images.clone();
+                let index = tokio::task::spawn_blocking(move || cache::CacheIndex::load(&images))
+                    .await
+                    .map_err(|e| BuildError::Step(e.to_string()))?
+                    .map_err(|e| BuildError::Step(e.to_string()))?;
+                let index = Arc::new(index);
+                self.cache = Some(index.clone());
+                index
+            }
+        };
+        let hit = index.probe(&images, stage.image.as_ref(), container_config);
         if hit.is_some() {
             self.output.stream(" ---> Using cache\n").await;
         }
