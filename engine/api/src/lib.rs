@@ -13,6 +13,10 @@ pub mod client;
 pub mod detach_keys;
 /// Explain events: one plain sentence per kernel-facing step, as JSON lines.
 pub mod explain;
+/// Go's `time.ParseDuration`, with Go's errors.
+pub mod go_duration;
+/// Go's `strconv.Quote`, as Docker's messages quote names and values.
+pub mod go_quote;
 /// Docker Engine API v1.41 request and response shapes.
 pub mod types;
 /// Docker's human units: durations and sizes.
