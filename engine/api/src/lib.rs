@@ -11,12 +11,18 @@ pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 pub mod client;
 /// Detach keys (`ctrl-p,ctrl-q`): parsing and the input filter that watches for them.
 pub mod detach_keys;
+/// `.dockerignore`: reading it as Docker does, and matching context paths against it.
+pub mod dockerignore;
 /// Explain events: one plain sentence per kernel-facing step, as JSON lines.
 pub mod explain;
 /// Go's `time.ParseDuration`, with Go's errors.
 pub mod go_duration;
+/// Go's `path.Clean` and `path.Dir`.
+pub mod go_path;
 /// Go's `strconv.Quote`, as Docker's messages quote names and values.
 pub mod go_quote;
+/// Shell patterns as Docker's filters take them (Go's `path.Match`), in bounded time.
+pub mod pattern;
 /// Docker Engine API v1.41 request and response shapes.
 pub mod types;
 /// Docker's human units: durations and sizes.

@@ -35,8 +35,9 @@ pub mod layer;
 pub mod metrics;
 /// Networks: bridges, sandboxes, published ports, embedded DNS, nftables rules.
 pub mod network;
-/// Shell patterns as Docker's filters take them (Go's `path.Match`), in bounded time.
-pub mod pattern;
+/// Shell patterns as Docker's filters take them (Go's `path.Match`), in bounded time: berth-api's,
+/// shared with the CLI's `.dockerignore`.
+pub use berth_api::pattern;
 /// What a prune may delete: Docker's `until`, `label` and `label!` filters.
 pub mod prune;
 /// Image references: `busybox` is `docker.io/library/busybox:latest`.

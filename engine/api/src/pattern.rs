@@ -17,9 +17,29 @@ pub fn matches(pattern: &str, text: &str) -> bool {
     glob(&pattern, &text).unwrap_or(false)
 }
 
-/// A malformed pattern.
-#[derive(Debug, PartialEq, Eq)]
-struct BadPattern;
+/// A malformed pattern: Go's `filepath.ErrBadPattern`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("syntax error in pattern")]
+pub struct BadPattern;
+
+/// Whether `pattern` is well formed, as Go (1.16 and later) checks a whole pattern before saying
+/// it does not match: every class closed and not empty, ranges whole, no `\` at the end.
+pub fn is_valid(pattern: &str) -> bool {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut rest = &chars[..];
+    while let Some(&c) = rest.first() {
+        rest = match c {
+            '[' => match class(&rest[1..], None) {
+                Ok((_, after)) => after,
+                Err(BadPattern) => return false,
+            },
+            '\\' if rest.len() < 2 => return false,
+            '\\' => &rest[2..],
+            _ => &rest[1..],
+        };
+    }
+    true
+}
 
 fn glob(mut pattern: &[char], mut text: &[char]) -> Result<bool, BadPattern> {
     'chunks: while !pattern.is_empty() {
@@ -127,8 +147,16 @@ fn chunk_at<'t>(mut chunk: &[char], mut text: &'t [char]) -> Result<Option<&'t [
     Ok(fits.then_some(text))
 }
 
-/// A class after its `[`: whether `c` is in it, and the pattern after its `]`.
-fn class(mut body: &[char], c: Option<char>) -> Result<(bool, &[char]), BadPattern> {
+/// A class after its `[`: whether `c` is in it, and the pattern after its `]`. `/` is in none.
+fn class(body: &[char], c: Option<char>) -> Result<(bool, &[char]), BadPattern> {
+    let (hit, rest) = class_members(body, c)?;
+    Ok((hit && c != Some('/'), rest))
+}
+
+/// Whether `c` is among a class's members (after its `[`, `^` negating), and the pattern after
+/// its `]`; `/` is a character like any. `.dockerignore` patterns, which Docker turns into
+/// regular expressions, match classes this way.
+pub(crate) fn class_members(mut body: &[char], c: Option<char>) -> Result<(bool, &[char]), BadPattern> {
     let negated = body.first() == Some(&'^');
     if negated {
         body = &body[1..];
@@ -155,7 +183,7 @@ fn class(mut body: &[char], c: Option<char>) -> Result<(bool, &[char]), BadPatte
         ranges += 1;
     }
     // Past the `]`.
-    Ok((hit != negated && c != Some('/'), &body[1..]))
+    Ok((hit != negated, &body[1..]))
 }
 
 /// One character of a class, `\`-escaped or plain.
@@ -218,6 +246,18 @@ mod tests {
         ];
         for (pattern, text, expected) in cases {
             assert_eq!(matches(pattern, text), expected, "{pattern:?} against {text:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_patterns_are_found_wherever_they_are() {
+        for valid in ["abc", "a*b?", "[a-z]x", "[^a]", "\\*", "[[]", "x]", "-"] {
+            assert!(is_valid(valid), "{valid:?}");
+        }
+        for malformed in [
+            "[", "a[", "[^", "[^bc", "a\\", "[]a]", "[-]", "[x-]", "[a-b-c]", "ok*[z",
+        ] {
+            assert!(!is_valid(malformed), "{malformed:?}");
         }
     }
 
