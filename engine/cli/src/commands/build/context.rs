@@ -370,8 +370,12 @@ async fn from_url(url: &str, dockerfile: &str, sink: &Sink) -> Result<Prepared, 
     let mut response = reqwest::get(url).await.map_err(|e| fail(e.to_string()))?;
     let status = response.status();
     if status.as_u16() >= 400 {
+        // Go prints the server's own reason phrase (`404 File not found`).
+        let reason = match response.extensions().get::<hyper::ext::ReasonPhrase>() {
+            Some(phrase) => String::from_utf8_lossy(phrase.as_bytes()).into_owned(),
+            None => status.canonical_reason().unwrap_or_default().to_owned(),
+        };
         let body = response.text().await.unwrap_or_default();
-        let reason = status.canonical_reason().unwrap_or_default();
         return Err(fail(format!(
             "failed to GET {url} with status {} {reason}: {}",
             status.as_u16(),
@@ -384,7 +388,10 @@ async fn from_url(url: &str, dockerfile: &str, sink: &Sink) -> Result<Prepared, 
     let mut content = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
         content.extend_from_slice(&chunk);
-        progress.advance(chunk.len());
+        // docker/cli reads the download through a 4 KiB buffer: its progress counts so.
+        for piece in chunk.chunks(4096) {
+            progress.advance(piece.len());
+        }
     }
     progress.finish();
     from_reader(Box::new(Cursor::new(content)), dockerfile)

@@ -25,6 +25,10 @@ use berth_api::dockerignore::PatternMatcher;
 /// A Dockerfile from elsewhere (stdin, or `-f` outside the context) added to the tar as
 /// docker/cli's `AddDockerfileToBuildContext` does: under `name` (`.dockerfile.<20 hex>`),
 /// mode 0600, owned by 0:0, and listed in `.dockerignore` so that it reaches no image.
+///
+/// docker/cli's tar rewriter closes its pipe before its tar writer, so what it sends then
+/// ends right after the last entry's data: no padding, no end-of-archive blocks. The same
+/// bytes go here, so that the size shown and the daemon's reading are those of Docker's.
 pub struct AddedDockerfile {
     pub name: String,
     pub content: Vec<u8>,
@@ -42,7 +46,7 @@ pub struct TarOptions<'a> {
 /// Write the context under `root` to `out` as a tar.
 pub fn write(root: &Path, options: &TarOptions<'_>, out: impl Write) -> io::Result<()> {
     let mut writer = Writer {
-        builder: tar::Builder::new(out),
+        builder: tar::Builder::new(Cut { out, cut: false }),
         options,
         names: OwnerNames::read(),
         seen_inodes: HashMap::new(),
@@ -118,8 +122,27 @@ fn sorted_names(dir: &Path) -> io::Result<Vec<OsString>> {
     Ok(names)
 }
 
+/// A writer that can be cut: what comes after is dropped (the end of a tar Docker never sends).
+struct Cut<W: Write> {
+    out: W,
+    cut: bool,
+}
+
+impl<W: Write> Write for Cut<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.cut {
+            return Ok(data.len());
+        }
+        self.out.write(data)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 struct Writer<'a, W: Write> {
-    builder: tar::Builder<W>,
+    builder: tar::Builder<Cut<W>>,
     options: &'a TarOptions<'a>,
     names: OwnerNames,
     /// (device, inode) → the name a file was first written under.
@@ -244,23 +267,34 @@ impl<W: Write> Writer<'_, W> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let plain = |size: usize| {
+            let plain = |name: &str, size: usize| -> io::Result<tar::Header> {
                 let mut header = tar::Header::new_ustar();
+                header.as_ustar_mut().expect("a USTAR header").name[..name.len()]
+                    .copy_from_slice(name.as_bytes());
                 header.set_mode(0o600);
                 header.set_uid(0);
                 header.set_gid(0);
                 header.set_mtime(now);
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_size(size as u64);
-                header
+                header.set_device_major(0)?;
+                header.set_device_minor(0)?;
+                set_go_checksum(&mut header);
+                Ok(header)
             };
-            self.append(plain(added.content.len()), &added.name, None, &added.content[..])?;
+            let mut last = (plain(&added.name, added.content.len())?, added.content.clone());
             if !self.saw_dockerignore {
-                let ignore = format!(".dockerignore\n{}\n", added.name);
-                self.append(plain(ignore.len()), ".dockerignore", None, ignore.as_bytes())?;
+                self.builder.append(&last.0, &last.1[..])?;
+                let ignore = format!(".dockerignore\n{}\n", added.name).into_bytes();
+                last = (plain(".dockerignore", ignore.len())?, ignore);
             }
+            // The last entry unpadded, and nothing after it (see `AddedDockerfile`).
+            let out = self.builder.get_mut();
+            out.write_all(last.0.as_bytes())?;
+            out.write_all(&last.1)?;
+            out.cut = true;
         }
-        self.builder.into_inner()?.flush()
+        self.builder.into_inner()?.out.flush()
     }
 }
 
