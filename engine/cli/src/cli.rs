@@ -108,7 +108,7 @@ pub enum Command {
     Builder(BuilderCommand),
     /// Build an image from a Dockerfile
     #[command(override_usage = "berth build [OPTIONS] PATH | URL | -")]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List images
     Images(ImagesArgs),
     /// Remove one or more images
@@ -194,7 +194,7 @@ pub enum Command {
 pub enum ImageCommand {
     /// Build an image from a Dockerfile
     #[command(override_usage = "berth image build [OPTIONS] PATH | URL | -")]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),

@@ -1,6 +1,7 @@
 //! `build` and `builder prune`, with Docker 20.10's flags for its classic builder. The flags
-//! BuildKit alone reads (`--progress`, `--secret`, `--ssh`, `-o`) are taken and hidden, as
-//! docker/cli hides them when BuildKit is off. The values pflag checks while parsing (tags,
+//! BuildKit alone reads (`--progress`, `--secret`, `--ssh`, `-o`), `--platform` (marked for
+//! BuildKit) and `--squash` (for experimental daemons) are taken and hidden, as docker/cli
+//! hides them when BuildKit is off. The values pflag checks while parsing (tags,
 //! build args, labels, hosts) are checked here with its messages; sizes and ulimits when the
 //! command runs, as `run` does.
 
@@ -13,7 +14,7 @@ use super::image_name;
 pub enum BuilderCommand {
     /// Build an image from a Dockerfile
     #[command(override_usage = "berth builder build [OPTIONS] PATH | URL | -")]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Remove build cache
     Prune(BuilderPruneArgs),
 }
@@ -130,7 +131,7 @@ pub struct BuildArgs {
     #[arg(long = "shm-size", value_name = "bytes")]
     pub shm_size: Option<String>,
     /// Squash newly built layers into a single new layer
-    #[arg(long)]
+    #[arg(long, hide = true)]
     pub squash: bool,
     /// Stream attaches to server to negotiate build context
     #[arg(long, hide = true)]

@@ -81,7 +81,7 @@ pub type Outcome = Result<(), Failure>;
 pub async fn run(client: &Client, command: Command) -> Outcome {
     match command {
         Command::Image(sub) => match sub {
-            ImageCommand::Build(args) => build::build(client, args, "image build").await,
+            ImageCommand::Build(args) => build::build(client, *args, "image build").await,
             ImageCommand::Ls(args) => image::list(client, args).await,
             ImageCommand::Rm(args) => image::remove(client, args).await,
             ImageCommand::Tag(args) => image::tag(client, args).await,
@@ -97,9 +97,9 @@ pub async fn run(client: &Client, command: Command) -> Outcome {
         Command::Volume(sub) => volume::run(client, sub).await,
         Command::System(sub) => system::run(client, sub).await,
         Command::Network(sub) => network::run(client, sub).await,
-        Command::Build(args) => build::build(client, args, "build").await,
+        Command::Build(args) => build::build(client, *args, "build").await,
         Command::Builder(sub) => match sub {
-            BuilderCommand::Build(args) => build::build(client, args, "builder build").await,
+            BuilderCommand::Build(args) => build::build(client, *args, "builder build").await,
             BuilderCommand::Prune(args) => build::prune(client, args).await,
         },
         Command::Images(args) => image::list(client, args).await,

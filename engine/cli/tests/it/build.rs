@@ -199,17 +199,20 @@ struct Request {
     body: Vec<u8>,
 }
 
+/// What a client sent on one connection.
+type Log = Arc<Mutex<Vec<u8>>>;
+
 /// A socket between a client and Docker's that records what the client sends.
 struct Recorder {
     dir: TempDir,
-    connections: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+    connections: Arc<Mutex<Vec<Log>>>,
 }
 
 impl Recorder {
     fn start() -> Recorder {
         let dir = TempDir::new("berth-build-proxy");
         let listener = UnixListener::bind(dir.path().join("docker.sock")).expect("bind the recorder");
-        let connections: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+        let connections: Arc<Mutex<Vec<Log>>> = Arc::default();
         let recorded = connections.clone();
         let daemon = docker_host().trim_start_matches("unix://").to_owned();
         std::thread::spawn(move || {
@@ -218,7 +221,7 @@ impl Recorder {
                 let Ok(mut upstream) = UnixStream::connect(&daemon) else {
                     return;
                 };
-                let log: Arc<Mutex<Vec<u8>>> = Arc::default();
+                let log: Log = Arc::default();
                 recorded.lock().unwrap().push(log.clone());
                 let (mut client_reader, mut upstream_writer) =
                     (client.try_clone().unwrap(), upstream.try_clone().unwrap());
@@ -281,10 +284,7 @@ fn parse_requests(mut bytes: &[u8]) -> Vec<Request> {
         let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let mut body = Vec::new();
         if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-            loop {
-                let Some(size_end) = bytes.windows(2).position(|w| w == b"\r\n") else {
-                    break;
-                };
+            while let Some(size_end) = bytes.windows(2).position(|w| w == b"\r\n") {
                 let size = usize::from_str_radix(text(&bytes[..size_end]).trim(), 16).unwrap_or(0);
                 bytes = &bytes[size_end + 2..];
                 if size == 0 {

@@ -98,11 +98,12 @@ pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
         }
     };
 
+    // docker/cli renders for stdout's kind of output even when it keeps the text (-q).
+    let terminal = std::io::stdout().is_terminal();
     let mut kept_output = Vec::new();
     let shown = if args.quiet {
-        display::show(response, &mut kept_output, false).await
+        display::show(response, &mut kept_output, terminal).await
     } else {
-        let terminal = std::io::stdout().is_terminal();
         display::show(response, &mut std::io::stdout(), terminal).await
     };
     let shown = match shown {
@@ -140,7 +141,8 @@ pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
 
 /// The context gzipped as it is read (`--compress`), on a thread of its own.
 fn gzipped(mut plain: Box<dyn Read + Send>) -> impl Read + Send {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
+    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
     std::thread::spawn(move || {
         let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
         if let Err(e) = std::io::copy(&mut plain, &mut encoder).and_then(|_| encoder.finish().map(drop)) {

@@ -143,7 +143,12 @@ fn counts(current: u64, total: u64, width: usize) -> String {
 /// The width Docker's progress measures: that of the terminal on fd 0 (it never sets another),
 /// 200 when fd 0 is no terminal.
 fn stdin_width() -> usize {
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a `winsize` into the one we own, and fails harmlessly on a
     // descriptor that is not a terminal.
     let ok = unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut size) } == 0;

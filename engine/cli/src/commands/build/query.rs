@@ -166,7 +166,7 @@ mod tests {
     fn build(args: &[&str]) -> BuildArgs {
         let argv = ["berth", "build"].iter().chain(args).copied();
         match Cli::try_parse_from(argv).expect("parses").command {
-            Some(Command::Build(args)) => args,
+            Some(Command::Build(args)) => *args,
             other => panic!("not a build: {other:?}"),
         }
     }

@@ -13,7 +13,8 @@ pub type Source = Box<dyn FnOnce() -> io::Result<Box<dyn Read + Send>> + Send>;
 
 /// A request body fed from `source` by a thread that reports to `progress`.
 pub fn body(source: Source, mut progress: Progress) -> io::Result<Body> {
-    let (reader, mut writer) = io::pipe()?;
+    let (reader, writer) = nix::unistd::pipe().map_err(io::Error::from)?;
+    let mut writer = File::from(writer);
     std::thread::spawn(move || {
         let copy = || -> io::Result<()> {
             let mut source = source()?;
@@ -35,7 +36,5 @@ pub fn body(source: Source, mut progress: Progress) -> io::Result<Body> {
         }
         drop(writer);
     });
-    Ok(Client::stream(tokio::fs::File::from_std(File::from(
-        std::os::fd::OwnedFd::from(reader),
-    ))))
+    Ok(Client::stream(tokio::fs::File::from_std(File::from(reader))))
 }
