@@ -227,11 +227,13 @@ impl Recorder {
                     (client.try_clone().unwrap(), upstream.try_clone().unwrap());
                 std::thread::spawn(move || {
                     let mut buffer = [0; 65536];
+                    // Logged before it is passed on: a daemon that refuses a request early
+                    // closes the connection while the body is still coming.
                     while let Ok(n) = client_reader.read(&mut buffer) {
+                        log.lock().unwrap().extend_from_slice(&buffer[..n]);
                         if n == 0 || upstream_writer.write_all(&buffer[..n]).is_err() {
                             break;
                         }
-                        log.lock().unwrap().extend_from_slice(&buffer[..n]);
                     }
                     let _ = upstream_writer.shutdown(std::net::Shutdown::Write);
                 });
@@ -291,10 +293,17 @@ fn parse_requests(mut bytes: &[u8]) -> Vec<Request> {
                     bytes = bytes.get(2..).unwrap_or_default();
                     break;
                 }
-                body.extend_from_slice(&bytes[..size]);
-                bytes = &bytes[size + 2..];
+                // A body cut short (the daemon stopped reading) ends here.
+                let Some(chunk) = bytes.get(..size) else {
+                    body.extend_from_slice(bytes);
+                    bytes = &[];
+                    break;
+                };
+                body.extend_from_slice(chunk);
+                bytes = bytes.get(size + 2..).unwrap_or_default();
             }
         } else if let Some(length) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            let length = length.min(bytes.len());
             body.extend_from_slice(&bytes[..length]);
             bytes = &bytes[length..];
         }
@@ -400,6 +409,112 @@ fn a_build_sends_what_docker_sends_and_prints_what_it_prints() {
     assert!(berth.1.body == docker.1.body, "the tar, byte for byte");
     assert_eq!(outcome(&berth.0), outcome(&docker.0));
     insta::assert_snapshot!("build_output", outcome(&berth.0).replace(&tag, "<tag>"));
+}
+
+#[test]
+fn every_flag_reaches_the_daemon_as_docker_sends_it() {
+    let dir = context(&[(
+        "Dockerfile",
+        "FROM busybox AS base\nRUN true\nFROM base AS final\nRUN false\n",
+    )]);
+    let mut images = Images(Vec::new());
+    let tag = images.tag("berth-build-flags");
+    let iidfile = dir.path().join("iid").display().to_string();
+    // A build the daemon runs (to its `base` stage), and one it refuses (security options)
+    // before it pulls or runs anything.
+    let builds: [Vec<&str>; 2] = [
+        vec![
+            "build",
+            "-q",
+            "-t",
+            &tag,
+            "--target",
+            "base",
+            "--network",
+            "none",
+            "--force-rm",
+            "--no-cache",
+            "--isolation",
+            "default",
+            "--cpuset-cpus",
+            "0",
+            "--cpu-period",
+            "100000",
+            "--cpu-quota",
+            "50000",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--iidfile",
+            &iidfile,
+            "--platform",
+            "Linux/AMD64",
+            ".",
+        ],
+        vec![
+            "build",
+            "--security-opt",
+            "no-new-privileges",
+            "--pull",
+            "--rm=false",
+            "--compress",
+            "--stream",
+            "--cgroup-parent",
+            "p",
+            "--cpuset-mems",
+            "0",
+            "-f",
+            "Dockerfile",
+            ".",
+        ],
+    ];
+    for args in builds {
+        let runs = recorded(dir.path(), &args, b"");
+        let (docker, berth) = (&runs[0], &runs[1]);
+        images.adopt(&docker.0);
+        images.adopt(&berth.0);
+        assert_eq!(berth.1.line, docker.1.line, "{args:?}");
+        if args.contains(&"--compress") {
+            // Go's gzip and flate2 compress differently: only the sizes shown differ.
+            assert!(berth.1.body.starts_with(&[0x1f, 0x8b]), "a gzipped context");
+            assert_eq!(
+                without_progress(&outcome(&berth.0)),
+                without_progress(&outcome(&docker.0))
+            );
+        } else {
+            assert_eq!(outcome(&berth.0), outcome(&docker.0), "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn squash_needs_an_experimental_daemon() {
+    let dir = context(&[("Dockerfile", "FROM busybox\n")]);
+    let [docker, berth] = BOTH.map(|client| {
+        let recorder = Recorder::start();
+        let output = run_at(
+            client,
+            &recorder.host(),
+            dir.path(),
+            &["build", "--squash", "."],
+            b"",
+        );
+        let builds = recorder
+            .take()
+            .into_iter()
+            .filter(|r| r.line.contains("/build"))
+            .count();
+        (output, builds)
+    });
+    assert_eq!(outcome(&berth.0), outcome(&docker.0));
+    assert_eq!((berth.1, docker.1), (0, 0), "nothing is sent");
+    assert!(
+        text(&berth.0.stderr)
+            .contains("\"--squash\" is only supported on a Docker daemon with experimental features enabled"),
+        "{}",
+        outcome(&berth.0)
+    );
 }
 
 #[test]

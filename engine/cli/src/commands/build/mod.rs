@@ -40,6 +40,11 @@ pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
         message: format!("{e}\n{}", super::container::see_help(command)),
         status: 125,
     })?;
+    if args.squash && !daemon_is_experimental(client).await? {
+        return Err(Failure::new(
+            "\"--squash\" is only supported on a Docker daemon with experimental features enabled",
+        ));
+    }
     if args.stream {
         eprint!("{STREAM_DEPRECATED}");
     }
@@ -137,6 +142,19 @@ pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
             .map_err(|e| Failure::new(context::go_error("open", args.iidfile.as_ref(), &e)))?;
     }
     Ok(())
+}
+
+/// Whether the daemon says it runs with experimental features (`Docker-Experimental` in its
+/// `/_ping` answer), which docker/cli asks before it takes an experimental flag.
+async fn daemon_is_experimental(client: &Client) -> Result<bool, Failure> {
+    let response = client
+        .request(Method::GET, "/_ping", None, Client::empty())
+        .await?;
+    let experimental = response
+        .headers()
+        .get("docker-experimental")
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"true"));
+    Ok(experimental)
 }
 
 /// The context gzipped as it is read (`--compress`), on a thread of its own.
