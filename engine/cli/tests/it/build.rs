@@ -59,7 +59,12 @@ fn berth_named_docker() -> PathBuf {
 
 /// Run `client` with `args` in `dir`, `stdin` fed to it.
 fn run_at(client: Client, host: &str, dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = command(client, host, dir)
+    run_with(command(client, host, dir), args, stdin)
+}
+
+/// Run `command` with `args`, `stdin` fed to it.
+fn run_with(mut command: Command, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -486,6 +491,40 @@ fn every_flag_reaches_the_daemon_as_docker_sends_it() {
             assert_eq!(outcome(&berth.0), outcome(&docker.0), "{args:?}");
         }
     }
+}
+
+#[test]
+fn configured_proxies_become_build_args() {
+    let dir = context(&[("Dockerfile", "FROM busybox\n")]);
+    // One config file for both: Docker's (DOCKER_CONFIG) and berth's (BERTH_CONFIG).
+    let config = TempDir::new("berth-build-config");
+    let proxies = r#"{"proxies": {"default": {"httpProxy": "http://proxy:3128", "noProxy": "localhost"}}}"#;
+    std::fs::write(config.path().join("config.json"), proxies).unwrap();
+    let mut images = Images(Vec::new());
+    let lines: Vec<String> = BOTH
+        .iter()
+        .map(|&client| {
+            let recorder = Recorder::start();
+            let mut command = command(client, &recorder.host(), dir.path());
+            command
+                .env("DOCKER_CONFIG", config.path())
+                .env("BERTH_CONFIG", config.path());
+            let output = run_with(
+                command,
+                &["build", "-q", "--build-arg", "no_proxy=mine", "."],
+                b"",
+            );
+            images.adopt(&output);
+            assert!(output.status.success(), "{client:?}: {}", text(&output.stderr));
+            recorder.build_request().line
+        })
+        .collect();
+    assert_eq!(lines[1], lines[0]);
+    assert!(
+        lines[1].contains("HTTP_PROXY%22%3A%22http%3A%2F%2Fproxy%3A3128"),
+        "{}",
+        lines[1]
+    );
 }
 
 #[test]

@@ -36,7 +36,8 @@ const STREAM_DEPRECATED: &str =
 /// `berth build` (`command` is the path typed after the program: `build`, `image build`…).
 pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
     // Sizes and ulimits are flag values: refused before anything else, as pflag refuses them.
-    query::pairs(&args, "").map_err(|e| Failure {
+    let proxies = super::registry::configured_proxies(&format!("unix://{}", client.socket().display()));
+    query::pairs(&args, "", &proxies).map_err(|e| Failure {
         message: format!("{e}\n{}", super::container::see_help(command)),
         status: 125,
     })?;
@@ -82,7 +83,7 @@ pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
             Ok(Box::new(gzipped(plain)) as Box<dyn Read + Send>)
         });
     }
-    let pairs = query::pairs(&args, &prepared.dockerfile).expect("the flags were checked above");
+    let pairs = query::pairs(&args, &prepared.dockerfile, &proxies).expect("the flags were checked above");
     let body = upload::body(source, Progress::sending(sink.clone()))?;
     let mut headers = HeaderMap::new();
     let config = super::registry::registry_config_header();
