@@ -5,7 +5,7 @@
 //! the current directory), `-f -` (stdin). A Dockerfile from outside the context is added to
 //! the tar under a random name.
 
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use berth_api::dockerignore::{self, PatternMatcher};
@@ -116,15 +116,14 @@ fn from_local_dir(context: &str, file: &str) -> Result<Prepared, ContextError> {
         content,
     });
     let dockerfile = added.as_ref().map_or(relative, |a| a.name.clone());
-    let source: Source = Box::new(move || {
-        let mut tar = Vec::new();
+    // The tar is written as it is sent, never held whole.
+    let source: Source = Box::new(move |out: &mut dyn Write| {
         let options = TarOptions {
             excludes: &matcher,
             chown: Some((0, 0)),
             added_dockerfile: added.as_ref(),
         };
-        context_tar::write(&root, &options, &mut tar)?;
-        Ok(Box::new(Cursor::new(tar)) as Box<dyn Read + Send>)
+        context_tar::write(&root, &options, out)
     });
     Ok(Prepared { source, dockerfile })
 }
@@ -284,8 +283,10 @@ fn from_reader(mut input: Box<dyn Read + Send>, dockerfile: &str) -> Result<Prep
         .read_to_end(&mut head)
         .map_err(|e| format!("failed to peek context header from STDIN: {e}"))?;
     if is_archive(&head) {
-        let source: Source =
-            Box::new(move || Ok(Box::new(Cursor::new(head).chain(input)) as Box<dyn Read + Send>));
+        let source: Source = Box::new(move |out: &mut dyn Write| {
+            out.write_all(&head)?;
+            io::copy(&mut input, out).map(drop)
+        });
         return Ok(Prepared {
             source,
             dockerfile: dockerfile.to_owned(),
@@ -297,7 +298,7 @@ fn from_reader(mut input: Box<dyn Read + Send>, dockerfile: &str) -> Result<Prep
     let mut content = head;
     input.read_to_end(&mut content).map_err(|e| e.to_string())?;
     let tar = dockerfile_alone(&content).map_err(|e| e.to_string())?;
-    let source: Source = Box::new(move || Ok(Box::new(Cursor::new(tar)) as Box<dyn Read + Send>));
+    let source: Source = Box::new(move |out: &mut dyn Write| out.write_all(&tar));
     Ok(Prepared {
         source,
         dockerfile: DEFAULT_DOCKERFILE.into(),

@@ -12,7 +12,7 @@ mod progress;
 mod query;
 mod upload;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use berth_api::client::{Client, query as encode_query};
@@ -78,10 +78,7 @@ pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
     };
     let mut source = prepared.source;
     if args.compress {
-        source = Box::new(move || {
-            let plain = source()?;
-            Ok(Box::new(gzipped(plain)) as Box<dyn Read + Send>)
-        });
+        source = gzipped(source);
     }
     let pairs = query::pairs(&args, &prepared.dockerfile, &proxies).expect("the flags were checked above");
     let body = upload::body(source, Progress::sending(sink.clone()))?;
@@ -158,17 +155,13 @@ async fn daemon_is_experimental(client: &Client) -> Result<bool, Failure> {
     Ok(experimental)
 }
 
-/// The context gzipped as it is read (`--compress`), on a thread of its own.
-fn gzipped(mut plain: Box<dyn Read + Send>) -> impl Read + Send {
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
-    let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
-    std::thread::spawn(move || {
-        let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-        if let Err(e) = std::io::copy(&mut plain, &mut encoder).and_then(|_| encoder.finish().map(drop)) {
-            eprintln!("failed to compress context: {e}");
-        }
-    });
-    reader
+/// The context gzipped as it is written (`--compress`).
+fn gzipped(plain: upload::Source) -> upload::Source {
+    Box::new(move |out: &mut dyn Write| {
+        let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        plain(&mut encoder).map_err(|e| std::io::Error::other(format!("failed to compress context: {e}")))?;
+        encoder.finish().map(drop)
+    })
 }
 
 /// `berth builder prune`.
