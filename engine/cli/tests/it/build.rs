@@ -930,6 +930,108 @@ fn url_contexts_are_downloaded_by_the_client() {
     insta::assert_snapshot!("build_url", report);
 }
 
+/// A git daemon serving the repositories under a directory on 127.0.0.1, stopped on drop.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn serve(base: &Path) -> GitDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base_path = format!("--base-path={}", base.display());
+        let child = Command::new("git")
+            .args([
+                "daemon",
+                "--export-all",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                &base_path,
+            ])
+            .arg(format!("--port={port}"))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("git daemon starts");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        GitDaemon { child, port }
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn git_contexts_are_cloned_by_the_client() {
+    let base = context(&[
+        ("src/Dockerfile", "FROM busybox\nCOPY . /g/\nRUN ls -a /g\n"),
+        (
+            "src/sub/Dockerfile",
+            "FROM busybox\nRUN echo from the subdirectory\n",
+        ),
+    ]);
+    let git = |dir: &Path, args: &[&str]| {
+        let output = Command::new("git")
+            .args(["-c", "user.email=t@example.org", "-c", "user.name=t"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git");
+        assert!(output.status.success(), "git {args:?}: {}", text(&output.stderr));
+    };
+    let src = base.path().join("src");
+    git(&src, &["init", "-q", "-b", "master"]);
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "a context"]);
+    git(base.path(), &["clone", "-q", "--bare", "src", "repo.git"]);
+    let daemon = GitDaemon::serve(base.path());
+    let url = format!("git://127.0.0.1:{}/repo.git", daemon.port);
+    let mut images = Images(Vec::new());
+    let mut report = String::new();
+    for (name, fragment, quiet) in [
+        ("master", "", false),
+        ("subdirectory", "#master:sub", true),
+        ("no_such_ref", "#nope", false),
+    ] {
+        let context = format!("{url}{fragment}");
+        let mut args = vec!["build", "--no-cache"];
+        if quiet {
+            args.push("-q");
+        }
+        args.push(&context);
+        let [docker, berth] = BOTH.map(|client| run(client, base.path(), &args));
+        images.adopt(&docker);
+        images.adopt(&berth);
+        let (docker, berth) = (outcome(&docker), outcome(&berth));
+        assert_eq!(berth, docker, "{name}");
+        // The clone's .git (commit times and all) makes the size vary from run to run.
+        let shown: String = berth
+            .replace(&url, "git://<server>/repo.git")
+            .split_inclusive('\n')
+            .map(|line| {
+                if line.starts_with("Sending build context") {
+                    "Sending build context to Docker daemon <size>\n"
+                } else {
+                    line
+                }
+            })
+            .collect();
+        report.push_str(&format!("=== {name}\n{shown}\n"));
+    }
+    insta::assert_snapshot!("build_git", report);
+}
+
 #[test]
 fn builder_prune_asks_and_reports_as_docker_does() {
     let empty = TempDir::new("berth-build-prune");

@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use berth_api::dockerignore::{self, PatternMatcher};
 
 use super::context_tar::{self, AddedDockerfile, TarOptions};
+use super::git;
 use super::progress::{Progress, Sink};
 use super::upload::Source;
 
@@ -53,10 +54,8 @@ pub async fn prepare(context: &str, file: &str, sink: &Sink) -> Result<Prepared,
     if std::fs::metadata(context).is_ok() {
         return from_local_dir(context, file);
     }
-    if is_git_url(context) {
-        return Err(ContextError::Prepare(format!(
-            "git contexts ({context}) are not supported by berth; clone the repository and build the directory"
-        )));
+    if git::is_git_url(context) {
+        return from_git(context, file).await;
     }
     if context.starts_with("http://") || context.starts_with("https://") {
         return from_url(context, file, sink).await.map_err(ContextError::Prepare);
@@ -64,25 +63,41 @@ pub async fn prepare(context: &str, file: &str, sink: &Sink) -> Result<Prepared,
     Err(ContextError::Prepare(format!("path {context:?} not found")))
 }
 
-/// docker's `urlutil.IsGitURL`.
-fn is_git_url(context: &str) -> bool {
-    let url = context.split('#').next().unwrap_or(context);
-    context.starts_with("git://")
-        || context.starts_with("git@")
-        || context.starts_with("github.com/")
-        || ((url.starts_with("http://") || url.starts_with("https://")) && url.ends_with(".git"))
-}
-
 /// A directory's context: the tar is made when it is sent.
 fn from_local_dir(context: &str, file: &str) -> Result<Prepared, ContextError> {
-    let prepare = ContextError::Prepare;
-    let root = resolve_context_dir(context).map_err(prepare)?;
+    let root = resolve_context_dir(context).map_err(ContextError::Prepare)?;
     // `-f` is relative to the current directory, not to the context.
     let given = match file {
         "" | "-" => file.to_owned(),
         file => absolute(Path::new(file)).display().to_string(),
     };
-    let relative = dockerfile_relative_path(&root, &given).map_err(prepare)?;
+    let relative = dockerfile_relative_path(&root, &given).map_err(ContextError::Prepare)?;
+    from_dir(root, relative, file, None)
+}
+
+/// A git repository's context: cloned, then sent as a directory is; `-f` names a file in the
+/// clone, which is removed once the tar is written.
+async fn from_git(url: &str, file: &str) -> Result<Prepared, ContextError> {
+    let prepare = ContextError::Prepare;
+    let clone = git::clone(url).await.map_err(prepare)?;
+    let root = resolve_context_dir(&clone.context.display().to_string()).map_err(prepare)?;
+    let relative = dockerfile_relative_path(&root, file).map_err(prepare)?;
+    if relative.starts_with("../") {
+        return Err(prepare(format!(
+            "the Dockerfile ({file}) must be within the build context"
+        )));
+    }
+    from_dir(root, relative, file, Some(clone))
+}
+
+/// The context of the directory `root`, the Dockerfile at `relative` in it (`-` for stdin,
+/// `../…` outside it: then `file` is read); `clone` is kept until the tar is written.
+fn from_dir(
+    root: PathBuf,
+    relative: String,
+    file: &str,
+    clone: Option<git::Clone>,
+) -> Result<Prepared, ContextError> {
     // A Dockerfile from stdin, or from outside the context, goes in under a random name.
     let outside = relative.starts_with("../");
     let added = if file == "-" {
@@ -123,7 +138,9 @@ fn from_local_dir(context: &str, file: &str) -> Result<Prepared, ContextError> {
             chown: Some((0, 0)),
             added_dockerfile: added.as_ref(),
         };
-        context_tar::write(&root, &options, out)
+        let written = context_tar::write(&root, &options, out);
+        drop(clone);
+        written
     });
     Ok(Prepared { source, dockerfile })
 }
@@ -265,7 +282,7 @@ pub fn go_error(operation: &str, path: &Path, error: &io::Error) -> String {
 }
 
 /// `n` random lowercase hex digits (Docker's `stringid.GenerateRandomID()[:n]`).
-fn random_hex(n: usize) -> String {
+pub(super) fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n.div_ceil(2)];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     read.expect("/dev/urandom is readable");
@@ -427,7 +444,5 @@ mod tests {
     fn relative_paths_climb_as_go_rel_does() {
         assert_eq!(relative_to(Path::new("/a/b"), Path::new("/a/b/c/D")), "c/D");
         assert_eq!(relative_to(Path::new("/a/b"), Path::new("/a/x/D")), "../x/D");
-        assert!(is_git_url("github.com/x/y") && is_git_url("https://h/x.git#main"));
-        assert!(!is_git_url("https://h/x.tar"));
     }
 }

@@ -1,13 +1,15 @@
 //! `build` (Docker 20.10's client for its classic builder) and `builder prune`.
 //!
 //! A build, in docker/cli's order: check the flags, remove a stale `--iidfile`, find the
-//! context and the Dockerfile (`context`), send the context as a tar (`context_tar`, `upload`,
-//! with the `progress` line) with the query docker/cli sends (`query`), show the daemon's
-//! JSON stream (`display`), then print the id (`-q`) and write `--iidfile`.
+//! context and the Dockerfile (`context`; a git URL is cloned first, `git`), send the context
+//! as a tar (`context_tar`, `upload`, with the `progress` line) with the query docker/cli
+//! sends (`query`), show the daemon's JSON stream (`display`), then print the id (`-q`) and
+//! write `--iidfile`.
 
 mod context;
 mod context_tar;
 mod display;
+mod git;
 mod progress;
 mod query;
 mod upload;
