@@ -74,6 +74,34 @@ pub fn configured_detach_keys() -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The config file's `proxies` for the daemon at `host` (its own entry, else `default`), as
+/// the build arguments docker/cli adds to every build: `HTTP_PROXY` and `http_proxy`, and so
+/// on for HTTPS, FTP and NO_PROXY, each only when set.
+pub fn configured_proxies(host: &str) -> Vec<(String, String)> {
+    let Ok(file) = CredentialFile::load(&path()) else {
+        return Vec::new();
+    };
+    let Some(proxies) = file.other.get("proxies") else {
+        return Vec::new();
+    };
+    let config = proxies.get(host).or_else(|| proxies.get("default"));
+    let Some(config) = config else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (key, name) in [
+        ("httpProxy", "HTTP_PROXY"),
+        ("httpsProxy", "HTTPS_PROXY"),
+        ("noProxy", "NO_PROXY"),
+        ("ftpProxy", "FTP_PROXY"),
+    ] {
+        if let Some(value) = config.get(key).and_then(|v| v.as_str()).filter(|v| !v.is_empty()) {
+            found.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    found
+}
+
 impl CredentialFile {
     /// Read the file; a missing file is an empty one.
     pub fn load(path: &Path) -> Result<CredentialFile, String> {
@@ -174,6 +202,27 @@ pub fn registry_auth_header(host: &str) -> String {
         config.insert("serveraddress".into(), key.clone().into());
     }
     URL_SAFE.encode(serde_json::Value::Object(config).to_string())
+}
+
+/// The `X-Registry-Config` header of a build: every stored credential, keyed by registry, as
+/// docker/cli's `GetAllCredentials` gives them (base64url JSON; `{}` when there are none), so
+/// that the daemon can pull what `FROM` names.
+pub fn registry_config_header() -> String {
+    let file = CredentialFile::load(&path()).unwrap_or_default();
+    let mut all = serde_json::Map::new();
+    for (key, stored) in &file.auths {
+        let mut config = serde_json::Map::new();
+        if let Some((user, password)) = stored.user_password() {
+            config.insert("username".into(), user.into());
+            config.insert("password".into(), password.into());
+        }
+        config.insert("serveraddress".into(), key.clone().into());
+        if !stored.identitytoken.is_empty() {
+            config.insert("identitytoken".into(), stored.identitytoken.clone().into());
+        }
+        all.insert(key.clone(), config.into());
+    }
+    URL_SAFE.encode(serde_json::Value::Object(all).to_string())
 }
 
 #[cfg(test)]
