@@ -1091,3 +1091,76 @@ fn build_is_also_image_build_and_builder_build() {
         assert_eq!(outcome(&berth), outcome(&docker), "{args:?}");
     }
 }
+
+/// The builds above again, now against berthd's own builder: `docker build` (Docker 20.10's
+/// CLI) and `berth build` aimed at a private berthd print what `docker build` prints against
+/// Docker — output, failures, exit codes — and make images that run alike.
+#[test]
+fn berthd_builds_what_docker_builds_for_both_clients() {
+    let daemon = crate::common::TestDaemon::start();
+    daemon.load_lab_images();
+    let ours = daemon.host();
+    let outside = context(&[
+        ("ctx/a.txt", "a\n"),
+        ("ctx/.dockerignore", "*.md\n"),
+        ("ctx/x.md", "x\n"),
+        ("ctx/keep/b.txt", "b\n"),
+    ]);
+    let dockerfile = "FROM busybox\nCOPY . /ctx/\nRUN find /ctx | sort\nCMD [\"cat\", \"/ctx/a.txt\"]\n";
+    std::fs::write(outside.path().join("outside.Dockerfile"), dockerfile).unwrap();
+    std::fs::write(outside.path().join("ctx/Dockerfile"), dockerfile).unwrap();
+    let failing = context(&[("Dockerfile", "FROM busybox\nRUN echo before; exit 7\n")]);
+    let mut images = Images(Vec::new());
+    let tag = images.tag("berth-build-on-berthd");
+    let cases: Vec<(&Path, Vec<&str>, &[u8])> = vec![
+        (
+            outside.path(),
+            vec!["build", "--no-cache", "--force-rm", "-t", &tag, "ctx"],
+            b"",
+        ),
+        (
+            outside.path(),
+            vec!["build", "--no-cache", "-f", "outside.Dockerfile", "ctx"],
+            b"",
+        ),
+        (
+            outside.path(),
+            vec!["build", "--no-cache", "-f", "-", "ctx"],
+            dockerfile.as_bytes(),
+        ),
+        (outside.path(), vec!["build", "-q", "-t", &tag, "ctx"], b""),
+        (
+            failing.path(),
+            vec!["build", "--no-cache", "--force-rm", "."],
+            b"",
+        ),
+        (
+            failing.path(),
+            vec!["build", "--no-cache", "--force-rm", "-f", "Nope", "."],
+            b"",
+        ),
+    ];
+    for (at, args, stdin) in cases {
+        let theirs = run_at(Client::Docker, &docker_host(), at, &args, stdin);
+        images.adopt(&theirs);
+        for client in BOTH {
+            let output = run_at(client, &ours, at, &args, stdin);
+            assert_eq!(
+                outcome(&output),
+                outcome(&theirs),
+                "{client:?} on berthd: {args:?}"
+            );
+        }
+    }
+    // What was built runs alike.
+    let on_berthd = run_at(Client::Berth, &ours, Path::new("/"), &["run", "--rm", &tag], b"");
+    let on_docker = run_at(
+        Client::Docker,
+        &docker_host(),
+        Path::new("/"),
+        &["run", "--rm", &tag],
+        b"",
+    );
+    assert_eq!(text(&on_berthd.stdout), "a\n");
+    assert_eq!(outcome(&on_berthd), outcome(&on_docker));
+}
