@@ -427,3 +427,76 @@ fn onbuild_triggers_run_in_the_child_build() {
     );
     assert_eq!(image_shape(&daemon, &child), image_shape(&Docker, &child));
 }
+
+/// A static HTTP server on 127.0.0.1 serving `dir` (Python's), stopped on drop.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn start(dir: &std::path::Path) -> FileServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves files");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn add_downloads_urls_as_docker_does_and_never_extracts_them() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let served = berth_testkit::TempDir::new("berth-api-build-served");
+    std::fs::write(served.path().join("notes.txt"), "served notes\n").unwrap();
+    let archive = context(&[("inside.txt", "in the archive\n")]);
+    std::fs::write(served.path().join("bundle.tar"), &archive).unwrap();
+    let server = FileServer::start(served.path());
+    let tag = unique_name("berth-api-build-add-url");
+    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let dockerfile = format!(
+        "FROM busybox\nADD {base}/notes.txt /data/\nADD {base}/bundle.tar /data/\nRUN ls -ln --full-time /data && cat /data/notes.txt\n"
+    );
+    let tar = context(&[("Dockerfile", &dockerfile)]);
+    let (ours, theirs) = build_both(&daemon, &format!("t={tag}&nocache=1"), &tar);
+    assert_eq!(
+        (ours.status, theirs.status),
+        (200, 200),
+        "{} / {}",
+        ours.body,
+        theirs.body
+    );
+    assert_eq!(ours.text(), theirs.text());
+    assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
+    // COPY refuses URLs.
+    let copy = context(&[(
+        "Dockerfile",
+        &format!("FROM busybox\nCOPY {base}/notes.txt /data/\n"),
+    )]);
+    let (ours, theirs) = build_both(&daemon, "", &copy);
+    assert_eq!(ours.error(), theirs.error());
+}
