@@ -127,11 +127,13 @@ fn source(context: &dyn SourceFiles, path: &str) -> Result<CopySource, CopyError
     };
     let is_dir = FileType::from_raw_mode(stat.st_mode) == FileType::Directory;
     let hash = if is_dir {
-        // Every entry below, by its own sum, sorted (Docker's `walkSource`).
-        let mut sums: Vec<String> = walk(context.view(), &resolved)?
-            .iter()
-            .map(|p| context.hash(&text(p)))
-            .collect();
+        // The directory and every entry below it, by their own sums, sorted (Docker's
+        // `walkSource`, which leaves out only the context's root).
+        let mut paths = walk(context.view(), &resolved)?;
+        if !resolved.is_empty() {
+            paths.push(resolved.clone());
+        }
+        let mut sums: Vec<String> = paths.iter().map(|p| context.hash(&text(p))).collect();
         sums.sort();
         hash_string_slice("dir", &sums)
     } else {

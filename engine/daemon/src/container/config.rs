@@ -43,8 +43,28 @@ pub fn merge_image_config(user: &mut ContainerConfig, image: &ContainerConfig) {
             user.entrypoint = image.entrypoint.clone();
         }
     }
-    if user.healthcheck.is_none() {
-        user.healthcheck = image.healthcheck.clone();
+    // A healthcheck given in part takes the rest from the image's, field by field (Docker's
+    // `merge`: `--health-interval` alone keeps the image's test).
+    match (&mut user.healthcheck, &image.healthcheck) {
+        (None, image_check) => user.healthcheck = image_check.clone(),
+        (Some(check), Some(image_check)) => {
+            if check.test.as_ref().is_none_or(Vec::is_empty) {
+                check.test = image_check.test.clone();
+            }
+            if check.interval == 0 {
+                check.interval = image_check.interval;
+            }
+            if check.timeout == 0 {
+                check.timeout = image_check.timeout;
+            }
+            if check.start_period == 0 {
+                check.start_period = image_check.start_period;
+            }
+            if check.retries == 0 {
+                check.retries = image_check.retries;
+            }
+        }
+        (Some(_), None) => {}
     }
     if user.working_dir.is_empty() {
         user.working_dir = image.working_dir.clone();

@@ -168,7 +168,13 @@ fn run_in(
             .to_string()
             .as_bytes(),
     );
-    assert_eq!(answer.status, 201, "{}", answer.text());
+    assert_eq!(
+        answer.status,
+        201,
+        "create on {}: {}",
+        if is_docker { "Docker" } else { "berthd" },
+        answer.text()
+    );
     let id = answer.json()["Id"].as_str().unwrap_or_default().to_owned();
     if is_docker {
         on_docker.container(&id);
@@ -499,4 +505,66 @@ fn add_downloads_urls_as_docker_does_and_never_extracts_them() {
     )]);
     let (ours, theirs) = build_both(&daemon, "", &copy);
     assert_eq!(ours.error(), theirs.error());
+}
+
+#[test]
+fn every_instruction_leaves_what_docker_leaves() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let tag = unique_name("berth-api-build-all");
+    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let dockerfile = r#"# escape=`
+FROM busybox
+ARG DIR=srv
+ENV BASE=/opt `
+    GREETING="hello there"
+WORKDIR $BASE
+WORKDIR app/../$DIR
+COPY --chown=65534:65534 files/ ./files/
+COPY files/a.txt files/*.md $BASE/docs/
+RUN id -u && pwd && ls -ln . $BASE/docs && echo "$GREETING from $DIR"
+SHELL ["/bin/sh", "-e", "-c"]
+RUN echo "shell form under a new SHELL"
+USER 65534:65534
+RUN id -u && touch /tmp/by-nobody
+USER root
+VOLUME ["/data", "/cache"]
+RUN echo lost > /data/x && ls /data
+EXPOSE 80 53/udp 8000-8002
+LABEL "with space"="a b" plain=1
+HEALTHCHECK --interval=30s --timeout=5s --start-period=1s --retries=2 CMD ["true"]
+HEALTHCHECK NONE
+STOPSIGNAL SIGUSR1
+ENTRYPOINT ["/bin/echo", "entry"]
+CMD ["from", "cmd"]
+ONBUILD RUN echo later
+"#;
+    let tar = context(&[
+        ("Dockerfile", dockerfile),
+        ("files/a.txt", "a\n"),
+        ("files/b.md", "b\n"),
+        ("files/c.md", "c\n"),
+    ]);
+    let args = encode(r#"{"DIR":"var/www"}"#);
+    let (ours, theirs) = build_both(&daemon, &format!("t={tag}&nocache=1&buildargs={args}"), &tar);
+    assert_eq!(
+        (ours.status, theirs.status),
+        (200, 200),
+        "{} / {}",
+        ours.body,
+        theirs.body
+    );
+    assert_eq!(ours.text(), theirs.text());
+    assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
+    let listing = [
+        "sh",
+        "-c",
+        "ls -ln /opt/var/www/files /tmp/by-nobody; ls -a /data",
+    ];
+    assert_eq!(
+        run_in(&daemon, &tag, &listing, &mut on_docker, false),
+        run_in(&Docker, &tag, &listing, &mut on_docker, true),
+    );
 }

@@ -185,7 +185,23 @@ impl Builder {
             Instruction::StopSignal(signal) => metadata::stop_signal(stage, &signal),
             Instruction::Shell(shell) => metadata::shell(stage, &shell),
             Instruction::Onbuild(trigger) => metadata::onbuild(stage, &trigger),
-            Instruction::Healthcheck(check) => metadata::healthcheck(stage, check),
+            Instruction::Healthcheck(check) => {
+                let previous = stage
+                    .config
+                    .healthcheck
+                    .as_ref()
+                    .and_then(|h| h.test.clone())
+                    .filter(|test| test.first().is_some_and(|t| t != "NONE"));
+                if let Some(previous) = previous {
+                    self.output
+                        .stream(format!(
+                            "Note: overriding previous HEALTHCHECK: {}\n",
+                            metadata::go_list(&previous)
+                        ))
+                        .await;
+                }
+                metadata::healthcheck(stage, check)
+            }
         };
         self.commit_metadata(stage, &comment, false).await
     }
@@ -294,7 +310,7 @@ impl Builder {
     /// `recorded`; `run_config` is what actually runs when it differs (RUN's build args).
     pub async fn commit_step(
         &mut self,
-        stage: &Stage,
+        stage: &mut Stage,
         recorded: &ContainerConfig,
         run: Option<(&ContainerConfig, &[String])>,
         make_dir: Option<&str>,
@@ -306,6 +322,13 @@ impl Builder {
         };
         let create_config = run.map_or(recorded, |(config, _)| config);
         let container = step::create(&self.engine, &self.options, &image, create_config).await?;
+        if run.is_none() && stage.config.healthcheck.is_some() {
+            // Docker's daemon fills a partial healthcheck from the image's in place, through a
+            // pointer the build's config shares: the image then keeps the filled one.
+            if let Ok(created) = self.engine.containers.get(&container) {
+                stage.config.healthcheck = created.record().config.healthcheck;
+            }
+        }
         let short_container: String = container.chars().take(12).collect();
         self.output
             .stream(format!(" ---> Running in {short_container}\n"))
