@@ -64,6 +64,17 @@ impl Output {
         }
     }
 
+    /// A message of another stream (a pull's progress) passed on as it is (held back when
+    /// quiet, as text is).
+    pub async fn message(&self, message: Value) {
+        if self.quiet {
+            self.started.store(true, Ordering::Relaxed);
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).push(message);
+        } else {
+            self.send(message).await;
+        }
+    }
+
     /// A step's heading, sent as Docker sends it: the line, then its newline on its own.
     pub async fn step(&self, number: usize, total: usize, original: &str) {
         self.stream(format!("Step {number}/{total} : {original}")).await;

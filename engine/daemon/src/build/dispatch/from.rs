@@ -7,7 +7,7 @@ use super::{Builder, Stage};
 use crate::build::BuildError;
 use crate::digest::Digest;
 use crate::reference::Reference;
-use crate::registry::{AuthConfig, Progress, PullRequest};
+use crate::registry::{AuthConfig, Progress, ProgressEvent, PullRequest};
 
 /// The PATH every stage has unless its image sets one (Docker's `DefaultPathEnv`).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -62,11 +62,22 @@ impl Builder {
             platform: None,
             auth: AuthConfig::default(),
         };
-        self.engine
-            .registry
-            .pull(request, &Progress::discard())
-            .await
-            .map_err(|e| BuildError::Step(e.to_string()))
+        // The pull's progress goes into the build's stream, as Docker's does.
+        let (progress, mut events) = Progress::channel();
+        let output = self.output.clone();
+        let forwarding = tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let ProgressEvent::Message(message) = event {
+                    if let Ok(value) = serde_json::to_value(&message) {
+                        output.message(value).await;
+                    }
+                }
+            }
+        });
+        let pulled = self.engine.registry.pull(request, &progress).await;
+        drop(progress);
+        let _ = forwarding.await;
+        pulled.map_err(|e| BuildError::Step(e.to_string()))
     }
 
     /// FROM `name` [`AS stage_name`] (variables already expanded).
