@@ -92,6 +92,12 @@ async fn build_all(
         used_args: Default::default(),
         meta_args: HashMap::new(),
         cache: None,
+        cache_from: (!options.cache_from.is_empty()).then(|| {
+            Arc::new(std::sync::Mutex::new(super::cache::CacheFrom::new(
+                &engine.images,
+                &options.cache_from,
+            )))
+        }),
     };
     let mut number = 0;
 

@@ -3,13 +3,16 @@
 //! instruction, and for COPY and ADD the checksum of what they copy). No separate cache store:
 //! the images are the cache, so `docker rmi` and `docker image prune` empty it, as in Docker.
 //!
-//! What it does not do (yet): `--cache-from`, whose images come from elsewhere and have no
-//! local parent chain.
+//! With `--cache-from`, Docker's history-based cache ([`CacheFrom`]) decides instead: a local
+//! image counts only if it is an ancestor of one of those images, and a step is otherwise
+//! found in their histories (images pulled or loaded have no local parent chain), an image
+//! being restored for it from the source's layers.
 
 use berth_api::types::{ContainerConfig, EmptyObjectSet};
 
 use crate::digest::Digest;
-use crate::image::{ImageError, Images};
+use crate::image::{ImageConfig, ImageError, Images, RootFs};
+use crate::store::ImageRecord;
 
 /// The local images as the cache sees them: read once per build, so that each step's probe is
 /// a scan in memory rather than a read of every image on disk.
@@ -67,6 +70,172 @@ impl CacheIndex {
             .max_by(|a, b| a.created.cmp(&b.created))
             .map(|e| e.id.clone())
     }
+}
+
+/// `--cache-from`'s images and the history walk over them (Docker's `image/cache.ImageCache`).
+#[derive(Debug, Default)]
+pub struct CacheFrom {
+    /// The source images (local ones only, as Docker looks them up), with their configs.
+    sources: Vec<(Digest, ImageConfig)>,
+}
+
+impl CacheFrom {
+    /// The sources that resolve locally; the others are skipped, as Docker skips them.
+    pub fn new(images: &Images, names: &[String]) -> CacheFrom {
+        let sources = names
+            .iter()
+            .filter_map(|name| {
+                let id = images.resolve(name).ok()?;
+                let config = images.config(&id).ok()?;
+                Some((id, config))
+            })
+            .collect();
+        CacheFrom { sources }
+    }
+
+    /// Docker's `ImageCache.GetCache`.
+    pub fn probe(
+        &mut self,
+        images: &Images,
+        local: &CacheIndex,
+        parent: Option<&Digest>,
+        config: &ContainerConfig,
+    ) -> Result<Option<Digest>, ImageError> {
+        if let Some(hit) = local.probe(images, parent, config) {
+            if self
+                .sources
+                .iter()
+                .any(|(source, _)| is_ancestor(images, source, &hit))
+            {
+                return Ok(Some(hit));
+            }
+        }
+        let parent_config = parent.map(|p| images.config(p)).transpose()?;
+        let depth = parent_config.as_ref().map_or(0, |p| p.history.len());
+        let command = config.cmd.as_ref().map(|c| c.0.join(" ")).unwrap_or_default();
+        let found = self.sources.iter().find(|(_, target)| {
+            valid_parent(target, parent_config.as_ref())
+                && target
+                    .history
+                    .get(depth)
+                    .is_some_and(|step| step.created_by == command)
+        });
+        let Some((target_id, target)) = found.cloned() else {
+            return Ok(None);
+        };
+        if target.history.len() - 1 == depth {
+            if let Some(parent) = parent {
+                set_parent(images, &target_id, parent)?;
+            }
+            return Ok(Some(target_id));
+        }
+        let restored = restore(images, parent, parent_config.as_ref(), &target, depth, config)?;
+        // Docker stays with this source from here on.
+        self.sources = vec![(target_id, target)];
+        Ok(Some(restored))
+    }
+}
+
+/// Whether `ancestor` is `image`'s parent, or its parent's, and so on.
+fn is_ancestor(images: &Images, image: &Digest, ancestor: &Digest) -> bool {
+    let mut current = images
+        .store()
+        .images
+        .find(image)
+        .ok()
+        .flatten()
+        .and_then(|r| r.parent);
+    // A parent chain is as long as the images are many at most.
+    let mut steps = 0;
+    while let Some(parent) = current {
+        if &parent == ancestor {
+            return true;
+        }
+        steps += 1;
+        if steps > 10_000 {
+            return false;
+        }
+        current = images
+            .store()
+            .images
+            .find(&parent)
+            .ok()
+            .flatten()
+            .and_then(|r| r.parent);
+    }
+    false
+}
+
+/// Docker's `isValidParent`: the target's history and layers begin with the parent's.
+fn valid_parent(target: &ImageConfig, parent: Option<&ImageConfig>) -> bool {
+    if target.history.is_empty() {
+        return false;
+    }
+    let Some(parent) = parent else {
+        return true;
+    };
+    if parent.history.is_empty() && parent.rootfs.diff_ids.is_empty() {
+        return true;
+    }
+    parent.history.len() < target.history.len()
+        && parent.rootfs.diff_ids.len() <= target.rootfs.diff_ids.len()
+        && target.history.starts_with(&parent.history)
+        && target.rootfs.diff_ids.starts_with(&parent.rootfs.diff_ids)
+}
+
+fn set_parent(images: &Images, id: &Digest, parent: &Digest) -> Result<(), ImageError> {
+    let mut record = images.record(id)?;
+    record.parent = Some(parent.clone());
+    images.store().images.put(id, &record)?;
+    Ok(())
+}
+
+/// Docker's `restoreCachedImage`: the parent's history and layers plus the target's step at
+/// `depth` (and its layer, if it has one), as an image of its own.
+fn restore(
+    images: &Images,
+    parent: Option<&Digest>,
+    parent_config: Option<&ImageConfig>,
+    target: &ImageConfig,
+    depth: usize,
+    config: &ContainerConfig,
+) -> Result<Digest, ImageError> {
+    let mut history = parent_config.map(|p| p.history.clone()).unwrap_or_default();
+    let mut diff_ids = parent_config
+        .map(|p| p.rootfs.diff_ids.clone())
+        .unwrap_or_default();
+    let step = target.history[depth].clone();
+    if !step.empty_layer {
+        let layer_index = target.history[..depth].iter().filter(|h| !h.empty_layer).count();
+        if let Some(diff_id) = target.rootfs.diff_ids.get(layer_index) {
+            diff_ids.push(diff_id.clone());
+        }
+    }
+    history.push(step);
+    let restored = ImageConfig {
+        architecture: target.architecture.clone(),
+        author: target.author.clone(),
+        config: Some(config.clone()),
+        created: history.last().and_then(|h| h.created.clone()),
+        docker_version: crate::image::ENGINE_VERSION.into(),
+        history,
+        os: target.os.clone(),
+        os_version: target.os_version.clone(),
+        rootfs: RootFs {
+            r#type: "layers".into(),
+            diff_ids: diff_ids.clone(),
+        },
+        ..ImageConfig::default()
+    };
+    let store = images.store();
+    let id = store.blobs.put_bytes(&restored.to_canonical_bytes())?;
+    let record = ImageRecord {
+        top_layer: Digest::chain_ids(&diff_ids).last().cloned(),
+        parent: parent.cloned(),
+        ..ImageRecord::default()
+    };
+    store.images.put(&id, &record)?;
+    Ok(id)
 }
 
 /// Docker's `compare` of two container configs for the cache: the fields an instruction can

@@ -568,3 +568,45 @@ ONBUILD RUN echo later
         run_in(&Docker, &tag, &listing, &mut on_docker, true),
     );
 }
+
+#[test]
+fn cache_from_finds_steps_in_a_loaded_images_history() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let tag = unique_name("berth-api-build-cache-from");
+    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let marker = unique_name("step");
+    let dockerfile =
+        format!("FROM busybox\nENV STEP={marker}\nRUN echo {marker} > /marker\nCMD [\"cat\", \"/marker\"]\n");
+    let tar = context(&[("Dockerfile", &dockerfile)]);
+    for engine in [&daemon as &dyn Engine, &Docker] {
+        // Built, saved, removed with its parent chain, loaded back: no local chain is left.
+        let host = if std::ptr::eq(
+            engine as *const dyn Engine as *const u8,
+            &daemon as *const TestDaemon as *const u8,
+        ) {
+            daemon.host()
+        } else {
+            docker_host()
+        };
+        let built = build_on(&host, &format!("t={tag}&nocache=1"), &tar);
+        assert_eq!(built.status, 200, "{}", built.body);
+        let saved = engine.send("GET", &format!("/images/get?names={tag}"), b"");
+        assert_eq!(saved.status, 200);
+        assert_eq!(engine.send("DELETE", &format!("/images/{tag}"), b"").status, 200);
+        assert_eq!(
+            engine.send("POST", "/images/load?quiet=1", &saved.body).status,
+            200
+        );
+    }
+    let (ours, theirs) = build_both(
+        &daemon,
+        &format!("t={tag}&cachefrom={}", encode(&format!("[\"{tag}\"]"))),
+        &tar,
+    );
+    assert_eq!(ours.text(), theirs.text());
+    assert_eq!(ours.text().matches("Using cache").count(), 3, "{}", ours.text());
+    assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
+}

@@ -107,6 +107,8 @@ pub struct Builder {
     pub meta_args: std::collections::HashMap<String, String>,
     /// The local images as the cache sees them, read at the first probe.
     pub cache: Option<Arc<cache::CacheIndex>>,
+    /// `--cache-from`'s images, when given: they decide what the cache may use.
+    pub cache_from: Option<Arc<std::sync::Mutex<cache::CacheFrom>>>,
 }
 
 /// `#(nop)` config: the command a metadata step's container records, as Docker writes it:
@@ -277,7 +279,19 @@ impl Builder {
                 index
             }
         };
-        let hit = index.probe(&images, stage.image.as_ref(), container_config);
+        let hit = match self.cache_from.clone() {
+            None => index.probe(&images, stage.image.as_ref(), container_config),
+            Some(cache_from) => {
+                let (parent, config) = (stage.image.clone(), container_config.clone());
+                tokio::task::spawn_blocking(move || {
+                    let mut cache_from = cache_from.lock().unwrap_or_else(|p| p.into_inner());
+                    cache_from.probe(&images, &index, parent.as_ref(), &config)
+                })
+                .await
+                .map_err(|e| BuildError::Step(e.to_string()))?
+                .map_err(|e| BuildError::Step(e.to_string()))?
+            }
+        };
         if hit.is_some() {
             self.output.stream(" ---> Using cache\n").await;
         }
