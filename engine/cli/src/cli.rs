@@ -7,10 +7,13 @@ use std::sync::OnceLock;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+mod build;
 mod container;
+mod image_name;
 mod network;
 mod registry;
 
+pub use build::*;
 pub use container::*;
 pub use network::*;
 pub use registry::*;
@@ -100,6 +103,12 @@ pub enum Command {
     /// Manage Docker
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "berth build [OPTIONS] PATH | URL | -")]
+    Build(Box<BuildArgs>),
     /// List images
     Images(ImagesArgs),
     /// Remove one or more images
@@ -183,6 +192,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "berth image build [OPTIONS] PATH | URL | -")]
+    Build(Box<BuildArgs>),
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),

@@ -141,5 +141,8 @@ pub struct ProgressDetail {
 /// The error carried inside a progress stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
+    /// A build's failing RUN puts its exit status here; the CLI exits with it (1 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
     pub message: String,
 }

@@ -121,7 +121,7 @@ fn report_error_as(program: &str, command: &str, message: &str, with_help: bool)
 }
 
 /// `See 'berth run --help'.`, named as the program was called.
-fn see_help(command: &str) -> String {
+pub(crate) fn see_help(command: &str) -> String {
     see_help_as(program_name(), command)
 }
 

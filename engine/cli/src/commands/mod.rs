@@ -1,5 +1,7 @@
 //! What each command does: talk to the daemon, print what Docker prints, return the exit code.
 
+/// `build` and `builder prune`.
+pub mod build;
 pub mod container;
 pub mod image;
 pub mod network;
@@ -14,7 +16,7 @@ use std::fmt;
 use berth_api::client::{Client, ClientError};
 use http::StatusCode;
 
-use crate::cli::{Command, ContainerCommand, ImageCommand};
+use crate::cli::{BuilderCommand, Command, ContainerCommand, ImageCommand};
 
 /// A command that failed: the message (printed on stderr) and the exit status.
 #[derive(Debug)]
@@ -79,6 +81,7 @@ pub type Outcome = Result<(), Failure>;
 pub async fn run(client: &Client, command: Command) -> Outcome {
     match command {
         Command::Image(sub) => match sub {
+            ImageCommand::Build(args) => build::build(client, *args, "image build").await,
             ImageCommand::Ls(args) => image::list(client, args).await,
             ImageCommand::Rm(args) => image::remove(client, args).await,
             ImageCommand::Tag(args) => image::tag(client, args).await,
@@ -94,6 +97,11 @@ pub async fn run(client: &Client, command: Command) -> Outcome {
         Command::Volume(sub) => volume::run(client, sub).await,
         Command::System(sub) => system::run(client, sub).await,
         Command::Network(sub) => network::run(client, sub).await,
+        Command::Build(args) => build::build(client, *args, "build").await,
+        Command::Builder(sub) => match sub {
+            BuilderCommand::Build(args) => build::build(client, *args, "builder build").await,
+            BuilderCommand::Prune(args) => build::prune(client, args).await,
+        },
         Command::Images(args) => image::list(client, args).await,
         Command::Rmi(args) => image::remove(client, args).await,
         Command::Tag(args) => image::tag(client, args).await,
@@ -195,9 +203,13 @@ pub fn pretty_json(value: &impl serde::Serialize) -> String {
 
 /// Ask y/N on the terminal, as Docker's prune commands do.
 pub fn confirm(warning: &str) -> bool {
+    prompt_for_confirmation(&format!("{warning}\nAre you sure you want to continue?"))
+}
+
+/// docker/cli's `PromptForConfirmation`: `message [y/N] ` on stdout, yes for `y` or `yes`.
+pub fn prompt_for_confirmation(message: &str) -> bool {
     use std::io::{BufRead, Write};
-    // On stdout, as Docker's prompt.
-    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    print!("{message} [y/N] ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);

@@ -133,18 +133,62 @@ pub async fn images(client: &Client, all: bool, filters: &[String]) -> Result<Pr
     ))
 }
 
-/// `POST /build/prune`: the builder's cache (dangling records, or with `all` every one).
-pub async fn build_cache(client: &Client, all: bool, filters: &[String]) -> Result<Pruned, Failure> {
-    let answer = post(client, "/build/prune", filters, all).await?;
+/// `POST /build/prune`: the builder's cache (dangling records, or with `all` every one),
+/// keeping `keep_storage` bytes; the query as docker/cli's `BuildCachePrune` writes it
+/// (`keep-storage` and `filters` always, in Docker's map form, empty when there are none).
+pub async fn build_cache(
+    client: &Client,
+    all: bool,
+    filters: &[String],
+    keep_storage: i64,
+) -> Result<Pruned, Failure> {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if all {
+        pairs.push(("all", "1".into()));
+    }
+    pairs.push(("filters", filters_map_json(filters)?));
+    pairs.push(("keep-storage", keep_storage.to_string()));
+    let answer: Value = client
+        .send_json(Method::POST, &format!("/build/prune{}", query(&pairs)?), &())
+        .await?;
     let ids = answer["CachesDeleted"].as_array().cloned().unwrap_or_default();
     let ids = ids.into_iter().filter_map(|id| id.as_str().map(str::to_owned));
     let reclaimed = answer["SpaceReclaimed"].as_u64().unwrap_or(0);
     Ok(Pruned::listing("build cache objects", ids, reclaimed))
 }
 
+/// `key=value` filter flags as Docker 20.10's `filters.ToJSON` writes them
+/// (`{"until":{"24h":true}}`); nothing at all when there are none.
+fn filters_map_json(flags: &[String]) -> Result<String, Failure> {
+    let mut map: std::collections::BTreeMap<String, std::collections::BTreeMap<String, bool>> =
+        Default::default();
+    for flag in flags {
+        let (key, value) = flag
+            .split_once('=')
+            .ok_or_else(|| Failure::new("bad format of filter (expected name=value)"))?;
+        map.entry(key.trim().to_lowercase())
+            .or_default()
+            .insert(value.to_owned(), true);
+    }
+    Ok(if map.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&map).expect("filters serialize")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_cache_filters_take_docker_20_10_map_form() {
+        assert_eq!(filters_map_json(&[]).unwrap(), "");
+        assert_eq!(
+            filters_map_json(&["until=24h".into()]).unwrap(),
+            r#"{"until":{"24h":true}}"#
+        );
+    }
 
     #[test]
     fn a_listing_names_what_went_or_says_nothing() {

@@ -2,6 +2,7 @@
 //! with the `berth` CLI (and the real docker CLI), and cleans up after itself.
 //! Run as root: `cargo test --workspace` builds every binary these tests start.
 
+mod build;
 mod common;
 mod compose;
 mod containers_common;

@@ -91,6 +91,7 @@ impl Progress {
 pub fn error_message(message: String) -> BuildInfo {
     BuildInfo {
         error_detail: Some(ErrorDetail {
+            code: None,
             message: message.clone(),
         }),
         error: Some(message),

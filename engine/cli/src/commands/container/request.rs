@@ -792,7 +792,8 @@ pub(super) fn parse_restart_policy(policy: &str) -> Result<RestartPolicy, Reques
 }
 
 /// go-units `ParseUlimit`: `nofile=1024[:2048]`.
-fn parse_ulimit(text: &str) -> Result<Ulimit, String> {
+/// A `--ulimit` (`nofile=1024:2048`), with docker/cli's messages.
+pub fn parse_ulimit(text: &str) -> Result<Ulimit, String> {
     let (name, limits) = text
         .split_once('=')
         .ok_or_else(|| format!("invalid ulimit argument: {text}"))?;

@@ -176,6 +176,27 @@ pub fn registry_auth_header(host: &str) -> String {
     URL_SAFE.encode(serde_json::Value::Object(config).to_string())
 }
 
+/// The `X-Registry-Config` header of a build: every stored credential, keyed by registry, as
+/// docker/cli's `GetAllCredentials` gives them (base64url JSON; `{}` when there are none), so
+/// that the daemon can pull what `FROM` names.
+pub fn registry_config_header() -> String {
+    let file = CredentialFile::load(&path()).unwrap_or_default();
+    let mut all = serde_json::Map::new();
+    for (key, stored) in &file.auths {
+        let mut config = serde_json::Map::new();
+        if let Some((user, password)) = stored.user_password() {
+            config.insert("username".into(), user.into());
+            config.insert("password".into(), password.into());
+        }
+        config.insert("serveraddress".into(), key.clone().into());
+        if !stored.identitytoken.is_empty() {
+            config.insert("identitytoken".into(), stored.identitytoken.clone().into());
+        }
+        all.insert(key.clone(), config.into());
+    }
+    URL_SAFE.encode(serde_json::Value::Object(all).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

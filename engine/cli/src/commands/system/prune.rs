@@ -31,7 +31,7 @@ pub async fn prune(client: &Client, args: SystemPruneArgs) -> Outcome {
         show(prune::volumes(client, &args.filter).await?);
     }
     show(prune::images(client, args.all, &args.filter).await?);
-    show(prune::build_cache(client, args.all, &args.filter).await?);
+    show(prune::build_cache(client, args.all, &args.filter, 0).await?);
     println!("Total reclaimed space: {}", prune::total(reclaimed));
     Ok(())
 }
