@@ -62,7 +62,11 @@ pub fn reset(api: &Api, label: &str) -> Vec<String> {
                     }
                 }
                 if failed.is_empty() || failed.len() == tried {
-                    done.extend(failed.into_iter().map(|(_, name, e)| note("image", &name, Err(e))));
+                    done.extend(
+                        failed
+                            .into_iter()
+                            .map(|(_, name, e)| note("image", &name, Err(e))),
+                    );
                     break;
                 }
                 left = failed.into_iter().map(|(image, _, _)| image).collect();
