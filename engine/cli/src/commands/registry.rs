@@ -6,7 +6,7 @@
 
 mod credentials;
 
-pub use credentials::{configured_detach_keys, registry_config_header};
+pub use credentials::{configured_detach_keys, configured_proxies, registry_config_header};
 mod progress;
 
 use std::io::{IsTerminal, Read, Write};

@@ -59,7 +59,12 @@ fn berth_named_docker() -> PathBuf {
 
 /// Run `client` with `args` in `dir`, `stdin` fed to it.
 fn run_at(client: Client, host: &str, dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = command(client, host, dir)
+    run_with(command(client, host, dir), args, stdin)
+}
+
+/// Run `command` with `args`, `stdin` fed to it.
+fn run_with(mut command: Command, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -489,6 +494,40 @@ fn every_flag_reaches_the_daemon_as_docker_sends_it() {
 }
 
 #[test]
+fn configured_proxies_become_build_args() {
+    let dir = context(&[("Dockerfile", "FROM busybox\n")]);
+    // One config file for both: Docker's (DOCKER_CONFIG) and berth's (BERTH_CONFIG).
+    let config = TempDir::new("berth-build-config");
+    let proxies = r#"{"proxies": {"default": {"httpProxy": "http://proxy:3128", "noProxy": "localhost"}}}"#;
+    std::fs::write(config.path().join("config.json"), proxies).unwrap();
+    let mut images = Images(Vec::new());
+    let lines: Vec<String> = BOTH
+        .iter()
+        .map(|&client| {
+            let recorder = Recorder::start();
+            let mut command = command(client, &recorder.host(), dir.path());
+            command
+                .env("DOCKER_CONFIG", config.path())
+                .env("BERTH_CONFIG", config.path());
+            let output = run_with(
+                command,
+                &["build", "-q", "--build-arg", "no_proxy=mine", "."],
+                b"",
+            );
+            images.adopt(&output);
+            assert!(output.status.success(), "{client:?}: {}", text(&output.stderr));
+            recorder.build_request().line
+        })
+        .collect();
+    assert_eq!(lines[1], lines[0]);
+    assert!(
+        lines[1].contains("HTTP_PROXY%22%3A%22http%3A%2F%2Fproxy%3A3128"),
+        "{}",
+        lines[1]
+    );
+}
+
+#[test]
 fn squash_needs_an_experimental_daemon() {
     let dir = context(&[("Dockerfile", "FROM busybox\n")]);
     let [docker, berth] = BOTH.map(|client| {
@@ -889,6 +928,108 @@ fn url_contexts_are_downloaded_by_the_client() {
         report.push_str(&format!("=== {name}\n{}\n", cut(&berth)));
     }
     insta::assert_snapshot!("build_url", report);
+}
+
+/// A git daemon serving the repositories under a directory on 127.0.0.1, stopped on drop.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn serve(base: &Path) -> GitDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base_path = format!("--base-path={}", base.display());
+        let child = Command::new("git")
+            .args([
+                "daemon",
+                "--export-all",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                &base_path,
+            ])
+            .arg(format!("--port={port}"))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("git daemon starts");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        GitDaemon { child, port }
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn git_contexts_are_cloned_by_the_client() {
+    let base = context(&[
+        ("src/Dockerfile", "FROM busybox\nCOPY . /g/\nRUN ls -a /g\n"),
+        (
+            "src/sub/Dockerfile",
+            "FROM busybox\nRUN echo from the subdirectory\n",
+        ),
+    ]);
+    let git = |dir: &Path, args: &[&str]| {
+        let output = Command::new("git")
+            .args(["-c", "user.email=t@example.org", "-c", "user.name=t"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git");
+        assert!(output.status.success(), "git {args:?}: {}", text(&output.stderr));
+    };
+    let src = base.path().join("src");
+    git(&src, &["init", "-q", "-b", "master"]);
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-q", "-m", "a context"]);
+    git(base.path(), &["clone", "-q", "--bare", "src", "repo.git"]);
+    let daemon = GitDaemon::serve(base.path());
+    let url = format!("git://127.0.0.1:{}/repo.git", daemon.port);
+    let mut images = Images(Vec::new());
+    let mut report = String::new();
+    for (name, fragment, quiet) in [
+        ("master", "", false),
+        ("subdirectory", "#master:sub", true),
+        ("no_such_ref", "#nope", false),
+    ] {
+        let context = format!("{url}{fragment}");
+        let mut args = vec!["build", "--no-cache"];
+        if quiet {
+            args.push("-q");
+        }
+        args.push(&context);
+        let [docker, berth] = BOTH.map(|client| run(client, base.path(), &args));
+        images.adopt(&docker);
+        images.adopt(&berth);
+        let (docker, berth) = (outcome(&docker), outcome(&berth));
+        assert_eq!(berth, docker, "{name}");
+        // The clone's .git (commit times and all) makes the size vary from run to run.
+        let shown: String = berth
+            .replace(&url, "git://<server>/repo.git")
+            .split_inclusive('\n')
+            .map(|line| {
+                if line.starts_with("Sending build context") {
+                    "Sending build context to Docker daemon <size>\n"
+                } else {
+                    line
+                }
+            })
+            .collect();
+        report.push_str(&format!("=== {name}\n{shown}\n"));
+    }
+    insta::assert_snapshot!("build_git", report);
 }
 
 #[test]

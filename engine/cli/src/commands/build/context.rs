@@ -5,12 +5,13 @@
 //! the current directory), `-f -` (stdin). A Dockerfile from outside the context is added to
 //! the tar under a random name.
 
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use berth_api::dockerignore::{self, PatternMatcher};
 
 use super::context_tar::{self, AddedDockerfile, TarOptions};
+use super::git;
 use super::progress::{Progress, Sink};
 use super::upload::Source;
 
@@ -53,10 +54,8 @@ pub async fn prepare(context: &str, file: &str, sink: &Sink) -> Result<Prepared,
     if std::fs::metadata(context).is_ok() {
         return from_local_dir(context, file);
     }
-    if is_git_url(context) {
-        return Err(ContextError::Prepare(format!(
-            "git contexts ({context}) are not supported by berth; clone the repository and build the directory"
-        )));
+    if git::is_git_url(context) {
+        return from_git(context, file).await;
     }
     if context.starts_with("http://") || context.starts_with("https://") {
         return from_url(context, file, sink).await.map_err(ContextError::Prepare);
@@ -64,25 +63,41 @@ pub async fn prepare(context: &str, file: &str, sink: &Sink) -> Result<Prepared,
     Err(ContextError::Prepare(format!("path {context:?} not found")))
 }
 
-/// docker's `urlutil.IsGitURL`.
-fn is_git_url(context: &str) -> bool {
-    let url = context.split('#').next().unwrap_or(context);
-    context.starts_with("git://")
-        || context.starts_with("git@")
-        || context.starts_with("github.com/")
-        || ((url.starts_with("http://") || url.starts_with("https://")) && url.ends_with(".git"))
-}
-
 /// A directory's context: the tar is made when it is sent.
 fn from_local_dir(context: &str, file: &str) -> Result<Prepared, ContextError> {
-    let prepare = ContextError::Prepare;
-    let root = resolve_context_dir(context).map_err(prepare)?;
+    let root = resolve_context_dir(context).map_err(ContextError::Prepare)?;
     // `-f` is relative to the current directory, not to the context.
     let given = match file {
         "" | "-" => file.to_owned(),
         file => absolute(Path::new(file)).display().to_string(),
     };
-    let relative = dockerfile_relative_path(&root, &given).map_err(prepare)?;
+    let relative = dockerfile_relative_path(&root, &given).map_err(ContextError::Prepare)?;
+    from_dir(root, relative, file, None)
+}
+
+/// A git repository's context: cloned, then sent as a directory is; `-f` names a file in the
+/// clone, which is removed once the tar is written.
+async fn from_git(url: &str, file: &str) -> Result<Prepared, ContextError> {
+    let prepare = ContextError::Prepare;
+    let clone = git::clone(url).await.map_err(prepare)?;
+    let root = resolve_context_dir(&clone.context.display().to_string()).map_err(prepare)?;
+    let relative = dockerfile_relative_path(&root, file).map_err(prepare)?;
+    if relative.starts_with("../") {
+        return Err(prepare(format!(
+            "the Dockerfile ({file}) must be within the build context"
+        )));
+    }
+    from_dir(root, relative, file, Some(clone))
+}
+
+/// The context of the directory `root`, the Dockerfile at `relative` in it (`-` for stdin,
+/// `../…` outside it: then `file` is read); `clone` is kept until the tar is written.
+fn from_dir(
+    root: PathBuf,
+    relative: String,
+    file: &str,
+    clone: Option<git::Clone>,
+) -> Result<Prepared, ContextError> {
     // A Dockerfile from stdin, or from outside the context, goes in under a random name.
     let outside = relative.starts_with("../");
     let added = if file == "-" {
@@ -116,15 +131,16 @@ fn from_local_dir(context: &str, file: &str) -> Result<Prepared, ContextError> {
         content,
     });
     let dockerfile = added.as_ref().map_or(relative, |a| a.name.clone());
-    let source: Source = Box::new(move || {
-        let mut tar = Vec::new();
+    // The tar is written as it is sent, never held whole.
+    let source: Source = Box::new(move |out: &mut dyn Write| {
         let options = TarOptions {
             excludes: &matcher,
             chown: Some((0, 0)),
             added_dockerfile: added.as_ref(),
         };
-        context_tar::write(&root, &options, &mut tar)?;
-        Ok(Box::new(Cursor::new(tar)) as Box<dyn Read + Send>)
+        let written = context_tar::write(&root, &options, out);
+        drop(clone);
+        written
     });
     Ok(Prepared { source, dockerfile })
 }
@@ -266,7 +282,7 @@ pub fn go_error(operation: &str, path: &Path, error: &io::Error) -> String {
 }
 
 /// `n` random lowercase hex digits (Docker's `stringid.GenerateRandomID()[:n]`).
-fn random_hex(n: usize) -> String {
+pub(super) fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n.div_ceil(2)];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     read.expect("/dev/urandom is readable");
@@ -284,8 +300,10 @@ fn from_reader(mut input: Box<dyn Read + Send>, dockerfile: &str) -> Result<Prep
         .read_to_end(&mut head)
         .map_err(|e| format!("failed to peek context header from STDIN: {e}"))?;
     if is_archive(&head) {
-        let source: Source =
-            Box::new(move || Ok(Box::new(Cursor::new(head).chain(input)) as Box<dyn Read + Send>));
+        let source: Source = Box::new(move |out: &mut dyn Write| {
+            out.write_all(&head)?;
+            io::copy(&mut input, out).map(drop)
+        });
         return Ok(Prepared {
             source,
             dockerfile: dockerfile.to_owned(),
@@ -297,7 +315,7 @@ fn from_reader(mut input: Box<dyn Read + Send>, dockerfile: &str) -> Result<Prep
     let mut content = head;
     input.read_to_end(&mut content).map_err(|e| e.to_string())?;
     let tar = dockerfile_alone(&content).map_err(|e| e.to_string())?;
-    let source: Source = Box::new(move || Ok(Box::new(Cursor::new(tar)) as Box<dyn Read + Send>));
+    let source: Source = Box::new(move |out: &mut dyn Write| out.write_all(&tar));
     Ok(Prepared {
         source,
         dockerfile: DEFAULT_DOCKERFILE.into(),
@@ -426,7 +444,5 @@ mod tests {
     fn relative_paths_climb_as_go_rel_does() {
         assert_eq!(relative_to(Path::new("/a/b"), Path::new("/a/b/c/D")), "c/D");
         assert_eq!(relative_to(Path::new("/a/b"), Path::new("/a/x/D")), "../x/D");
-        assert!(is_git_url("github.com/x/y") && is_git_url("https://h/x.git#main"));
-        assert!(!is_git_url("https://h/x.tar"));
     }
 }

@@ -1,18 +1,20 @@
 //! `build` (Docker 20.10's client for its classic builder) and `builder prune`.
 //!
 //! A build, in docker/cli's order: check the flags, remove a stale `--iidfile`, find the
-//! context and the Dockerfile (`context`), send the context as a tar (`context_tar`, `upload`,
-//! with the `progress` line) with the query docker/cli sends (`query`), show the daemon's
-//! JSON stream (`display`), then print the id (`-q`) and write `--iidfile`.
+//! context and the Dockerfile (`context`; a git URL is cloned first, `git`), send the context
+//! as a tar (`context_tar`, `upload`, with the `progress` line) with the query docker/cli
+//! sends (`query`), show the daemon's JSON stream (`display`), then print the id (`-q`) and
+//! write `--iidfile`.
 
 mod context;
 mod context_tar;
 mod display;
+mod git;
 mod progress;
 mod query;
 mod upload;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use berth_api::client::{Client, query as encode_query};
@@ -36,7 +38,8 @@ const STREAM_DEPRECATED: &str =
 /// `berth build` (`command` is the path typed after the program: `build`, `image build`…).
 pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
     // Sizes and ulimits are flag values: refused before anything else, as pflag refuses them.
-    query::pairs(&args, "").map_err(|e| Failure {
+    let proxies = super::registry::configured_proxies(&format!("unix://{}", client.socket().display()));
+    query::pairs(&args, "", &proxies).map_err(|e| Failure {
         message: format!("{e}\n{}", super::container::see_help(command)),
         status: 125,
     })?;
@@ -77,12 +80,9 @@ pub async fn build(client: &Client, args: BuildArgs, command: &str) -> Outcome {
     };
     let mut source = prepared.source;
     if args.compress {
-        source = Box::new(move || {
-            let plain = source()?;
-            Ok(Box::new(gzipped(plain)) as Box<dyn Read + Send>)
-        });
+        source = gzipped(source);
     }
-    let pairs = query::pairs(&args, &prepared.dockerfile).expect("the flags were checked above");
+    let pairs = query::pairs(&args, &prepared.dockerfile, &proxies).expect("the flags were checked above");
     let body = upload::body(source, Progress::sending(sink.clone()))?;
     let mut headers = HeaderMap::new();
     let config = super::registry::registry_config_header();
@@ -157,17 +157,13 @@ async fn daemon_is_experimental(client: &Client) -> Result<bool, Failure> {
     Ok(experimental)
 }
 
-/// The context gzipped as it is read (`--compress`), on a thread of its own.
-fn gzipped(mut plain: Box<dyn Read + Send>) -> impl Read + Send {
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
-    let (reader, writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
-    std::thread::spawn(move || {
-        let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-        if let Err(e) = std::io::copy(&mut plain, &mut encoder).and_then(|_| encoder.finish().map(drop)) {
-            eprintln!("failed to compress context: {e}");
-        }
-    });
-    reader
+/// The context gzipped as it is written (`--compress`).
+fn gzipped(plain: upload::Source) -> upload::Source {
+    Box::new(move |out: &mut dyn Write| {
+        let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        plain(&mut encoder).map_err(|e| std::io::Error::other(format!("failed to compress context: {e}")))?;
+        encoder.finish().map(drop)
+    })
 }
 
 /// `berth builder prune`.

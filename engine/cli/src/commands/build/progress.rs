@@ -50,9 +50,9 @@ pub struct Progress {
     last_only: bool,
     current: u64,
     last_update: u64,
-    /// Docker's progress reader draws at most every 100ms (its rate limiter), but always when
-    /// the count reaches the total.
-    last_draw: Option<Instant>,
+    /// Docker's progress reader draws at most every 100ms (its rate limiter, a token each
+    /// 100ms), but always when the count reaches the total (without taking a token).
+    last_token: Option<Instant>,
 }
 
 impl Progress {
@@ -64,7 +64,7 @@ impl Progress {
             last_only,
             current: 0,
             last_update: 0,
-            last_draw: None,
+            last_token: None,
         }
     }
 
@@ -84,10 +84,7 @@ impl Progress {
             every = every.min(self.total / 100);
         }
         if self.current - self.last_update > every {
-            let due = self
-                .last_draw
-                .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
-            if self.current == self.total || due {
+            if self.current == self.total || self.take_token() {
                 self.draw();
             }
             self.last_update = self.current;
@@ -101,8 +98,18 @@ impl Progress {
         self.sink.write("\r\n");
     }
 
+    /// The rate limiter's `Allow`.
+    fn take_token(&mut self) -> bool {
+        let due = self
+            .last_token
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+        if due {
+            self.last_token = Some(Instant::now());
+        }
+        due
+    }
+
     fn draw(&mut self) {
-        self.last_draw = Some(Instant::now());
         if self.last_only {
             return;
         }

@@ -29,8 +29,13 @@ fn size(flag: &'static str, value: Option<&str>) -> Result<i64, FlagError> {
     }
 }
 
-/// The query's pairs for `args`, the Dockerfile's name in the context being `dockerfile`.
-pub fn pairs(args: &BuildArgs, dockerfile: &str) -> Result<Vec<(&'static str, String)>, FlagError> {
+/// The query's pairs for `args`, the Dockerfile's name in the context being `dockerfile` and
+/// `proxies` the config file's proxy settings (`HTTP_PROXY`, value).
+pub fn pairs(
+    args: &BuildArgs,
+    dockerfile: &str,
+    proxies: &[(String, String)],
+) -> Result<Vec<(&'static str, String)>, FlagError> {
     let memory = size("-m, --memory", args.memory.as_deref())?;
     // docker/cli's MemSwapBytes: -1 is unlimited swap.
     let memory_swap = match args.memory_swap.as_deref() {
@@ -97,7 +102,7 @@ pub fn pairs(args: &BuildArgs, dockerfile: &str) -> Result<Vec<(&'static str, St
             json(&ulimits)
         },
     ));
-    pairs.push(("buildargs", json(&build_args(&args.build_arg))));
+    pairs.push(("buildargs", json(&build_args(&args.build_arg, proxies))));
     pairs.push(("labels", json(&labels(&args.label))));
     pairs.push(("cachefrom", json(&args.cache_from)));
     if !args.platform.is_empty() {
@@ -111,15 +116,23 @@ pub fn pairs(args: &BuildArgs, dockerfile: &str) -> Result<Vec<(&'static str, St
 }
 
 /// `KEY=VALUE` → `"KEY":"VALUE"`, a bare `KEY` (unset in the client's environment) → null,
-/// so that the Dockerfile's default applies (docker/cli's `ConvertKVStringsToMapWithNil`).
-fn build_args(values: &[String]) -> BTreeMap<String, Option<String>> {
-    values
+/// so that the Dockerfile's default applies (docker/cli's `ConvertKVStringsToMapWithNil`);
+/// then the configured proxies, upper and lower case, where the flags set neither (its
+/// `ParseProxyConfig`).
+fn build_args(values: &[String], proxies: &[(String, String)]) -> BTreeMap<String, Option<String>> {
+    let mut args: BTreeMap<String, Option<String>> = values
         .iter()
         .map(|value| match value.split_once('=') {
             Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
             None => (value.clone(), None),
         })
-        .collect()
+        .collect();
+    for (name, value) in proxies {
+        args.entry(name.clone()).or_insert_with(|| Some(value.clone()));
+        args.entry(name.to_lowercase())
+            .or_insert_with(|| Some(value.clone()));
+    }
+    args
 }
 
 /// `KEY=VALUE` → `"KEY":"VALUE"`, a bare `KEY` → `"KEY":""`.
@@ -184,6 +197,7 @@ mod tests {
                 ".",
             ]),
             "Dockerfile",
+            &[],
         )
         .unwrap();
         let query = berth_api::client::query(&pairs).unwrap();
@@ -194,8 +208,16 @@ mod tests {
     }
 
     #[test]
+    fn configured_proxies_fill_in_what_the_flags_leave() {
+        let proxies = [("HTTP_PROXY".to_owned(), "http://p:3128".to_owned())];
+        let args = build_args(&["http_proxy=mine".to_owned()], &proxies);
+        let json = serde_json::to_string(&args).unwrap();
+        assert_eq!(json, r#"{"HTTP_PROXY":"http://p:3128","http_proxy":"mine"}"#);
+    }
+
+    #[test]
     fn sizes_and_ulimits_are_checked() {
-        let error = pairs(&build(&["-m", "lots", "."]), "Dockerfile").unwrap_err();
+        let error = pairs(&build(&["-m", "lots", "."]), "Dockerfile", &[]).unwrap_err();
         assert_eq!(
             error.to_string(),
             "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots'"
@@ -211,6 +233,7 @@ mod tests {
                 ".",
             ]),
             "x",
+            &[],
         )
         .unwrap();
         let get = |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str());

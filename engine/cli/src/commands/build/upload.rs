@@ -1,40 +1,47 @@
-//! Sending the context: a thread copies it (a tar being written, stdin, a download) into the
+//! Sending the context: a thread writes it (a tar being made, stdin, a download) into the
 //! request body through a pipe, counting what goes for the progress line.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use berth_api::client::{Body, Client};
 
 use super::progress::Progress;
 
-/// Bytes of a context, made on the upload thread (a tar is written as it is read).
-pub type Source = Box<dyn FnOnce() -> io::Result<Box<dyn Read + Send>> + Send>;
+/// A context's bytes, written on the upload thread as they are made (a tar as it is walked).
+pub type Source = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
-/// A request body fed from `source` by a thread that reports to `progress`.
-pub fn body(source: Source, mut progress: Progress) -> io::Result<Body> {
+/// A request body fed by `source` on a thread that reports to `progress`.
+pub fn body(source: Source, progress: Progress) -> io::Result<Body> {
     let (reader, writer) = nix::unistd::pipe().map_err(io::Error::from)?;
-    let mut writer = File::from(writer);
-    std::thread::spawn(move || {
-        let copy = || -> io::Result<()> {
-            let mut source = source()?;
-            let mut buffer = vec![0; 64 * 1024];
-            loop {
-                let n = source.read(&mut buffer)?;
-                if n == 0 {
-                    return Ok(());
-                }
-                writer.write_all(&buffer[..n])?;
-                progress.advance(n);
-            }
-        };
-        match copy() {
-            // The last line is written before the pipe closes: the daemon cannot answer
-            // before it has the whole body, so the line comes before anything it says.
-            Ok(()) => progress.finish(),
-            Err(e) => eprintln!("{e}"),
-        }
-        drop(writer);
+    let mut out = Counted {
+        pipe: File::from(writer),
+        progress,
+    };
+    std::thread::spawn(move || match source(&mut out) {
+        // The last line is written before the pipe closes (as `out` drops): the daemon
+        // cannot answer before it has the whole body, so the line comes before anything
+        // it says.
+        Ok(()) => out.progress.finish(),
+        Err(e) => eprintln!("{e}"),
     });
     Ok(Client::stream(tokio::fs::File::from_std(File::from(reader))))
+}
+
+/// The pipe's writing end, counting what goes through.
+struct Counted {
+    pipe: File,
+    progress: Progress,
+}
+
+impl Write for Counted {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.pipe.write(data)?;
+        self.progress.advance(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.pipe.flush()
+    }
 }

@@ -74,6 +74,34 @@ pub fn configured_detach_keys() -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The config file's `proxies` for the daemon at `host` (its own entry, else `default`), as
+/// the build arguments docker/cli adds to every build: `HTTP_PROXY` and `http_proxy`, and so
+/// on for HTTPS, FTP and NO_PROXY, each only when set.
+pub fn configured_proxies(host: &str) -> Vec<(String, String)> {
+    let Ok(file) = CredentialFile::load(&path()) else {
+        return Vec::new();
+    };
+    let Some(proxies) = file.other.get("proxies") else {
+        return Vec::new();
+    };
+    let config = proxies.get(host).or_else(|| proxies.get("default"));
+    let Some(config) = config else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (key, name) in [
+        ("httpProxy", "HTTP_PROXY"),
+        ("httpsProxy", "HTTPS_PROXY"),
+        ("noProxy", "NO_PROXY"),
+        ("ftpProxy", "FTP_PROXY"),
+    ] {
+        if let Some(value) = config.get(key).and_then(|v| v.as_str()).filter(|v| !v.is_empty()) {
+            found.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    found
+}
+
 impl CredentialFile {
     /// Read the file; a missing file is an empty one.
     pub fn load(path: &Path) -> Result<CredentialFile, String> {
