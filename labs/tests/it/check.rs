@@ -38,7 +38,9 @@ fn transcript(lab: &Value, root: Option<&Path>) -> String {
         ));
         for command in step["commands"].as_array().unwrap() {
             let line = command["command"].as_str().unwrap();
-            let mut output = command["output"].as_str().unwrap().to_owned();
+            // A progress line ends in carriage returns (`Sending build context …\r\r\n`, as
+            // docker prints it); the page shows where it ended.
+            let mut output = command["output"].as_str().unwrap().replace('\r', "");
             if line.starts_with("docker images") {
                 // Images made in the same second list in either order.
                 let mut rows: Vec<&str> = output.lines().collect();
