@@ -2,7 +2,7 @@
 //! session's commands made without one (the ledger) — and only that.
 //!
 //! Containers first (with their anonymous volumes, as `docker rm -f -v`), then images (newest
-//! first, so a child goes before its parent), networks, and volumes.
+//! first, so a child goes before its parent; again, for one that still had a child), networks, and volumes.
 
 use crate::api::Api;
 use crate::ledger::Ledger;
@@ -44,13 +44,32 @@ pub fn reset(api: &Api, label: &str) -> Vec<String> {
     match api.images_labelled(label) {
         Ok(mut images) => {
             images.sort_by_key(|i| std::cmp::Reverse(i.created));
-            for image in images {
-                let name = image
-                    .repo_tags
-                    .as_ref()
-                    .and_then(|t| t.first().cloned())
-                    .unwrap_or_else(|| image.id.clone());
-                done.push(note("image", &name, api.remove_image(&image.id)));
+            // Images built in the same second list in either order: one whose child was still
+            // there is tried again once a round has removed others, until a round removes none.
+            let mut left = images;
+            loop {
+                let tried = left.len();
+                let mut failed = Vec::new();
+                for image in left {
+                    let name = image
+                        .repo_tags
+                        .as_ref()
+                        .and_then(|t| t.first().cloned())
+                        .unwrap_or_else(|| image.id.clone());
+                    match api.remove_image(&image.id) {
+                        Ok(()) => done.push(note("image", &name, Ok(()))),
+                        Err(e) => failed.push((image, name, e)),
+                    }
+                }
+                if failed.is_empty() || failed.len() == tried {
+                    done.extend(
+                        failed
+                            .into_iter()
+                            .map(|(_, name, e)| note("image", &name, Err(e))),
+                    );
+                    break;
+                }
+                left = failed.into_iter().map(|(image, _, _)| image).collect();
             }
         }
         Err(e) => done.push(format!("could not list images: {e}")),

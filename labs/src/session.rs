@@ -237,6 +237,9 @@ impl Session {
             (client::LABELS_ENV.to_owned(), self.labels().join("\n")),
             // Newer docker CLIs print tips after some commands; the lab's output stays the guide's.
             ("DOCKER_CLI_HINTS".to_owned(), "false".to_owned()),
+            // Builds are the classic builder's (its step-by-step output, `Using cache`), on Docker
+            // as on berth, whose engine has no BuildKit.
+            ("DOCKER_BUILDKIT".to_owned(), "0".to_owned()),
             ("BERTH_LAB".to_owned(), self.info.lab.clone()),
             // For the trainee: where the lab's files are, and the label that picks this lab's
             // objects out (`docker volume prune --filter label=$LAB_LABEL`).

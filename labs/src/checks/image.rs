@@ -81,11 +81,60 @@ pub fn evaluate(check: &ImageCheck, cx: &Context) -> Result<Evidence, Mismatch> 
             ));
         }
     }
+    if let Some(triggers) = &check.onbuild {
+        let found = image.config.on_build.clone().unwrap_or_default();
+        if &found != triggers {
+            return Err(Mismatch::new(onbuild_words(triggers), onbuild_words(&found)));
+        }
+    }
+    if let Some(other) = &check.same_as {
+        match cx.api.image(other)? {
+            Some(same) if same.id == image.id => {}
+            Some(different) => {
+                return Err(Mismatch::new(
+                    format!("image {} ({other})", short(&different.id)),
+                    format!("image {}", short(&image.id)),
+                ));
+            }
+            None => {
+                return Err(Mismatch::new(
+                    format!("image {other} to compare with"),
+                    "no such image",
+                ));
+            }
+        }
+    }
     Ok(evidence)
+}
+
+/// `ONBUILD COPY . /app, ONBUILD RUN make`, or `no ONBUILD triggers`.
+fn onbuild_words(triggers: &[String]) -> String {
+    if triggers.is_empty() {
+        return "no ONBUILD triggers".to_owned();
+    }
+    triggers
+        .iter()
+        .map(|t| format!("ONBUILD {t}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `sha256:4f2f6d484a19…` → `4f2f6d484a19`.
 fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_read_as_the_dockerfile_wrote_them() {
+        assert_eq!(onbuild_words(&[]), "no ONBUILD triggers");
+        assert_eq!(
+            onbuild_words(&["COPY . /app".to_owned(), "RUN make".to_owned()]),
+            "ONBUILD COPY . /app, ONBUILD RUN make"
+        );
+    }
 }

@@ -128,6 +128,12 @@ pub struct ImageCheck {
     pub layers: Option<usize>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The image's ONBUILD triggers (`Config.OnBuild`), all of them in order; `[]`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onbuild: Option<Vec<String>>,
+    /// Another name of the same image (the same ID): a build that came all from the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<String>,
 }
@@ -409,6 +415,17 @@ impl Check {
                 }
                 for (k, v) in &c.labels {
                     parts.push(format!("has label `{k}={v}`"));
+                }
+                match c.onbuild.as_deref() {
+                    Some([]) => parts.push("has no ONBUILD triggers".to_owned()),
+                    Some(triggers) => {
+                        let listed: Vec<String> = triggers.iter().map(|t| format!("`{t}`")).collect();
+                        parts.push(format!("has the ONBUILD triggers {}", listed.join(", ")));
+                    }
+                    None => {}
+                }
+                if let Some(other) = &c.same_as {
+                    parts.push(format!("is the same image as `{other}`"));
                 }
                 sentence(format!("image `{}`", c.image), "exists", parts)
             }
@@ -720,6 +737,14 @@ mod tests {
             (
                 r#"{ image = "site:v2", smaller_than = "site:v1" }"#,
                 "image `site:v2` is smaller than `site:v1`",
+            ),
+            (
+                r#"{ image = "base", onbuild = ["COPY . /app", "RUN make"] }"#,
+                "image `base` has the ONBUILD triggers `COPY . /app`, `RUN make`",
+            ),
+            (
+                r#"{ image = "app", onbuild = [], same_as = "app:v1" }"#,
+                "image `app` has no ONBUILD triggers and is the same image as `app:v1`",
             ),
             (r#"{ volume = "website" }"#, "volume `website` exists"),
             (

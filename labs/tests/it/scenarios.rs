@@ -24,6 +24,8 @@ fn show_json_resolves_each_lab_for_the_book() {
         "handcrafted-images",
         "volumes",
         "networking",
+        "onbuild",
+        "dockerignore",
     ] {
         let output = lab(state.path()).args(["show", id, "--json"]).output().unwrap();
         assert!(output.status.success(), "{output:?}");
@@ -34,7 +36,14 @@ fn show_json_resolves_each_lab_for_the_book() {
         for step in steps {
             let text = serde_json::to_string(step).unwrap();
             // The guide's names are filled in; only captures (known at run time) stay variables.
-            for var in ["${httpd}", "${web_port}", "${lab_label}", "${website}"] {
+            for var in [
+                "${httpd}",
+                "${web_port}",
+                "${lab_label}",
+                "${website}",
+                "${base}",
+                "${app}",
+            ] {
                 assert!(!text.contains(var), "{id}: {var} unresolved in {text}");
             }
         }

@@ -190,7 +190,9 @@ impl Images {
     ) -> Result<(), ImageError> {
         let checks = if force { Checks::HARD } else { Checks::ALL };
         if let Some(conflict) = self.conflict(id, checks, users)? {
-            let dangling = self.store.tags.references_to(id).is_empty();
+            // Docker's `imageIsDangling`: no reference and no child. A parent that other images
+            // still build on ends the pruning quietly, as a tagged one does.
+            let dangling = self.store.tags.references_to(id).is_empty() && self.children(id)?.is_empty();
             if quiet && (!dangling || conflict.used) {
                 return Ok(());
             }

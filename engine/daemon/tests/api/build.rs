@@ -610,3 +610,43 @@ fn cache_from_finds_steps_in_a_loaded_images_history() {
     assert_eq!(ours.text().matches("Using cache").count(), 3, "{}", ours.text());
     assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
 }
+
+/// Two builds share their first steps; removing one image prunes its own untagged parents and
+/// stops quietly at the shared one, which the other still builds on — as Docker does.
+#[test]
+fn removing_a_built_image_stops_pruning_at_a_shared_parent() {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    let mut on_docker = OnDocker::new();
+    let first = unique_name("berth-api-shared-first");
+    let second = unique_name("berth-api-shared-second");
+    on_docker.removals.push(format!("/images/{second}?force=1"));
+    on_docker.removals.push(format!("/images/{first}?force=1"));
+    let shared = format!("FROM busybox\nRUN echo {first} > /shared\n");
+    let first_tar = context(&[("Dockerfile", &format!("{shared}LABEL which=first\n"))]);
+    let second_tar = context(&[("Dockerfile", &format!("{shared}LABEL which=second\n"))]);
+    for (engine, host) in [
+        (&daemon as &dyn Engine, daemon.host()),
+        (&Docker as &dyn Engine, docker_host()),
+    ] {
+        build_on(&host, &format!("t={first}"), &first_tar);
+        build_on(&host, &format!("t={second}"), &second_tar);
+        let id = engine.send("GET", &format!("/images/{first}/json"), b"").json()["Id"].clone();
+        let parent = engine.send("GET", &format!("/images/{first}/json"), b"").json()["Parent"].clone();
+        let removed = engine.send(
+            "DELETE",
+            &format!("/images/{}?force=1", id.as_str().unwrap()),
+            b"",
+        );
+        assert_eq!(removed.status, 200, "{}", removed.text());
+        let deleted: Vec<Value> = removed.json().as_array().cloned().unwrap_or_default();
+        assert_eq!(deleted.len(), 2, "its tag and the image, no parent: {deleted:?}");
+        let parent = engine.send("GET", &format!("/images/{}/json", parent.as_str().unwrap()), b"");
+        assert_eq!(parent.status, 200, "the shared parent stays");
+        assert_eq!(
+            engine.send("GET", &format!("/images/{second}/json"), b"").status,
+            200
+        );
+    }
+}
