@@ -53,10 +53,37 @@ pub(crate) fn berth_links() -> Vec<String> {
     links
 }
 
+/// Give a create body a bridge name of its own (unless it names one), so that what a refused
+/// create might leave is found by name: other tests make and remove bridges meanwhile, so a
+/// before-and-after listing of every bridge can't tell.
+pub(crate) fn with_own_bridge(body: &mut serde_json::Value, n: usize) -> Option<String> {
+    if !body["Options"].is_null() && !body["Options"].is_object() {
+        return None;
+    }
+    if body["Options"]["com.docker.network.bridge.name"].is_string() {
+        return None;
+    }
+    let bridge = format!("brb-rf{:05x}{n:02}", std::process::id() & 0xfffff);
+    if body["Options"].is_null() {
+        body["Options"] = serde_json::json!({});
+    }
+    body["Options"]["com.docker.network.bridge.name"] = serde_json::json!(bridge);
+    Some(bridge)
+}
+
+/// Which of `bridges` exist.
+pub(crate) fn existing(bridges: &[String]) -> Vec<String> {
+    berth_links()
+        .into_iter()
+        .filter(|l| bridges.contains(l))
+        .collect()
+}
+
 #[test]
 fn subnets_without_room_for_a_gateway_are_refused_as_docker_refuses_them() {
     let mut daemon = TestDaemon::start();
-    let (networks, links) = (network_names(&daemon), berth_links());
+    let networks = network_names(&daemon);
+    let mut bridges = Vec::new();
     let p = fresh_prefix();
     let configs = [
         json!({"Subnet": format!("{p}0/31")}),
@@ -66,9 +93,11 @@ fn subnets_without_room_for_a_gateway_are_refused_as_docker_refuses_them() {
         json!({"Subnet": format!("{p}0/30"), "Gateway": format!("{p}3")}),
         json!({"Subnet": format!("{p}0/30"), "Gateway": format!("{p}0")}),
     ];
-    for config in configs {
+    for (n, config) in configs.into_iter().enumerate() {
         let name = unique_name("berth-api-net");
-        let body = json!({"Name": name, "IPAM": {"Config": [config]}}).to_string();
+        let mut body = json!({"Name": name, "IPAM": {"Config": [config]}});
+        bridges.extend(with_own_bridge(&mut body, 20 + n));
+        let body = body.to_string();
         let answer = refused_alike(&mut daemon, "POST", "/networks/create", body.as_bytes());
         assert_eq!(answer.status, 500, "{body}");
     }
@@ -77,7 +106,11 @@ fn subnets_without_room_for_a_gateway_are_refused_as_docker_refuses_them() {
         networks,
         "a refused create left a network"
     );
-    assert_eq!(berth_links(), links, "a refused create left a bridge");
+    assert_eq!(
+        existing(&bridges),
+        Vec::<String>::new(),
+        "a refused create left a bridge"
+    );
 }
 
 /// Docker uses a bridge that is already there and leaves it when the network goes; berthd does
@@ -229,7 +262,7 @@ pub(crate) fn create_on_both(
 #[test]
 fn create_refusals_match_docker() {
     let mut daemon = TestDaemon::start();
-    let (networks, links) = (network_names(&daemon), berth_links());
+    let networks = network_names(&daemon);
     let options = |key: &str, value: &str| json!({ key: value });
     // Each case a subnet of its own: Docker may keep the pool of one it refused.
     let net = |extra: serde_json::Value| {
@@ -257,8 +290,12 @@ fn create_refusals_match_docker() {
         json!({"Options": options("com.docker.network.bridge.enable_ip_masquerade", "yes")}),
         json!({"IPAM": {"Config": [{"Subnet": format!("{}0/24", fresh_prefix()), "AuxiliaryAddresses": {"a": "192.0.2.5"}}]}}),
     ];
-    for mut case in cases {
+    // Each case names its bridge, so that what a refusal might leave is looked for by name
+    // (other tests make and remove bridges meanwhile).
+    let mut bridges = Vec::new();
+    for (n, mut case) in cases.into_iter().enumerate() {
         case["Name"] = json!(unique_name("berth-api-refused"));
+        bridges.extend(with_own_bridge(&mut case, n));
         refused_alike(
             &mut daemon,
             "POST",
@@ -279,7 +316,11 @@ fn create_refusals_match_docker() {
         networks,
         "a refused create left a network"
     );
-    assert_eq!(berth_links(), links, "a refused create left a bridge");
+    assert_eq!(
+        existing(&bridges),
+        Vec::<String>::new(),
+        "a refused create left a bridge"
+    );
 }
 
 /// A subnet another network has is refused with Docker's words (each engine is asked about a
@@ -799,7 +840,8 @@ fn an_mtu_the_kernel_refuses_fails_the_start_and_leaves_nothing() {
 #[test]
 fn hostile_create_bodies_leave_nothing_behind() {
     let mut daemon = TestDaemon::start();
-    let (networks, links) = (network_names(&daemon), berth_links());
+    let networks = network_names(&daemon);
+    let mut bridges = Vec::new();
     let subnet = daemon.net.subnet(38);
     let bodies = [
         json!({"Name": "h1", "Options": {"com.docker.network.bridge.name": "brb-a-name-far-too-long-for-a-link"}}),
@@ -810,7 +852,8 @@ fn hostile_create_bodies_leave_nothing_behind() {
         json!({"Name": "h6", "IPAM": {"Config": [{"Subnet": subnet, "IPRange": "0.0.0.0/0", "Gateway": "255.255.255.255"}]}}),
         json!({"Name": "h7", "Labels": {"a": null}, "IPAM": {"Config": [null]}}),
     ];
-    for body in bodies {
+    for (n, mut body) in bodies.into_iter().enumerate() {
+        bridges.extend(with_own_bridge(&mut body, 40 + n));
         let answer = berth(&daemon, "POST", "/networks/create", body.to_string().as_bytes());
         assert!(
             answer.status >= 400,
@@ -825,5 +868,9 @@ fn hostile_create_bodies_leave_nothing_behind() {
         networks,
         "a refused create left a network"
     );
-    assert_eq!(berth_links(), links, "a refused create left a bridge");
+    assert_eq!(
+        existing(&bridges),
+        Vec::<String>::new(),
+        "a refused create left a bridge"
+    );
 }
