@@ -9,6 +9,8 @@
 pub mod daemon;
 /// The real Docker daemon and CLI, for comparisons.
 pub mod docker;
+/// A static HTTP server on 127.0.0.1 for download tests.
+pub mod file_server;
 /// Tars with raw headers, as an attack writes them.
 pub mod hostile_tar;
 /// Raw Engine API requests over a UNIX socket: exactly the bytes a test means to send.
@@ -22,6 +24,7 @@ pub mod unique;
 
 pub use daemon::{NetSlot, TestDaemon};
 pub use docker::{docker, docker_cli, docker_host, docker_ok};
+pub use file_server::FileServer;
 pub use http::{Answer, request};
 pub use paths::{bin_dir, lab_images, workspace_root};
 pub use unique::{TempDir, unique_dir, unique_name};

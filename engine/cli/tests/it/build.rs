@@ -824,40 +824,6 @@ fn stdin_contexts_a_dockerfile_or_a_tar() {
     insta::assert_snapshot!("build_stdin", report);
 }
 
-/// A static HTTP server on 127.0.0.1 (Python's), stopped on drop.
-struct Server {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Server {
-    fn serve(dir: &Path) -> Server {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let child = Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 serves files");
-        // Ready when it answers.
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Server { child, port }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An outcome without the client's progress draws (`Downloading …\r`, `Sending …\r\r\n`).
 fn without_progress(outcome: &str) -> String {
     outcome
@@ -892,8 +858,8 @@ fn url_contexts_are_downloaded_by_the_client() {
         .unwrap();
     assert!(tar.status.success());
     std::fs::rename(site.path().join("ctx/ctx.tar"), site.path().join("ctx.tar")).ok();
-    let server = Server::serve(site.path());
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let server = berth_testkit::FileServer::serve(site.path());
+    let base = server.base();
     let mut images = Images(Vec::new());
     let mut report = String::new();
     for (name, path, quiet) in [

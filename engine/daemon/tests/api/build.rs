@@ -434,42 +434,6 @@ fn onbuild_triggers_run_in_the_child_build() {
     assert_eq!(image_shape(&daemon, &child), image_shape(&Docker, &child));
 }
 
-/// A static HTTP server on 127.0.0.1 serving `dir` (Python's), stopped on drop.
-struct FileServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl FileServer {
-    fn start(dir: &std::path::Path) -> FileServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let child = std::process::Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
-            .current_dir(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 serves files");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        FileServer { child, port }
-    }
-}
-
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn add_downloads_urls_as_docker_does_and_never_extracts_them() {
     let daemon = TestDaemon::start();
@@ -480,10 +444,10 @@ fn add_downloads_urls_as_docker_does_and_never_extracts_them() {
     std::fs::write(served.path().join("notes.txt"), "served notes\n").unwrap();
     let archive = context(&[("inside.txt", "in the archive\n")]);
     std::fs::write(served.path().join("bundle.tar"), &archive).unwrap();
-    let server = FileServer::start(served.path());
+    let server = berth_testkit::FileServer::serve(served.path());
     let tag = unique_name("berth-api-build-add-url");
     on_docker.removals.push(format!("/images/{tag}?force=1"));
-    let base = format!("http://127.0.0.1:{}", server.port);
+    let base = server.base();
     let dockerfile = format!(
         "FROM busybox\nADD {base}/notes.txt /data/\nADD {base}/bundle.tar /data/\nRUN ls -ln --full-time /data && cat /data/notes.txt\n"
     );
