@@ -118,6 +118,22 @@ fn build_both(daemon: &TestDaemon, query: &str, tar: &[u8]) -> (Built, Built) {
     )
 }
 
+/// What every build case starts from: a berthd with the lab images, Docker with them too, and
+/// the removals on Docker to run when the case ends.
+fn engines() -> (TestDaemon, OnDocker) {
+    let daemon = TestDaemon::start();
+    daemon.load_lab_images();
+    docker_has_lab_images();
+    (daemon, OnDocker::new())
+}
+
+/// A tag unique to the case, removed from Docker when `on_docker` is dropped.
+fn tag_for(on_docker: &mut OnDocker, prefix: &str) -> String {
+    let tag = unique_name(prefix);
+    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    tag
+}
+
 /// An image's config fields a Dockerfile sets, and its history's `created_by`s.
 fn image_shape(engine: &dyn Engine, image: &str) -> (Value, Vec<String>) {
     let inspect = engine.send("GET", &format!("/images/{image}/json"), b"").json();
@@ -200,12 +216,8 @@ CMD [\"sh\",\"-c\",\"cat /built\"]
 
 #[test]
 fn a_dockerfile_builds_as_on_docker_and_a_rebuild_is_cached() {
-    let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
-    let mut on_docker = OnDocker::new();
-    let tag = unique_name("berth-api-build");
-    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let (daemon, mut on_docker) = engines();
+    let tag = tag_for(&mut on_docker, "berth-api-build");
     let tar = context(&[("Dockerfile", TEN_STEPS), ("a.txt", "hello\n")]);
     let query = format!("t={tag}&rm=1");
 
@@ -256,10 +268,7 @@ fn a_dockerfile_builds_as_on_docker_and_a_rebuild_is_cached() {
 
 #[test]
 fn a_failing_run_ends_the_stream_with_its_code_as_on_docker() {
-    let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
-    let mut on_docker = OnDocker::new();
+    let (daemon, mut on_docker) = engines();
     let tag = unique_name("berth-api-build-fail");
     // The marker tells this test's step containers from other tests' on the shared Docker.
     let marker = unique_name("marker");
@@ -347,12 +356,8 @@ fn bad_builds_are_refused_as_docker_refuses_them() {
 
 #[test]
 fn stages_copy_from_each_other_and_target_stops_the_build() {
-    let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
-    let mut on_docker = OnDocker::new();
-    let tag = unique_name("berth-api-build-stages");
-    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let (daemon, mut on_docker) = engines();
+    let tag = tag_for(&mut on_docker, "berth-api-build-stages");
     let dockerfile = "ARG BASE=busybox
 FROM $BASE AS builder
 ARG GREETING=hello
@@ -395,10 +400,7 @@ CMD [\"/bin/busybox\", \"cat\", \"/greeting\"]
 
 #[test]
 fn onbuild_triggers_run_in_the_child_build() {
-    let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
-    let mut on_docker = OnDocker::new();
+    let (daemon, mut on_docker) = engines();
     let base = unique_name("berth-api-onbuild-base");
     let child = unique_name("berth-api-onbuild-child");
     on_docker.removals.push(format!("/images/{child}?force=1"));
@@ -436,10 +438,7 @@ fn onbuild_triggers_run_in_the_child_build() {
 
 #[test]
 fn add_downloads_urls_as_docker_does_and_never_extracts_them() {
-    let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
-    let mut on_docker = OnDocker::new();
+    let (daemon, mut on_docker) = engines();
     let served = berth_testkit::TempDir::new("berth-api-build-served");
     std::fs::write(served.path().join("notes.txt"), "served notes\n").unwrap();
     let archive = context(&[("inside.txt", "in the archive\n")]);
@@ -473,12 +472,8 @@ fn add_downloads_urls_as_docker_does_and_never_extracts_them() {
 
 #[test]
 fn every_instruction_leaves_what_docker_leaves() {
-    let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
-    let mut on_docker = OnDocker::new();
-    let tag = unique_name("berth-api-build-all");
-    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let (daemon, mut on_docker) = engines();
+    let tag = tag_for(&mut on_docker, "berth-api-build-all");
     let dockerfile = r#"# escape=`
 FROM busybox
 ARG DIR=srv
@@ -535,12 +530,8 @@ ONBUILD RUN echo later
 
 #[test]
 fn cache_from_finds_steps_in_a_loaded_images_history() {
-    let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
-    let mut on_docker = OnDocker::new();
-    let tag = unique_name("berth-api-build-cache-from");
-    on_docker.removals.push(format!("/images/{tag}?force=1"));
+    let (daemon, mut on_docker) = engines();
+    let tag = tag_for(&mut on_docker, "berth-api-build-cache-from");
     let marker = unique_name("step");
     let dockerfile =
         format!("FROM busybox\nENV STEP={marker}\nRUN echo {marker} > /marker\nCMD [\"cat\", \"/marker\"]\n");
@@ -579,10 +570,7 @@ fn cache_from_finds_steps_in_a_loaded_images_history() {
 /// stops quietly at the shared one, which the other still builds on — as Docker does.
 #[test]
 fn removing_a_built_image_stops_pruning_at_a_shared_parent() {
-    let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
-    let mut on_docker = OnDocker::new();
+    let (daemon, mut on_docker) = engines();
     let first = unique_name("berth-api-shared-first");
     let second = unique_name("berth-api-shared-second");
     on_docker.removals.push(format!("/images/{second}?force=1"));
