@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use ipnet::{Ipv4Net, Ipv6Net};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 /// A route-netlink connection to one network namespace.
@@ -283,10 +283,9 @@ impl Netlink {
         Ok(())
     }
 
-    /// The IPv6 destinations routed in the main table, except the default route, link-local
-    /// and multicast ones: subnets a new network must not overlap (the host's own LAN, say).
-    pub async fn routed_subnets6(&self) -> io::Result<Vec<Ipv6Net>> {
-        let request = RouteMessageBuilder::<Ipv6Addr>::new().build();
+    /// The destinations routed in the main table that `request` (one address family) asks
+    /// for, the default route excepted: subnets a new network must not overlap.
+    async fn routed(&self, request: RouteMessage) -> io::Result<Vec<(IpAddr, u8)>> {
         let routes: Vec<_> = self
             .handle
             .route()
@@ -299,12 +298,27 @@ impl Netlink {
             .iter()
             .filter(|r| r.header.destination_prefix_length > 0 && r.header.table == libc::RT_TABLE_MAIN)
             .filter_map(|r| {
+                let length = r.header.destination_prefix_length;
                 r.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => {
-                        Ipv6Net::new(*ip, r.header.destination_prefix_length).ok()
-                    }
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some((IpAddr::V4(*ip), length)),
+                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some((IpAddr::V6(*ip), length)),
                     _ => None,
                 })
+            })
+            .collect())
+    }
+
+    /// The IPv6 destinations routed in the main table, except the default route, link-local
+    /// and multicast ones: subnets a new network must not overlap (the host's own LAN, say).
+    pub async fn routed_subnets6(&self) -> io::Result<Vec<Ipv6Net>> {
+        let routed = self
+            .routed(RouteMessageBuilder::<Ipv6Addr>::new().build())
+            .await?;
+        Ok(routed
+            .into_iter()
+            .filter_map(|(ip, length)| match ip {
+                IpAddr::V6(ip) => Ipv6Net::new(ip, length).ok(),
+                IpAddr::V4(_) => None,
             })
             .filter(|net| {
                 let first = net.network().segments()[0];
@@ -317,25 +331,14 @@ impl Netlink {
     /// The IPv4 destinations routed in the main table (except the default route): subnets a
     /// new network must not overlap.
     pub async fn routed_subnets(&self) -> io::Result<Vec<Ipv4Net>> {
-        let request = RouteMessageBuilder::<Ipv4Addr>::new().build();
-        let routes: Vec<_> = self
-            .handle
-            .route()
-            .get(request)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(io_error)?;
-        Ok(routes
-            .iter()
-            .filter(|r| r.header.destination_prefix_length > 0 && r.header.table == libc::RT_TABLE_MAIN)
-            .filter_map(|r| {
-                r.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => {
-                        Ipv4Net::new(*ip, r.header.destination_prefix_length).ok()
-                    }
-                    _ => None,
-                })
+        let routed = self
+            .routed(RouteMessageBuilder::<Ipv4Addr>::new().build())
+            .await?;
+        Ok(routed
+            .into_iter()
+            .filter_map(|(ip, length)| match ip {
+                IpAddr::V4(ip) => Ipv4Net::new(ip, length).ok(),
+                IpAddr::V6(_) => None,
             })
             .collect())
     }
