@@ -236,23 +236,18 @@ fn table(family: NfFamily, name: &str) -> NfListObject<'static> {
     })
 }
 
-/// The whole table as one transaction: (re)create it empty, then every chain and rule.
-pub fn transaction(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
-    let mut w = Writer::new(FAMILY, table_name);
-    w.chain("forward", Some((NfChainType::Filter, NfHook::Forward, 0)));
-    w.chain("prerouting", Some((NfChainType::NAT, NfHook::Prerouting, -100)));
-    w.chain("output", Some((NfChainType::NAT, NfHook::Output, -100)));
-    w.chain("postrouting", Some((NfChainType::NAT, NfHook::Postrouting, 100)));
-    w.chain("ports", None);
-
+/// The `forward` chain's rules for `bridges`, in order, for either family: replies come in;
+/// containers of one bridge talk to each other unless icc is off; an internal bridge talks to
+/// nobody else; others reach out but never into another bridge; nothing else comes in but
+/// (`published`, IPv4's DNAT) the traffic of published ports.
+fn forward_rules(w: &mut Writer, bridges: &[&BridgeRules], published: bool) {
     let all_bridges = Expression::Named(NamedExpression::Set(
-        rules
-            .bridges
+        bridges
             .iter()
             .map(|b| SetItem::Element(text(b.bridge.clone())))
             .collect(),
     ));
-    for b in &rules.bridges {
+    for b in bridges {
         let name = b.bridge.as_str();
         w.rule(
             "forward",
@@ -275,10 +270,12 @@ pub fn transaction(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
             w.rule("forward", vec![oif(name), drop_it()]);
             continue;
         }
-        w.rule(
-            "forward",
-            vec![oif(name), ct("status", Operator::IN, text("dnat")), accept()],
-        );
+        if published {
+            w.rule(
+                "forward",
+                vec![oif(name), ct("status", Operator::IN, text("dnat")), accept()],
+            );
+        }
         w.rule(
             "forward",
             vec![
@@ -289,14 +286,26 @@ pub fn transaction(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
         );
         w.rule("forward", vec![iif(name), accept()]);
         w.rule("forward", vec![oif(name), drop_it()]);
-        if !b.masquerade {
-            continue;
-        }
+    }
+}
+
+/// The whole table as one transaction: (re)create it empty, then every chain and rule.
+pub fn transaction(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
+    let mut w = Writer::new(FAMILY, table_name);
+    w.chain("forward", Some((NfChainType::Filter, NfHook::Forward, 0)));
+    w.chain("prerouting", Some((NfChainType::NAT, NfHook::Prerouting, -100)));
+    w.chain("output", Some((NfChainType::NAT, NfHook::Output, -100)));
+    w.chain("postrouting", Some((NfChainType::NAT, NfHook::Postrouting, 100)));
+    w.chain("ports", None);
+
+    let bridges: Vec<&BridgeRules> = rules.bridges.iter().collect();
+    forward_rules(&mut w, &bridges, true);
+    for b in rules.bridges.iter().filter(|b| !b.internal && b.masquerade) {
         w.rule(
             "postrouting",
             vec![
                 is(field("ip", "saddr"), prefix(b.subnet)),
-                compare(meta(MetaKey::Oifname), Operator::NEQ, text(name)),
+                compare(meta(MetaKey::Oifname), Operator::NEQ, text(b.bridge.clone())),
                 Statement::Masquerade(None::<NAT>),
             ],
         );
@@ -357,43 +366,7 @@ pub fn transaction6(table_name: &str, rules: &Ruleset) -> Nftables<'static> {
     let mut w = Writer::new(NfFamily::IP6, table_name);
     w.chain("forward", Some((NfChainType::Filter, NfHook::Forward, 0)));
     let v6: Vec<&BridgeRules> = rules.bridges.iter().filter(|b| b.ipv6).collect();
-    let all_bridges = Expression::Named(NamedExpression::Set(
-        v6.iter()
-            .map(|b| SetItem::Element(text(b.bridge.clone())))
-            .collect(),
-    ));
-    for b in v6 {
-        let name = b.bridge.as_str();
-        w.rule(
-            "forward",
-            vec![
-                oif(name),
-                ct(
-                    "state",
-                    Operator::IN,
-                    Expression::List(vec![text("established"), text("related")]),
-                ),
-                accept(),
-            ],
-        );
-        let icc = if b.icc { accept() } else { drop_it() };
-        w.rule("forward", vec![iif(name), oif(name), icc]);
-        if b.internal {
-            w.rule("forward", vec![iif(name), drop_it()]);
-            w.rule("forward", vec![oif(name), drop_it()]);
-            continue;
-        }
-        w.rule(
-            "forward",
-            vec![
-                iif(name),
-                is(meta(MetaKey::Oifname), all_bridges.clone()),
-                drop_it(),
-            ],
-        );
-        w.rule("forward", vec![iif(name), accept()]);
-        w.rule("forward", vec![oif(name), drop_it()]);
-    }
+    forward_rules(&mut w, &v6, false);
     Nftables {
         objects: w.objects.into(),
     }
