@@ -28,6 +28,8 @@ const PACKAGES: &[&str] = &[
     "docker-compose",
     // the metrics test scrapes a private berthd with the real Prometheus
     "prometheus",
+    // build contexts from git URLs (CLI tests) and the dockerignore lab's `git init -b`
+    "git",
 ];
 
 /// The Docker engine the tests compare with: the machine's own when one answers, else one CI
