@@ -169,6 +169,19 @@ fn image_shape(engine: &dyn Engine, image: &str) -> (Value, Vec<String>) {
     (fields, created_by)
 }
 
+/// Both engines built `tag`: the same stream (ids aside), the same config and history.
+fn assert_built_alike(daemon: &TestDaemon, ours: &Built, theirs: &Built, tag: &str) {
+    assert_eq!(
+        (ours.status, theirs.status),
+        (200, 200),
+        "{} / {}",
+        ours.body,
+        theirs.body
+    );
+    assert_eq!(ours.text(), theirs.text());
+    assert_eq!(image_shape(daemon, tag), image_shape(&Docker, tag));
+}
+
 /// What `cmd` prints in a container of `image`.
 fn run_in(
     engine: &dyn Engine,
@@ -370,15 +383,7 @@ CMD [\"/bin/busybox\", \"cat\", \"/greeting\"]
     let tar = context(&[("Dockerfile", dockerfile)]);
     let args = encode(r#"{"GREETING":"bonjour"}"#);
     let (ours, theirs) = build_both(&daemon, &format!("t={tag}&buildargs={args}&nocache=1"), &tar);
-    assert_eq!(
-        (ours.status, theirs.status),
-        (200, 200),
-        "{} / {}",
-        ours.body,
-        theirs.body
-    );
-    assert_eq!(ours.text(), theirs.text());
-    assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
+    assert_built_alike(&daemon, &ours, &theirs, &tag);
     for (engine, is_docker) in [(&daemon as &dyn Engine, false), (&Docker as &dyn Engine, true)] {
         assert_eq!(
             run_in(
@@ -452,15 +457,7 @@ fn add_downloads_urls_as_docker_does_and_never_extracts_them() {
     );
     let tar = context(&[("Dockerfile", &dockerfile)]);
     let (ours, theirs) = build_both(&daemon, &format!("t={tag}&nocache=1"), &tar);
-    assert_eq!(
-        (ours.status, theirs.status),
-        (200, 200),
-        "{} / {}",
-        ours.body,
-        theirs.body
-    );
-    assert_eq!(ours.text(), theirs.text());
-    assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
+    assert_built_alike(&daemon, &ours, &theirs, &tag);
     // COPY refuses URLs.
     let copy = context(&[(
         "Dockerfile",
@@ -508,15 +505,7 @@ ONBUILD RUN echo later
     ]);
     let args = encode(r#"{"DIR":"var/www"}"#);
     let (ours, theirs) = build_both(&daemon, &format!("t={tag}&nocache=1&buildargs={args}"), &tar);
-    assert_eq!(
-        (ours.status, theirs.status),
-        (200, 200),
-        "{} / {}",
-        ours.body,
-        theirs.body
-    );
-    assert_eq!(ours.text(), theirs.text());
-    assert_eq!(image_shape(&daemon, &tag), image_shape(&Docker, &tag));
+    assert_built_alike(&daemon, &ours, &theirs, &tag);
     let listing = [
         "sh",
         "-c",
