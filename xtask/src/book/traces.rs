@@ -1,11 +1,14 @@
 //! The explain traces the concept chapters show, captured from a real engine:
 //! `cargo xtask book --capture-traces` (as root) starts a private berthd, loads the lab images,
 //! runs a few `berth` commands per trace and writes what the engine said it asked of the kernel
-//! (`berth events --explain`) to `book/src/traces/<name>.txt`. Chapters include them with
-//! `{{#include ../traces/<name>.txt}}`.
+//! (`berth events --explain`) to `book/src/traces/<name>.txt`. Chapters show them with
+//! `{{#trace NAME EXCERPT}}`, annotated excerpts kept beside them in `<name>.toml`
+//! ([`super::trace_excerpts`]).
 //!
-//! The private daemon's temporary roots are shown as berthd's defaults (`/var/lib/berth`,
-//! `/run/berth`); everything else is as the engine said it.
+//! The private daemon's temporary roots, its bridge and its subnet are shown as berthd's defaults
+//! (`/var/lib/berth`, `/run/berth`, the bridge `berth0` on `10.66.0.0/16`), so every trace and
+//! the chapters around them name the same default network; everything else is as the engine
+//! said it.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -19,6 +22,11 @@ use regex::Regex;
 use super::Paths;
 use crate::demo::PrivateBerthd;
 use crate::util::{run, target_dir};
+
+/// The private daemon's bridge and the second octet of its subnet (`10.94.0.0/24`): apart from a
+/// berthd already running on the machine (`berth0`, `10.66.0.0/16`), shown as that one.
+const BOOK_BRIDGE: &str = "berth-book";
+const BOOK_SUBNET: u8 = 94;
 
 /// One trace: the commands run, and whose explain events are kept.
 struct Trace {
@@ -216,7 +224,7 @@ pub fn capture(paths: &Paths) -> anyhow::Result<()> {
         run(Command::new("cargo").args(["xtask", "images"]))?;
     }
     let registry = Registry::start()?;
-    let daemon = PrivateBerthd::start(&bin, "berth-book", 94)?;
+    let daemon = PrivateBerthd::start(&bin, BOOK_BRIDGE, BOOK_SUBNET)?;
     let berth = |args: &[String]| -> anyhow::Result<String> {
         let output = Command::new(bin.join("berth"))
             .args(["-H", &daemon.host()])
@@ -305,16 +313,26 @@ fn render(trace: &Trace, events: &str, daemon_root: &Path) -> String {
     }
     text
 }
-/// The private daemon's roots shown as berthd's defaults; a container's 64-digit id shortened
-/// to its 12-digit short id and `…` (digests, `sha256:…`, stay whole).
+/// The private daemon's roots, bridge and subnet shown as berthd's defaults; a container's
+/// 64-digit id shortened to its 12-digit short id and `…` (digests, `sha256:…`, stay whole).
 fn redact(events: &str, daemon_root: &Path) -> String {
     static LONG_ID: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(sha256:)?\b([0-9a-f]{12})[0-9a-f]{52}\b").expect("a valid regex"));
+    static BOOK_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(r"\b10\.{BOOK_SUBNET}\.(\d+\.\d+)(/24)?\b")).expect("a valid regex")
+    });
     let root = daemon_root.display().to_string();
     let events = events
         .replace(&format!("{root}/data"), "/var/lib/berth")
         .replace(&format!("{root}/exec"), "/run/berth")
-        .replace(&root, "/run/berth-book");
+        .replace(&root, "/run/berth-book")
+        .replace(&format!("bridge {BOOK_BRIDGE}"), "bridge berth0")
+        // The bridge's nftables tables are named after it.
+        .replace(&format!("berth-{BOOK_BRIDGE}"), "berth-berth0");
+    let events = BOOK_ADDRESS.replace_all(&events, |c: &regex::Captures| {
+        let prefix = if c.get(2).is_some() { "/16" } else { "" };
+        format!("10.66.{}{prefix}", &c[1])
+    });
     LONG_ID
         .replace_all(&events, |c: &regex::Captures| match c.get(1) {
             Some(_) => c[0].to_owned(),
@@ -424,5 +442,24 @@ mod tests {
             )
         );
         assert!(redact(&format!("image sha256:{id}"), Path::new("/x")).ends_with(id));
+    }
+
+    #[test]
+    fn the_private_bridge_and_subnet_are_shown_as_the_default_ones() {
+        let events = "berthd: created veth pair v1 (on bridge berth-book) and eth0\n\
+                      berthd: gave eth0 the address 10.94.0.2/24\n\
+                      berthd: added the default route via 10.94.0.1\n\
+                      berthd: userland proxy listens on 0.0.0.0:8080/tcp for 10.94.0.2:80\n\
+                      berthd: wrote nftables table ip berth-berth-book: forwarding\n\
+                      berthd: left 110.94.0.2 alone\n";
+        assert_eq!(
+            redact(events, Path::new("/tmp/berth-book-1")),
+            "berthd: created veth pair v1 (on bridge berth0) and eth0\n\
+             berthd: gave eth0 the address 10.66.0.2/16\n\
+             berthd: added the default route via 10.66.0.1\n\
+             berthd: userland proxy listens on 0.0.0.0:8080/tcp for 10.66.0.2:80\n\
+             berthd: wrote nftables table ip berth-berth0: forwarding\n\
+             berthd: left 110.94.0.2 alone\n"
+        );
     }
 }
