@@ -30,6 +30,8 @@ const PACKAGES: &[&str] = &[
     "prometheus",
     // build contexts from git URLs (CLI tests) and the dockerignore lab's `git init -b`
     "git",
+    // the book at desktop and phone sizes, headless (xtask/src/book/screens.rs)
+    "chromium",
 ];
 
 /// The Docker engine the tests compare with: the machine's own when one answers, else one CI

@@ -11,10 +11,16 @@
 pub mod cli_reference;
 /// One chapter per lab, from its scenario file and its sample run.
 pub mod labs;
+/// The layout check over the rendered HTML: a code block wraps or fits in 80 columns.
+pub mod layout;
 /// The link checker over the rendered HTML.
 pub mod links;
+/// The built book in headless chromium at desktop and phone sizes: nothing wider than the screen.
+pub mod screens;
 /// `{{#source PATH}}`: links to the source files a chapter talks about, checked to exist.
 pub mod source_links;
+/// `{{#trace NAME EXCERPT}}`: annotated excerpts of the captured traces.
+pub mod trace_excerpts;
 /// Explain traces captured from a private berthd, for the concept chapters.
 pub mod traces;
 /// The sample runs: `lab check`'s transcripts, stored as insta snapshots.
@@ -89,7 +95,9 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     book.config.build.build_dir = paths.out.clone();
     book.with_preprocessor(labs::LabsPreprocessor::new(paths))
         .with_preprocessor(cli_reference::CliReference)
-        .with_preprocessor(source_links::SourceLinks::new(&paths.root, &paths.out));
+        .with_preprocessor(source_links::SourceLinks::new(&paths.root, &paths.out))
+        // After the labs: a lab's chapter may show a trace's excerpt too.
+        .with_preprocessor(trace_excerpts::TraceExcerpts::new(&paths.book));
     // A rebuild must not keep pages of chapters that are gone.
     if paths.out.exists() {
         std::fs::remove_dir_all(&paths.out)
@@ -120,9 +128,11 @@ pub fn replace_marker_lines(content: &str, marker: &str, replacement: &str) -> O
     Some(replaced)
 }
 
-/// What `--check` fails on: broken links and anchors in the HTML, labs without their chapter.
+/// What `--check` fails on: broken links and anchors in the HTML, code blocks that neither wrap
+/// nor fit, labs without their chapter.
 pub fn check(paths: &Paths) -> anyhow::Result<()> {
     let mut problems = links::check_dir(&paths.out)?;
+    problems.extend(layout::check_dir(&paths.out)?);
     problems.extend(labs::missing_chapters(paths)?);
     if problems.is_empty() {
         return Ok(());
