@@ -13,8 +13,8 @@ use mdbook::preprocess::{Preprocessor, PreprocessorContext};
 pub const MARKER: &str = "{{#berth-cli}}";
 
 /// Help is wrapped at this width, whatever the terminal that builds the book: what a code
-/// block of the book's page shows without scrolling.
-const WIDTH: usize = 86;
+/// block of the book's page shows without scrolling (the layout check's 80 columns, layout.rs).
+const WIDTH: usize = super::layout::MAX_COLUMNS;
 
 pub struct CliReference;
 

@@ -28,7 +28,7 @@ pub mod transcript;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use mdbook::MDBook;
 
 use crate::util::workspace_root;
@@ -42,6 +42,10 @@ pub struct Args {
     /// lab images)
     #[arg(long)]
     capture_traces: bool,
+    /// Also open a few pages in headless chromium at desktop and phone sizes: fail on a page
+    /// wider than the screen (screenshots in target/book-screens/)
+    #[arg(long)]
+    screens: bool,
 }
 
 /// Where the repository keeps things the book reads.
@@ -83,6 +87,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.check {
         check(&paths)?;
         println!("book: every link resolves and every lab has its chapter");
+    }
+    if args.screens {
+        let chromium = screens::chromium().context("chromium is not installed (apt-get install chromium)")?;
+        let shots = paths.root.join("target/book-screens");
+        let problems = screens::check(&chromium, &paths.out, screens::PAGES, &shots)?;
+        for problem in &problems {
+            eprintln!("book: {problem}");
+        }
+        ensure!(problems.is_empty(), "{} pages wider than the screen", problems.len());
+        println!("book: no page is wider than the screen (screenshots in {})", shots.display());
     }
     Ok(())
 }
