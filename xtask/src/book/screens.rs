@@ -2,7 +2,7 @@
 //! (the `headless_chrome` crate), opens a few pages of the built book at a desktop's and a
 //! phone's size, saves a screenshot of each under `target/book-screens/` for a human to look at,
 //! and names every page wider than its viewport (what a reader would have to scroll sideways
-//! for), with the element that sticks out furthest.
+//! for), with the element that sticks out furthest, and every table cut off at the text's edge.
 //!
 //! The test at the bottom runs it in `cargo test -p xtask` (so in CI). Without chromium it is
 //! skipped with a message, except in CI (`CI` set), where chromium is installed and it must run.
@@ -57,6 +57,8 @@ struct Measure {
     /// The element whose right edge is furthest right, outside any scrolling box.
     widest: String,
     widest_right: f64,
+    /// The tables wider than their box, which mdBook scrolls (so they are cut off on screen).
+    cut_tables: Vec<String>,
 }
 
 /// The overflow test the brief of the book asks for (`scrollWidth > innerWidth`), and the
@@ -84,11 +86,16 @@ const MEASURE: &str = r#"(() => {
     const words = (el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60);
     return words ? text + ' "' + words + '"' : text;
   };
+  // A table wider than its box is cut off as surely as a page: mdBook scrolls it in its wrapper.
+  const cutTables = [...document.querySelectorAll('.content table')]
+    .filter((t) => t.parentElement.scrollWidth > t.parentElement.clientWidth + 1)
+    .map(name);
   return JSON.stringify({
     innerWidth: window.innerWidth,
     scrollWidth: document.documentElement.scrollWidth,
     widest: name(widest),
     widestRight,
+    cutTables,
   });
 })()"#;
 
@@ -151,7 +158,7 @@ pub fn check(chromium: &Path, book: &Path, pages: &[&str], screens: &Path) -> an
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .ok_or_else(|| anyhow!("measuring {page} returned nothing"))?;
             let measure: Measure = serde_json::from_str(&measure).context("the page's measure")?;
-            if let Some(problem) = overflow(page, viewport, &measure) {
+            for problem in overflow(page, viewport, &measure) {
                 problems.push(format!("{problem} (see {})", shot.display()));
             }
         }
@@ -159,20 +166,23 @@ pub fn check(chromium: &Path, book: &Path, pages: &[&str], screens: &Path) -> an
     Ok(problems)
 }
 
-/// The problem when the page is wider than the viewport.
-fn overflow(page: &str, viewport: &Viewport, measure: &Measure) -> Option<String> {
-    (measure.scroll_width > measure.inner_width).then(|| {
-        format!(
-            "{page} at {} {}×{}: the page is {} px wide for a {} px viewport; widest: {} (right edge at {} px)",
-            viewport.name,
-            viewport.width,
-            viewport.height,
+/// The problems of a page: wider than the viewport, or with a table wider than the text.
+fn overflow(page: &str, viewport: &Viewport, measure: &Measure) -> Vec<String> {
+    let at = format!("{page} at {} {}×{}", viewport.name, viewport.width, viewport.height);
+    let mut problems = Vec::new();
+    if measure.scroll_width > measure.inner_width {
+        problems.push(format!(
+            "{at}: the page is {} px wide for a {} px viewport; widest: {} (right edge at {} px)",
             measure.scroll_width,
             measure.inner_width,
             measure.widest,
             measure.widest_right.round()
-        )
-    })
+        ));
+    }
+    for table in &measure.cut_tables {
+        problems.push(format!("{at}: a table is wider than the text and cut off: {table}"));
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -188,17 +198,23 @@ mod tests {
             scroll_width: 612.0,
             widest: "table \"| a | b |\"".into(),
             widest_right: 611.6,
+            cut_tables: vec!["table \"source\"".into()],
         };
         assert_eq!(
-            overflow("concepts/a.html", &VIEWPORTS[1], &measure).unwrap(),
-            "concepts/a.html at phone 375×740: the page is 612 px wide for a 375 px viewport; \
-             widest: table \"| a | b |\" (right edge at 612 px)"
+            overflow("concepts/a.html", &VIEWPORTS[1], &measure),
+            [
+                "concepts/a.html at phone 375×740: the page is 612 px wide for a 375 px viewport; \
+                 widest: table \"| a | b |\" (right edge at 612 px)",
+                "concepts/a.html at phone 375×740: a table is wider than the text and cut off: \
+                 table \"source\""
+            ]
         );
         let fits = Measure {
             scroll_width: 375.0,
+            cut_tables: vec![],
             ..measure
         };
-        assert!(overflow("a.html", &VIEWPORTS[1], &fits).is_none());
+        assert!(overflow("a.html", &VIEWPORTS[1], &fits).is_empty());
     }
 
     /// The book, built here, in chromium: no page is wider than a desktop's or a phone's screen.
