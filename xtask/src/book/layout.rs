@@ -54,7 +54,8 @@ fn check_pages(root: &Path, dir: &Path, problems: &mut Vec<String>) -> anyhow::R
             check_pages(root, &path, problems)?;
             continue;
         }
-        if path.extension().is_none_or(|e| e != "html") || path.file_name().is_some_and(|n| n == "print.html") {
+        if path.extension().is_none_or(|e| e != "html") || path.file_name().is_some_and(|n| n == "print.html")
+        {
             continue;
         }
         let html = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
@@ -80,7 +81,11 @@ pub fn long_lines(html: &str) -> Vec<LongLine> {
             continue;
         }
         let language = code
-            .and_then(|c| c.value().classes().find_map(|class| class.strip_prefix("language-")))
+            .and_then(|c| {
+                c.value()
+                    .classes()
+                    .find_map(|class| class.strip_prefix("language-"))
+            })
             .unwrap_or("-")
             .to_owned();
         let text: String = pre.text().collect();
@@ -110,8 +115,13 @@ fn wraps(element: ElementRef) -> bool {
 /// How many columns a line takes in a monospace font: one per character (the book's code is
 /// ASCII, box drawing and `…`, all one column wide), a tab up to the next multiple of 8.
 fn columns(line: &str) -> usize {
-    line.chars()
-        .fold(0, |column, c| if c == '\t' { (column / 8 + 1) * 8 } else { column + 1 })
+    line.chars().fold(0, |column, c| {
+        if c == '\t' {
+            (column / 8 + 1) * 8
+        } else {
+            column + 1
+        }
+    })
 }
 
 #[cfg(test)]
@@ -179,7 +189,10 @@ mod tests {
     #[test]
     fn check_dir_names_the_page_and_skips_print_html() {
         let dir = tempfile::tempdir().unwrap();
-        let wide = page(&format!("<pre><code class=\"language-sh\">{}</code></pre>", "w".repeat(90)));
+        let wide = page(&format!(
+            "<pre><code class=\"language-sh\">{}</code></pre>",
+            "w".repeat(90)
+        ));
         std::fs::create_dir(dir.path().join("concepts")).unwrap();
         std::fs::write(dir.path().join("concepts/a.html"), &wide).unwrap();
         std::fs::write(dir.path().join("print.html"), &wide).unwrap();

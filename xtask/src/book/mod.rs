@@ -95,8 +95,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for problem in &problems {
             eprintln!("book: {problem}");
         }
-        ensure!(problems.is_empty(), "{} pages wider than the screen", problems.len());
-        println!("book: no page is wider than the screen (screenshots in {})", shots.display());
+        ensure!(
+            problems.is_empty(),
+            "{} pages wider than the screen",
+            problems.len()
+        );
+        println!(
+            "book: no page is wider than the screen (screenshots in {})",
+            shots.display()
+        );
     }
     Ok(())
 }

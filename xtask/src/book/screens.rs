@@ -1,6 +1,7 @@
 //! The book in a real browser: Debian's headless `chromium`, driven over the DevTools protocol
 //! (the `headless_chrome` crate), opens a few pages of the built book at a desktop's and a
-//! phone's size, saves a screenshot of each under `target/book-screens/` for a human to look at,
+//! phone's size, saves screenshots of each under `target/book-screens/` for a human to look at
+//! (the top of the page, and where its code starts),
 //! and names every page wider than its viewport (what a reader would have to scroll sideways
 //! for), with the element that sticks out furthest, and every table cut off at the text's edge.
 //!
@@ -99,6 +100,13 @@ const MEASURE: &str = r#"(() => {
   });
 })()"#;
 
+/// Scroll to the page's first trace excerpt, or else its first code block; whether there is one.
+const SCROLL_TO_CODE: &str = r#"(() => {
+  const code = document.querySelector('.trace-excerpt') || document.querySelector('.content pre');
+  if (code) code.scrollIntoView();
+  return !!code;
+})()"#;
+
 /// Debian's chromium on the PATH, if it is installed.
 pub fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -141,7 +149,9 @@ pub fn check(chromium: &Path, book: &Path, pages: &[&str], screens: &Path) -> an
         .map_err(|e| anyhow!("set the {} viewport: {e:#}", viewport.name))?;
         for page in pages {
             let file = book.join(page);
-            let file = file.canonicalize().with_context(|| format!("no page {}", file.display()))?;
+            let file = file
+                .canonicalize()
+                .with_context(|| format!("no page {}", file.display()))?;
             let url = format!("file://{}", file.display());
             tab.navigate_to(&url)
                 .and_then(|tab| tab.wait_until_navigated())
@@ -149,8 +159,25 @@ pub fn check(chromium: &Path, book: &Path, pages: &[&str], screens: &Path) -> an
             let png = tab
                 .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
                 .map_err(|e| anyhow!("screenshot of {page}: {e:#}"))?;
-            let shot = screens.join(format!("{}-{}.png", page.replace('/', "-").trim_end_matches(".html"), viewport.name));
+            let shot = screens.join(format!(
+                "{}-{}.png",
+                page.replace('/', "-").trim_end_matches(".html"),
+                viewport.name
+            ));
             std::fs::write(&shot, png).with_context(|| format!("write {}", shot.display()))?;
+            // A second screen where the code starts (a trace's excerpt first): what wraps and how.
+            let scrolled = tab
+                .evaluate(SCROLL_TO_CODE, false)
+                .map_err(|e| anyhow!("scroll {page}: {e:#}"))?
+                .value
+                .is_some_and(|v| v == serde_json::Value::Bool(true));
+            if scrolled {
+                let png = tab
+                    .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
+                    .map_err(|e| anyhow!("screenshot of {page}'s code: {e:#}"))?;
+                let code_shot = shot.with_extension("code.png");
+                std::fs::write(&code_shot, png).with_context(|| format!("write {}", code_shot.display()))?;
+            }
             let measure = tab
                 .evaluate(MEASURE, false)
                 .map_err(|e| anyhow!("measure {page}: {e:#}"))?
@@ -168,7 +195,10 @@ pub fn check(chromium: &Path, book: &Path, pages: &[&str], screens: &Path) -> an
 
 /// The problems of a page: wider than the viewport, or with a table wider than the text.
 fn overflow(page: &str, viewport: &Viewport, measure: &Measure) -> Vec<String> {
-    let at = format!("{page} at {} {}×{}", viewport.name, viewport.width, viewport.height);
+    let at = format!(
+        "{page} at {} {}×{}",
+        viewport.name, viewport.width, viewport.height
+    );
     let mut problems = Vec::new();
     if measure.scroll_width > measure.inner_width {
         problems.push(format!(
@@ -180,7 +210,9 @@ fn overflow(page: &str, viewport: &Viewport, measure: &Measure) -> Vec<String> {
         ));
     }
     for table in &measure.cut_tables {
-        problems.push(format!("{at}: a table is wider than the text and cut off: {table}"));
+        problems.push(format!(
+            "{at}: a table is wider than the text and cut off: {table}"
+        ));
     }
     problems
 }
@@ -235,7 +267,11 @@ mod tests {
         crate::book::build(&paths).unwrap();
         let screens = root.join("target/book-screens");
         let problems = check(&chromium, &paths.out, PAGES, &screens).unwrap();
-        assert!(problems.is_empty(), "pages wider than the screen:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "pages wider than the screen:\n{}",
+            problems.join("\n")
+        );
         eprintln!("screenshots in {}", screens.display());
     }
 }

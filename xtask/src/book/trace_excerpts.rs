@@ -177,7 +177,9 @@ fn is_concept(chapter: &Path) -> bool {
 /// The link from the page of `from` to the page of `to`, both paths in the book.
 fn relative_href(from: &Path, to: &Path) -> String {
     let depth = from.parent().map_or(0, |p| {
-        p.components().filter(|c| matches!(c, Component::Normal(_))).count()
+        p.components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .count()
     });
     format!("{}{}", "../".repeat(depth), to.display())
 }
@@ -318,7 +320,10 @@ mod tests {
     fn a_line_the_capture_no_longer_has_fails_the_build() {
         let trace = trace("[[life]]\nlines = [\"exited\", \"created container\"]\nnote = \"x\"\n");
         let error = render(&trace, Some("life"), None).unwrap_err().to_string();
-        assert!(error.contains("t.txt has no line containing `created container` after its line 8"), "{error}");
+        assert!(
+            error.contains("t.txt has no line containing `created container` after its line 8"),
+            "{error}"
+        );
         let error = render(&trace, Some("nope"), None).unwrap_err().to_string();
         assert!(error.contains("no excerpt `nope` (it has: life)"), "{error}");
     }
@@ -331,7 +336,13 @@ mod tests {
             text: "berth\n".repeat(30),
             ..trace(&excerpt)
         };
-        assert!(trace.select("all").unwrap_err().to_string().contains("shows 21 lines"));
+        assert!(
+            trace
+                .select("all")
+                .unwrap_err()
+                .to_string()
+                .contains("shows 21 lines")
+        );
     }
 
     #[test]
@@ -342,7 +353,9 @@ mod tests {
             href: relative_href(Path::new("labs/first.md"), Path::new("concepts/containers.md")),
         };
         let md = render(&trace, Some("life"), Some(&elsewhere)).unwrap();
-        assert!(md.ends_with("These are 3 of the trace's 8 lines: [Containers](../concepts/containers.md) shows it whole.\n"));
+        assert!(md.ends_with(
+            "These are 3 of the trace's 8 lines: [Containers](../concepts/containers.md) shows it whole.\n"
+        ));
         assert!(!md.contains("<details"));
     }
 
@@ -351,7 +364,10 @@ mod tests {
         assert_eq!(directive("{{#trace run life}}\n"), Some(vec!["run", "life"]));
         assert_eq!(directive("  {{#trace run}}"), Some(vec!["run"]));
         assert_eq!(directive("see `{{#trace run}}` here"), None);
-        assert_eq!(relative_href(Path::new("README.md"), Path::new("concepts/a.md")), "concepts/a.md");
+        assert_eq!(
+            relative_href(Path::new("README.md"), Path::new("concepts/a.md")),
+            "concepts/a.md"
+        );
     }
 
     #[test]
@@ -359,16 +375,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("t.txt"), TEXT).unwrap();
         std::fs::write(dir.path().join("t.toml"), EXCERPT).unwrap();
-        let excerpts = TraceExcerpts { dir: dir.path().into() };
+        let excerpts = TraceExcerpts {
+            dir: dir.path().into(),
+        };
         let none = BTreeMap::new();
         let lab = Path::new("labs/first.md");
         let error = excerpts.expand(lab, "{{#trace t life}}\n", &none).unwrap_err();
-        assert!(error.to_string().contains("no concept chapter shows the trace `t`"));
-        let whole = BTreeMap::from([("t".to_owned(), ("Containers".to_owned(), PathBuf::from("concepts/c.md")))]);
-        let md = excerpts.expand(lab, "# Lab\n{{#trace t life}}\nafter\n", &whole).unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("no concept chapter shows the trace `t`")
+        );
+        let whole = BTreeMap::from([(
+            "t".to_owned(),
+            ("Containers".to_owned(), PathBuf::from("concepts/c.md")),
+        )]);
+        let md = excerpts
+            .expand(lab, "# Lab\n{{#trace t life}}\nafter\n", &whole)
+            .unwrap();
         assert!(md.starts_with("# Lab\n<div class=\"trace-excerpt\">"));
         assert!(md.ends_with("shows it whole.\n\nafter\n"));
-        let concept = excerpts.expand(Path::new("concepts/c.md"), "{{#trace t}}\n", &none).unwrap();
+        let concept = excerpts
+            .expand(Path::new("concepts/c.md"), "{{#trace t}}\n", &none)
+            .unwrap();
         assert_eq!(concept, format!("```text,wrap\n{TEXT}```\n\n"));
     }
 }
