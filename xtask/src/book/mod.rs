@@ -15,6 +15,8 @@ pub mod labs;
 pub mod links;
 /// `{{#source PATH}}`: links to the source files a chapter talks about, checked to exist.
 pub mod source_links;
+/// `{{#terminal …}}`: pictures of a terminal, drawn from lab's recorded screens.
+pub mod terminal_picture;
 /// Explain traces captured from a private berthd, for the concept chapters.
 pub mod traces;
 /// The sample runs: `lab check`'s transcripts, stored as insta snapshots.
@@ -89,6 +91,7 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     book.config.build.build_dir = paths.out.clone();
     book.with_preprocessor(labs::LabsPreprocessor::new(paths))
         .with_preprocessor(cli_reference::CliReference)
+        .with_preprocessor(terminal_picture::TerminalPictures::new(&paths.root))
         .with_preprocessor(source_links::SourceLinks::new(&paths.root, &paths.out));
     // A rebuild must not keep pages of chapters that are gone.
     if paths.out.exists() {
