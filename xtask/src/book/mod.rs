@@ -6,9 +6,12 @@
 //! source file. `--check` then reads the rendered HTML: every relative link and anchor must
 //! resolve ([`links`]) and every scenario must have its chapter and sample run ([`labs`]).
 //! `--capture-traces` regenerates the explain traces the concept chapters show ([`traces`]).
+//! The pictures are drawn from their Graphviz sources into the built book ([`diagrams`]).
 
 /// `{{#berth-cli}}`: the CLI reference, from berth's clap definitions.
 pub mod cli_reference;
+/// The pictures: Graphviz sources in `book/diagrams/`, rendered to SVG into the built book.
+pub mod diagrams;
 /// One chapter per lab, from its scenario file and its sample run.
 pub mod labs;
 /// The link checker over the rendered HTML.
@@ -89,6 +92,8 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("load the book in {}", paths.book.display()))?;
     book.config.build.build_dir = paths.out.clone();
+    // Rendered first, so a missing `dot` or a broken picture fails before the long build.
+    let pictures = diagrams::render_dir(&paths.book.join("diagrams"))?;
     book.with_preprocessor(labs::LabsPreprocessor::new(paths))
         .with_preprocessor(cli_reference::CliReference)
         .with_preprocessor(terminal_picture::TerminalPictures::new(&paths.root))
@@ -100,7 +105,8 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     }
     book.build()
         .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .context("build the book")
+        .context("build the book")?;
+    diagrams::write(&pictures, &paths.out.join("diagrams"))
 }
 
 /// `content` with each line that is exactly `marker` (spaces aside) replaced by `replacement`;
