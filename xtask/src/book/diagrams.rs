@@ -5,8 +5,11 @@
 //! boxes-in-boxes (layers, namespaces) are its HTML-like tables, so one program and one source
 //! language cover every picture. Its SVG is sized in CSS pixels rather than points, so a picture
 //! shows 1:1 beside the text on a wide screen and mdBook's `max-width: 100%` scales it down on a
-//! narrow one. A picture must stay readable there:
-//! rendering fails when its smallest text would drop below [`MIN_TEXT_PX`] on a phone.
+//! narrow one. A picture must stay readable there: rendering fails when its smallest text would
+//! drop below [`MIN_TEXT_PX`] on a phone, or when its font has no generic fallback.
+//!
+//! A hand-written SVG generator would need a layout engine of its own to place the boxes and
+//! route the arrows; Graphviz is that engine, packaged by Debian.
 
 use std::io::ErrorKind;
 use std::ops::Range;
@@ -31,6 +34,7 @@ pub struct Diagram {
 
 /// Render every `*.dot` in `dir`, in name order.
 pub fn render_dir(dir: &Path) -> anyhow::Result<Vec<Diagram>> {
+    require_dot()?;
     sources(dir)?
         .iter()
         .map(|source| {
@@ -55,6 +59,19 @@ pub fn write(diagrams: &[Diagram], out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fail with one line that says what to install when `dot` is missing.
+fn require_dot() -> anyhow::Result<()> {
+    match Command::new("dot").arg("-V").output() {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            bail!(
+                "the book's diagrams need Graphviz's `dot`, which is not installed (apt-get install graphviz)"
+            )
+        }
+        Err(e) => Err(e).context("run dot -V"),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// The `*.dot` files in `dir`, sorted.
 fn sources(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut sources = Vec::new();
@@ -70,14 +87,11 @@ fn sources(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// `dot -Tsvg source`, sized in pixels and checked to read on a phone.
 pub fn render(source: &Path) -> anyhow::Result<String> {
-    let output = match Command::new("dot").arg("-Tsvg").arg(source).output() {
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            bail!(
-                "the book's diagrams need Graphviz's `dot`, which is not installed (apt-get install graphviz)"
-            )
-        }
-        result => result.context("run dot")?,
-    };
+    let output = Command::new("dot")
+        .arg("-Tsvg")
+        .arg(source)
+        .output()
+        .context("run dot")?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     // A warning (an unknown attribute, a malformed table) means the picture is not what its
     // source says: fail rather than show it.
@@ -180,7 +194,9 @@ fn px(units: f64) -> String {
     format!("{}px", units.ceil())
 }
 
-/// Fail when the smallest text, scaled down to a phone's width, is below [`MIN_TEXT_PX`].
+/// Fail when the smallest text, scaled down to a phone's width, is below [`MIN_TEXT_PX`], or
+/// when a text's font has no generic family to fall back on (a phone without DejaVu would
+/// show a serif font).
 fn check_readable(svg: &str) -> anyhow::Result<()> {
     let doc = parse(svg)?;
     let (width, _) = view_box(&doc)?;
@@ -197,17 +213,31 @@ fn check_readable(svg: &str) -> anyhow::Result<()> {
                 size * scale
             );
         }
+        let family = inherited(text, "font-family").unwrap_or_default();
+        let generic = family.rsplit(',').next().unwrap_or_default().trim();
+        ensure!(
+            GENERIC_FAMILIES.contains(&generic),
+            "text {:?} is in font {family:?}, which ends in no generic family \
+             (fontname=\"DejaVu Sans,sans-serif\" in the source)",
+            text_of(text)
+        );
         texts += 1;
     }
     ensure!(texts > 0, "the picture has no text");
     Ok(())
 }
 
-/// The `font-size` that applies to `node`: its own or the nearest ancestor's.
+/// CSS's generic font families: every browser has one of each.
+const GENERIC_FAMILIES: &[&str] = &["sans-serif", "serif", "monospace"];
+
+/// The value of presentation attribute `name` that applies to `node`: its own or the nearest
+/// ancestor's.
+fn inherited<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> Option<&'a str> {
+    node.ancestors().find_map(|n| n.attribute(name))
+}
+
 fn font_size(node: roxmltree::Node) -> Option<f64> {
-    node.ancestors()
-        .find_map(|n| n.attribute("font-size"))
-        .and_then(|s| s.trim_end_matches("px").parse().ok())
+    inherited(node, "font-size").and_then(|s| s.trim_end_matches("px").parse().ok())
 }
 
 fn text_of(node: roxmltree::Node) -> String {
@@ -248,7 +278,7 @@ mod tests {
 
     fn picture(width: u32, font_size: &str) -> String {
         format!(
-            r#"<svg width="{width}pt" height="100pt" viewBox="0.00 0.00 {width}.00 100.00" xmlns="http://www.w3.org/2000/svg"><g font-size="{font_size}"><text x="1" y="20">berthd</text></g></svg>"#
+            r#"<svg width="{width}pt" height="100pt" viewBox="0.00 0.00 {width}.00 100.00" xmlns="http://www.w3.org/2000/svg"><g font-size="{font_size}" font-family="DejaVu Sans,sans-serif"><text x="1" y="20">berthd</text></g></svg>"#
         )
     }
 
@@ -288,6 +318,16 @@ mod tests {
         // A narrow picture is not scaled, so only its own text size counts.
         check_readable(&picture(200, "12")).unwrap();
         assert!(check_readable(&picture(200, "11")).is_err());
+    }
+
+    #[test]
+    fn a_font_without_a_generic_fallback_fails() {
+        let svg = picture(300, "14").replace("DejaVu Sans,sans-serif", "DejaVu Sans");
+        let error = check_readable(&svg).unwrap_err();
+        assert!(
+            format!("{error}").contains("ends in no generic family"),
+            "{error}"
+        );
     }
 
     #[test]
