@@ -2,8 +2,8 @@
 //!
 //! Four preprocessors of our own run after mdBook's (`{{#include}}`, `README.md` → `index`):
 //! [`labs`] writes one chapter per scenario file, [`cli_reference`] the CLI reference from
-//! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to a
-//! source file. `--check` then reads the rendered HTML: every relative link and anchor must
+//! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to the
+//! book's own page of a source file, which [`source_pages`] writes after the build. `--check` then reads the rendered HTML: every relative link and anchor must
 //! resolve ([`links`]) and every scenario must have its chapter and sample run ([`labs`]).
 //! `--capture-traces` regenerates the explain traces the concept chapters show ([`traces`]).
 
@@ -15,6 +15,8 @@ pub mod labs;
 pub mod links;
 /// `{{#source PATH}}`: links to the source files a chapter talks about, checked to exist.
 pub mod source_links;
+/// The book's highlighted pages of the linked source files and folders.
+pub mod source_pages;
 /// Explain traces captured from a private berthd, for the concept chapters.
 pub mod traces;
 /// The sample runs: `lab check`'s transcripts, stored as insta snapshots.
@@ -60,8 +62,7 @@ impl Paths {
             book: root.join("book"),
             scenarios: root.join("scenarios"),
             snapshots: root.join("labs/tests/it/snapshots"),
-            // Always under the workspace (not CARGO_TARGET_DIR): the source links lead from
-            // target/book/ back into the checkout.
+            // Always under the workspace (not CARGO_TARGET_DIR), where the readme says it is.
             out: root.join("target/book"),
         }
     }
@@ -87,9 +88,11 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("load the book in {}", paths.book.display()))?;
     book.config.build.build_dir = paths.out.clone();
+    let sources = source_links::SourceLinks::new(&paths.root);
+    let linked = sources.linked();
     book.with_preprocessor(labs::LabsPreprocessor::new(paths))
         .with_preprocessor(cli_reference::CliReference)
-        .with_preprocessor(source_links::SourceLinks::new(&paths.root, &paths.out));
+        .with_preprocessor(sources);
     // A rebuild must not keep pages of chapters that are gone.
     if paths.out.exists() {
         std::fs::remove_dir_all(&paths.out)
@@ -97,7 +100,11 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     }
     book.build()
         .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .context("build the book")
+        .context("build the book")?;
+    let title = book.config.book.title.clone().unwrap_or_default();
+    source_pages::publish(&paths.root, &paths.out, &title, &linked.paths())
+        .context("publish the source pages")?;
+    Ok(())
 }
 
 /// `content` with each line that is exactly `marker` (spaces aside) replaced by `replacement`;
