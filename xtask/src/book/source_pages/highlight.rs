@@ -75,16 +75,25 @@ impl Highlighter {
                     css: String::new(),
                 };
             };
-            let mut html = String::new();
+            // Neighbouring tokens of one style share a span.
+            let mut runs: Vec<(Option<String>, String)> = Vec::new();
             for (style, token) in tokens {
                 let token = token.trim_end_matches(['\n', '\r']);
                 if token.is_empty() {
                     continue;
                 }
-                match classes.of(style) {
-                    Some(class) => write!(html, r#"<span class="{class}">{}</span>"#, escape(token))
+                let class = classes.of(style).map(str::to_owned);
+                match runs.last_mut() {
+                    Some((last, text)) if *last == class => text.push_str(token),
+                    _ => runs.push((class, token.to_owned())),
+                }
+            }
+            let mut html = String::new();
+            for (class, text) in runs {
+                match class {
+                    Some(class) => write!(html, r#"<span class="{class}">{}</span>"#, escape(&text))
                         .expect("writing to a String cannot fail"),
-                    None => html.push_str(&escape(token)),
+                    None => html.push_str(&escape(&text)),
                 }
             }
             lines.push(html);

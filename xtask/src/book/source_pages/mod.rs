@@ -56,6 +56,9 @@ pub fn publish(
     book_title: &str,
     linked: &BTreeSet<String>,
 ) -> anyhow::Result<usize> {
+    if out.join(DIR).exists() {
+        bail!("the book has a {DIR}/ of its own: the source pages would overwrite it");
+    }
     let mut folders = BTreeMap::new();
     let mut files = BTreeSet::new();
     for path in linked {
@@ -202,4 +205,74 @@ pub fn url_path(path: &str) -> String {
         }
     }
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_all(dir: &Path, files: &[(&str, &[u8])]) {
+        for (path, content) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_linked_folder_publishes_its_index_and_every_file_under_it() {
+        let root = tempfile::tempdir().unwrap();
+        write_all(
+            root.path(),
+            &[
+                ("engine/shim/Cargo.toml", b"[package]\nname = \"x\"\n"),
+                ("engine/shim/src/main.rs", b"fn main() { if 1 < 2 && 3 > 2 {} }\n"),
+                ("engine/shim/logo.png", b"\x89PNG\r\n\x1a\n\xff"),
+                ("engine/shim/.hidden", b"not the source"),
+                ("engine/shim/target/debug/out.rs", b"build output"),
+                ("engine/api/src/lib.rs", b"pub mod a;\n"),
+                ("target/book/index.html", b"<h1>The book</h1>"),
+            ],
+        );
+        let out = root.path().join("target/book");
+        let linked = ["engine/shim".to_owned(), "engine/api/src/lib.rs".to_owned()].into();
+        let pages = publish(root.path(), &out, "Book", &linked).unwrap();
+        // Three files and the index of the folder, and the file linked on its own.
+        assert_eq!(pages, 5);
+        let index = std::fs::read_to_string(out.join("source/engine/shim/index.html")).unwrap();
+        assert!(
+            index.contains(r#"<a href="Cargo.toml.html">Cargo.toml</a><span class="size">2 lines</span>"#)
+        );
+        assert!(
+            index.contains(r#"<a href="src/main.rs.html">src/main.rs</a>"#),
+            "{index}"
+        );
+        assert!(index.contains(r#"<a href="logo.png.html">logo.png</a><span class="size">binary</span>"#));
+        assert!(!index.contains("hidden") && !index.contains("target"), "{index}");
+        let main = std::fs::read_to_string(out.join("source/engine/shim/src/main.rs.html")).unwrap();
+        assert!(
+            main.contains(r#"id="L1""#) && main.contains("&lt;") && main.contains("&amp;&amp;"),
+            "{main}"
+        );
+        assert!(!main.contains("1 < 2"), "{main}");
+        // The file page links to its folder's index, which exists.
+        assert!(main.contains(r#"<a href="../index.html">shim</a>"#), "{main}");
+        assert!(out.join("source/engine/api/src/lib.rs.html").exists());
+        assert!(!out.join("source/engine/shim/.hidden.html").exists());
+        // Every link of every page resolves inside the book.
+        assert_eq!(
+            super::super::links::check_dir(&out).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_path_is_made_safe_for_a_url() {
+        assert_eq!(url_path("src/a b#c(1).rs"), "src/a%20b%23c%281%29.rs");
+        assert_eq!(url_path("engine/daemon/src/lib.rs"), "engine/daemon/src/lib.rs");
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
 }
