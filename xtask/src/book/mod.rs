@@ -3,8 +3,9 @@
 //! Four preprocessors of our own run after mdBook's (`{{#include}}`, `README.md` → `index`):
 //! [`labs`] writes one chapter per scenario file, [`cli_reference`] the CLI reference from
 //! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to the
-//! book's own page of a source file, which [`source_pages`] writes after the build. `--check` then reads the rendered HTML: every relative link and anchor must
-//! resolve ([`links`]) and every scenario must have its chapter and sample run ([`labs`]).
+//! book's own page of a source file, which [`source_pages`] writes after the build. `--check` then
+//! reads the rendered HTML: every relative link and anchor must resolve inside the book and every
+//! image must load ([`links`]), and every scenario must have its chapter and sample run ([`labs`]).
 //! `--capture-traces` regenerates the explain traces the concept chapters show ([`traces`]).
 
 /// `{{#berth-cli}}`: the CLI reference, from berth's clap definitions.
@@ -62,7 +63,7 @@ impl Paths {
             book: root.join("book"),
             scenarios: root.join("scenarios"),
             snapshots: root.join("labs/tests/it/snapshots"),
-            // Always under the workspace (not CARGO_TARGET_DIR), where the readme says it is.
+            // Always under the workspace (not CARGO_TARGET_DIR), where the book's reference says.
             out: root.join("target/book"),
         }
     }
