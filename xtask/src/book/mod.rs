@@ -1,12 +1,14 @@
 //! `cargo xtask book`: the mdBook in `book/`, built with mdBook as a library into `target/book/`.
 //!
-//! Four preprocessors of our own run after mdBook's (`{{#include}}`, `README.md` → `index`):
+//! Our own preprocessors run after mdBook's (`{{#include}}`, `README.md` → `index`):
 //! [`labs`] writes one chapter per scenario file, [`cli_reference`] the CLI reference from
-//! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to a
-//! source file. `--check` then reads the rendered HTML: every relative link and anchor must
-//! resolve ([`links`]) and every scenario must have its chapter and sample run ([`labs`]).
+//! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to the
+//! book's own page of a source file, which [`source_pages`] writes after the build. `--check` then
+//! reads the rendered HTML: every relative link and anchor must resolve inside the book and every
+//! image must load ([`links`]), and every scenario must have its chapter and sample run ([`labs`]).
 //! `--capture-traces` regenerates the explain traces the concept chapters show ([`traces`]).
-//! The pictures are drawn from their Graphviz sources into the built book ([`diagrams`]).
+//! The pictures are drawn from their Graphviz sources into the built book ([`diagrams`]), and
+//! `{{#terminal …}}` draws lab's recorded screens as terminal pictures ([`terminal_picture`]).
 
 /// `{{#berth-cli}}`: the CLI reference, from berth's clap definitions.
 pub mod cli_reference;
@@ -18,6 +20,8 @@ pub mod labs;
 pub mod links;
 /// `{{#source PATH}}`: links to the source files a chapter talks about, checked to exist.
 pub mod source_links;
+/// The book's highlighted pages of the linked source files and folders.
+pub mod source_pages;
 /// `{{#terminal …}}`: pictures of a terminal, drawn from lab's recorded screens.
 pub mod terminal_picture;
 /// Explain traces captured from a private berthd, for the concept chapters.
@@ -65,8 +69,7 @@ impl Paths {
             book: root.join("book"),
             scenarios: root.join("scenarios"),
             snapshots: root.join("labs/tests/it/snapshots"),
-            // Always under the workspace (not CARGO_TARGET_DIR): the source links lead from
-            // target/book/ back into the checkout.
+            // Always under the workspace (not CARGO_TARGET_DIR), where the book's reference says.
             out: root.join("target/book"),
         }
     }
@@ -94,10 +97,12 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     book.config.build.build_dir = paths.out.clone();
     // Rendered first, so a missing `dot` or a broken picture fails before the long build.
     let pictures = diagrams::render_dir(&paths.book.join("diagrams"))?;
+    let sources = source_links::SourceLinks::new(&paths.root);
+    let linked = sources.linked();
     book.with_preprocessor(labs::LabsPreprocessor::new(paths))
         .with_preprocessor(cli_reference::CliReference)
         .with_preprocessor(terminal_picture::TerminalPictures::new(&paths.root))
-        .with_preprocessor(source_links::SourceLinks::new(&paths.root, &paths.out));
+        .with_preprocessor(sources);
     // A rebuild must not keep pages of chapters that are gone.
     if paths.out.exists() {
         std::fs::remove_dir_all(&paths.out)
@@ -106,7 +111,11 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     book.build()
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .context("build the book")?;
-    diagrams::write(&pictures, &paths.out.join("diagrams"))
+    diagrams::write(&pictures, &paths.out.join("diagrams"))?;
+    let title = book.config.book.title.clone().unwrap_or_default();
+    source_pages::publish(&paths.root, &paths.out, &title, &linked.paths())
+        .context("publish the source pages")?;
+    Ok(())
 }
 
 /// `content` with each line that is exactly `marker` (spaces aside) replaced by `replacement`;
