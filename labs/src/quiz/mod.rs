@@ -51,7 +51,7 @@ pub struct Quiz {
 }
 
 /// Which kind of chapter a quiz belongs to, from the folder its file is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     /// `quizzes/concepts/<name>.toml`: `book/src/concepts/<name>.md`.
     Concept,

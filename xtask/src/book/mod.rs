@@ -1,10 +1,11 @@
 //! `cargo xtask book`: the mdBook in `book/`, built with mdBook as a library into `target/book/`.
 //!
-//! Four preprocessors of our own run after mdBook's (`{{#include}}`, `README.md` → `index`):
+//! Five preprocessors of our own run after mdBook's (`{{#include}}`, `README.md` → `index`):
 //! [`labs`] writes one chapter per scenario file, [`cli_reference`] the CLI reference from
 //! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to a
-//! source file. `--check` then reads the rendered HTML: every relative link and anchor must
-//! resolve ([`links`]) and every scenario must have its chapter and sample run ([`labs`]).
+//! source file, [`quizzes`] ends each concept and lab chapter with its quiz. `--check` then reads
+//! the rendered HTML: every relative link and anchor must resolve ([`links`]), every scenario must
+//! have its chapter and sample run ([`labs`]), every chapter its quiz ([`quizzes`]).
 //! `--capture-traces` regenerates the explain traces the concept chapters show ([`traces`]).
 
 /// `{{#berth-cli}}`: the CLI reference, from berth's clap definitions.
@@ -13,6 +14,8 @@ pub mod cli_reference;
 pub mod labs;
 /// The link checker over the rendered HTML.
 pub mod links;
+/// Each concept and lab chapter's quiz, answers folded, from `quizzes/`.
+pub mod quizzes;
 /// `{{#source PATH}}`: links to the source files a chapter talks about, checked to exist.
 pub mod source_links;
 /// Explain traces captured from a private berthd, for the concept chapters.
@@ -47,6 +50,8 @@ pub struct Paths {
     pub book: PathBuf,
     /// `scenarios/`.
     pub scenarios: PathBuf,
+    /// `quizzes/`: one quiz per concept chapter and per lab.
+    pub quizzes: PathBuf,
     /// The insta snapshots holding `lab check`'s transcripts.
     pub snapshots: PathBuf,
     /// `target/book/`.
@@ -59,6 +64,7 @@ impl Paths {
             root: root.to_owned(),
             book: root.join("book"),
             scenarios: root.join("scenarios"),
+            quizzes: root.join("quizzes"),
             snapshots: root.join("labs/tests/it/snapshots"),
             // Always under the workspace (not CARGO_TARGET_DIR): the source links lead from
             // target/book/ back into the checkout.
@@ -87,7 +93,9 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("load the book in {}", paths.book.display()))?;
     book.config.build.build_dir = paths.out.clone();
+    // The quizzes after the labs: the lab chapters end with theirs.
     book.with_preprocessor(labs::LabsPreprocessor::new(paths))
+        .with_preprocessor(quizzes::QuizzesPreprocessor::new(paths))
         .with_preprocessor(cli_reference::CliReference)
         .with_preprocessor(source_links::SourceLinks::new(&paths.root, &paths.out));
     // A rebuild must not keep pages of chapters that are gone.
@@ -124,6 +132,7 @@ pub fn replace_marker_lines(content: &str, marker: &str, replacement: &str) -> O
 pub fn check(paths: &Paths) -> anyhow::Result<()> {
     let mut problems = links::check_dir(&paths.out)?;
     problems.extend(labs::missing_chapters(paths)?);
+    problems.extend(quizzes::problems(paths)?);
     if problems.is_empty() {
         return Ok(());
     }
