@@ -1,11 +1,13 @@
 //! `cargo xtask book`: the mdBook in `book/`, built with mdBook as a library into `target/book/`.
 //!
 //! Our own preprocessors run after mdBook's (`{{#include}}`, `README.md` → `index`):
-//! [`labs`] writes one chapter per scenario file, [`cli_reference`] the CLI reference from
-//! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to the
-//! book's own page of a source file, which [`source_pages`] writes after the build. `--check` then
-//! reads the rendered HTML: every relative link and anchor must resolve inside the book and every
-//! image must load ([`links`]), and every scenario must have its chapter and sample run ([`labs`]).
+//! [`labs`] writes one chapter per scenario file, [`quizzes`] ends each concept and lab chapter
+//! with its quiz, [`cli_reference`] writes the CLI reference from berth's clap definitions,
+//! [`source_links`] turns `{{#source PATH}}` into a checked link to the book's own page of a
+//! source file, which [`source_pages`] writes after the build. `--check` then reads the rendered
+//! HTML: every relative link and anchor must resolve inside the book and every image must load
+//! ([`links`]), every scenario must have its chapter and sample run ([`labs`]), every chapter its
+//! quiz ([`quizzes`]).
 //! `--capture-traces` regenerates the explain traces the concept chapters show ([`traces`]).
 //! The pictures are drawn from their Graphviz sources into the built book ([`diagrams`]), and
 //! `{{#terminal …}}` draws lab's recorded screens as terminal pictures ([`terminal_picture`]).
@@ -18,6 +20,8 @@ pub mod diagrams;
 pub mod labs;
 /// The link checker over the rendered HTML.
 pub mod links;
+/// Each concept and lab chapter's quiz, answers folded, from `quizzes/`.
+pub mod quizzes;
 /// `{{#source PATH}}`: links to the source files a chapter talks about, checked to exist.
 pub mod source_links;
 /// The book's highlighted pages of the linked source files and folders.
@@ -56,6 +60,8 @@ pub struct Paths {
     pub book: PathBuf,
     /// `scenarios/`.
     pub scenarios: PathBuf,
+    /// `quizzes/`: one quiz per concept chapter and per lab.
+    pub quizzes: PathBuf,
     /// The insta snapshots holding `lab check`'s transcripts.
     pub snapshots: PathBuf,
     /// `target/book/`.
@@ -68,6 +74,7 @@ impl Paths {
             root: root.to_owned(),
             book: root.join("book"),
             scenarios: root.join("scenarios"),
+            quizzes: root.join("quizzes"),
             snapshots: root.join("labs/tests/it/snapshots"),
             // Always under the workspace (not CARGO_TARGET_DIR), where the book's reference says.
             out: root.join("target/book"),
@@ -99,7 +106,9 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     let pictures = diagrams::render_dir(&paths.book.join("diagrams"))?;
     let sources = source_links::SourceLinks::new(&paths.root);
     let linked = sources.linked();
+    // The quizzes after the labs: the lab chapters end with theirs.
     book.with_preprocessor(labs::LabsPreprocessor::new(paths))
+        .with_preprocessor(quizzes::QuizzesPreprocessor::new(paths))
         .with_preprocessor(cli_reference::CliReference)
         .with_preprocessor(terminal_picture::TerminalPictures::new(&paths.root))
         .with_preprocessor(sources);
@@ -142,6 +151,7 @@ pub fn replace_marker_lines(content: &str, marker: &str, replacement: &str) -> O
 pub fn check(paths: &Paths) -> anyhow::Result<()> {
     let mut problems = links::check_dir(&paths.out)?;
     problems.extend(labs::missing_chapters(paths)?);
+    problems.extend(quizzes::problems(paths)?);
     if problems.is_empty() {
         return Ok(());
     }
