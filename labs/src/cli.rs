@@ -59,6 +59,8 @@ pub enum Command {
     /// Remove what a lab created (everything carrying its label, and what its commands made),
     /// and end its session
     Reset(ResetArgs),
+    /// Answer a chapter's quiz, scored (without a chapter: list the quizzes)
+    Quiz(QuizArgs),
     /// Who does the labs on this machine: the name reports carry
     Whoami(WhoamiArgs),
     /// Merge grade reports from many machines into one class sheet (CSV)
@@ -168,6 +170,15 @@ pub struct ResetArgs {
     /// Only what this run created (`lab check --keep` prints run ids)
     #[arg(long, value_name = "RUN")]
     pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QuizArgs {
+    /// The chapter: a lab's id (`volumes`), or a concept chapter (`concepts/volumes`)
+    pub chapter: Option<String>,
+    /// The quiz files' directory (by default `quizzes/` beside the scenarios' directory)
+    #[arg(long, env = "BERTH_LAB_QUIZZES", value_name = "DIR")]
+    pub quizzes: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

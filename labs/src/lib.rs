@@ -24,6 +24,8 @@ pub mod guided;
 pub mod ledger;
 /// What stands in a lab's way before it starts.
 pub mod obstacles;
+/// Quizzes: questions per book chapter, asked and scored by `lab quiz`, shown in the book.
+pub mod quiz;
 /// Replays of the reference commands: `lab check` and `lab run --auto`.
 pub mod replay;
 /// `lab check` reports: text, JSON, JUnit.

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use berth_lab::api::Api;
 use berth_lab::checks::{self, RunScope};
 use berth_lab::cli::{
-    CheckArgs, Cli, Command, DaemonAction, DaemonArgs, Global, GradeArgs, GradeFormat, RosterArgs, RunArgs,
-    StatusArgs,
+    CheckArgs, Cli, Command, DaemonAction, DaemonArgs, Global, GradeArgs, GradeFormat, QuizArgs, RosterArgs,
+    RunArgs, StatusArgs,
 };
 use berth_lab::client::{self, ClientChoice};
 use berth_lab::engine::{self, EngineKind, PrivateDaemon};
@@ -22,7 +22,7 @@ use berth_lab::run::{LabRun, RunOptions};
 use berth_lab::scenario::vars::{LAB_LABEL, RUN_LABEL};
 use berth_lab::scenario::{self, Scenario};
 use berth_lab::session::{Session, state_root};
-use berth_lab::{class, guided, obstacles, screen, show};
+use berth_lab::{class, guided, obstacles, quiz, screen, show};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -66,6 +66,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Grade(args) => grade(global, args),
         Command::Hint(args) => hint(global, args.id.as_deref()),
         Command::Reset(args) => reset(global, &args.id, args.run.as_deref()),
+        Command::Quiz(args) => take_quiz(global, args),
         Command::Whoami(args) => {
             if let Some(name) = &args.name {
                 class::set_trainee(name).context("save the trainee's name")?;
@@ -89,6 +90,30 @@ fn scenarios_dir(global: &Global) -> PathBuf {
         return built_beside.canonicalize().unwrap_or(built_beside);
     }
     PathBuf::from("scenarios")
+}
+
+/// `lab quiz [CHAPTER]`: list the quizzes (labs' in course order), or ask one.
+fn take_quiz(global: &Global, args: QuizArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = scenarios_dir(global);
+    let dir = args
+        .quizzes
+        .unwrap_or_else(|| scenarios.parent().unwrap_or(Path::new(".")).join("quizzes"));
+    let Some(chapter) = &args.chapter else {
+        let mut quizzes = quiz::load_all(&dir)?;
+        let order = scenario::load::ids(&scenarios).unwrap_or_default();
+        quizzes.sort_by_key(|q| {
+            let course = order.iter().position(|id| *id == q.name);
+            (q.kind == quiz::Kind::Lab, course.unwrap_or(usize::MAX))
+        });
+        quiz::ask::list(&mut screen::out(), &quizzes)?;
+        println!("\n`lab quiz <QUIZ>` asks one.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let quiz = quiz::find(&dir, chapter)?;
+    let stdin = std::io::stdin();
+    let echo = !stdin.is_terminal();
+    quiz::ask::take(&quiz, &mut stdin.lock(), &mut screen::out(), echo)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn find(global: &Global, id: &str) -> anyhow::Result<Scenario> {

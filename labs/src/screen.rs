@@ -12,11 +12,11 @@ use crate::replay::Watcher;
 use crate::report::CommandReport;
 use crate::scenario::{Step, StepCommand};
 
-const BOLD: Style = Style::new().bold();
-const DIM: Style = Style::new().dimmed();
-const GREEN: Style = AnsiColor::Green.on_default();
-const RED: Style = AnsiColor::Red.on_default();
-const TITLE: Style = AnsiColor::Cyan.on_default().bold();
+pub(crate) const BOLD: Style = Style::new().bold();
+pub(crate) const DIM: Style = Style::new().dimmed();
+pub(crate) const GREEN: Style = AnsiColor::Green.on_default();
+pub(crate) const RED: Style = AnsiColor::Red.on_default();
+pub(crate) const TITLE: Style = AnsiColor::Cyan.on_default().bold();
 
 /// Most explain lines shown after one command; the rest are counted.
 const EXPLAIN_LINES: usize = 12;

@@ -30,6 +30,8 @@ const PACKAGES: &[&str] = &[
     "prometheus",
     // build contexts from git URLs (CLI tests) and the dockerignore lab's `git init -b`
     "git",
+    // `dot`, which draws the book's diagrams (`cargo xtask book`)
+    "graphviz",
     // the book at desktop and phone sizes, headless (xtask/src/book/screens.rs)
     "chromium",
 ];

@@ -203,6 +203,14 @@ impl Plan {
         flags
     }
 
+    /// The new namespaces the `clone` itself makes (see [`Self::clone_flags`]), for saying so.
+    pub fn cloned(&self) -> Vec<LinuxNamespaceType> {
+        [LinuxNamespaceType::User, LinuxNamespaceType::Pid]
+            .into_iter()
+            .filter(|typ| self.makes(*typ))
+            .collect()
+    }
+
     /// Make the remaining new namespaces (all but user, pid and cgroup) in the child.
     pub fn unshare_rest(&self) -> Result<(), NamespaceError> {
         let types: Vec<_> = self

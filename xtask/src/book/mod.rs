@@ -1,24 +1,37 @@
 //! `cargo xtask book`: the mdBook in `book/`, built with mdBook as a library into `target/book/`.
 //!
-//! Four preprocessors of our own run after mdBook's (`{{#include}}`, `README.md` → `index`):
-//! [`labs`] writes one chapter per scenario file, [`cli_reference`] the CLI reference from
-//! berth's clap definitions, [`source_links`] turns `{{#source PATH}}` into a checked link to a
-//! source file. `--check` then reads the rendered HTML: every relative link and anchor must
-//! resolve ([`links`]) and every scenario must have its chapter and sample run ([`labs`]).
+//! Our own preprocessors run after mdBook's (`{{#include}}`, `README.md` → `index`):
+//! [`labs`] writes one chapter per scenario file, [`quizzes`] ends each concept and lab chapter
+//! with its quiz, [`cli_reference`] writes the CLI reference from berth's clap definitions,
+//! [`source_links`] turns `{{#source PATH}}` into a checked link to the book's own page of a
+//! source file, which [`source_pages`] writes after the build. `--check` then reads the rendered
+//! HTML: every relative link and anchor must resolve inside the book and every image must load
+//! ([`links`]), every scenario must have its chapter and sample run ([`labs`]), every chapter its
+//! quiz ([`quizzes`]).
 //! `--capture-traces` regenerates the explain traces the concept chapters show ([`traces`]).
+//! The pictures are drawn from their Graphviz sources into the built book ([`diagrams`]), and
+//! `{{#terminal …}}` draws lab's recorded screens as terminal pictures ([`terminal_picture`]).
 
 /// `{{#berth-cli}}`: the CLI reference, from berth's clap definitions.
 pub mod cli_reference;
+/// The pictures: Graphviz sources in `book/diagrams/`, rendered to SVG into the built book.
+pub mod diagrams;
 /// One chapter per lab, from its scenario file and its sample run.
 pub mod labs;
 /// The layout check over the rendered HTML: a code block wraps or fits in 80 columns.
 pub mod layout;
 /// The link checker over the rendered HTML.
 pub mod links;
+/// Each concept and lab chapter's quiz, answers folded, from `quizzes/`.
+pub mod quizzes;
 /// The built book in headless chromium at desktop and phone sizes: nothing wider than the screen.
 pub mod screens;
 /// `{{#source PATH}}`: links to the source files a chapter talks about, checked to exist.
 pub mod source_links;
+/// The book's highlighted pages of the linked source files and folders.
+pub mod source_pages;
+/// `{{#terminal …}}`: pictures of a terminal, drawn from lab's recorded screens.
+pub mod terminal_picture;
 /// `{{#trace NAME EXCERPT}}`: annotated excerpts of the captured traces.
 pub mod trace_excerpts;
 /// Explain traces captured from a private berthd, for the concept chapters.
@@ -57,6 +70,8 @@ pub struct Paths {
     pub book: PathBuf,
     /// `scenarios/`.
     pub scenarios: PathBuf,
+    /// `quizzes/`: one quiz per concept chapter and per lab.
+    pub quizzes: PathBuf,
     /// The insta snapshots holding `lab check`'s transcripts.
     pub snapshots: PathBuf,
     /// `target/book/`.
@@ -69,9 +84,9 @@ impl Paths {
             root: root.to_owned(),
             book: root.join("book"),
             scenarios: root.join("scenarios"),
+            quizzes: root.join("quizzes"),
             snapshots: root.join("labs/tests/it/snapshots"),
-            // Always under the workspace (not CARGO_TARGET_DIR): the source links lead from
-            // target/book/ back into the checkout.
+            // Always under the workspace (not CARGO_TARGET_DIR), where the book's reference says.
             out: root.join("target/book"),
         }
     }
@@ -114,11 +129,18 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("load the book in {}", paths.book.display()))?;
     book.config.build.build_dir = paths.out.clone();
+    // Rendered first, so a missing `dot` or a broken picture fails before the long build.
+    let pictures = diagrams::render_dir(&paths.book.join("diagrams"))?;
+    let sources = source_links::SourceLinks::new(&paths.root);
+    let linked = sources.linked();
+    // The quizzes after the labs: the lab chapters end with theirs.
     book.with_preprocessor(labs::LabsPreprocessor::new(paths))
+        .with_preprocessor(quizzes::QuizzesPreprocessor::new(paths))
         .with_preprocessor(cli_reference::CliReference)
-        .with_preprocessor(source_links::SourceLinks::new(&paths.root, &paths.out))
+        .with_preprocessor(terminal_picture::TerminalPictures::new(&paths.root))
         // After the labs: a lab's chapter may show a trace's excerpt too.
-        .with_preprocessor(trace_excerpts::TraceExcerpts::new(&paths.book));
+        .with_preprocessor(trace_excerpts::TraceExcerpts::new(&paths.book))
+        .with_preprocessor(sources);
     // A rebuild must not keep pages of chapters that are gone.
     if paths.out.exists() {
         std::fs::remove_dir_all(&paths.out)
@@ -126,7 +148,12 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     }
     book.build()
         .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .context("build the book")
+        .context("build the book")?;
+    diagrams::write(&pictures, &paths.out.join("diagrams"))?;
+    let title = book.config.book.title.clone().unwrap_or_default();
+    source_pages::publish(&paths.root, &paths.out, &title, &linked.paths())
+        .context("publish the source pages")?;
+    Ok(())
 }
 
 /// `content` with each line that is exactly `marker` (spaces aside) replaced by `replacement`;
@@ -155,6 +182,7 @@ pub fn check(paths: &Paths) -> anyhow::Result<()> {
     let mut problems = links::check_dir(&paths.out)?;
     problems.extend(layout::check_dir(&paths.out)?);
     problems.extend(labs::missing_chapters(paths)?);
+    problems.extend(quizzes::problems(paths)?);
     if problems.is_empty() {
         return Ok(());
     }

@@ -221,10 +221,17 @@ fn create_in(
     };
     drop(child);
     undo.child = Some(pid);
-    crate::explain!(
-        "cloned the container's init as pid {pid} in new namespaces: {}",
-        crate::namespaces::names(&plan.new)
-    );
+    // Only the namespaces the clone made: the init joins and unshares the others itself, and
+    // says so (a list of all of them here would read as if they were made twice).
+    let cloned = plan.cloned();
+    if cloned.is_empty() {
+        crate::explain!("cloned the container's init as pid {pid} in the host's pid namespace");
+    } else {
+        crate::explain!(
+            "cloned the container's init as pid {pid} in new namespaces: {}",
+            crate::namespaces::names(&cloned)
+        );
+    }
 
     if plan.makes(LinuxNamespaceType::User) {
         write_id_map(pid, "uid_map", linux.uid_mappings().as_deref().unwrap_or(&[]))?;
