@@ -28,6 +28,8 @@ pub mod obstacles;
 pub mod quiz;
 /// Replays of the reference commands: `lab check` and `lab run --auto`.
 pub mod replay;
+/// The sample runs' placeholders: ids, times and the run's names made stable, tables kept aligned.
+pub mod redact;
 /// `lab check` reports: text, JSON, JUnit.
 pub mod report;
 /// `lab reset`: remove exactly what carries a lab's label.
