@@ -160,10 +160,7 @@ static TRAILING_SPACE: LazyLock<Regex> =
 /// Every placeholder a sample run may show, once each, in the order a reader meets them.
 pub fn legend() -> Vec<Placeholder> {
     let mut legend = vec![CAPTURE, RUN, ROOT];
-    let others = RULES
-        .iter()
-        .map(|r| r.placeholder)
-        .chain([PORT, IP, NAME]);
+    let others = RULES.iter().map(|r| r.placeholder).chain([PORT, IP, NAME]);
     for placeholder in others {
         if !legend.contains(&placeholder) {
             legend.push(placeholder);
@@ -225,7 +222,8 @@ impl Redactor {
             }
         }
         self.words.retain(|(value, _)| !value.is_empty());
-        self.words.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+        self.words
+            .sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
         self.guide_ports = scenario.ports.values().map(u16::to_string).collect();
         self
     }
@@ -252,7 +250,12 @@ impl Redactor {
             }
             let rows: Vec<Vec<String>> = lines[i..end]
                 .iter()
-                .map(|line| cells(line, &columns).iter().map(|c| self.redact_cell(c)).collect())
+                .map(|line| {
+                    cells(line, &columns)
+                        .iter()
+                        .map(|c| self.redact_cell(c))
+                        .collect()
+                })
                 .collect();
             blocks.push(tabulate(&rows));
             i = end;
@@ -363,7 +366,11 @@ fn cells(line: &str, columns: &[usize]) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, &start)| {
-            let end = columns.get(i + 1).copied().unwrap_or(chars.len()).min(chars.len());
+            let end = columns
+                .get(i + 1)
+                .copied()
+                .unwrap_or(chars.len())
+                .min(chars.len());
             let cell: String = chars[start.min(end)..end].iter().collect();
             cell.trim_end().to_owned()
         })
@@ -482,7 +489,9 @@ NETWORK ID   NAME      DRIVER    SCOPE
 
     #[test]
     fn a_run_reads_as_the_guide() {
-        let redactor = Redactor::new().root(Path::new("/tmp/berth-test-1")).run(&scenario(), &run_vars());
+        let redactor = Redactor::new()
+            .root(Path::new("/tmp/berth-test-1"))
+            .run(&scenario(), &run_vars());
         assert_eq!(
             redactor.redact(
                 "$ docker volume prune --filter label=berth.lab.run=3f9a1c\n\
@@ -506,7 +515,11 @@ NETWORK ID   NAME      DRIVER    SCOPE
         assert_eq!(shown.len(), legend.len());
         // Every rule's replacement shows its own placeholder.
         for rule in RULES {
-            assert!(rule.replacement.contains(rule.placeholder.shown), "{}", rule.pattern);
+            assert!(
+                rule.replacement.contains(rule.placeholder.shown),
+                "{}",
+                rule.pattern
+            );
         }
         for placeholder in [ROOT, RUN, ID, ID12, TIME, AGO, DATE, PORT, IP, NAME] {
             assert!(legend.contains(&placeholder), "{placeholder:?}");

@@ -131,7 +131,11 @@ pub fn progress(out: &mut dyn Write, number: usize, total: usize, outcomes: &[Ou
 /// What a step that is not done yet wants, in plain words: "done when …".
 pub fn wanted(out: &mut dyn Write, done_when: &str) {
     if !done_when.trim().is_empty() {
-        let _ = writeln!(out, "    {DIM}done when {}{DIM:#}", crate::show::clause(done_when));
+        let _ = writeln!(
+            out,
+            "    {DIM}done when {}{DIM:#}",
+            crate::show::clause(done_when)
+        );
     }
 }
 

@@ -115,7 +115,9 @@ mod tests {
         // What bash makes of it: the values as they are, in a child's environment.
         let output = Command::new("bash")
             .arg("-c")
-            .arg(format!("{script}sh -c 'printf \"%s|%s\" \"$busybox_id\" \"$odd\"'"))
+            .arg(format!(
+                "{script}sh -c 'printf \"%s|%s\" \"$busybox_id\" \"$odd\"'"
+            ))
             .env_remove("busybox_id")
             .env_remove("odd")
             .output()

@@ -377,7 +377,8 @@ done_when = "`${web}` is running."
 
     #[test]
     fn an_objective_says_when_it_scores() {
-        let objective = "\n[[objectives]]\ntitle = \"web runs\"\npoints = 1\nchecks = [{ container = \"${web}\" }]\n";
+        let objective =
+            "\n[[objectives]]\ntitle = \"web runs\"\npoints = 1\nchecks = [{ container = \"${web}\" }]\n";
         let error = parse_as("scenarios/demo.toml", &format!("{MINIMAL}{objective}")).unwrap_err();
         assert_eq!(
             error,

@@ -323,10 +323,14 @@ fn captured_values_are_the_shells_variables() {
     t.type_line("docker container run busybox");
     t.expect("✓ step 4 done");
     t.expect("[first-container 5/5] work ");
-    let session: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(state.path().join("first-container/session.json")).unwrap())
-            .unwrap();
-    let id = session["vars"]["busybox_id"].as_str().expect("the id was captured").to_owned();
+    let session: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(state.path().join("first-container/session.json")).unwrap(),
+    )
+    .unwrap();
+    let id = session["vars"]["busybox_id"]
+        .as_str()
+        .expect("the id was captured")
+        .to_owned();
     assert_eq!(id.len(), 12, "{session}");
     // In the shell, and in the environment of what it runs.
     t.type_line("sh -c 'echo \"from a child: $busybox_id\"'");
@@ -337,7 +341,11 @@ fn captured_values_are_the_shells_variables() {
     t.expect("✓ step 5 done");
     let (code, screen) = t.finish();
     assert_eq!(code, 0, "{screen}");
-    let inspected = daemon.api().container(&id).unwrap().expect("the id names a container");
+    let inspected = daemon
+        .api()
+        .container(&id)
+        .unwrap()
+        .expect("the id names a container");
     assert_eq!(inspected.config.image, "busybox", "{screen}");
 }
 

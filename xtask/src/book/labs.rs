@@ -392,7 +392,10 @@ done_when = "`${box}` has exited"
         );
         assert!(md.contains("<summary>Hint 2</summary>"), "{md}");
         assert!(md.contains("| box ran | 2 | `box` has exited |"), "{md}");
-        assert!(md.contains("- box ran:\n  - container `box` has exited\n"), "{md}");
+        assert!(
+            md.contains("- box ran:\n  - container `box` has exited\n"),
+            "{md}"
+        );
         assert!(md.contains("No sample run is recorded"), "{md}");
     }
 
