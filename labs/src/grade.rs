@@ -182,14 +182,17 @@ minutes = 5
 title = "Run"
 text = "Run it."
 checks = [{ container = "web" }]
+done_when = "its checks hold"
 [[objectives]]
 title = "web runs"
 points = 2
 checks = [{ container = "web", state = "running" }]
+done_when = "its checks hold"
 [[objectives]]
 title = "the site answers"
 points = 3
 checks = [{ http = "http://localhost:8080/" }]
+done_when = "its checks hold"
 "#,
         )
         .unwrap();

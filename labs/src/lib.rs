@@ -26,6 +26,8 @@ pub mod ledger;
 pub mod obstacles;
 /// Quizzes: questions per book chapter, asked and scored by `lab quiz`, shown in the book.
 pub mod quiz;
+/// The sample runs' placeholders: ids, times and the run's names made stable, tables kept aligned.
+pub mod redact;
 /// Replays of the reference commands: `lab check` and `lab run --auto`.
 pub mod replay;
 /// `lab check` reports: text, JSON, JUnit.

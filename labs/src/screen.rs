@@ -54,6 +54,13 @@ pub fn step(out: &mut dyn Write, number: usize, total: usize, step: &Step) {
             }
         }
     }
+    if !step.done_when.trim().is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{BOLD}Done when{BOLD:#} {}.",
+            crate::show::clause(&step.done_when)
+        );
+    }
     let _ = writeln!(out);
 }
 
@@ -110,14 +117,26 @@ pub fn lab_done(out: &mut dyn Write, title: &str) {
     let _ = writeln!(out, "\n{TITLE}━━ You finished {title} ━━{TITLE:#}");
 }
 
-/// Where the step stands after a command that did not finish it.
-pub fn progress(out: &mut dyn Write, number: usize, total: usize, outcomes: &[Outcome]) {
+/// Where the step stands after a command that did not finish it, and what it wants.
+pub fn progress(out: &mut dyn Write, number: usize, total: usize, outcomes: &[Outcome], done_when: &str) {
     let holding = outcomes.iter().filter(|o| o.holds).count();
     let _ = writeln!(
         out,
         "  {DIM}· step {number} of {total}: {holding} of {} checks hold (`check` shows them, `hint` helps){DIM:#}",
         outcomes.len()
     );
+    wanted(out, done_when);
+}
+
+/// What a step that is not done yet wants, in plain words: "done when …".
+pub fn wanted(out: &mut dyn Write, done_when: &str) {
+    if !done_when.trim().is_empty() {
+        let _ = writeln!(
+            out,
+            "    {DIM}done when {}{DIM:#}",
+            crate::show::clause(done_when)
+        );
+    }
 }
 
 /// Waiting for a check that may come true by itself.
@@ -344,6 +363,7 @@ mod tests {
                 },
             ],
             checks: vec![],
+            done_when: "`httpd` is running and http://localhost:8080/ answers".into(),
             captures: vec![],
             hints: vec![],
         };

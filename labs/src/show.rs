@@ -26,7 +26,9 @@ pub struct ShownStep {
     /// Markdown.
     pub text: String,
     pub commands: Vec<crate::scenario::StepCommand>,
-    /// Each check in words.
+    /// When the step is done, in plain words (completes "The step is done when …").
+    pub done_when: String,
+    /// Each check in words: what lab looks at, in the engine's terms.
     pub checks: Vec<String>,
     pub captures: Vec<String>,
     pub hints: Vec<String>,
@@ -36,6 +38,8 @@ pub struct ShownStep {
 pub struct ShownObjective {
     pub title: String,
     pub points: u32,
+    /// When it scores, in plain words.
+    pub done_when: String,
     pub checks: Vec<String>,
 }
 
@@ -53,6 +57,7 @@ pub fn resolve(scenario: &Scenario) -> Shown {
                 title: step.title,
                 text: step.text,
                 commands: step.commands,
+                done_when: step.done_when,
                 checks: step
                     .checks
                     .iter()
@@ -71,6 +76,7 @@ pub fn resolve(scenario: &Scenario) -> Shown {
             ShownObjective {
                 title: o.title,
                 points: o.points,
+                done_when: o.done_when,
                 checks: o
                     .checks
                     .iter()
@@ -90,6 +96,16 @@ pub fn resolve(scenario: &Scenario) -> Shown {
         steps,
         objectives,
     }
+}
+
+/// "Done when …." from a `done_when` clause.
+pub fn done_when_sentence(done_when: &str) -> String {
+    format!("Done when {}.", clause(done_when))
+}
+
+/// A `done_when` as a clause to go after "when": trimmed, without a final period.
+pub fn clause(done_when: &str) -> &str {
+    done_when.trim().trim_end_matches('.')
 }
 
 pub fn to_json(scenario: &Scenario) -> String {
@@ -124,6 +140,9 @@ pub fn to_text(scenario: &Scenario) -> String {
             }
             text.push_str("```\n");
         }
+        if !step.done_when.is_empty() {
+            text.push_str(&format!("\n{}\n", done_when_sentence(&step.done_when)));
+        }
         if !step.checks.is_empty() {
             text.push_str("\nChecked:\n");
             for check in &step.checks {
@@ -138,9 +157,10 @@ pub fn to_text(scenario: &Scenario) -> String {
         text.push_str(&format!("\n## Objectives ({} points)\n\n", shown.max_points));
         for objective in &shown.objectives {
             text.push_str(&format!(
-                "- {} ({} points): {}\n",
+                "- {} ({} points): scores when {}\n  Checked: {}\n",
                 objective.title,
                 objective.points,
+                clause(&objective.done_when),
                 objective.checks.join("; ")
             ));
         }

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
+use crate::scenario::vars::Vars;
 use crate::session::{Session, history_file};
 
 /// The rc file every lab shell reads.
@@ -24,18 +25,25 @@ pub fn socket_path(session: &Session) -> PathBuf {
 }
 
 /// Write what the rc reads before each prompt: the prompt's text (`volumes 3/12`) and `exit`
-/// when the lab is over; and the lab's variables as shell variables, so `${busybox_id}` typed
-/// (or pasted from the book) means in the shell what it means in the lab.
+/// when the lab is over; and the lab's variables (see [`vars_script`]).
 pub fn write_state(session: &Session, prompt: &str, over: bool) -> std::io::Result<()> {
-    let mut vars = String::new();
-    for (name, value) in session.info.vars.iter() {
-        vars.push_str(&format!("{name}='{}'\n", value.replace('\'', r"'\''")));
-    }
-    atomic_write(&session.dir.join("lab.vars"), &vars)?;
+    atomic_write(&session.dir.join("lab.vars"), &vars_script(&session.info.vars))?;
     atomic_write(
         &state_file(session),
         &format!("{prompt}\n{}\n", if over { "exit" } else { "" }),
     )
+}
+
+/// The lab's variables as exported shell variables — its names, its ports and, once the step
+/// that reads one is done, each captured value — so that `${busybox_id}` typed or pasted from the
+/// book means in the shell what it means in the lab, in the trainee's scripts and `sh -c` too.
+pub fn vars_script(vars: &Vars) -> String {
+    let mut script = String::new();
+    for (name, value) in vars.iter() {
+        // Single quotes keep the value as it is; a quote in it closes, escapes and reopens.
+        script.push_str(&format!("export {name}='{}'\n", value.replace('\'', r"'\''")));
+    }
+    script
 }
 
 fn atomic_write(path: &Path, text: &str) -> std::io::Result<()> {
@@ -87,5 +95,33 @@ pub fn reclaim_terminal() {
         let previous = libc::signal(libc::SIGTTOU, libc::SIG_IGN);
         libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
         libc::signal(libc::SIGTTOU, previous);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_exported_and_quoted_for_the_shell() {
+        let mut vars = Vars::default();
+        vars.set("busybox_id", "0123456789ab");
+        vars.set("odd", "it's $HOME");
+        let script = vars_script(&vars);
+        assert_eq!(
+            script,
+            "export busybox_id='0123456789ab'\nexport odd='it'\\''s $HOME'\n"
+        );
+        // What bash makes of it: the values as they are, in a child's environment.
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "{script}sh -c 'printf \"%s|%s\" \"$busybox_id\" \"$odd\"'"
+            ))
+            .env_remove("busybox_id")
+            .env_remove("odd")
+            .output()
+            .expect("run bash");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "0123456789ab|it's $HOME");
     }
 }

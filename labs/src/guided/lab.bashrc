@@ -8,7 +8,7 @@
 #
 # The environment lab sets: __LAB_BIN (the lab program), __LAB_DOCKER_DIR (where the lab's
 # `docker` is), __LAB_SOCKET, __LAB_STATE (the prompt
-# and whether the lab is over), __LAB_VARS (the lab's variables, as shell assignments),
+# and whether the lab is over), __LAB_VARS (the lab's variables, as `export` lines),
 # __LAB_USER_RC (the trainee's own ~/.bashrc), HISTFILE.
 
 # The trainee's own settings and aliases first, so the lab's hook comes last and wins.
@@ -39,7 +39,7 @@ skip()    { "$__LAB_BIN" __hook ask skip; __lab_read_state; }
 
 __lab_read_state() {
     { IFS= read -r __lab_prompt; IFS= read -r __lab_over; } < "$__LAB_STATE" 2>/dev/null
-    # The lab's names and what it captured, as shell variables: `${busybox_id}`.
+    # The lab's names and what it captured, as exported variables: `${busybox_id}`.
     . "$__LAB_VARS" 2>/dev/null
 }
 

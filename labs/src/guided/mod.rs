@@ -182,7 +182,8 @@ impl Tutor<'_, '_> {
             screen::checks(out, &outcomes);
             self.step_done(out);
         } else if report.line.contains("docker") || changed {
-            screen::progress(out, index + 1, self.total(), &outcomes);
+            let done_when = self.run.step(index).done_when;
+            screen::progress(out, index + 1, self.total(), &outcomes, &done_when);
         }
     }
 
@@ -217,6 +218,8 @@ impl Tutor<'_, '_> {
                 screen::checks(out, &outcomes);
                 if outcomes.iter().all(|o| o.holds) {
                     self.step_done(out);
+                } else {
+                    screen::wanted(out, &self.run.step(index).done_when);
                 }
             }
             "skip" => {

@@ -80,6 +80,33 @@ fn validate(scenario: &Scenario, path: &Path, source: &str) -> Result<(), (Strin
             ),
         ));
     }
+    // Checks speak in the engine's terms; a beginner reads the sentence.
+    if let Some(step) = scenario
+        .steps
+        .iter()
+        .find(|s| !s.checks.is_empty() && s.done_when.trim().is_empty())
+    {
+        return Err((
+            format!("title = {:?}", step.title),
+            format!(
+                "step {:?} has checks but no `done_when`: say in plain words when the step is done",
+                step.title
+            ),
+        ));
+    }
+    if let Some(objective) = scenario
+        .objectives
+        .iter()
+        .find(|o| !o.checks.is_empty() && o.done_when.trim().is_empty())
+    {
+        return Err((
+            format!("title = {:?}", objective.title),
+            format!(
+                "objective {:?} has checks but no `done_when`: say in plain words when it scores",
+                objective.title
+            ),
+        ));
+    }
     let mut declared: BTreeSet<&str> = BUILTINS.iter().copied().collect();
     for name in scenario.names.keys().chain(scenario.ports.keys()) {
         if BUILTINS.contains(&name.as_str()) {
@@ -267,6 +294,7 @@ title = "Run"
 text = "Run it."
 commands = ["docker run -d --name ${web} httpd:2.4"]
 checks = [{ container = "${web}", state = "running" }]
+done_when = "`${web}` is running."
 "#;
 
     fn parse_as(name: &str, source: &str) -> Result<Scenario, String> {
@@ -333,6 +361,32 @@ checks = [{ container = "${web}", state = "running" }]
         );
         let error = parse_as("scenarios/demo.toml", &source).unwrap_err();
         assert!(error.contains("capture `ip` must set exactly one of"), "{error}");
+    }
+
+    #[test]
+    fn a_step_with_checks_says_when_it_is_done() {
+        let source = MINIMAL.replace("done_when = \"`${web}` is running.\"\n", "");
+        assert_eq!(
+            parse_as("scenarios/demo.toml", &source).unwrap_err(),
+            "scenarios/demo.toml:11:1: step \"Run\" has checks but no `done_when`: say in plain \
+             words when the step is done"
+        );
+        let blank = MINIMAL.replace("`${web}` is running.", " ");
+        assert!(parse_as("scenarios/demo.toml", &blank).is_err());
+    }
+
+    #[test]
+    fn an_objective_says_when_it_scores() {
+        let objective =
+            "\n[[objectives]]\ntitle = \"web runs\"\npoints = 1\nchecks = [{ container = \"${web}\" }]\n";
+        let error = parse_as("scenarios/demo.toml", &format!("{MINIMAL}{objective}")).unwrap_err();
+        assert_eq!(
+            error,
+            "scenarios/demo.toml:18:1: objective \"web runs\" has checks but no `done_when`: say in \
+             plain words when it scores"
+        );
+        let scored = format!("{MINIMAL}{objective}done_when = \"`${{web}}` exists.\"\n");
+        assert!(parse_as("scenarios/demo.toml", &scored).is_ok());
     }
 
     #[test]

@@ -22,11 +22,13 @@
 //! commands = ["docker run --name ${httpd} -p ${web_port}:80 -d httpd:2.4"]
 //! hints = ["…"]
 //! checks = [{ container = "${httpd}", state = "running" }]
+//! done_when = "`${httpd}` is running."                   # the checks in plain words
 //!
 //! [[objectives]]
 //! title = "httpd serves the site"
 //! points = 2
 //! checks = [{ http = "http://localhost:${web_port}/", contains = "Widget Factory" }]
+//! done_when = "http://localhost:${web_port}/ shows the Widget Factory page."
 //! ```
 //!
 //! The whole format is described in the book's reference; checks in [`check`], variables in
@@ -107,6 +109,12 @@ pub struct Step {
     /// Must all hold for the step to be done.
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// When the step is done, in plain words for a beginner: what its checks look for ("when
+    /// `web1` is running and http://localhost:8080 shows the Widget Factory page"). The book,
+    /// `lab run` and `lab show` say it; the checks' own wording stays for the details. Required
+    /// with checks.
+    #[serde(default)]
+    pub done_when: String,
     /// Values read from the engine once the step is done, for later steps.
     #[serde(default)]
     pub captures: Vec<Capture>,
@@ -254,6 +262,9 @@ pub struct Objective {
     pub title: String,
     pub points: u32,
     pub checks: Vec<Check>,
+    /// When it scores, in plain words (as a step's `done_when`). Required.
+    #[serde(default)]
+    pub done_when: String,
 }
 
 impl Scenario {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{LabDaemon, TempDir, TestDaemon, docker_cli, docker_host, guide_values, lab, stable};
+use crate::common::{LabDaemon, TempDir, TestDaemon, docker_cli, docker_host, lab, stable};
 
 /// Every lab, in course order.
 const LABS: &[&str] = &[
@@ -27,8 +27,6 @@ fn read_report(path: &Path) -> Value {
 fn transcript(lab: &Value, root: Option<&Path>) -> String {
     let vars: std::collections::BTreeMap<String, String> =
         serde_json::from_value(lab["vars"].clone()).expect("vars are strings");
-    let mut pairs = guide_values(lab["id"].as_str().unwrap(), &vars);
-    pairs.push((lab["run"].as_str().unwrap().to_owned(), "[RUN]".to_owned()));
     let mut text = String::new();
     for step in lab["steps"].as_array().unwrap() {
         text.push_str(&format!(
@@ -59,7 +57,7 @@ fn transcript(lab: &Value, root: Option<&Path>) -> String {
         }
         text.push('\n');
     }
-    stable(&text, &pairs, root)
+    stable(&text, Some((lab["id"].as_str().unwrap(), &vars)), root)
 }
 
 fn assert_all_passed(report: &Value, output: &std::process::Output, context: &str) {
@@ -171,23 +169,27 @@ title = "Start a box"
 text = "Start it."
 commands = ["docker run -d --name ${box} busybox sleep 600"]
 checks = [{ container = "${box}", state = "running", image = "busybox" }]
+done_when = "its checks hold"
 
 [[steps]]
 title = "Expect the impossible"
 text = "It exits 3."
 commands = ["docker exec ${box} sh -c 'exit 3'"]
 checks = [{ ran = "^docker exec" }]
+done_when = "its checks hold"
 
 [[steps]]
 title = "Never reached"
 text = "Skipped."
 commands = ["docker ps"]
 checks = [{ ran = "^docker ps" }]
+done_when = "its checks hold"
 
 [[objectives]]
 title = "the box exited"
 points = 1
 checks = [{ container = "${box}", state = "exited", within = "200ms" }]
+done_when = "its checks hold"
 "#,
     )
     .unwrap();
@@ -241,12 +243,14 @@ title = "Start a box"
 text = "Start it."
 commands = ["docker run -d --name ${box} busybox sleep 600"]
 checks = [{ container = "${box}", state = "running" }]
+done_when = "its checks hold"
 
 [[steps]]
 title = "Look at it"
 text = "Anything would do."
 commands = ["docker ps"]
 checks = [{ container = "${box}", state = "running" }]
+done_when = "its checks hold"
 "#,
     )
     .unwrap();

@@ -52,90 +52,22 @@ pub fn lab(state: &Path) -> Command {
     command
 }
 
-/// What a run's unique names and ports were, mapped back to the guide's (`httpd-3f9a1c` →
-/// `httpd`, a free port → 8080), and its captures to their variables (`${exposed_ip}`). Longest
-/// first, so a name is never replaced inside a longer one.
-pub fn guide_values(lab: &str, vars: &BTreeMap<String, String>) -> Vec<(String, String)> {
-    let scenario = berth_lab::scenario::find(&scenarios_dir(), lab).expect("the scenario loads");
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for (var, name) in &scenario.names {
-        if let Some(value) = vars.get(var) {
-            pairs.push((value.clone(), name.clone()));
-        }
-    }
-    for (var, port) in &scenario.ports {
-        if let Some(value) = vars.get(var) {
-            pairs.push((value.clone(), port.to_string()));
-        }
-    }
-    // Captures (what the engine chose: an address, a port, a volume's name) read as variables.
-    for (var, value) in vars {
-        let declared = scenario.names.contains_key(var) || scenario.ports.contains_key(var);
-        if !declared && !berth_lab::scenario::vars::BUILTINS.contains(&var.as_str()) {
-            pairs.push((value.clone(), format!("${{{var}}}")));
-        }
-    }
-    pairs.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
-    pairs
-}
-
-/// Make a command's output stable: the run's names back to the guide's, then ids, times, ports
-/// picked by the engine and paths replaced by placeholders, table padding evened out.
-pub fn stable(text: &str, pairs: &[(String, String)], root: Option<&Path>) -> String {
-    let mut text = text.to_owned();
+/// Make a command's output stable (see `berth_lab::redact`): ids, times, addresses and the
+/// private daemon's directory replaced by placeholders, tables laid out again; with a run's
+/// report (`lab check --json`'s `vars`), the run's names and ports back to the guide's and its
+/// captures to their variables.
+pub fn stable(text: &str, run: Option<(&str, &BTreeMap<String, String>)>, root: Option<&Path>) -> String {
+    let mut redactor = berth_lab::redact::Redactor::new();
     if let Some(root) = root {
-        text = text.replace(&root.display().to_string(), "[ROOT]");
+        redactor = redactor.root(root);
     }
-    for (from, to) in pairs {
-        // Whole words only: a captured short id must not match inside a long one.
-        let word = regex::Regex::new(&format!(r"\b{}\b", regex::escape(from))).expect("a valid pattern");
-        text = word.replace_all(&text, regex::NoExpand(to)).into_owned();
+    if let Some((lab, vars)) = run {
+        let scenario = berth_lab::scenario::find(&scenarios_dir(), lab).expect("the scenario loads");
+        let mut run_vars = berth_lab::scenario::vars::Vars::default();
+        for (var, value) in vars {
+            run_vars.set(var, value);
+        }
+        redactor = redactor.run(&scenario, &run_vars);
     }
-    let rules: &[(&str, &str)] = &[
-        (r"sha256:[0-9a-f]{64}", "sha256:[ID]"),
-        (r"\b[0-9a-f]{64}\b", "[ID]"),
-        (r"\b[0-9a-f]{12}\b", "[ID12]"),
-        (
-            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
-            "[TIME]",
-        ),
-        (
-            r"(Less than a second|About a minute|About an hour|An? \w+|\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?)) ago",
-            "[AGO]",
-        ),
-        (
-            r"Up (Less than a second|About a minute|\d+ seconds?)",
-            "Up [TIME]",
-        ),
-        (r"website_\d{4}-\d\d-\d\d-\d{4}\.tgz", "website_[DATE].tgz"),
-        (r"(0\.0\.0\.0|::):\d{4,5}\b", "$1:[PORT]"),
-        (
-            r"(?m)^[-dl][-rwxst]{9} +\d+ +\w+ +\w+ +\d+ +\w{3} +\d+ +[\d:]+ ",
-            "[ls -l] ",
-        ),
-        (r"(?m)[ \t]+$", ""),
-        // Table columns are padded to their longest value, which varies: even the padding out.
-        (r"(\S) {2,}", "$1   "),
-        (r#""Name": "/[a-z]+_[a-z]+\d*""#, r#""Name": "/[NAME]""#),
-        // Names the engine made up for unnamed containers (`hungry_stonebraker`): the last
-        // column of `docker ps`, and what `lab reset` removed.
-        (r"(?m)   [a-z]+_[a-z]+\d*$", "   [NAME]"),
-        (r"(?m)container [a-z]+_[a-z]+\d*$", "container [NAME]"),
-    ];
-    for (pattern, replacement) in rules {
-        text = regex::Regex::new(pattern)
-            .expect("a valid pattern")
-            .replace_all(&text, *replacement)
-            .into_owned();
-    }
-    let address = regex::Regex::new(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b").expect("a valid pattern");
-    address
-        .replace_all(&text, |c: &regex::Captures| {
-            if &c[0] == "0.0.0.0" {
-                "0.0.0.0".to_owned()
-            } else {
-                "[IP]".to_owned()
-            }
-        })
-        .into_owned()
+    redactor.redact(text)
 }

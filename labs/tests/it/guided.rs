@@ -146,7 +146,7 @@ fn stable_screen(screen: &str, daemon: &TestDaemon, state: &TempDir) -> String {
             .replace_all(&text, *replacement)
             .into_owned();
     }
-    stable(&text, &[], Some(&daemon.root))
+    stable(&text, None, Some(&daemon.root))
 }
 
 #[test]
@@ -293,6 +293,60 @@ fn a_trainee_does_first_container_in_their_own_shell() {
     assert_eq!(removed.matches("removed container ").count(), 2, "{removed}");
     let grade = grade_json(&state, Some(&daemon), "first-container");
     assert_eq!(grade["score"].as_u64(), Some(0), "{grade}");
+}
+
+/// A value a step captures is a variable of the trainee's shell, exported, from the moment that
+/// step is done: the book's `docker container inspect ${busybox_id}` works when pasted, and
+/// says in words what each step wants while it is not done.
+#[test]
+fn captured_values_are_the_shells_variables() {
+    let daemon = TestDaemon::start();
+    let state = TempDir::new("berth-lab-state");
+    let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
+    t.expect("Done when you have listed the running containers with `docker ps`.");
+    t.expect("[first-container 1/5] work ");
+    // Nothing captured yet: the variable is not set.
+    t.type_line("echo \"id=[${busybox_id-unset}]\"");
+    t.expect("id=[unset]");
+    t.expect("[first-container 1/5] work ");
+    t.type_line("docker ps");
+    t.expect("[first-container 2/5] work ");
+    // A command that does not do the step: lab says what the step wants, in words.
+    t.type_line("docker ps -a");
+    t.expect("· step 2 of 5: 0 of 1 checks hold");
+    t.expect("done when a container from `hello-world` has printed *Hello from Docker!*");
+    t.expect("[first-container 2/5] work ");
+    t.type_line("docker run hello-world");
+    t.expect("[first-container 3/5] work ");
+    t.type_line("docker ps -a");
+    t.expect("[first-container 4/5] work ");
+    t.type_line("docker container run busybox");
+    t.expect("✓ step 4 done");
+    t.expect("[first-container 5/5] work ");
+    let session: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(state.path().join("first-container/session.json")).unwrap(),
+    )
+    .unwrap();
+    let id = session["vars"]["busybox_id"]
+        .as_str()
+        .expect("the id was captured")
+        .to_owned();
+    assert_eq!(id.len(), 12, "{session}");
+    // In the shell, and in the environment of what it runs.
+    t.type_line("sh -c 'echo \"from a child: $busybox_id\"'");
+    t.expect(&format!("from a child: {id}"));
+    t.expect("[first-container 5/5] work ");
+    // Pasted from the book as it is.
+    t.type_line("docker container inspect ${busybox_id} | grep -c '\"Cmd\"'");
+    t.expect("✓ step 5 done");
+    let (code, screen) = t.finish();
+    assert_eq!(code, 0, "{screen}");
+    let inspected = daemon
+        .api()
+        .container(&id)
+        .unwrap()
+        .expect("the id names a container");
+    assert_eq!(inspected.config.image, "busybox", "{screen}");
 }
 
 #[test]

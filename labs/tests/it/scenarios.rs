@@ -92,6 +92,7 @@ title = "Run"
 text = "Run it."
 commands = ["docker run -d --name ${web} httpd:2.4"]
 checks = [{ container = "${web}", state = "running" }]
+done_when = "`${web}` is running"
 "#;
 
 #[test]
@@ -132,6 +133,10 @@ fn load_errors_name_the_place_and_what_was_expected() {
             ),
         ),
         ("id", GOOD.replace("id = \"broken\"", "id = \"fixed\"")),
+        (
+            "no done_when",
+            GOOD.replace("done_when = \"`${web}` is running\"\n", ""),
+        ),
     ];
     let mut all = String::new();
     for (name, text) in cases {

@@ -19,6 +19,8 @@ use super::transcript::{self, StepRun};
 
 /// Where the lab chapters go.
 pub const MARKER: &str = "{{#berth-labs}}";
+/// Where the legend of the sample runs' placeholders goes.
+pub const PLACEHOLDERS_MARKER: &str = "{{#berth-placeholders}}";
 
 pub struct LabsPreprocessor {
     scenarios: PathBuf,
@@ -79,6 +81,11 @@ impl LabsPreprocessor {
             let BookItem::Chapter(chapter) = item else {
                 return;
             };
+            if let Some(content) =
+                super::replace_marker_lines(&chapter.content, PLACEHOLDERS_MARKER, &placeholders_table())
+            {
+                chapter.content = content;
+            }
             if result.is_err() || !chapter.content.lines().any(|l| l.trim() == MARKER) {
                 return;
             }
@@ -111,6 +118,20 @@ fn labs_table(labs: &[Chapter]) -> String {
             .map(|m| m.trim_end_matches(" |"))
             .unwrap_or("");
         let _ = writeln!(table, "| [{}]({file}) | {minutes} |", lab.name);
+    }
+    table
+}
+
+/// The legend of the placeholders the sample runs show, from the rules that put them there.
+fn placeholders_table() -> String {
+    let mut table = String::from("| in a sample run | stands for |\n|---|---|\n");
+    for placeholder in berth_lab::redact::legend() {
+        let _ = writeln!(
+            table,
+            "| `{}` | {} |",
+            placeholder.shown,
+            table_cell(placeholder.means)
+        );
     }
     table
 }
@@ -158,7 +179,7 @@ pub fn chapter_markdown(lab: &Scenario, runs: Option<&[StepRun]>) -> String {
         let _ = writeln!(
             md,
             "## What grading scores\n\n`lab grade {}` scores these on the engine's state when \
-             you ask ({} points):\n\n| objective | points | holds when |\n|---|---|---|",
+             you ask ({} points):\n\n| objective | points | scores when |\n|---|---|---|",
             shown.id, shown.max_points
         );
         for objective in &shown.objectives {
@@ -167,10 +188,17 @@ pub fn chapter_markdown(lab: &Scenario, runs: Option<&[StepRun]>) -> String {
                 "| {} | {} | {} |",
                 table_cell(&objective.title),
                 objective.points,
-                table_cell(&objective.checks.join("; "))
+                table_cell(show::clause(&objective.done_when))
             );
         }
-        md.push('\n');
+        md.push_str("\n<details>\n<summary>What lab checks for each objective</summary>\n\n");
+        for objective in &shown.objectives {
+            let _ = writeln!(md, "- {}:", objective.title);
+            for check in &objective.checks {
+                let _ = writeln!(md, "  - {check}");
+            }
+        }
+        md.push_str("\n</details>\n\n");
     }
     md
 }
@@ -217,12 +245,16 @@ fn step_markdown(step: &ShownStep, run: Option<&StepRun>) -> String {
             md.push_str("(A line after `>` is what you type into the command.)\n\n");
         }
     }
+    if !step.done_when.is_empty() {
+        let _ = writeln!(md, "**Done when** {}.\n", show::clause(&step.done_when));
+    }
     if !step.checks.is_empty() {
-        md.push_str("The step is done when:\n\n");
+        // The same, as lab checks it: the engine's terms, for the curious.
+        md.push_str("<details>\n<summary>What lab checks</summary>\n\n");
         for check in &step.checks {
             let _ = writeln!(md, "- {check}");
         }
-        md.push('\n');
+        md.push_str("\n</details>\n\n");
     }
     for capture in &step.captures {
         let _ = writeln!(md, "Then lab reads {capture}.\n");
@@ -241,7 +273,9 @@ fn step_markdown(step: &ShownStep, run: Option<&StepRun>) -> String {
         let _ = writeln!(
             md,
             "<details>\n<summary>A sample run (lab check, on berthd)</summary>\n\n\
-             {fence}console\n{}{fence}\n\n</details>\n",
+             {fence}console\n{}{fence}\n\n\
+             `[ID12]`, `[AGO]` and the like stand for what changes from run to run: see \
+             [the sample runs](index.md#the-sample-runs).\n\n</details>\n",
             run.text
         );
     }
@@ -316,6 +350,7 @@ commands = [
     { run = "docker exec -it ${box} sh", tty = true, input = ["ls", "exit"] },
 ]
 checks = [{ container = "${box}", state = "exited", exit_code = 0 }]
+done_when = "`${box}` has run and exited without an error"
 captures = [{ var = "box_id", container = "${box}", id = true }]
 hints = ["`docker run --name ${box} busybox echo hi`", "Second hint."]
 
@@ -323,6 +358,7 @@ hints = ["`docker run --name ${box} busybox echo hi`", "Second hint."]
 title = "${box} ran"
 points = 2
 checks = [{ container = "${box}", state = "exited" }]
+done_when = "`${box}` has exited"
 "#;
 
     fn lab() -> Scenario {
@@ -341,13 +377,25 @@ checks = [{ container = "${box}", state = "exited" }]
             md.contains("$ docker run --name box busybox echo hi\n$ docker exec -it box sh\n> ls\n> exit\n"),
             "{md}"
         );
-        assert!(md.contains("- container `box` has exited with code 0"), "{md}");
+        assert!(
+            md.contains("**Done when** `box` has run and exited without an error.\n"),
+            "{md}"
+        );
+        // The checks' own words stay, folded.
+        assert!(
+            md.contains("<summary>What lab checks</summary>\n\n- container `box` has exited with code 0"),
+            "{md}"
+        );
         assert!(
             md.contains("<details>\n<summary>Hint 1</summary>\n\n`docker run --name box busybox echo hi`\n\n</details>"),
             "{md}"
         );
         assert!(md.contains("<summary>Hint 2</summary>"), "{md}");
-        assert!(md.contains("| box ran | 2 |"), "{md}");
+        assert!(md.contains("| box ran | 2 | `box` has exited |"), "{md}");
+        assert!(
+            md.contains("- box ran:\n  - container `box` has exited\n"),
+            "{md}"
+        );
         assert!(md.contains("No sample run is recorded"), "{md}");
     }
 
@@ -424,6 +472,47 @@ checks = [{ container = "${box}", state = "exited" }]
         assert_eq!(labs[1].number, Some(SectionNumber(vec![3, 2])));
         assert_eq!(labs[1].parent_names, ["Labs"]);
         assert!(labs[1].content.starts_with("# Alpha\n"));
+    }
+
+    #[test]
+    fn the_placeholders_legend_comes_from_the_redaction() {
+        let mut book = Book::new();
+        book.push_item(Chapter::new(
+            "Labs",
+            format!("# Labs\n\n{PLACEHOLDERS_MARKER}\n"),
+            "labs/index.md",
+            vec![],
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        LabsPreprocessor::new(&Paths::of(dir.path()))
+            .add_labs(&mut book)
+            .unwrap();
+        let BookItem::Chapter(labs) = &book.sections[0] else {
+            unreachable!("the book has the labs chapter")
+        };
+        assert!(!labs.content.contains(PLACEHOLDERS_MARKER), "{}", labs.content);
+        for placeholder in berth_lab::redact::legend() {
+            assert!(
+                labs.content.contains(&format!("| `{}` | ", placeholder.shown)),
+                "{} is not explained:\n{}",
+                placeholder.shown,
+                labs.content
+            );
+        }
+    }
+
+    #[test]
+    fn a_check_without_its_sentence_fails_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::of(dir.path());
+        std::fs::create_dir_all(&paths.scenarios).unwrap();
+        let without = LAB.replace("done_when = \"`${box}` has exited\"\n", "");
+        std::fs::write(paths.scenarios.join("tiny.toml"), without).unwrap();
+        let error = format!("{:#}", missing_chapters(&paths).unwrap_err());
+        assert!(
+            error.contains("objective \"${box} ran\" has checks but no `done_when`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -397,6 +397,7 @@ title = "The volumes there are"
 text = "List them."
 commands = ["docker volume ls"]
 checks = [{ ran = '^docker volume ls', says = "`docker volume ls`" }]
+done_when = "you have listed the volumes"
 "#;
 
     /// A repository with one concept chapter, one lab, and both their quizzes.
