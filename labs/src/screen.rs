@@ -365,6 +365,7 @@ mod tests {
             checks: vec![],
             done_when: "`httpd` is running and http://localhost:8080/ answers".into(),
             captures: vec![],
+            book_trace: None,
             hints: vec![],
         };
         let mut out = anstream::StripStream::new(Vec::new());

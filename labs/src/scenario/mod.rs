@@ -118,6 +118,11 @@ pub struct Step {
     /// Values read from the engine once the step is done, for later steps.
     #[serde(default)]
     pub captures: Vec<Capture>,
+    /// The lab's key step names the explain trace excerpt (`"run start"`: book/src/traces/run.toml,
+    /// excerpt `start`) that shows what the engine did for it. Only the book shows it, after the
+    /// sample run, with a link to the concept chapter the step exercises.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub book_trace: Option<String>,
     /// Shown one at a time, on request.
     #[serde(default)]
     pub hints: Vec<String>,

@@ -169,11 +169,19 @@ pub fn chapter_markdown(lab: &Scenario, runs: Option<&[StepRun]>) -> String {
             &[]
         }
     };
-    for step in &shown.steps {
+    for (step, source) in shown.steps.iter().zip(&lab.steps) {
         let run = runs
             .iter()
             .find(|r| r.number == step.number && r.title == step.title);
         md.push_str(&step_markdown(step, run));
+        if let Some(trace) = &source.book_trace {
+            // The trace_excerpts preprocessor expands it, with a link to its concept chapter.
+            let _ = writeln!(
+                md,
+                "**What the engine did** in this step, in its own words (an excerpt):\n\n\
+                 {{{{#trace {trace}}}}}\n"
+            );
+        }
     }
     if !shown.objectives.is_empty() {
         let _ = writeln!(

@@ -91,6 +91,15 @@ fn argv(line: &str) -> Vec<String> {
     line.split_whitespace().map(str::to_owned).collect()
 }
 
+/// The build's own lines: its steps, the containers they run in, the layers they commit.
+fn build_lines(line: &str) -> bool {
+    line.starts_with("berthd:") && !line.contains("cgroup")
+}
+
+/// The build context of the `build` trace: a Dockerfile whose steps make a layer each way.
+const BUILD_DOCKERFILE: &str =
+    "FROM busybox\nCOPY greeting.txt /\nRUN wc -c /greeting.txt\nCMD [\"cat\", \"/greeting.txt\"]\n";
+
 fn traces(port: u16, registry: &str) -> Vec<Trace> {
     vec![
         Trace {
@@ -200,6 +209,15 @@ fn traces(port: u16, registry: &str) -> Vec<Trace> {
             keep: daemon_lines,
         },
         Trace {
+            name: "build",
+            about: "docker build: COPY makes a layer, RUN runs a container and commits it",
+            // berth runs in the build context's directory, so `.` is it.
+            commands: vec![argv("build -t trace/build:v1 .")],
+            container: None,
+            cleanup: vec![argv("rmi trace/build:v1")],
+            keep: build_lines,
+        },
+        Trace {
             name: "registry",
             about: "push to a registry on this machine, remove the image, pull it back",
             commands: vec![
@@ -225,8 +243,15 @@ pub fn capture(paths: &Paths) -> anyhow::Result<()> {
     }
     let registry = Registry::start()?;
     let daemon = PrivateBerthd::start(&bin, BOOK_BRIDGE, BOOK_SUBNET)?;
+    let build_context = tempfile_dir("berth-book-build")?;
+    std::fs::write(build_context.0.join("Dockerfile"), BUILD_DOCKERFILE)?;
+    std::fs::write(
+        build_context.0.join("greeting.txt"),
+        "hello from the build context\n",
+    )?;
     let berth = |args: &[String]| -> anyhow::Result<String> {
         let output = Command::new(bin.join("berth"))
+            .current_dir(&build_context.0)
             .args(["-H", &daemon.host()])
             .args(args)
             .stdin(Stdio::null())
@@ -273,6 +298,21 @@ pub fn capture(paths: &Paths) -> anyhow::Result<()> {
     drop(daemon);
     drop(registry);
     Ok(())
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempfile_dir(prefix: &str) -> anyhow::Result<TempDir> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    Ok(TempDir(dir))
 }
 
 /// The trace file: the commands as a reader would type them, then the events.

@@ -172,8 +172,19 @@ pub fn settings(resources: &LinuxResources) -> Result<Vec<Setting>, CgroupError>
     if !rules.is_empty() {
         // What every container may use whatever the spec says, as runc adds them: the default
         // devices, /dev/console, the ptys, and mknod of any node (using it is still denied).
+        // Docker's specs already allow most of them; writing an allow again changes nothing
+        // unless a deny came after it, so only those that would change the outcome are written.
+        let written: Vec<String> = rules.iter().map(device_rule).collect();
+        let last_deny = rules.iter().rposition(|r| !r.allow());
         for rule in DEFAULT_ALLOWED_DEVICES {
-            out.push(setting("devices", "devices", "devices.allow", rule));
+            let already_allowed = rules
+                .iter()
+                .zip(&written)
+                .rposition(|(r, text)| r.allow() && text == rule)
+                .is_some_and(|allowed_at| last_deny.is_none_or(|deny| deny < allowed_at));
+            if !already_allowed {
+                out.push(setting("devices", "devices", "devices.allow", rule));
+            }
         }
     }
     Ok(out)
@@ -386,7 +397,31 @@ mod tests {
                 ("devices.allow", "c 136:* rwm".to_string()),
             ]
         );
-        assert_eq!(got.len(), 3 + DEFAULT_ALLOWED_DEVICES.len());
+        // c 1:3 and c 136:* are allowed already: runc's defaults add only the other ten.
+        assert_eq!(got.len(), 3 + DEFAULT_ALLOWED_DEVICES.len() - 2);
+        assert!(
+            !got[3..]
+                .iter()
+                .any(|(_, v)| v == "c 1:3 rwm" || v == "c 136:* rwm")
+        );
+    }
+
+    #[test]
+    fn a_default_device_denied_after_its_allow_is_allowed_again() {
+        // runc appends its defaults after the spec's rules, so a later deny of one is undone.
+        let r = resources(
+            r#"{"devices":[{"allow":false,"access":"rwm"},
+                           {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"},
+                           {"allow":false,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#,
+        );
+        let values: Vec<String> = settings(&r)
+            .expect("settings")
+            .into_iter()
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(values.last().map(String::as_str), Some("c 10:200 rwm"));
+        assert!(values[3..].iter().any(|v| v == "c 1:3 rwm"));
+        assert_eq!(values.len(), 3 + DEFAULT_ALLOWED_DEVICES.len());
     }
 
     #[test]
