@@ -156,6 +156,33 @@ pub fn build(paths: &Paths) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Rewrite each chapter that has a file with `expand(path, content)`, which answers the new
+/// content or why it cannot; the errors of every chapter, each naming its file, fail the build.
+/// The loop every directive-expanding preprocessor needs.
+pub fn expand_chapters(
+    book: &mut mdbook::book::Book,
+    mut expand: impl FnMut(&Path, &str) -> Result<String, String>,
+) -> mdbook::errors::Result<()> {
+    let mut errors = Vec::new();
+    book.for_each_mut(|item| {
+        let mdbook::book::BookItem::Chapter(chapter) = item else {
+            return;
+        };
+        let Some(path) = chapter.path.clone() else {
+            return;
+        };
+        match expand(&path, &chapter.content) {
+            Ok(content) => chapter.content = content,
+            Err(e) => errors.push(format!("{}: {e}", path.display())),
+        }
+    });
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(mdbook::errors::Error::msg(errors.join("\n")))
+    }
+}
+
 /// `content` with each line that is exactly `marker` (spaces aside) replaced by `replacement`;
 /// `None` when there is no such line. A marker quoted inside a sentence stays as it is.
 pub fn replace_marker_lines(content: &str, marker: &str, replacement: &str) -> Option<String> {

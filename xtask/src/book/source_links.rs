@@ -7,7 +7,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use mdbook::book::{Book, BookItem};
+use mdbook::book::Book;
 use mdbook::preprocess::{Preprocessor, PreprocessorContext};
 
 use super::source_pages::{self, Linked};
@@ -167,24 +167,8 @@ impl Preprocessor for SourceLinks {
     }
 
     fn run(&self, _ctx: &PreprocessorContext, mut book: Book) -> mdbook::errors::Result<Book> {
-        let mut errors = Vec::new();
-        book.for_each_mut(|item| {
-            let BookItem::Chapter(chapter) = item else {
-                return;
-            };
-            let Some(path) = chapter.path.clone() else {
-                return;
-            };
-            match self.expand(&path, &chapter.content) {
-                Ok(content) => chapter.content = content,
-                Err(e) => errors.push(format!("{}: {e}", path.display())),
-            }
-        });
-        if errors.is_empty() {
-            Ok(book)
-        } else {
-            Err(mdbook::errors::Error::msg(errors.join("\n")))
-        }
+        super::expand_chapters(&mut book, |path, content| self.expand(path, content))?;
+        Ok(book)
     }
 }
 

@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use mdbook::book::{Book, BookItem};
+use mdbook::book::Book;
 use mdbook::preprocess::{Preprocessor, PreprocessorContext};
 
 const OPEN: &str = "{{#terminal ";
@@ -198,24 +198,14 @@ impl Preprocessor for TerminalPictures {
     }
 
     fn run(&self, _ctx: &PreprocessorContext, mut book: Book) -> mdbook::errors::Result<Book> {
-        let mut errors = Vec::new();
-        book.for_each_mut(|item| {
-            let BookItem::Chapter(chapter) = item else {
-                return;
-            };
-            if !chapter.content.contains(OPEN) {
-                return;
+        super::expand_chapters(&mut book, |_, content| {
+            if content.contains(OPEN) {
+                self.expand(content)
+            } else {
+                Ok(content.to_owned())
             }
-            match self.expand(&chapter.content) {
-                Ok(content) => chapter.content = content,
-                Err(e) => errors.push(format!("{}: {e}", chapter.name)),
-            }
-        });
-        if errors.is_empty() {
-            Ok(book)
-        } else {
-            Err(mdbook::errors::Error::msg(errors.join("\n")))
-        }
+        })?;
+        Ok(book)
     }
 }
 
