@@ -1,0 +1,307 @@
+//! The Debian-built images at work, each on a private berthd. Ignored by default: they need
+//! root, the engine's binaries and the archive (a build of several minutes). Run them with
+//!
+//! ```text
+//! cargo build -p berthd -p berth -p berth-shim -p berth-runtime
+//! cargo xtask images --debian
+//! cargo test -p xtask -- --ignored --test-threads 1 debian
+//! ```
+//!
+//! (`debian_builds_are_reproducible` builds the whole set twice more: about twice the build time.)
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::daemon::{Daemon, Network};
+
+/// Apart from the build daemon's and the labs': tests may run while either does.
+const TEST_NETWORK: Network = Network {
+    bridge: "berth-imgt0",
+    bip: "10.75.0.1/24",
+    pool: "base=10.76.0.0/16,size=24",
+};
+
+/// target/debug, where cargo put berthd and berth beside this test binary's deps/ directory.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("berthd").exists() && dir.join("berth").exists(),
+        "build the engine first: cargo build -p berthd -p berth -p berth-shim -p berth-runtime"
+    );
+    dir
+}
+
+fn archive() -> PathBuf {
+    let path = crate::util::target_dir().unwrap().join("lab-images-debian.tar");
+    assert!(
+        path.exists(),
+        "build the images first: cargo xtask images --debian"
+    );
+    path
+}
+
+/// A private daemon with the archive loaded.
+fn daemon_with_images(name: &str) -> Daemon {
+    let daemon = Daemon::start(&bin_dir(), name, TEST_NETWORK).unwrap();
+    daemon
+        .output(&["load", "-i", archive().to_str().unwrap()])
+        .unwrap();
+    daemon
+}
+
+/// A free TCP port on 127.0.0.1 (the kernel's pick, released at once).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /` on 127.0.0.1:port, retried until it answers or `limit` passes: status line and body.
+fn get(port: u16, limit: Duration) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let request = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+            let mut response = String::new();
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut response).is_ok()
+                && !response.is_empty()
+            {
+                return Some(response);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+/// A site directory with one page whose text is `marker`.
+fn site(marker: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), format!("<h1>{marker}</h1>\n")).unwrap();
+    // The servers' workers run as www-data: the page must be readable by others.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Run `image` detached with a site mounted at `docroot`, published on a free port, check that
+/// it serves the page and logs the request on its output, and that its stop signal stops it.
+fn serves_mounted_site(daemon: &Daemon, image: &str, docroot: &str) {
+    let marker = format!("served by {image}");
+    let site = site(&marker);
+    let port = free_port();
+    let mount = format!("{}:{docroot}:ro", site.path().display());
+    let publish = format!("127.0.0.1:{port}:80");
+    let id = daemon
+        .output(&["run", "-d", "-p", &publish, "-v", &mount, image])
+        .unwrap();
+    let id = id.trim();
+    let response = get(port, Duration::from_secs(30));
+    // The access log line may follow the response by a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    let logs = daemon.output(&["logs", id]).unwrap_or_default();
+    let response = response.unwrap_or_else(|| panic!("{image} did not answer on {port}; logs:\n{logs}"));
+    assert!(response.starts_with("HTTP/1.1 200"), "{image}: {response}");
+    assert!(
+        response.contains(&marker),
+        "{image} did not serve the mounted page: {response}"
+    );
+    assert!(
+        logs.contains("\"GET / HTTP/1.0\" 200"),
+        "{image} logs requests to stdout: {logs}"
+    );
+    // Its stop signal stops it gracefully, well before berthd's 10 s kill.
+    let stopping = Instant::now();
+    daemon.output(&["stop", id]).unwrap();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(8),
+        "{image} ignored its stop signal"
+    );
+}
+
+#[test]
+#[ignore = "needs root, the engine's binaries and target/lab-images-debian.tar"]
+fn debian_httpd_and_nginx_serve_a_mounted_site() {
+    let daemon = daemon_with_images("berth-imgtest-web");
+    serves_mounted_site(&daemon, "httpd:2.4", "/usr/local/apache2/htdocs");
+    let version = daemon
+        .output(&["run", "--rm", "httpd:2.4", "bash", "-c", "httpd -v"])
+        .unwrap();
+    assert!(
+        version.contains("Apache/2.4."),
+        "bash and Apache's httpd -v: {version}"
+    );
+
+    serves_mounted_site(&daemon, "nginx:latest", "/usr/share/nginx/html");
+    let conf = daemon
+        .output(&["run", "--rm", "nginx", "cat", "/etc/nginx/conf.d/default.conf"])
+        .unwrap();
+    assert!(conf.contains("root   /usr/share/nginx/html;"), "{conf}");
+}
+
+/// `psql -c sql` in the container, as user postgres over the local socket.
+fn psql(daemon: &Daemon, container: &str, sql: &str) -> anyhow::Result<String> {
+    daemon.output(&[
+        "exec",
+        container,
+        "psql",
+        "-U",
+        "postgres",
+        "-tA",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql,
+    ])
+}
+
+/// Wait until the server in `container` answers `select 1` (the first start runs initdb).
+fn wait_for_postgres(daemon: &Daemon, container: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match psql(daemon, container, "select 1") {
+            Ok(out) if out.trim() == "1" => return,
+            result if Instant::now() > deadline => {
+                let logs = daemon.output(&["logs", container]).unwrap_or_default();
+                panic!("postgres did not answer: {result:?}\n{logs}");
+            }
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root, the engine's binaries and target/lab-images-debian.tar"]
+fn debian_postgres_initialises_its_volume_and_keeps_data() {
+    let daemon = daemon_with_images("berth-imgtest-pg");
+    let start = |name: &str| {
+        daemon
+            .output(&[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "-e",
+                "POSTGRES_PASSWORD=secret",
+                "-e",
+                "POSTGRES_DB=shop",
+                "-v",
+                "pgdata:/var/lib/postgresql/data",
+                "postgres:12.1",
+            ])
+            .unwrap();
+        wait_for_postgres(&daemon, name);
+    };
+
+    start("pg1");
+    let status = daemon.output(&["exec", "pg1", "cat", "/proc/1/status"]).unwrap();
+    assert!(
+        status.lines().any(|line| line.starts_with("Uid:\t999\t")),
+        "the server runs as postgres (999): {status}"
+    );
+    let databases = psql(&daemon, "pg1", "select datname from pg_database order by 1").unwrap();
+    assert!(
+        databases.lines().any(|db| db == "shop"),
+        "POSTGRES_DB made: {databases}"
+    );
+    psql(
+        &daemon,
+        "pg1",
+        "create table kept (v text); insert into kept values ('across containers')",
+    )
+    .unwrap();
+    daemon.output(&["rm", "-f", "pg1"]).unwrap();
+
+    // The replacement finds an initialised volume: no initdb, the row is there.
+    start("pg2");
+    let row = psql(&daemon, "pg2", "select v from kept").unwrap();
+    assert_eq!(row.trim(), "across containers");
+    let logs = daemon.output(&["logs", "pg2"]).unwrap();
+    assert!(
+        !logs.contains("initialising"),
+        "the second container ran initdb again: {logs}"
+    );
+    // A password is required over the network, as the official image sets pg_hba.conf up.
+    let hba = daemon
+        .output(&[
+            "exec",
+            "pg2",
+            "tail",
+            "-n",
+            "1",
+            "/var/lib/postgresql/data/pg_hba.conf",
+        ])
+        .unwrap();
+    assert_eq!(hba.trim(), "host all all all scram-sha-256");
+    daemon.output(&["rm", "-f", "pg2"]).unwrap();
+
+    // Without a password the first start refuses, as upstream's does.
+    let refused = daemon
+        .berth()
+        .args(["run", "--rm", "postgres:12.1"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("POSTGRES_PASSWORD"));
+}
+
+/// The image ids of an archive, by name.
+fn ids(archive: &Path) -> Vec<(String, String)> {
+    let mut tar = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_str() == Some("manifest.json") {
+            let manifest: serde_json::Value = serde_json::from_reader(&mut entry).unwrap();
+            let mut ids: Vec<(String, String)> = manifest
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|image| {
+                    (
+                        image["RepoTags"][0].as_str().unwrap().to_owned(),
+                        image["Config"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            ids.sort();
+            return ids;
+        }
+    }
+    panic!("no manifest.json in {}", archive.display());
+}
+
+#[test]
+#[ignore = "needs root, mmdebstrap, Debian's mirror; builds every image twice"]
+fn debian_builds_are_reproducible() {
+    let busybox =
+        crate::images::busybox::Busybox::locate(&crate::images::busybox::Busybox::default_path()).unwrap();
+    let dir = tempfile::tempdir_in(crate::util::target_dir().unwrap()).unwrap();
+    let build = |name: &str| {
+        let output = dir.path().join(name);
+        super::run(super::Options {
+            output: Some(output.clone()),
+            rebuild: true,
+            source_date_epoch: None,
+            busybox: &busybox,
+            repository_prefix: "",
+            bin: Some(bin_dir()),
+        })
+        .unwrap();
+        output
+    };
+    let first = build("first.tar");
+    let second = build("second.tar");
+    assert_eq!(ids(&first), ids(&second));
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap(),
+        "the archives are byte for byte the same"
+    );
+}
