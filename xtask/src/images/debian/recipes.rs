@@ -41,6 +41,16 @@ pub const RECIPES: &[Recipe] = &[
         repository: "postgres",
         tag: "12.1",
     },
+    Recipe {
+        dir: "python",
+        repository: "python",
+        tag: "3",
+    },
+    Recipe {
+        dir: "redis",
+        repository: "redis",
+        tag: "latest",
+    },
 ];
 
 /// Where the recipes live in the repository.

@@ -350,9 +350,13 @@ mod tests {
     #[test]
     fn pax_record_lengths_count_their_own_digits() {
         assert_eq!(pax_record(b"mtime", b"1000"), b"14 mtime=1000\n");
-        let long = vec![b'a'; 90];
-        let record = pax_record(b"path", &long);
-        assert_eq!(record.len().to_string(), String::from_utf8_lossy(&record[..3]));
+        // 90 + "path" + " =\n" is 97 bytes: with its two digits the record is 99 long; at 92 it
+        // would be 101, which takes a third digit, so 102.
+        for (value_length, expected) in [(90, 99), (92, 102)] {
+            let record = pax_record(b"path", &vec![b'a'; value_length]);
+            assert_eq!(record.len(), expected);
+            assert!(record.starts_with(format!("{expected} path=").as_bytes()));
+        }
     }
 
     #[test]
