@@ -132,7 +132,8 @@ fn rfc3339(epoch: u64) -> anyhow::Result<String> {
 }
 
 /// Date the image and its history at `created`, point it at the clamped layers, and drop what
-/// names the build's last container (its id and hostname), which no two builds share.
+/// names the build's last container and its parent image as the daemon knew them (their ids,
+/// which no two builds share, and which are not in the archive anyway).
 fn date_config(config: &mut serde_json::Value, created: &str, diff_ids: Vec<String>) -> anyhow::Result<()> {
     let object = config
         .as_object_mut()
@@ -141,6 +142,7 @@ fn date_config(config: &mut serde_json::Value, created: &str, diff_ids: Vec<Stri
     object.remove("container");
     if let Some(container_config) = object.get_mut("container_config").and_then(|c| c.as_object_mut()) {
         container_config.insert("Hostname".into(), "".into());
+        container_config.insert("Image".into(), "".into());
     }
     if let Some(history) = object.get_mut("history").and_then(|h| h.as_array_mut()) {
         for step in history {
@@ -364,7 +366,7 @@ mod tests {
         let mut config = serde_json::json!({
             "created": "2026-12-07T23:40:01.123Z",
             "container": "0123abcd",
-            "container_config": {"Hostname": "0123abcd", "Cmd": ["/bin/sh"]},
+            "container_config": {"Hostname": "0123abcd", "Image": "sha256:parent", "Cmd": ["/bin/sh"]},
             "config": {"Cmd": ["bash"]},
             "history": [{"created": "2026-12-07T23:40:00Z", "created_by": "RUN x"}],
             "rootfs": {"type": "layers", "diff_ids": ["sha256:old"]},
@@ -374,7 +376,7 @@ mod tests {
             config,
             serde_json::json!({
                 "created": "2026-12-07T00:00:00Z",
-                "container_config": {"Hostname": "", "Cmd": ["/bin/sh"]},
+                "container_config": {"Hostname": "", "Image": "", "Cmd": ["/bin/sh"]},
                 "config": {"Cmd": ["bash"]},
                 "history": [{"created": "2026-12-07T00:00:00Z", "created_by": "RUN x"}],
                 "rootfs": {"type": "layers", "diff_ids": ["sha256:new"]},
