@@ -305,3 +305,70 @@ fn debian_builds_are_reproducible() {
         "the archives are byte for byte the same"
     );
 }
+
+#[test]
+#[ignore = "needs root, the engine's binaries and target/lab-images-debian.tar"]
+fn debian_python_and_redis_work() {
+    let daemon = daemon_with_images("berth-imgtest-py");
+    let version = daemon
+        .output(&[
+            "run",
+            "--rm",
+            "python:3",
+            "python",
+            "-c",
+            "import sys; print(sys.version_info[0])",
+        ])
+        .unwrap();
+    assert_eq!(version.trim(), "3");
+    // pip is there and may install system-wide (no PEP 668 marker), as in Docker Hub's image.
+    let pip = daemon
+        .output(&["run", "--rm", "python:3", "pip", "--version"])
+        .unwrap();
+    assert!(pip.starts_with("pip "), "{pip}");
+    let marker = daemon
+        .output(&[
+            "run",
+            "--rm",
+            "python:3",
+            "sh",
+            "-c",
+            "ls /usr/lib/python3.*/EXTERNALLY-MANAGED 2>/dev/null | wc -l",
+        ])
+        .unwrap();
+    assert_eq!(marker.trim(), "0", "pip would refuse to install");
+
+    // redis answers PING from another container, over the daemon's bridge.
+    daemon.output(&["network", "create", "cache-net"]).unwrap();
+    daemon
+        .output(&["run", "-d", "--name", "cache", "--network", "cache-net", "redis"])
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pong = daemon.output(&[
+            "run",
+            "--rm",
+            "--network",
+            "cache-net",
+            "redis",
+            "redis-cli",
+            "-h",
+            "cache",
+            "ping",
+        ]);
+        match pong {
+            Ok(out) if out.trim() == "PONG" => break,
+            other if Instant::now() > deadline => panic!("redis did not answer: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+    let status = daemon
+        .output(&["exec", "cache", "cat", "/proc/1/status"])
+        .unwrap();
+    assert!(
+        status.lines().any(|line| line.starts_with("Uid:\t999\t")),
+        "the server runs as redis (999): {status}"
+    );
+    daemon.output(&["rm", "-f", "cache"]).unwrap();
+    daemon.output(&["network", "rm", "cache-net"]).unwrap();
+}
