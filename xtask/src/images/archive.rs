@@ -121,7 +121,7 @@ pub fn write(images: &[Entry<'_>], mtime: u64) -> io::Result<Vec<u8>> {
         let annotations = BTreeMap::from([
             (
                 ANNOTATION_IMAGE_NAME,
-                format!("{}:{}", full_name(&image.repository), image.tag),
+                format!("{}:{}", full_name(image.repository), image.tag),
             ),
             (ANNOTATION_REF_NAME, image.tag.to_string()),
         ]);
