@@ -122,6 +122,9 @@ pub fn read_saved(archive: &Path, epoch: u64) -> anyhow::Result<Vec<BuiltImage>>
             });
         }
     }
+    // `save` lists images in no particular order (as Docker's does); the archive's indexes
+    // follow this order, so it is fixed here.
+    images.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
     Ok(images)
 }
 
