@@ -373,3 +373,185 @@ fn debian_python_and_redis_work() {
     daemon.output(&["rm", "-f", "cache"]).unwrap();
     daemon.output(&["network", "rm", "cache-net"]).unwrap();
 }
+
+/// A private Docker 20.10 daemon on its own roots and socket, without a bridge (so it never
+/// meets the machine's docker0 or a CI dockerd); stopped and removed when dropped.
+struct PrivateDockerd {
+    child: std::process::Child,
+    root: PathBuf,
+    exec_root: PathBuf,
+    host: String,
+}
+
+impl PrivateDockerd {
+    fn start() -> PrivateDockerd {
+        let id = std::process::id();
+        let root = PathBuf::from(format!("/var/lib/berth-imgtest-docker-{id}"));
+        let exec_root = PathBuf::from(format!("/run/berth-imgtest-docker-{id}"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&exec_root).unwrap();
+        let socket = exec_root.join("docker.sock");
+        let host = format!("unix://{}", socket.display());
+        let child = std::process::Command::new("dockerd")
+            .arg("--data-root")
+            .arg(&root)
+            .arg("--exec-root")
+            .arg(&exec_root)
+            .arg("--pidfile")
+            .arg(exec_root.join("docker.pid"))
+            .args([
+                "-H",
+                &host,
+                "--bridge",
+                "none",
+                "--iptables=false",
+                "--ip6tables=false",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start dockerd (apt-get install docker.io)");
+        let daemon = PrivateDockerd {
+            child,
+            root,
+            exec_root,
+            host,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while daemon.docker(&["version"]).is_err() {
+            assert!(Instant::now() < deadline, "dockerd did not answer within 60 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        daemon
+    }
+
+    fn docker(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = std::process::Command::new("docker")
+            .args(["-H", &self.host])
+            .args(args)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for PrivateDockerd {
+    fn drop(&mut self) {
+        if let Ok(ids) = self.docker(&["ps", "-aq"]) {
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                let _ = self.docker(&[&["rm", "-f"], ids.as_slice()].concat());
+            }
+        }
+        // SAFETY: kill with our own child's pid and a valid signal number.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.exec_root);
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+#[test]
+#[ignore = "needs root, dockerd (Docker 20.10) and target/lab-images-debian.tar"]
+fn debian_images_work_on_docker() {
+    let docker = PrivateDockerd::start();
+    docker
+        .docker(&["load", "-i", archive().to_str().unwrap()])
+        .unwrap();
+    // No bridge: each server is asked from inside its own container (bash's /dev/tcp).
+    let site = site("served on docker");
+    for (name, image, docroot) in [
+        ("web", "httpd:2.4", "/usr/local/apache2/htdocs"),
+        ("proxy", "nginx", "/usr/share/nginx/html"),
+    ] {
+        let mount = format!("{}:{docroot}:ro", site.path().display());
+        docker
+            .docker(&[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "-v",
+                &mount,
+                image,
+            ])
+            .unwrap();
+        let get = "exec 3<>/dev/tcp/127.0.0.1/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let response = loop {
+            match docker.docker(&["exec", name, "bash", "-c", get]) {
+                Ok(response) if response.starts_with("HTTP/1.1 200") => break response,
+                other if Instant::now() > deadline => panic!("{image} on docker: {other:?}"),
+                _ => std::thread::sleep(Duration::from_millis(300)),
+            }
+        };
+        assert!(response.contains("served on docker"), "{image}: {response}");
+    }
+
+    let start = |name: &str| {
+        docker
+            .docker(&[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "-e",
+                "POSTGRES_PASSWORD=secret",
+                "-v",
+                "pgdata:/var/lib/postgresql/data",
+                "postgres:12.1",
+            ])
+            .unwrap();
+    };
+    let psql = |name: &str, sql: &str| {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            match docker.docker(&[
+                "exec",
+                name,
+                "psql",
+                "-U",
+                "postgres",
+                "-tA",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ]) {
+                Ok(out) => break out,
+                Err(error) if Instant::now() > deadline => panic!("postgres on docker: {error}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            }
+        }
+    };
+    start("pg1");
+    psql(
+        "pg1",
+        "create table kept (v text); insert into kept values ('on docker')",
+    );
+    docker.docker(&["rm", "-f", "pg1"]).unwrap();
+    start("pg2");
+    assert_eq!(psql("pg2", "select v from kept").trim(), "on docker");
+
+    docker
+        .docker(&["run", "-d", "--name", "cache", "--network", "none", "redis"])
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while docker
+        .docker(&["exec", "cache", "redis-cli", "ping"])
+        .map(|out| out.trim().to_owned())
+        .ok()
+        != Some("PONG".to_owned())
+    {
+        assert!(Instant::now() < deadline, "redis on docker did not answer PING");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
