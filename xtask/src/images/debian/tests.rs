@@ -162,19 +162,23 @@ fn psql(daemon: &Daemon, container: &str, sql: &str) -> anyhow::Result<String> {
     ])
 }
 
-/// Wait until the server in `container` answers `select 1` (the first start runs initdb).
+/// Wait until the final server in `container` answers. The first start runs a private server
+/// for initdb's follow-up (socket only) and stops it: only the final one listens on TCP, so
+/// readiness is asked over 127.0.0.1.
 fn wait_for_postgres(daemon: &Daemon, container: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        match psql(daemon, container, "select 1") {
-            Ok(out) if out.trim() == "1" => return,
-            result if Instant::now() > deadline => {
+        let ready = daemon.output(&["exec", container, "pg_isready", "-q", "-h", "127.0.0.1"]);
+        match ready {
+            Ok(_) => break,
+            Err(error) if Instant::now() > deadline => {
                 let logs = daemon.output(&["logs", container]).unwrap_or_default();
-                panic!("postgres did not answer: {result:?}\n{logs}");
+                panic!("postgres did not answer: {error}\n{logs}");
             }
-            _ => std::thread::sleep(Duration::from_millis(500)),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     }
+    assert_eq!(psql(daemon, container, "select 1").unwrap().trim(), "1");
 }
 
 #[test]
@@ -532,13 +536,25 @@ fn debian_images_work_on_docker() {
             }
         }
     };
+    let ready = |name: &str| {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while docker
+            .docker(&["exec", name, "pg_isready", "-q", "-h", "127.0.0.1"])
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "postgres on docker did not get ready");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
     start("pg1");
+    ready("pg1");
     psql(
         "pg1",
         "create table kept (v text); insert into kept values ('on docker')",
     );
     docker.docker(&["rm", "-f", "pg1"]).unwrap();
     start("pg2");
+    ready("pg2");
     assert_eq!(psql("pg2", "select v from kept").trim(), "on docker");
 
     docker
