@@ -9,13 +9,14 @@
 //! Both point into `blobs/sha256/<hex>`, where configs, manifests and uncompressed layer tars are
 //! each stored once, so the busybox layer every image shares appears a single time.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io;
 
 use serde::Serialize;
 
-use super::config::Image;
 use super::digest::Digest;
+use super::layer::Layer;
 use super::tarball::DeterministicTar;
 
 const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -26,42 +27,55 @@ const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
 const OCI_LAYOUT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
 
+/// What the archive holds of one image: its name, platform, config bytes and layers. The
+/// stand-ins and the Debian-built images both come down to this.
+pub struct Entry<'a> {
+    pub repository: &'a str,
+    pub tag: &'a str,
+    pub architecture: &'a str,
+    pub os: &'a str,
+    /// The config as stored: its digest is the image id.
+    pub config_json: &'a [u8],
+    pub config_digest: &'a Digest,
+    pub layers: Vec<&'a Layer>,
+}
+
 /// An OCI content descriptor; field order as Docker writes it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Descriptor {
+struct Descriptor<'a> {
     media_type: &'static str,
     digest: Digest,
     size: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotations: Option<BTreeMap<&'static str, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    platform: Option<Platform>,
+    platform: Option<Platform<'a>>,
 }
 
 #[derive(Serialize)]
-struct Platform {
-    architecture: &'static str,
-    os: &'static str,
+struct Platform<'a> {
+    architecture: &'a str,
+    os: &'a str,
 }
 
 /// An OCI image manifest: config and layers by digest.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct OciManifest {
+struct OciManifest<'a> {
     schema_version: u32,
     media_type: &'static str,
-    config: Descriptor,
-    layers: Vec<Descriptor>,
+    config: Descriptor<'a>,
+    layers: Vec<Descriptor<'a>>,
 }
 
 /// `index.json`: the manifests of the layout.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct OciIndex {
+struct OciIndex<'a> {
     schema_version: u32,
     media_type: &'static str,
-    manifests: Vec<Descriptor>,
+    manifests: Vec<Descriptor<'a>>,
 }
 
 /// One image in `manifest.json`.
@@ -74,8 +88,9 @@ struct ManifestEntry {
 }
 
 /// The archive's bytes for `images`, every entry stamped with `mtime`.
-pub fn write(images: &[Image], mtime: u64) -> io::Result<Vec<u8>> {
-    let mut blobs: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
+pub fn write(images: &[Entry<'_>], mtime: u64) -> io::Result<Vec<u8>> {
+    // Borrowed, not copied: the Debian-built layers are hundreds of megabytes.
+    let mut blobs: BTreeMap<Digest, Cow<'_, [u8]>> = BTreeMap::new();
     let mut manifest_json = Vec::new();
     let mut index_manifests = Vec::new();
     let mut repositories: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
@@ -83,17 +98,17 @@ pub fn write(images: &[Image], mtime: u64) -> io::Result<Vec<u8>> {
     for image in images {
         blobs
             .entry(image.config_digest.clone())
-            .or_insert_with(|| image.config_json.clone());
+            .or_insert(Cow::Borrowed(image.config_json));
         for layer in &image.layers {
             blobs
                 .entry(layer.diff_id.clone())
-                .or_insert_with(|| layer.tar.clone());
+                .or_insert(Cow::Borrowed(&layer.tar));
         }
 
         let manifest = OciManifest {
             schema_version: 2,
             media_type: MEDIA_MANIFEST,
-            config: plain_descriptor(MEDIA_CONFIG, &image.config_digest, image.config_json.len()),
+            config: plain_descriptor(MEDIA_CONFIG, image.config_digest, image.config_json.len()),
             layers: image
                 .layers
                 .iter()
@@ -106,9 +121,9 @@ pub fn write(images: &[Image], mtime: u64) -> io::Result<Vec<u8>> {
         let annotations = BTreeMap::from([
             (
                 ANNOTATION_IMAGE_NAME,
-                format!("{}:{}", full_name(&image.repository), image.tag),
+                format!("{}:{}", full_name(image.repository), image.tag),
             ),
-            (ANNOTATION_REF_NAME, image.tag.clone()),
+            (ANNOTATION_REF_NAME, image.tag.to_string()),
         ]);
         index_manifests.push(Descriptor {
             media_type: MEDIA_MANIFEST,
@@ -116,11 +131,11 @@ pub fn write(images: &[Image], mtime: u64) -> io::Result<Vec<u8>> {
             size: manifest_bytes.len(),
             annotations: Some(annotations),
             platform: Some(Platform {
-                architecture: image.config.architecture,
-                os: image.config.os,
+                architecture: image.architecture,
+                os: image.os,
             }),
         });
-        blobs.insert(manifest_digest, manifest_bytes);
+        blobs.insert(manifest_digest, Cow::Owned(manifest_bytes));
 
         manifest_json.push(ManifestEntry {
             config: image.config_digest.blob_path(),
@@ -134,9 +149,9 @@ pub fn write(images: &[Image], mtime: u64) -> io::Result<Vec<u8>> {
         // Docker 25+ names the top layer here; only pre-1.10 loaders read this file.
         if let Some(top) = image.layers.last() {
             repositories
-                .entry(&image.repository)
+                .entry(image.repository)
                 .or_default()
-                .insert(&image.tag, top.diff_id.hex());
+                .insert(image.tag, top.diff_id.hex());
         }
     }
 
@@ -164,7 +179,7 @@ pub fn write(images: &[Image], mtime: u64) -> io::Result<Vec<u8>> {
     tar.finish()
 }
 
-fn plain_descriptor(media_type: &'static str, digest: &Digest, size: usize) -> Descriptor {
+fn plain_descriptor<'a>(media_type: &'static str, digest: &Digest, size: usize) -> Descriptor<'a> {
     Descriptor {
         media_type,
         digest: digest.clone(),

@@ -84,6 +84,21 @@ pub struct Image {
     pub layers: Vec<Rc<Layer>>,
 }
 
+impl Image {
+    /// What the archive holds of it.
+    pub fn entry(&self) -> super::archive::Entry<'_> {
+        super::archive::Entry {
+            repository: &self.repository,
+            tag: &self.tag,
+            architecture: self.config.architecture,
+            os: self.config.os,
+            config_json: &self.config_json,
+            config_digest: &self.config_digest,
+            layers: self.layers.iter().map(|layer| &**layer).collect(),
+        }
+    }
+}
+
 /// Builds an image config step by step, like a Dockerfile.
 #[derive(Clone)]
 pub struct ImageBuilder {

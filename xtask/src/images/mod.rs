@@ -4,6 +4,9 @@
 //! in `files/`. The same inputs give a byte-identical archive (fixed times and owners, sorted
 //! entries, JSON from structs), which both `docker load -i` and `berth load -i` accept.
 //!
+//! `--debian` builds the images with the real software instead (see [`debian`]): Debian's
+//! packages installed by berth's own builder, into `target/lab-images-debian.tar`.
+//!
 //! Deliberately not here: pulling real images (berthd's registry module does that when a
 //! registry is reachable) and compressing layers (loaders take plain tars; sizes stay honest).
 
@@ -15,6 +18,8 @@ mod busybox;
 mod catalog;
 /// Image configs built step by step, with Docker's history entries.
 mod config;
+/// `--debian`: the images built from Debian's packages on a private berthd.
+mod debian;
 /// sha256 digests and blob paths.
 mod digest;
 /// Layers as trees of files, written as tars with their diff ids.
@@ -32,15 +37,24 @@ const DEFAULT_SOURCE_DATE_EPOCH: u64 = 1_577_836_800;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to write the archive [default: lab-images.tar in cargo's target directory]
+    /// Where to write the archive [default: lab-images.tar in cargo's target directory, or
+    /// lab-images-debian.tar with --debian]
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Build the images from Debian's packages with berth's builder on a private berthd (needs
+    /// root, mmdebstrap and Debian's mirror); rebuilt only when a recipe changed
+    #[arg(long)]
+    debian: bool,
+    /// With --debian: build even when the recipes did not change (new Debian packages)
+    #[arg(long, requires = "debian")]
+    rebuild: bool,
     /// The statically linked busybox every image is built from
     #[arg(long, default_value_os_t = busybox::Busybox::default_path())]
     busybox: PathBuf,
     /// Build date (seconds since the epoch) stamped on every file, config and history entry
-    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = DEFAULT_SOURCE_DATE_EPOCH)]
-    source_date_epoch: u64,
+    /// [default: 2020-01-01, or 00:00 UTC today with --debian]
+    #[arg(long, env = "SOURCE_DATE_EPOCH")]
+    source_date_epoch: Option<u64>,
     /// Put this in front of every repository name (`lab-test-1/` gives `lab-test-1/busybox:latest`),
     /// so tests can load the images without touching the real tags
     #[arg(long, default_value = "", value_parser = parse_repository_prefix)]
@@ -48,20 +62,31 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let busybox = busybox::Busybox::locate(&args.busybox)?;
+    if args.debian {
+        return debian::run(debian::Options {
+            output: args.output,
+            rebuild: args.rebuild,
+            source_date_epoch: args.source_date_epoch,
+            busybox: &busybox,
+            repository_prefix: &args.repository_prefix,
+            bin: None,
+        });
+    }
     let output = match args.output {
         Some(path) => path,
         None => crate::util::target_dir()?.join("lab-images.tar"),
     };
-    let busybox = busybox::Busybox::locate(&args.busybox)?;
+    let source_date_epoch = args.source_date_epoch.unwrap_or(DEFAULT_SOURCE_DATE_EPOCH);
     let created = chrono::DateTime::from_timestamp(
-        i64::try_from(args.source_date_epoch).context("SOURCE_DATE_EPOCH is too large")?,
+        i64::try_from(source_date_epoch).context("SOURCE_DATE_EPOCH is too large")?,
         0,
     )
     .context("SOURCE_DATE_EPOCH is out of range")?
     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let inputs = catalog::Inputs {
         busybox: &busybox,
-        mtime: args.source_date_epoch,
+        mtime: source_date_epoch,
         created,
     };
 
@@ -69,7 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for image in &mut images {
         image.repository = format!("{}{}", args.repository_prefix, image.repository);
     }
-    let tar = archive::write(&images, args.source_date_epoch).context("write the image archive")?;
+    let entries: Vec<_> = images.iter().map(config::Image::entry).collect();
+    let tar = archive::write(&entries, source_date_epoch).context("write the image archive")?;
     write_atomically(&output, &tar)?;
 
     for image in &images {
