@@ -147,8 +147,9 @@ fn debian_httpd_and_nginx_serve_a_mounted_site() {
 }
 
 /// `psql -c sql` in the container, as user postgres over the local socket.
-fn psql(daemon: &Daemon, container: &str, sql: &str) -> anyhow::Result<String> {
-    daemon.output(&[
+/// `exec <container> psql … -c <sql>`: one query as the superuser, bare output, stop on error.
+fn psql_args<'a>(container: &'a str, sql: &'a str) -> [&'a str; 10] {
+    [
         "exec",
         container,
         "psql",
@@ -159,7 +160,11 @@ fn psql(daemon: &Daemon, container: &str, sql: &str) -> anyhow::Result<String> {
         "ON_ERROR_STOP=1",
         "-c",
         sql,
-    ])
+    ]
+}
+
+fn psql(daemon: &Daemon, container: &str, sql: &str) -> anyhow::Result<String> {
+    daemon.output(&psql_args(container, sql))
 }
 
 /// Wait until the final server in `container` answers. The first start runs a private server
@@ -518,18 +523,7 @@ fn debian_images_work_on_docker() {
     let psql = |name: &str, sql: &str| {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            match docker.docker(&[
-                "exec",
-                name,
-                "psql",
-                "-U",
-                "postgres",
-                "-tA",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ]) {
+            match docker.docker(&psql_args(name, sql)) {
                 Ok(out) => break out,
                 Err(error) if Instant::now() > deadline => panic!("postgres on docker: {error}"),
                 Err(_) => std::thread::sleep(Duration::from_millis(500)),
