@@ -13,8 +13,9 @@ use anyhow::{Context, bail};
 
 use crate::util::{run, workspace_root};
 
-/// What berth needs on the host: busybox for the lab images, nft for published ports.
-const PACKAGES: &[&str] = &["busybox-static", "nftables", "iproute2", "curl"];
+/// What berth needs on the host: mmdebstrap and busybox for the lab images, nft for published
+/// ports, curl to ask Debian's mirror whether the images are current.
+const PACKAGES: &[&str] = &["mmdebstrap", "busybox-static", "nftables", "iproute2", "curl"];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -84,6 +85,8 @@ pub fn check_labs(docker_host: &str) -> anyhow::Result<()> {
     let sessions = tempdir("berth-ci-lab-docker")?;
     let on_docker = check("docker", docker_host, &sessions);
     let _ = std::fs::remove_dir_all(&sessions);
+    // On the shared daemon, each run must have removed exactly what carries its run label.
+    let left = left_behind(&reports.join("lab-docker.json"), docker_host)?;
     let (berth_ok, berth_time) = on_berth?;
     let (docker_ok, docker_time) = on_docker?;
     println!(
@@ -91,12 +94,48 @@ pub fn check_labs(docker_host: &str) -> anyhow::Result<()> {
         if berth_ok { "passed" } else { "FAILED" },
         if docker_ok { "passed" } else { "FAILED" },
     );
+    if !left.is_empty() {
+        bail!("labs left on Docker what they made: {}", left.join("; "));
+    }
     match (berth_ok, docker_ok) {
         (true, true) => Ok(()),
         (false, true) => bail!("labs fail on berthd: see target/ci/lab-berth.json"),
         (true, false) => bail!("labs fail on Docker: see target/ci/lab-docker.json"),
         (false, false) => bail!("labs fail on berthd and on Docker: see target/ci/lab-*.json"),
     }
+}
+
+/// What the runs of a `lab check` report left on the engine at `host`: for each run, the
+/// containers, volumes, images and networks still labelled with it, as `docker` lists them.
+fn left_behind(report: &Path, host: &str) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(report).with_context(|| format!("read {}", report.display()))?;
+    let report: serde_json::Value = serde_json::from_str(&text)?;
+    let mut left = Vec::new();
+    for lab in report["labs"].as_array().into_iter().flatten() {
+        let filter = format!("label=berth.lab.run={}", lab["run"].as_str().unwrap_or_default());
+        for list in [
+            &["ps", "-aq"][..],
+            &["volume", "ls", "-q"],
+            &["images", "-q"],
+            &["network", "ls", "-q"],
+        ] {
+            let output = Command::new("docker")
+                .args(["-H", host])
+                .args(list)
+                .args(["--filter", &filter])
+                .output()
+                .context("run docker")?;
+            let found = String::from_utf8_lossy(&output.stdout);
+            if !output.status.success() || !found.trim().is_empty() {
+                left.push(format!(
+                    "`docker {} --filter {filter}`: {}",
+                    list.join(" "),
+                    found.trim()
+                ));
+            }
+        }
+    }
+    Ok(left)
 }
 
 /// A berthd on temporary roots with a bridge of its own (named `name`, which starts with

@@ -10,8 +10,8 @@ mod book;
 mod ci;
 /// Demo: build, start a private berthd, play the first lab on it.
 mod demo;
-/// Lab images: reproducible stand-ins for the guide's Docker Hub images, or (--debian) the real software from Debian's packages.
-mod images;
+/// Lab images: the real software from Debian's packages, built by berth's builder, or (--stand-ins) reproducible busybox stand-ins.
+pub(crate) mod images;
 /// Small helpers shared by the tasks.
 mod util;
 
@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Build the offline lab images into target/lab-images.tar (--debian: from Debian's packages, into target/lab-images-debian.tar)
+    /// Build the lab images from Debian's packages into target/lab-images.tar (--stand-ins: the offline busybox stand-ins, into target/stand-in-images.tar)
     Images(images::Args),
     /// Install test dependencies, start them, run fmt, clippy, every test and the leak check
     Ci(ci::Args),

@@ -1,4 +1,4 @@
-//! `cargo xtask images`: the archive is reproducible, consistent, and real Docker runs its images.
+//! `cargo xtask images --stand-ins`: the archive is reproducible, consistent, and real Docker runs its images.
 //!
 //! The Docker tests talk to the daemon at `DOCKER_HOST` (CI starts one and exports it; the
 //! default socket otherwise) and fail, loudly, when none answers. Each test loads the archive
@@ -28,10 +28,10 @@ const IMAGES: [&str; 5] = [
 // ---------------------------------------------------------------------------------------------
 // Building and reading the archive
 
-/// Runs `cargo xtask images` (the built binary) into `output`.
+/// Runs `cargo xtask images --stand-ins` (the built binary) into `output`.
 fn build_archive(output: &Path, repository_prefix: &str) {
     let result = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["images", "--output"])
+        .args(["images", "--stand-ins", "--output"])
         .arg(output)
         .args(["--repository-prefix", repository_prefix])
         .env_remove("SOURCE_DATE_EPOCH")
@@ -39,7 +39,7 @@ fn build_archive(output: &Path, repository_prefix: &str) {
         .expect("run xtask images");
     assert!(
         result.status.success(),
-        "xtask images failed: {}\n{}",
+        "xtask images --stand-ins failed: {}\n{}",
         result.status,
         String::from_utf8_lossy(&result.stderr)
     );

@@ -3,7 +3,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::http::{Answer, request};
-use crate::paths::{bin_dir, lab_images};
+use crate::paths::{bin_dir, stand_in_images};
 
 /// A network slot of the test's own: a bridge name and subnets no other test daemon (in this
 /// process or another) uses while it holds the slot's lock.
@@ -267,9 +267,9 @@ impl TestDaemon {
         ])
     }
 
-    /// Load the lab images into this daemon.
-    pub fn load_lab_images(&self) {
-        let out = self.ok(&["load", "-i", &lab_images().display().to_string()]);
+    /// Load the stand-in lab images into this daemon.
+    pub fn load_stand_in_images(&self) {
+        let out = self.ok(&["load", "-i", &stand_in_images().display().to_string()]);
         assert!(out.contains("Loaded image: busybox:latest"), "{out}");
     }
 }

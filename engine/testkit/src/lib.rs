@@ -15,7 +15,7 @@ pub mod file_server;
 pub mod hostile_tar;
 /// Raw Engine API requests over a UNIX socket: exactly the bytes a test means to send.
 pub mod http;
-/// The workspace's binaries and files: where `berthd` and `lab-images.tar` are.
+/// The workspace's binaries and files: where `berthd` and `stand-in-images.tar` are.
 pub mod paths;
 /// What /proc says of a process.
 pub mod process;
@@ -26,5 +26,5 @@ pub use daemon::{NetSlot, TestDaemon};
 pub use docker::{docker, docker_cli, docker_host, docker_ok};
 pub use file_server::FileServer;
 pub use http::{Answer, request};
-pub use paths::{bin_dir, lab_images, workspace_root};
+pub use paths::{bin_dir, stand_in_images, workspace_root};
 pub use unique::{TempDir, unique_dir, unique_name};

@@ -26,17 +26,19 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
-/// `lab-images.tar` in cargo's target dir (where `cargo xtask images` writes it; CI builds it
-/// before the tests): beside the profile directory.
-pub fn lab_images() -> PathBuf {
+/// `stand-in-images.tar` in cargo's target dir, beside the profile directory: the offline
+/// busybox stand-ins of the lab images (`busybox`, `httpd:2.4`, `nginx`, `postgres:12.1`…), a
+/// few megabytes that load in milliseconds, which the engine's tests run. `cargo xtask images
+/// --stand-ins` writes it; CI builds it before the tests.
+pub fn stand_in_images() -> PathBuf {
     let target = bin_dir()
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace_root().join("target"));
-    let path = target.join("lab-images.tar");
+    let path = target.join("stand-in-images.tar");
     assert!(
         path.exists(),
-        "{} is missing: run `cargo xtask images` first",
+        "{} is missing: run `cargo xtask images --stand-ins` first",
         path.display()
     );
     path

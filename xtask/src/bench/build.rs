@@ -72,8 +72,10 @@ fn build(socket: &str, query: &str, tar: &Path) -> anyhow::Result<Duration> {
 pub fn run_bench() -> anyhow::Result<()> {
     let root = workspace_root()?;
     let bin = build_engine(Profile::Release)?;
-    run(Command::new("cargo").args(["xtask", "images"]).current_dir(&root))?;
-    let images = crate::util::target_dir()?.join("lab-images.tar");
+    run(Command::new("cargo")
+        .args(["xtask", "images", "--stand-ins"])
+        .current_dir(&root))?;
+    let images = crate::util::target_dir()?.join(crate::images::STAND_INS_ARCHIVE);
     let daemon = Daemon::start(&bin)?;
     succeed(daemon.berth().arg("load").arg("-i").arg(&images))?;
     let docker_ok = docker().arg("version").status().is_ok_and(|s| s.success());

@@ -45,8 +45,10 @@ fn scrape(port: u16) -> anyhow::Result<usize> {
 pub fn run_bench() -> anyhow::Result<()> {
     let root = workspace_root()?;
     let bin = build_engine(Profile::Release)?;
-    run(Command::new("cargo").args(["xtask", "images"]).current_dir(&root))?;
-    let images = crate::util::target_dir()?.join("lab-images.tar");
+    run(Command::new("cargo")
+        .args(["xtask", "images", "--stand-ins"])
+        .current_dir(&root))?;
+    let images = crate::util::target_dir()?.join(crate::images::STAND_INS_ARCHIVE);
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let daemon = Daemon::start_with(&bin, &["--metrics-addr", &format!("127.0.0.1:{port}")])?;
     std::thread::sleep(Duration::from_millis(500));

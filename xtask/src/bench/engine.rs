@@ -168,8 +168,10 @@ fn pid_of(name: &str) -> Option<u32> {
 pub fn run_bench() -> anyhow::Result<()> {
     let root = workspace_root()?;
     let bin = build_engine(Profile::Release)?;
-    run(Command::new("cargo").args(["xtask", "images"]).current_dir(&root))?;
-    let images = crate::util::target_dir()?.join("lab-images.tar");
+    run(Command::new("cargo")
+        .args(["xtask", "images", "--stand-ins"])
+        .current_dir(&root))?;
+    let images = crate::util::target_dir()?.join(crate::images::STAND_INS_ARCHIVE);
     let daemon = Daemon::start(&bin)?;
     let idle_rss = rss_kib(daemon.child.id());
     succeed(daemon.berth().arg("load").arg("-i").arg(&images))?;

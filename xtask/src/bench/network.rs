@@ -213,8 +213,12 @@ fn resolve_in(netns: &Path, name: &str, count: usize) -> anyhow::Result<Vec<Dura
 pub fn run() -> anyhow::Result<()> {
     let root = workspace_root()?;
     let bin = crate::util::build_engine(crate::util::Profile::Release)?;
-    run_command(Command::new("cargo").args(["xtask", "images"]).current_dir(&root))?;
-    let images = crate::util::target_dir()?.join("lab-images.tar");
+    run_command(
+        Command::new("cargo")
+            .args(["xtask", "images", "--stand-ins"])
+            .current_dir(&root),
+    )?;
+    let images = crate::util::target_dir()?.join(crate::images::STAND_INS_ARCHIVE);
     let daemon = Daemon::start(&bin)?;
     succeed(daemon.berth().arg("load").arg("-i").arg(&images))?;
     let docker_ok = docker().arg("version").status().is_ok_and(|s| s.success());

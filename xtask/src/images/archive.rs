@@ -6,8 +6,11 @@
 //! - an OCI image layout: `oci-layout`, `index.json` (one manifest descriptor per tag, annotated
 //!   with its names) and the OCI image manifests.
 //!
-//! Both point into `blobs/sha256/<hex>`, where configs, manifests and uncompressed layer tars are
-//! each stored once, so the busybox layer every image shares appears a single time.
+//! Both point into `blobs/sha256/<hex>`, where configs, manifests and layers are each stored
+//! once, so the base layer every image shares appears a single time. Layers are plain tars, as
+//! `docker save` writes them, or gzip-compressed as registries serve them ([`Layers::Gzip`]):
+//! loaders recognise gzip by its first bytes, and the image ids (digests of the configs, which
+//! name the uncompressed tars) are the same either way.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -23,6 +26,7 @@ const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MEDIA_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const MEDIA_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const MEDIA_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+const MEDIA_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
 const OCI_LAYOUT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -38,6 +42,78 @@ pub struct Entry<'a> {
     pub config_json: &'a [u8],
     pub config_digest: &'a Digest,
     pub layers: Vec<&'a Layer>,
+}
+
+/// How the archive stores layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layers {
+    /// Plain tars: the stand-ins are a few megabytes.
+    Plain,
+    /// gzip, fastest level: the Debian-built layers shrink to a third, for a second or two
+    /// of decompression when they are loaded.
+    Gzip,
+}
+
+/// A layer as stored: its blob's bytes, digest and media type.
+struct StoredLayer<'a> {
+    bytes: Cow<'a, [u8]>,
+    digest: Digest,
+    media_type: &'static str,
+}
+
+/// Every distinct layer of `images` as stored, by diff id; compressed on all cores.
+fn store_layers<'a>(images: &[Entry<'a>], layers: Layers) -> io::Result<BTreeMap<Digest, StoredLayer<'a>>> {
+    let mut distinct: BTreeMap<&Digest, &'a Layer> = BTreeMap::new();
+    for image in images {
+        for layer in &image.layers {
+            distinct.entry(&layer.diff_id).or_insert(layer);
+        }
+    }
+    let distinct: Vec<&'a Layer> = distinct.into_values().collect();
+    let stored: Vec<io::Result<StoredLayer<'a>>> = match layers {
+        Layers::Plain => distinct
+            .iter()
+            .map(|layer| {
+                Ok(StoredLayer {
+                    bytes: Cow::Borrowed(layer.tar.as_slice()),
+                    digest: layer.diff_id.clone(),
+                    media_type: MEDIA_LAYER_TAR,
+                })
+            })
+            .collect(),
+        Layers::Gzip => std::thread::scope(|scope| {
+            let workers: Vec<_> = distinct
+                .iter()
+                .map(|layer| scope.spawn(move || gzip(&layer.tar)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    let bytes = worker.join().map_err(|_| io::Error::other("gzip panicked"))??;
+                    Ok(StoredLayer {
+                        digest: Digest::of(&bytes),
+                        bytes: Cow::Owned(bytes),
+                        media_type: MEDIA_LAYER_GZIP,
+                    })
+                })
+                .collect()
+        }),
+    };
+    distinct
+        .iter()
+        .zip(stored)
+        .map(|(layer, stored)| Ok((layer.diff_id.clone(), stored?)))
+        .collect()
+}
+
+/// gzip with a fixed header (no name, time 0), so the same tar always compresses the same.
+fn gzip(tar: &[u8]) -> io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::with_capacity(tar.len() / 3), flate2::Compression::fast());
+    encoder.write_all(tar)?;
+    encoder.finish()
 }
 
 /// An OCI content descriptor; field order as Docker writes it.
@@ -88,31 +164,33 @@ struct ManifestEntry {
 }
 
 /// The archive's bytes for `images`, every entry stamped with `mtime`.
-pub fn write(images: &[Entry<'_>], mtime: u64) -> io::Result<Vec<u8>> {
+pub fn write(images: &[Entry<'_>], mtime: u64, layers: Layers) -> io::Result<Vec<u8>> {
+    let stored = store_layers(images, layers)?;
     // Borrowed, not copied: the Debian-built layers are hundreds of megabytes.
     let mut blobs: BTreeMap<Digest, Cow<'_, [u8]>> = BTreeMap::new();
     let mut manifest_json = Vec::new();
     let mut index_manifests = Vec::new();
-    let mut repositories: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    let mut repositories: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
 
     for image in images {
         blobs
             .entry(image.config_digest.clone())
             .or_insert(Cow::Borrowed(image.config_json));
-        for layer in &image.layers {
+        let image_layers: Vec<&StoredLayer<'_>> =
+            image.layers.iter().map(|layer| &stored[&layer.diff_id]).collect();
+        for layer in &image_layers {
             blobs
-                .entry(layer.diff_id.clone())
-                .or_insert(Cow::Borrowed(&layer.tar));
+                .entry(layer.digest.clone())
+                .or_insert(Cow::Borrowed(&layer.bytes));
         }
 
         let manifest = OciManifest {
             schema_version: 2,
             media_type: MEDIA_MANIFEST,
             config: plain_descriptor(MEDIA_CONFIG, image.config_digest, image.config_json.len()),
-            layers: image
-                .layers
+            layers: image_layers
                 .iter()
-                .map(|layer| plain_descriptor(MEDIA_LAYER_TAR, &layer.diff_id, layer.tar.len()))
+                .map(|layer| plain_descriptor(layer.media_type, &layer.digest, layer.bytes.len()))
                 .collect(),
         };
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
@@ -140,18 +218,17 @@ pub fn write(images: &[Entry<'_>], mtime: u64) -> io::Result<Vec<u8>> {
         manifest_json.push(ManifestEntry {
             config: image.config_digest.blob_path(),
             repo_tags: vec![format!("{}:{}", image.repository, image.tag)],
-            layers: image
-                .layers
+            layers: image_layers
                 .iter()
-                .map(|layer| layer.diff_id.blob_path())
+                .map(|layer| layer.digest.blob_path())
                 .collect(),
         });
         // Docker 25+ names the top layer here; only pre-1.10 loaders read this file.
-        if let Some(top) = image.layers.last() {
+        if let Some(top) = image_layers.last() {
             repositories
                 .entry(image.repository)
                 .or_default()
-                .insert(image.tag, top.diff_id.hex());
+                .insert(image.tag, top.digest.hex().to_owned());
         }
     }
 

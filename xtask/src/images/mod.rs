@@ -1,14 +1,17 @@
-//! `cargo xtask images`: the offline lab images, reproducibly, into `target/lab-images.tar`.
+//! `cargo xtask images`: the lab images, reproducibly, into archives `docker load -i` and
+//! `berth load -i` accept.
 //!
-//! No network: every image is built from the host's Debian busybox-static and the small files
-//! in `files/`. The same inputs give a byte-identical archive (fixed times and owners, sorted
-//! entries, JSON from structs), which both `docker load -i` and `berth load -i` accept.
+//! - By default, the images with the real software (see [`debian`]): Debian's packages
+//!   installed by berth's own builder, into `target/lab-images.tar`, the archive `lab` loads.
+//! - `--stand-ins`: the offline busybox stand-ins, into `target/stand-in-images.tar`. No
+//!   network: every image is built from the host's busybox-static and the small files in
+//!   `files/`, and the same inputs give a byte-identical archive (fixed times and owners, sorted
+//!   entries, JSON from structs). The engine's tests use them (a few megabytes, loaded in
+//!   milliseconds); so can `lab` where Debian's mirror is out of reach (the labs that need the
+//!   real software then say so).
 //!
-//! `--debian` builds the images with the real software instead (see [`debian`]): Debian's
-//! packages installed by berth's own builder, into `target/lab-images-debian.tar`.
-//!
-//! Deliberately not here: pulling real images (berthd's registry module does that when a
-//! registry is reachable) and compressing layers (loaders take plain tars; sizes stay honest).
+//! Deliberately not here: pulling images from Docker Hub (berthd's registry module does that
+//! when a registry is reachable).
 
 /// The combined docker-archive + OCI layout tar that `docker save` (25+) writes.
 mod archive;
@@ -18,7 +21,7 @@ mod busybox;
 mod catalog;
 /// Image configs built step by step, with Docker's history entries.
 mod config;
-/// `--debian`: the images built from Debian's packages on a private berthd.
+/// The images built from Debian's packages on a private berthd (the default).
 mod debian;
 /// sha256 digests and blob paths.
 mod digest;
@@ -32,27 +35,30 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-/// 2020-01-01T00:00:00Z: the default build date of every lab image.
+/// The file name of the stand-ins' archive in the target directory (the engine's tests load it).
+pub const STAND_INS_ARCHIVE: &str = "stand-in-images.tar";
+
+/// 2020-01-01T00:00:00Z: the default build date of the stand-ins.
 const DEFAULT_SOURCE_DATE_EPOCH: u64 = 1_577_836_800;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to write the archive [default: lab-images.tar in cargo's target directory, or
-    /// lab-images-debian.tar with --debian]
+    /// stand-in-images.tar with --stand-ins]
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Build the images from Debian's packages with berth's builder on a private berthd (needs
-    /// root, mmdebstrap and Debian's mirror); rebuilt only when a recipe changed
+    /// Make the offline busybox stand-ins instead of building from Debian's packages (no
+    /// network, no root: for the engine's tests, or where Debian's mirror is out of reach)
     #[arg(long)]
-    debian: bool,
-    /// With --debian: build even when the recipes did not change (new Debian packages)
-    #[arg(long, requires = "debian")]
+    stand_ins: bool,
+    /// Build even when neither the recipes nor Debian's package lists changed
+    #[arg(long, conflicts_with = "stand_ins")]
     rebuild: bool,
     /// The statically linked busybox every image is built from
     #[arg(long, default_value_os_t = busybox::Busybox::default_path())]
     busybox: PathBuf,
     /// Build date (seconds since the epoch) stamped on every file, config and history entry
-    /// [default: 2020-01-01, or 00:00 UTC today with --debian]
+    /// [default: 00:00 UTC today, or 2020-01-01 with --stand-ins]
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     source_date_epoch: Option<u64>,
     /// Put this in front of every repository name (`lab-test-1/` gives `lab-test-1/busybox:latest`),
@@ -63,7 +69,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let busybox = busybox::Busybox::locate(&args.busybox)?;
-    if args.debian {
+    if !args.stand_ins {
         return debian::run(debian::Options {
             output: args.output,
             rebuild: args.rebuild,
@@ -75,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let output = match args.output {
         Some(path) => path,
-        None => crate::util::target_dir()?.join("lab-images.tar"),
+        None => crate::util::target_dir()?.join(STAND_INS_ARCHIVE),
     };
     let source_date_epoch = args.source_date_epoch.unwrap_or(DEFAULT_SOURCE_DATE_EPOCH);
     let created = chrono::DateTime::from_timestamp(
@@ -95,7 +101,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         image.repository = format!("{}{}", args.repository_prefix, image.repository);
     }
     let entries: Vec<_> = images.iter().map(config::Image::entry).collect();
-    let tar = archive::write(&entries, source_date_epoch).context("write the image archive")?;
+    let tar = archive::write(&entries, source_date_epoch, archive::Layers::Plain)
+        .context("write the image archive")?;
     write_atomically(&output, &tar)?;
 
     for image in &images {

@@ -1064,7 +1064,7 @@ fn build_is_also_image_build_and_builder_build() {
 #[test]
 fn berthd_builds_what_docker_builds_for_both_clients() {
     let daemon = crate::common::TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let ours = daemon.host();
     let outside = context(&[
         ("ctx/a.txt", "a\n"),

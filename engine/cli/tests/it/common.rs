@@ -4,6 +4,6 @@
 #![allow(unused_imports)]
 
 pub use berth_testkit::{
-    NetSlot, TempDir, TestDaemon, bin_dir, docker, docker_cli, docker_ok, lab_images, unique_dir,
+    NetSlot, TempDir, TestDaemon, bin_dir, docker, docker_cli, docker_ok, stand_in_images, unique_dir,
     unique_name, workspace_root,
 };

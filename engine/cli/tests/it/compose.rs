@@ -28,7 +28,7 @@ fn succeeded(output: &Output, daemon: &TestDaemon) -> String {
 #[test]
 fn the_docker_sdk_for_python_drives_berthd() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/sdk_client.py");
     let output = run(Command::new("python3")
         .arg(script)
@@ -40,7 +40,7 @@ fn the_docker_sdk_for_python_drives_berthd() {
 #[test]
 fn docker_compose_runs_a_two_service_app() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let app = TempDir::new("berth-compose");
     let port = free_port();
     std::fs::write(

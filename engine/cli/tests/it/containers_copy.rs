@@ -132,8 +132,12 @@ fn wait_ready(run: &dyn Fn(&[&str]) -> Output, name: &str) {
 #[test]
 fn cp_and_export_do_what_docker_does() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_ok(&["load", "-i", &crate::common::lab_images().display().to_string()]);
+    daemon.load_stand_in_images();
+    docker_ok(&[
+        "load",
+        "-i",
+        &crate::common::stand_in_images().display().to_string(),
+    ]);
     let name = unique_name("berth-cli-cp");
     let run_args = [
         "run", "-d", "--name", &name, "-v", "/data", "busybox", "sh", "-c", SETUP,
@@ -266,7 +270,7 @@ fn cp_and_export_do_what_docker_does() {
 #[test]
 fn the_docker_cli_copies_to_and_from_berthd() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&[
         "run", "-d", "--name", "box", "-v", "/data", "busybox", "sh", "-c", SETUP,
     ]);

@@ -36,7 +36,7 @@ fn docker_ok(daemon: &TestDaemon, args: &[&str]) -> String {
 #[test]
 fn the_docker_cli_drives_berthd() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
 
     let images = docker_ok(&daemon, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(images.lines().any(|l| l == "busybox:latest"), "{images}");
@@ -173,7 +173,7 @@ fn the_docker_cli_drives_berthd() {
 #[test]
 fn docker_and_berth_print_the_same_errors() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&["run", "-d", "--name", "taken", "busybox", "sleep", "1000"]);
     for args in [
         &["rm", "taken"][..],
@@ -219,7 +219,7 @@ fn docker_and_berth_print_the_same_errors() {
 #[test]
 fn berth_called_docker_speaks_as_docker() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&["create", "--name", "taken", "busybox"]);
     let bin = TempDir::new("berth-as-docker");
     let link = bin.0.join("docker");
@@ -278,7 +278,7 @@ fn berth_called_docker_speaks_as_docker() {
 #[test]
 fn pause_and_unpause_through_either_cli() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&["run", "-d", "--name", "frozen", "busybox", "sleep", "1000"]);
     assert_eq!(daemon.ok(&["pause", "frozen"]), "frozen\n");
     let status = |args: &[&str]| docker_ok(&daemon, args);
@@ -319,7 +319,7 @@ fn pause_and_unpause_through_either_cli() {
 #[test]
 fn update_through_either_cli() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&[
         "run", "-d", "--name", "limited", "--memory", "64m", "busybox", "sleep", "1000",
     ]);
@@ -365,7 +365,7 @@ fn update_through_either_cli() {
 #[test]
 fn system_df_through_either_cli() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&["volume", "create", "dfvol"]);
     daemon.ok(&[
         "run",
@@ -413,7 +413,7 @@ fn system_df_through_either_cli() {
 #[test]
 fn system_prune_through_either_cli() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let leave_leftovers = || {
         daemon.ok(&[
             "run",
@@ -465,7 +465,7 @@ fn system_prune_through_either_cli() {
 #[test]
 fn rm_link_through_either_cli() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&["create", "--name", "db", "busybox"]);
     daemon.ok(&[
         "create", "--name", "web", "--link", "db:db", "--link", "db:store", "busybox",
@@ -490,7 +490,7 @@ fn rm_link_through_either_cli() {
 #[test]
 fn a_healthcheck_from_the_run_flags() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&[
         "run",
         "-d",

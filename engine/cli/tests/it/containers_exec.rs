@@ -8,7 +8,7 @@ use crate::containers_common::{ChildGuard, Gathered, PtySession, wait_with_patie
 
 fn daemon_with_sleeper(name: &str) -> TestDaemon {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&["run", "-d", "--name", name, "busybox", "sleep", "1000"]);
     daemon
 }
@@ -108,7 +108,7 @@ fn exec_with_a_tty_through_a_real_pty() {
 #[test]
 fn attach_follows_a_running_container_until_it_stops() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&[
         "run",
         "-d",

@@ -5,7 +5,7 @@ use crate::common::TestDaemon;
 
 fn daemon() -> TestDaemon {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon
 }
 

@@ -10,7 +10,7 @@ use crate::containers_common::{
 
 fn daemon() -> TestDaemon {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon
 }
 

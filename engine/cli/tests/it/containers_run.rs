@@ -8,7 +8,7 @@ use crate::containers_common::{PtySession, wait_with_patience};
 
 fn daemon() -> TestDaemon {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon
 }
 

@@ -70,7 +70,7 @@ fn redacted(table: &str, ids: &[&str]) -> Vec<Vec<String>> {
 #[test]
 fn stats_tables_and_formats_are_dockers() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let (web, idle) = (unique_name("berth-stats-web"), unique_name("berth-stats-idle"));
     let _theirs_web = OnDocker(web.clone());
     let _theirs_idle = OnDocker(idle.clone());
@@ -145,7 +145,7 @@ fn stats_tables_and_formats_are_dockers() {
 #[test]
 fn a_missing_container_fails_as_in_docker() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let missing = unique_name("berth-stats-missing");
     let ours = daemon
         .berth()
@@ -193,7 +193,7 @@ fn first_frame(mut command: Command, wait: Duration) -> String {
 #[test]
 fn the_live_table_is_redrawn_as_docker_redraws_it() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let web = unique_name("berth-stats-live");
     let _theirs = OnDocker(web.clone());
     let ours_id = daemon.ok(&["run", "-d", "--name", &web, "busybox", "sleep", "1000"]);
@@ -228,7 +228,7 @@ fn the_live_table_is_redrawn_as_docker_redraws_it() {
 #[test]
 fn the_docker_cli_reads_berthds_stats() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let web = unique_name("berth-stats-dockercli");
     daemon.ok(&["run", "-d", "--name", &web, "busybox", "sleep", "1000"]);
     let output = Command::new(docker_cli())

@@ -341,7 +341,7 @@ fn actions(events: &[Value]) -> Vec<(String, String)> {
 #[test]
 fn volume_image_and_container_events_are_dockers() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let unique = unique_name("berthev");
     let name = |what: &str| format!("{unique}-{what}");
     let berthd = Engine::new(daemon.socket.clone());

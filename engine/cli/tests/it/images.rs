@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::common::{TempDir, TestDaemon, docker, docker_ok, lab_images, unique_name};
+use crate::common::{TempDir, TestDaemon, docker, docker_ok, stand_in_images, unique_name};
 
 /// The lab images a fresh load brings, as `images` names them.
 const LAB_IMAGES: &[(&str, &str)] = &[
@@ -65,7 +65,7 @@ fn layers_of(archive_path: &std::path::Path, repo_tag: &str) -> Vec<Vec<u8>> {
 #[test]
 fn load_lists_every_lab_image_with_true_sizes() {
     let daemon = TestDaemon::start();
-    let out = daemon.ok(&["load", "-i", lab_images().to_str().unwrap()]);
+    let out = daemon.ok(&["load", "-i", stand_in_images().to_str().unwrap()]);
     for (repo, tag) in LAB_IMAGES {
         assert!(out.contains(&format!("Loaded image: {repo}:{tag}\n")), "{out}");
     }
@@ -94,7 +94,7 @@ fn load_lists_every_lab_image_with_true_sizes() {
     // Sizes are the files' bytes, computed here independently from the archive's layers.
     for (repo, tag) in LAB_IMAGES {
         let reference = format!("{repo}:{tag}");
-        let expected: u64 = layers_of(&lab_images(), &reference)
+        let expected: u64 = layers_of(&stand_in_images(), &reference)
             .iter()
             .map(|l| docker_size_of_layer(l))
             .sum();
@@ -127,14 +127,14 @@ fn load_lists_every_lab_image_with_true_sizes() {
     assert_eq!(ended.status.code(), Some(141), "{ended:?}");
     assert_eq!(String::from_utf8_lossy(&ended.stderr), "");
     // Loading the same archive again changes nothing.
-    daemon.ok(&["load", "-i", lab_images().to_str().unwrap()]);
+    daemon.ok(&["load", "-i", stand_in_images().to_str().unwrap()]);
     assert_eq!(daemon.ok(&["images", "-q"]).lines().count(), LAB_IMAGES.len());
 }
 
 #[test]
 fn inspect_and_history_show_the_image_config() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let json = daemon.ok(&["image", "inspect", "httpd:2.4"]);
     let inspect: serde_json::Value = serde_json::from_str(&json).unwrap();
     let image = &inspect[0];
@@ -178,7 +178,7 @@ fn inspect_and_history_show_the_image_config() {
 #[test]
 fn tag_and_rmi_follow_dockers_rules() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let id = daemon
         .ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"])
         .trim()
@@ -237,7 +237,7 @@ fn tag_and_rmi_follow_dockers_rules() {
 #[test]
 fn save_and_load_round_trip_and_docker_loads_what_berth_saves() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let tag = unique_name("berth-saved");
     daemon.ok(&["tag", "busybox", &format!("{tag}:v1")]);
     let dir = TempDir::new("berth-save");
@@ -468,7 +468,7 @@ fn hostile_layers_are_refused_and_leave_nothing() {
 #[test]
 fn the_real_docker_cli_lists_and_inspects_berth_images() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let docker_cli = |args: &[&str]| {
         let output = std::process::Command::new(crate::common::docker_cli())
             .arg("-H")
@@ -554,7 +554,7 @@ fn api_answers_versioned_and_unversioned_paths() {
 #[test]
 fn rmi_is_refused_while_a_container_uses_the_image_unless_forced() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let id = daemon
         .ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"])
         .trim()

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 
-use crate::common::{docker, docker_ok, lab_images, unique_name};
+use crate::common::{docker, docker_ok, stand_in_images, unique_name};
 use crate::network_common::{
     daemon, free_port, http_get, in_container_ok, inspect, links_on, stop_and_check_clean, table_text,
     wait_http, wget_script,
@@ -442,7 +442,7 @@ impl Drop for DockerContainer {
 #[test]
 fn network_settings_have_dockers_shape_while_running_and_after_exit() {
     let mut daemon = daemon();
-    docker_ok(&["load", "-i", lab_images().to_str().unwrap()]);
+    docker_ok(&["load", "-i", stand_in_images().to_str().unwrap()]);
     let name = unique_name("berth-net-shape");
     let _guard = DockerContainer(name.clone());
     let (ours, theirs) = (free_port().to_string(), free_port().to_string());

@@ -11,7 +11,7 @@ use crate::common::TestDaemon;
 /// A daemon with the lab images.
 pub fn daemon() -> TestDaemon {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon
 }
 

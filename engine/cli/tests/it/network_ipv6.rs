@@ -279,7 +279,7 @@ fn the_default_bridge_gets_ipv6_from_the_daemons_flags() {
     // One such daemon per test process: the pid makes the subnet its own.
     let subnet = format!("fd42:d:{:x}::/64", std::process::id() & 0xffff);
     let mut daemon = TestDaemon::start_with(&["--ipv6", "--fixed-cidr-v6", &subnet]);
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let config = daemon.ok(&[
         "network",
         "inspect",

@@ -167,7 +167,7 @@ fn pushes_check_mount_and_round_trip() {
     let host = registry.host();
     let daemon = TestDaemon::start();
     let config = config_dir();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let busybox_id = ok(&daemon, &config, &["inspect", "--format", "{{.Id}}", "busybox"]);
     let diff_id = ok(
         &daemon,
@@ -511,7 +511,7 @@ fn htpasswd_registries_need_a_login() {
         "tester:s3cret",
         &format!(
             "docker-archive:{}:busybox:latest",
-            crate::common::lab_images().display()
+            crate::common::stand_in_images().display()
         ),
         &format!("docker://{host}/private/bb:1"),
     ]);

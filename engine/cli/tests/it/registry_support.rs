@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::common::{TempDir, lab_images};
+use crate::common::{TempDir, stand_in_images};
 
 /// `sha256:<hex>` of some bytes.
 pub fn digest_of(bytes: &[u8]) -> String {
@@ -161,14 +161,14 @@ pub fn skopeo_copy(args: &[&str]) {
 
 /// Put a lab image (`busybox:latest`) into a registry as `repository:tag`, with skopeo.
 pub fn skopeo_lab_image(registry: &str, image: &str, destination: &str) {
-    let source = format!("docker-archive:{}:{image}", lab_images().display());
+    let source = format!("docker-archive:{}:{image}", stand_in_images().display());
     skopeo_copy(&[&source, &format!("docker://{registry}/{destination}")]);
 }
 
 /// The uncompressed busybox layer of the lab images.
 pub fn busybox_layer() -> Vec<u8> {
     let mut files = BTreeMap::new();
-    let mut archive = tar::Archive::new(std::fs::File::open(lab_images()).unwrap());
+    let mut archive = tar::Archive::new(std::fs::File::open(stand_in_images()).unwrap());
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
         let path = entry.path().unwrap().to_string_lossy().into_owned();

@@ -13,14 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{TempDir, TestDaemon, docker, docker_ok, lab_images, unique_name};
+use crate::common::{TempDir, TestDaemon, docker, docker_ok, stand_in_images, unique_name};
 use crate::containers_common::mounts_mentioning;
 use crate::network_common::{free_port, wait_http};
 
 /// A daemon with the lab images.
 fn daemon() -> TestDaemon {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon
 }
 
@@ -1606,7 +1606,7 @@ fn sorted_mounts(json: &str, roots: &[&Path]) -> Vec<serde_json::Value> {
 #[test]
 fn volume_commands_answer_as_docker_does() {
     let daemon = daemon();
-    docker_ok(&["load", "-i", lab_images().to_str().unwrap()]);
+    docker_ok(&["load", "-i", stand_in_images().to_str().unwrap()]);
     let tag = unique_name("bvol");
     let (named, plain, missing) = (
         format!("{tag}-web"),

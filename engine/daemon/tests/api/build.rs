@@ -122,8 +122,8 @@ fn build_both(daemon: &TestDaemon, query: &str, tar: &[u8]) -> (Built, Built) {
 /// the removals on Docker to run when the case ends.
 fn engines() -> (TestDaemon, OnDocker) {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     (daemon, OnDocker::new())
 }
 
@@ -339,8 +339,8 @@ fn a_failing_run_ends_the_stream_with_its_code_as_on_docker() {
 #[test]
 fn bad_builds_are_refused_as_docker_refuses_them() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let good = context(&[("Dockerfile", "FROM busybox\nRUN true\n")]);
     // Cut inside the Dockerfile's content (a cut in a file's padding is a clean end to Docker).
     let long = format!("FROM busybox\n# {}\n", "x".repeat(600));

@@ -229,8 +229,8 @@ const SETUP: &str = "mkdir -p /d/sub && echo a > /d/a && echo b > /d/sub/b && ln
 #[test]
 fn stat_and_tar_of_paths_are_dockers_through_links_and_volumes() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let body = json!({"Image": "busybox", "Cmd": ["sh", "-c", SETUP], "Volumes": {"/data": {}}});
     let pair = Pair::create(&daemon, &mut on_docker, "berth-api-cp", &body);
@@ -339,8 +339,8 @@ fn stat_and_tar_of_paths_are_dockers_through_links_and_volumes() {
 #[test]
 fn extracting_follows_dockers_rules_and_never_leaves_the_container() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let body = json!({"Image": "busybox", "Cmd": ["sh", "-c", SETUP], "Volumes": {"/data": {}}});
     let pair = Pair::create(&daemon, &mut on_docker, "berth-api-cpput", &body);
@@ -454,8 +454,8 @@ fn extracting_follows_dockers_rules_and_never_leaves_the_container() {
 #[test]
 fn stopped_containers_are_mounted_for_the_copy_and_unmounted_after() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let volume = unique_name("berth-api-cpro-vol");
     let body = json!({
@@ -532,8 +532,8 @@ fn chrono_now() -> u64 {
 #[test]
 fn export_has_the_paths_docker_exports() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let body = json!({"Image": "busybox", "Cmd": ["sh", "-c", SETUP], "Volumes": {"/data": {}}});
     let pair = Pair::create(&daemon, &mut on_docker, "berth-api-export", &body);

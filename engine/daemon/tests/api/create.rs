@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::support::{
     Docker, Engine, OnDocker, TestDaemon, assert_alike, assert_alive, berth, container_ids, create, docker,
-    docker_has_lab_images, output_when_ended, refused_alike,
+    docker_has_stand_in_images, output_when_ended, refused_alike,
 };
 
 fn busybox(extra: serde_json::Value) -> serde_json::Value {
@@ -60,8 +60,8 @@ fn refused_at_create_with_dockers_words_and_nothing_made() {
 #[test]
 fn log_drivers_and_options_are_refused_as_docker_refuses_them() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     // Docker looks for a `nosuch` plugin for some 15 s before it answers, too long to ask it
     // each time: its words, as Docker 20.10 gave them here.
     let body = busybox(json!({"HostConfig": {"LogConfig": {"Type": "nosuch"}}})).to_string();
@@ -113,8 +113,8 @@ fn log_drivers_and_options_are_refused_as_docker_refuses_them() {
 #[test]
 fn accepted_where_docker_accepts_them() {
     let mut daemon = TestDaemon::start();
-    docker_has_lab_images();
-    daemon.load_lab_images();
+    docker_has_stand_in_images();
+    daemon.load_stand_in_images();
     let mut made = OnDocker::new();
     let cases = [
         json!({"HostConfig": {"Dns": ["not-an-ip"], "NetworkMode": "none"}}),
@@ -144,7 +144,7 @@ fn accepted_where_docker_accepts_them() {
 #[test]
 fn an_unknown_numeric_stop_signal_still_stops() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let body = busybox(json!({"StopSignal": "999", "HostConfig": {"NetworkMode": "none"}}));
     let id = create(&daemon, "odd-signal", &body);
     assert_eq!(
@@ -163,8 +163,8 @@ fn an_unknown_numeric_stop_signal_still_stops() {
 #[test]
 fn the_largest_memory_limit_does_not_overflow() {
     let mut daemon = TestDaemon::start();
-    docker_has_lab_images();
-    daemon.load_lab_images();
+    docker_has_stand_in_images();
+    daemon.load_stand_in_images();
     let mut made = OnDocker::new();
     let body = busybox(json!({"HostConfig": {"Memory": i64::MAX, "NetworkMode": "none"}})).to_string();
     let theirs = docker("POST", "/containers/create", body.as_bytes());
@@ -228,8 +228,8 @@ fn sh(script: &str, host_config: serde_json::Value) -> serde_json::Value {
 #[test]
 fn sysctls_reach_the_container_or_are_refused_at_start() {
     let mut daemon = TestDaemon::start();
-    docker_has_lab_images();
-    daemon.load_lab_images();
+    docker_has_stand_in_images();
+    daemon.load_stand_in_images();
     let mut made = OnDocker::new();
     let body = sh(
         "cat /proc/sys/kernel/msgmax /proc/sys/net/ipv4/ip_unprivileged_port_start",
@@ -266,8 +266,8 @@ fn sysctls_reach_the_container_or_are_refused_at_start() {
 #[test]
 fn devices_are_made_in_the_container_or_refused_at_start() {
     let mut daemon = TestDaemon::start();
-    docker_has_lab_images();
-    daemon.load_lab_images();
+    docker_has_stand_in_images();
+    daemon.load_stand_in_images();
     let mut made = OnDocker::new();
     let body = sh(
         "stat -c '%F %t:%T %a' /dev/mynull && echo written > /dev/mynull && echo usable",
@@ -296,8 +296,8 @@ fn devices_are_made_in_the_container_or_refused_at_start() {
 #[test]
 fn seccomp_profiles_of_the_request_are_used() {
     let mut daemon = TestDaemon::start();
-    docker_has_lab_images();
-    daemon.load_lab_images();
+    docker_has_stand_in_images();
+    daemon.load_stand_in_images();
     let mut made = OnDocker::new();
     let profile = json!({
         "defaultAction": "SCMP_ACT_ALLOW",

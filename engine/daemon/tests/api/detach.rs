@@ -77,8 +77,8 @@ fn events(engine: &dyn Engine, id: &str, action: &str) -> usize {
 #[test]
 fn detach_keys_end_an_attach_and_the_process_runs_on() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let body = json!({"Image": "busybox", "Cmd": ["sh"], "Tty": true, "OpenStdin": true});
     let pair = Pair::create(&daemon, &mut on_docker, "berth-api-detach", &body);

@@ -24,8 +24,8 @@ fn find<'a>(list: &'a Value, key: &str, wanted: &str) -> &'a Value {
 #[test]
 fn disk_usage_counts_what_docker_counts() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let volume = unique_name("berth-api-df");
     let body = json!({

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::support::{
-    OnDocker, TestDaemon, assert_alike, assert_alive, berth, create, docker, docker_has_lab_images,
+    OnDocker, TestDaemon, assert_alike, assert_alive, berth, create, docker, docker_has_stand_in_images,
 };
 
 /// A running `sleep` on each engine, and an exec of `touch /ran` made in it.
@@ -37,8 +37,8 @@ fn exec_in(daemon: &TestDaemon, ours: &str, theirs: &str) -> Both {
 #[test]
 fn exec_start_with_a_body_docker_refuses_runs_nothing() {
     let mut daemon = TestDaemon::start();
-    docker_has_lab_images();
-    daemon.load_lab_images();
+    docker_has_stand_in_images();
+    daemon.load_stand_in_images();
     let mut made = OnDocker::new();
     let container =
         json!({"Image": "busybox", "Cmd": ["sleep", "60"], "HostConfig": {"NetworkMode": "none"}});

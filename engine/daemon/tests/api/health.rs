@@ -26,8 +26,8 @@ fn health_becomes(pair: &Pair, status: &str) -> [Value; 2] {
 #[test]
 fn a_healthcheck_runs_as_dockers_does() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let body = json!({
         "Image": "busybox",

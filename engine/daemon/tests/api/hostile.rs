@@ -40,7 +40,7 @@ fn upper_dir(daemon: &TestDaemon, id: &str) -> std::path::PathBuf {
 fn trees_deeper_than_any_stack_are_sized_and_removed() {
     // On tmpfs: a disk filesystem takes tens of seconds over 20,000 directories, berthd does not.
     let mut daemon = TestDaemon::start_in(Path::new("/dev/shm"), &[]);
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     // In a volume: listed with its size, pruned.
     let made = berth(&daemon, "POST", "/volumes/create", br#"{"Name": "deep"}"#);
     assert_eq!(made.status, 201, "{}", made.text());
@@ -97,7 +97,7 @@ fn trees_deeper_than_any_stack_are_sized_and_removed() {
 #[test]
 fn a_process_that_names_itself_blank_stays_in_its_columns() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     // The shell renames itself " " (a blank `comm`), then waits.
     let id = run(
         &daemon,

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::{TestDaemon, berth, container_ids, docker_has_lab_images, encode, refused_alike};
+use crate::support::{TestDaemon, berth, container_ids, docker_has_stand_in_images, encode, refused_alike};
 
 /// Names Docker's reference grammar refuses, each for its own reason.
 const MALFORMED: [&str; 4] = ["UPPER", "a..b", "busybox:", "busybox@sha256:abc"];
@@ -12,8 +12,8 @@ const MALFORMED: [&str; 4] = ["UPPER", "a..b", "busybox:", "busybox@sha256:abc"]
 #[test]
 fn malformed_references_are_refused_where_docker_refuses_them() {
     let mut daemon = TestDaemon::start();
-    docker_has_lab_images();
-    daemon.load_lab_images();
+    docker_has_stand_in_images();
+    daemon.load_stand_in_images();
     let images_before = berth(&daemon, "GET", "/images/json", b"").json();
     for name in MALFORMED {
         let path_name = encode(name);

@@ -80,7 +80,7 @@ fn a_pattern_with_many_stars_is_answered_at_once() {
 #[test]
 fn execs_that_ended_are_not_kept_without_bound() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     daemon.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "600"]);
     let mut first = None;
     for _ in 0..300 {

@@ -8,8 +8,8 @@ use crate::support::*;
 #[test]
 fn a_legacy_link_is_removed_as_docker_removes_it() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let Pair { ours: db_ours, .. } = Pair::create(
         &daemon,

@@ -36,7 +36,7 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String, String)> {
 fn daemon_with_a_container(prefix: &str) -> (TestDaemon, u16, String, String) {
     let port = free_port();
     let daemon = TestDaemon::start_with(&["--metrics-addr", &format!("127.0.0.1:{port}")]);
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let name = unique_name(prefix);
     let id = create(
         &daemon,

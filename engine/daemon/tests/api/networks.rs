@@ -9,7 +9,7 @@ use berth_testkit::Answer;
 
 use crate::support::{
     Docker, Engine, HostBridge, OnDocker, Pair, TestDaemon, assert_alike, assert_alive, berth, create,
-    docker, docker_has_lab_images, link_exists, refused_alike, unique_name,
+    docker, docker_has_stand_in_images, link_exists, refused_alike, unique_name,
 };
 
 /// A /24 of the shared address space (RFC 6598, 100.64.0.0/10, routed nowhere here), new to
@@ -514,9 +514,9 @@ pub(crate) fn started_pair<'a>(
 /// network whose subnet the pool picked come with its status and words; a forced disconnect.
 #[test]
 fn endpoints_take_static_addresses_macs_and_aliases_as_docker_gives_them() {
-    docker_has_lab_images();
+    docker_has_stand_in_images();
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     // Dropped last, after the containers on them (locals drop in reverse order).
     let mut nets = OnDocker::new();
     let mut made = OnDocker::new();
@@ -682,7 +682,7 @@ fn endpoints_take_static_addresses_macs_and_aliases_as_docker_gives_them() {
 #[test]
 fn icc_and_masquerade_options_reach_the_table() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let make = |n: u8, icc: &str, masquerade: &str| {
         let body = json!({
             "Name": unique_name("berth-api-icc"),
@@ -767,7 +767,7 @@ pub(crate) fn berth_veths() -> Vec<String> {
 #[test]
 fn an_mtu_the_kernel_refuses_fails_the_start_and_leaves_nothing() {
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::networks::{fresh_prefix, network_names, network_on_both, started_pair};
 use crate::support::{
-    Docker, Engine, OnDocker, Pair, TestDaemon, assert_alike, berth, docker_has_lab_images, link_exists,
+    Docker, Engine, OnDocker, Pair, TestDaemon, assert_alike, berth, docker_has_stand_in_images, link_exists,
     output_when_ended, refused_alike, unique_name,
 };
 
@@ -211,9 +211,9 @@ fn endpoint6(engine: &dyn Engine, id: &str, p6: &str) -> Value {
 /// an IPv6 address), and given on `network connect`.
 #[test]
 fn containers_get_ipv6_endpoints_as_docker_gives_them() {
-    docker_has_lab_images();
+    docker_has_stand_in_images();
     let daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     // Dropped last, after the containers on them.
     let mut nets = OnDocker::new();
     let mut made = OnDocker::new();

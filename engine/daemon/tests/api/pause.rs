@@ -8,8 +8,8 @@ use crate::support::*;
 #[test]
 fn pause_and_unpause_answer_as_docker_does_in_every_state() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let body = json!({"Image": "busybox", "Cmd": ["sleep", "1000"]});
     let pair = Pair::create(&daemon, &mut on_docker, "berth-api-pause", &body);

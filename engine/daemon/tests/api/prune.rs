@@ -36,7 +36,7 @@ fn ended(daemon: &TestDaemon, name: &str, labels: serde_json::Value) -> String {
 #[test]
 fn container_prune_keeps_what_its_filters_keep() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let keep = ended(&daemon, "keep", json!({"keep": "yes"}));
     let other = ended(&daemon, "other", json!({"tier": "web"}));
     let mut all = vec![keep.clone(), other.clone()];
@@ -142,7 +142,7 @@ fn prune_filters_are_refused_as_docker_refuses_them() {
 #[test]
 fn image_prune_applies_until_and_labels() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let container = ended(&daemon, "source", json!({}));
     // Two dangling images (no tag), one labelled.
     let commit = |changes: &str| {

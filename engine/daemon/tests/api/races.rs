@@ -7,7 +7,7 @@ use crate::support::{TestDaemon, assert_alive, berth};
 #[test]
 fn an_image_removed_while_containers_are_created_from_it_keeps_their_layers() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let mut created = Vec::new();
     for round in 0..6 {
         // An image of its own (a layer nothing else has), so removing it would delete layers.

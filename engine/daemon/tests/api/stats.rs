@@ -54,8 +54,8 @@ fn made_alike(daemon: &TestDaemon, on_docker: &mut OnDocker, prefix: &str, start
 #[test]
 fn a_running_container_has_dockers_keys_and_plausible_figures() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let (ours, theirs) = made_alike(&daemon, &mut on_docker, "berth-api-stats", true);
 
@@ -119,8 +119,8 @@ fn a_running_container_has_dockers_keys_and_plausible_figures() {
 #[test]
 fn a_stopped_container_gets_dockers_empty_answer_and_refusals_are_dockers() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let (ours, theirs) = made_alike(&daemon, &mut on_docker, "berth-api-stats-idle", false);
     for query in ["stream=false", "stream=0&one-shot=1"] {
@@ -186,7 +186,7 @@ fn read_stream(socket: &str, path: &str, count: usize) -> (UnixStream, Vec<Value
 #[test]
 fn a_stream_sends_a_sample_a_second_chained_by_precpu_and_ends_with_the_client() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
+    daemon.load_stand_in_images();
     let ours = create(
         &daemon,
         &unique_name("berth-api-stats-stream"),

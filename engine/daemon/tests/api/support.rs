@@ -212,12 +212,12 @@ pub fn output_when_ended(engine: &dyn Engine, id: &str) -> String {
     String::from_utf8_lossy(&text).into_owned()
 }
 
-/// Load the lab images into the shared Docker (once per test process): cases that make
+/// Load the stand-in lab images into the shared Docker (once per test process): cases that make
 /// containers there need its `busybox` (a CI's Docker starts empty).
-pub fn docker_has_lab_images() {
+pub fn docker_has_stand_in_images() {
     static LOADED: std::sync::Once = std::sync::Once::new();
     LOADED.call_once(|| {
-        let archive = berth_testkit::lab_images();
+        let archive = berth_testkit::stand_in_images();
         let out = berth_testkit::docker_ok(&["load", "-i", &archive.display().to_string()]);
         assert!(out.contains("busybox:latest"), "{out}");
     });

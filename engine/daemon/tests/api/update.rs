@@ -92,8 +92,8 @@ impl Pair<'_> {
 #[test]
 fn update_answers_and_limits_as_docker_does() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let body = json!({"Image": "busybox", "Cmd": ["sleep", "1000"], "HostConfig": {"Memory": 64 << 20}});
     let pair = Pair::create(&daemon, &mut on_docker, "berth-api-update", &body);
@@ -183,8 +183,8 @@ fn update_answers_and_limits_as_docker_does() {
 #[test]
 fn an_updated_restart_policy_governs_the_next_exit() {
     let mut daemon = TestDaemon::start();
-    daemon.load_lab_images();
-    docker_has_lab_images();
+    daemon.load_stand_in_images();
+    docker_has_stand_in_images();
     let mut on_docker = OnDocker::new();
     let body = json!({"Image": "busybox", "Cmd": ["sh", "-c", "sleep 1; exit 3"], "HostConfig": {"AutoRemove": true}});
     let removed = Pair::create(&daemon, &mut on_docker, "berth-api-update-rm", &body);

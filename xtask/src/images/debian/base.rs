@@ -20,7 +20,7 @@ pub const SUITE: &str = "bookworm";
 /// Where its packages come from.
 pub const MIRROR: &str = "http://deb.debian.org/debian";
 /// The security updates, as the official image's sources list has them.
-const SECURITY_MIRROR: &str = "http://deb.debian.org/debian-security";
+pub const SECURITY_MIRROR: &str = "http://deb.debian.org/debian-security";
 
 /// What the official image's config sets: `bash` as the command, Docker's default PATH.
 pub const IMPORT_CHANGES: &[&str] = &[

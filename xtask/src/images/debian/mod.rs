@@ -1,5 +1,5 @@
-//! `cargo xtask images --debian`: the lab images with the real software, built from Debian's
-//! packages by berth's own builder, into `target/lab-images-debian.tar`.
+//! `cargo xtask images`: the lab images with the real software, built from Debian's packages by
+//! berth's own builder, into `target/lab-images.tar`.
 //!
 //! 1. `debian:bookworm-slim` from `mmdebstrap` ([`base`]), imported into a private berthd
 //!    ([`daemon`]) with the official image's config;
@@ -8,17 +8,19 @@
 //!    daemon's bridge and NAT);
 //! 3. `berth save` of them all, their times set to the build date ([`reproducible`]), written
 //!    with the stand-ins' `busybox` and `hello-world` into one archive that `berth load` and
-//!    `docker load` accept; the Debian packages each image holds are listed beside it.
+//!    `docker load` accept (layers gzip-compressed); the Debian packages each image holds are
+//!    listed beside it.
 //!
-//! A key over the recipes (and the other inputs) is stored beside the archive: when it has not
-//! changed, nothing is rebuilt. `--rebuild` builds anyway (to pick up new Debian packages).
-//!
-//! Deliberately not here: switching the labs to these images (the stand-ins stay the default).
+//! Two keys are stored beside the archive: one over the recipes (and the other inputs), one
+//! over Debian's package lists ([`mirror`]). When neither changed, nothing is rebuilt;
+//! `--rebuild` builds anyway.
 
 /// `debian:bookworm-slim` with mmdebstrap.
 mod base;
 /// The private berthd the images are built on.
 pub(crate) mod daemon;
+/// Debian's package lists now: when they change, so do the packages the recipes install.
+mod mirror;
 /// The recipe directories: build contexts and the cache key.
 mod recipes;
 /// Build dates instead of build times, so the same recipes give the same image ids.
@@ -34,10 +36,17 @@ use anyhow::{Context, bail};
 use super::catalog;
 use super::config::Image;
 
+/// The archive's file name in the target directory: the one `lab` loads.
+pub const ARCHIVE: &str = "lab-images.tar";
+
+/// How this code lays the archive out: part of the cache key, raised when a change here (not
+/// in a recipe) changes the archive. 2: gzip-compressed layers, the stand-ins' fixed date.
+const ARCHIVE_FORMAT: u32 = 2;
+
 /// The stand-ins that go into the archive as they are: they need no Debian package.
 const STAND_INS_KEPT: &[&str] = &["busybox", "hello-world"];
 
-/// What `cargo xtask images --debian` was asked.
+/// What `cargo xtask images` was asked.
 pub struct Options<'a> {
     pub output: Option<PathBuf>,
     /// Build even when the cache key matches.
@@ -53,28 +62,43 @@ pub struct Options<'a> {
 pub fn run(options: Options<'_>) -> anyhow::Result<()> {
     let started = Instant::now();
     let target = crate::util::target_dir()?;
-    let output = options
-        .output
-        .clone()
-        .unwrap_or_else(|| target.join("lab-images-debian.tar"));
+    let output = options.output.clone().unwrap_or_else(|| target.join(ARCHIVE));
     let key_path = sidecar(&output, "key");
     let recipes_root = recipes::recipes_root()?;
 
     let key = cache_key(&recipes_root, &options)?;
-    if !options.rebuild
-        && output.exists()
-        && std::fs::read_to_string(&key_path).is_ok_and(|stored| stored.trim() == key)
-    {
-        println!(
-            "{} is up to date (recipes unchanged; --rebuild to build anyway)",
-            output.display()
-        );
-        return Ok(());
+    let package_lists = mirror::package_lists();
+    let stored = std::fs::read_to_string(&key_path).unwrap_or_default();
+    let mut stored = stored.lines();
+    let (stored_key, stored_lists) = (stored.next(), stored.next());
+    if !options.rebuild && output.exists() && stored_key == Some(key.as_str()) {
+        match &package_lists {
+            Ok(lists) if stored_lists == Some(lists.as_str()) => {
+                println!(
+                    "{} is up to date (recipes and Debian's package lists unchanged; --rebuild to build anyway)",
+                    output.display()
+                );
+                return Ok(());
+            }
+            Err(unreachable) => {
+                println!(
+                    "{} is kept: the recipes are unchanged and Debian's mirror did not answer ({unreachable:#})",
+                    output.display()
+                );
+                return Ok(());
+            }
+            Ok(_) => println!("Debian's package lists changed since the last build: building again"),
+        }
     }
+    let package_lists = package_lists.map_err(|unreachable| {
+        anyhow::anyhow!(
+            "{unreachable:#}\nDebian's mirror is out of reach: `cargo xtask images --stand-ins` makes the offline busybox stand-ins (the labs that need the real software will say so)"
+        )
+    })?;
 
     let epoch = options.source_date_epoch.unwrap_or_else(start_of_today);
     Interrupt::install();
-    let work = target.join("lab-images-debian.work");
+    let work = target.join("lab-images.work");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).with_context(|| format!("create {}", work.display()))?;
     let result = build(&options, &recipes_root, &target, &work, epoch, &output);
@@ -82,7 +106,7 @@ pub fn run(options: Options<'_>) -> anyhow::Result<()> {
     let packages = result?;
 
     std::fs::write(sidecar(&output, "packages"), packages)?;
-    std::fs::write(&key_path, format!("{key}\n"))?;
+    std::fs::write(&key_path, format!("{key}\n{package_lists}\n"))?;
     println!("built in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -150,10 +174,11 @@ fn build(
     for image in &mut built {
         image.repository = format!("{}{}", options.repository_prefix, image.repository);
     }
-    let stand_ins = stand_ins(options, epoch)?;
+    let stand_ins = stand_ins(options)?;
     let mut entries: Vec<_> = built.iter().map(reproducible::BuiltImage::entry).collect();
     entries.extend(stand_ins.iter().map(Image::entry));
-    let tar = super::archive::write(&entries, epoch).context("write the image archive")?;
+    let tar = super::archive::write(&entries, epoch, super::archive::Layers::Gzip)
+        .context("write the image archive")?;
     super::write_atomically(output, &tar)?;
 
     for entry in &entries {
@@ -211,8 +236,13 @@ fn installed_packages(daemon: &daemon::Daemon, references: &[String]) -> anyhow:
     Ok(lines)
 }
 
-/// The stand-ins kept as they are (busybox, hello-world), with this build's date.
-fn stand_ins(options: &Options<'_>, epoch: u64) -> anyhow::Result<Vec<Image>> {
+/// The stand-ins kept as they are (busybox, hello-world), exactly as `--stand-ins` makes them
+/// (same date, so the same image ids): an engine that has them from either archive needs no
+/// reload (the engine's tests load the stand-ins into the Docker the labs also run on).
+fn stand_ins(options: &Options<'_>) -> anyhow::Result<Vec<Image>> {
+    let epoch = options
+        .source_date_epoch
+        .unwrap_or(super::DEFAULT_SOURCE_DATE_EPOCH);
     let inputs = catalog::Inputs {
         busybox: options.busybox,
         mtime: epoch,
@@ -242,7 +272,7 @@ fn cache_key(recipes_root: &Path, options: &Options<'_>) -> anyhow::Result<Strin
     dirs.extend(recipes::RECIPES.iter().map(|recipe| recipe.dir));
     let names: Vec<String> = recipes::RECIPES.iter().map(recipes::Recipe::reference).collect();
     let settings = format!(
-        "{} {} {:?} {names:?} {:?}",
+        "{ARCHIVE_FORMAT} {} {} {:?} {names:?} {:?}",
         base::SUITE,
         base::MIRROR,
         base::IMPORT_CHANGES,

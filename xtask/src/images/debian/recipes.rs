@@ -51,6 +51,16 @@ pub const RECIPES: &[Recipe] = &[
         repository: "redis",
         tag: "latest",
     },
+    Recipe {
+        dir: "prometheus",
+        repository: "prom/prometheus",
+        tag: "latest",
+    },
+    Recipe {
+        dir: "alertmanager",
+        repository: "prom/alertmanager",
+        tag: "latest",
+    },
 ];
 
 /// Where the recipes live in the repository.

@@ -3,7 +3,8 @@
 #  1. as root, it hands PGDATA and the socket directory to user postgres and re-runs itself as
 #     that user (setpriv, from util-linux: no extra package);
 #  2. as postgres, on the first start (no PG_VERSION in PGDATA) it runs initdb with
-#     POSTGRES_USER/POSTGRES_PASSWORD, lets other hosts in with a password, starts a private
+#     POSTGRES_USER/POSTGRES_PASSWORD, lets other hosts in with that password (or, without
+#     one, as postgres:12.1 did: without a password, after a warning), starts a private
 #     server (socket only), creates POSTGRES_DB, runs /docker-entrypoint-initdb.d/* in name
 #     order, and stops it;
 #  3. it execs the server, so postgres is PID 1 and gets `docker stop`'s SIGINT itself.
@@ -12,7 +13,6 @@ set -Eeo pipefail
 
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
-: "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
 
 # `docker run postgres -c shared_buffers=256MB` passes server options.
 if [ "${1:0:1}" = '-' ]; then
@@ -35,11 +35,27 @@ psql_private() {
 }
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    if [ -z "$POSTGRES_PASSWORD" ] && [ "$POSTGRES_HOST_AUTH_METHOD" != 'trust' ]; then
-        echo 'Error: Database is uninitialized and superuser password is not specified.' >&2
-        echo '       Pass a password to docker run with -e POSTGRES_PASSWORD=password' >&2
-        echo '       (or -e POSTGRES_HOST_AUTH_METHOD=trust to let anyone in without one).' >&2
-        exit 1
+    # The tag is the course's 12.1, so the image starts as 12.1's did without a password:
+    # trusting every connection, with a warning (images from 12.2 on refuse to start).
+    if [ -z "$POSTGRES_HOST_AUTH_METHOD" ]; then
+        if [ -n "$POSTGRES_PASSWORD" ]; then
+            POSTGRES_HOST_AUTH_METHOD=scram-sha-256
+        else
+            POSTGRES_HOST_AUTH_METHOD=trust
+            cat >&2 <<-'WARNING'
+			****************************************************
+			WARNING: No password has been set for the database.
+			         This will allow anyone with access to the
+			         Postgres port to access your database. In
+			         Docker's default configuration, this is
+			         effectively any other container on the same
+			         system.
+
+			         Use "-e POSTGRES_PASSWORD=password" to set
+			         it in "docker run".
+			****************************************************
+			WARNING
+        fi
     fi
     echo "initialising $PGDATA for user $POSTGRES_USER"
     # The password goes through a file descriptor, never the command line (ps would show it).
