@@ -35,7 +35,8 @@ pub struct Global {
     /// The scenario files' directory
     #[arg(long, global = true, env = "BERTH_LAB_SCENARIOS", value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
-    /// The lab images archive, loaded when an image a lab needs is missing
+    /// The lab images archive, loaded when an image a lab needs is missing (or is an older
+    /// build or a stand-in of the archive's)
     #[arg(long, global = true, env = "BERTH_LAB_IMAGES", value_name = "FILE")]
     pub images: Option<PathBuf>,
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::Api;
 use crate::client::sibling;
+use crate::image_archive;
 
 /// Which kind of engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -59,6 +60,14 @@ pub enum EngineError {
     /// the archive lacks an image the lab needs
     #[error("{} does not hold image {image}", path.display())]
     StillMissing { path: PathBuf, image: String },
+    /// the archive's index could not be read
+    #[error("reading {}: {source}", path.display())]
+    Index { path: PathBuf, source: std::io::Error },
+    /// the lab needs the real program and the engine has lab's busybox stand-in
+    #[error(
+        "this lab needs the real {image} ({stands_in_for}), and the engine has lab's busybox stand-in: build the lab images from Debian's packages with `cargo xtask images`, then run lab again"
+    )]
+    StandIn { image: String, stands_in_for: String },
 }
 
 /// The private berthd lab starts when no berthd is running: its own roots, socket and bridge,
@@ -232,8 +241,13 @@ pub fn resolve_host(kind: EngineKind, host: Option<&str>) -> Result<String, Engi
     }
 }
 
-/// Where the lab images are: `--images`, `$BERTH_LAB_IMAGES`, or `lab-images.tar` in the cargo
-/// target directory lab was built in (`cargo xtask images` writes it there).
+/// The archives lab looks for in the cargo target directory, best first: the images with the
+/// real software (`cargo xtask images`), then the offline stand-ins (`--stand-ins`).
+const ARCHIVE_NAMES: [&str; 2] = ["lab-images.tar", "stand-in-images.tar"];
+
+/// Where the lab images are: `--images`, `$BERTH_LAB_IMAGES`, or an archive of
+/// [`ARCHIVE_NAMES`] in the cargo target directory lab was built in (`cargo xtask images`
+/// writes it there).
 pub fn find_image_archive(given: Option<&Path>) -> Option<PathBuf> {
     if let Some(path) = given {
         return Some(path.to_owned());
@@ -242,28 +256,56 @@ pub fn find_image_archive(given: Option<&Path>) -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let exe = std::env::current_exe().ok()?;
-    let workspace_target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/lab-images.tar");
-    exe.ancestors()
+    let workspace_target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let dirs: Vec<PathBuf> = exe
+        .ancestors()
         .skip(1)
         .take(3)
-        .map(|dir| dir.join("lab-images.tar"))
+        .map(Path::to_path_buf)
         .chain([workspace_target])
+        .collect();
+    ARCHIVE_NAMES
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
         .find(|p| p.is_file())
 }
 
-/// Load the lab images into the engine when any of `images` is missing; answers whether it
-/// loaded them.
+/// Load the lab images into the engine when any of `images` is missing, or is one lab made
+/// (a stand-in, an older build) but not the archive's; answers whether it loaded them. Images
+/// the trainee pulled or built under those names are left alone.
 pub fn ensure_images(api: &Api, images: &[String], archive: Option<&Path>) -> Result<bool, EngineError> {
+    let path = find_image_archive(archive);
+    let mut archive_ids = None;
     let mut missing = Vec::new();
     for image in images {
-        if api.image(image)?.is_none() {
+        let Some(found) = api.image(image)? else {
+            missing.push(image.clone());
+            continue;
+        };
+        let Some(path) = path.as_deref() else {
+            continue;
+        };
+        if !image_archive::made_by_lab(found.config.labels.as_ref()) {
+            continue;
+        }
+        if archive_ids.is_none() {
+            let ids = image_archive::image_ids(path).map_err(|source| EngineError::Index {
+                path: path.to_owned(),
+                source,
+            })?;
+            archive_ids = Some(ids);
+        }
+        let archive_id = archive_ids
+            .as_ref()
+            .and_then(|ids| ids.get(&image_archive::with_tag(image)));
+        if archive_id.is_some_and(|id| *id != found.id) {
             missing.push(image.clone());
         }
     }
     if missing.is_empty() {
         return Ok(false);
     }
-    let path = find_image_archive(archive).ok_or_else(|| EngineError::NoImageArchive {
+    let path = path.ok_or_else(|| EngineError::NoImageArchive {
         missing: missing.join(", "),
     })?;
     api.load_images(&path).map_err(|source| EngineError::Load {
@@ -279,6 +321,24 @@ pub fn ensure_images(api: &Api, images: &[String], archive: Option<&Path>) -> Re
         }
     }
     Ok(true)
+}
+
+/// Fail when one of `images` is lab's busybox stand-in: the lab needs the real program there
+/// (Apache's modules, PostgreSQL's `psql`, `apt-get`), which the stand-in does not have.
+pub fn require_real_software(api: &Api, images: &[String]) -> Result<(), EngineError> {
+    for image in images {
+        let Some(found) = api.image(image)? else {
+            continue;
+        };
+        let labels = found.config.labels.unwrap_or_default();
+        if let Some(stands_in_for) = labels.get(image_archive::STAND_IN_LABEL) {
+            return Err(EngineError::StandIn {
+                image: image.clone(),
+                stands_in_for: stands_in_for.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What the engine calls itself: "Berth Engine 0.1.0" or "Docker Engine 20.10.24+dfsg1"

@@ -16,10 +16,14 @@ pub mod cli;
 pub mod client;
 /// Which engine, a private berthd when none runs, the lab images loaded when missing.
 pub mod engine;
+/// A fixture as a bare git repository, for the labs that clone one.
+pub mod git_fixture;
 /// Grading: objectives into a score, as text, Gradescope JSON or CSV.
 pub mod grade;
 /// `lab run`: the guided run in the trainee's own shell, and the hook it reports through.
 pub mod guided;
+/// What a lab images archive holds: its tags and image ids; which images lab made.
+pub mod image_archive;
 /// What a run's commands made and removed, from the engine's events.
 pub mod ledger;
 /// What stands in a lab's way before it starts.

@@ -180,6 +180,7 @@ fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     if engine::ensure_images(&api, &scenario.images, global.images.as_deref())? {
         writeln!(out, "loaded the lab images into the engine")?;
     }
+    engine::require_real_software(&api, &scenario.real_software)?;
     let session_dir = state_root().join(&scenario.id);
     if args.auto {
         let options = ReplayOptions {

@@ -106,7 +106,9 @@ pub fn replay(
         error: None,
         cleanup: Vec::new(),
     };
-    if let Err(e) = engine::ensure_images(api, &scenario.images, options.images.as_deref()) {
+    let ready = engine::ensure_images(api, &scenario.images, options.images.as_deref())
+        .and_then(|_| engine::require_real_software(api, &scenario.real_software));
+    if let Err(e) = ready {
         report.error = Some(e.to_string());
         return report;
     }
@@ -199,7 +201,12 @@ fn play_step(
     for command in &step.commands {
         watcher.command(command);
         let since = unix_now();
-        let report = run.run_reference(index, command);
+        let mut report = run.run_reference(index, command);
+        let retry_until = std::time::Instant::now() + command.retry_for();
+        while !report.ok() && std::time::Instant::now() < retry_until {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            report = run.run_reference(index, command);
+        }
         watcher.finished(&report);
         if let Ok(Some(events)) = run.api.explain_since(since) {
             watcher.explain(&events);

@@ -137,6 +137,10 @@ impl Session {
             let to = work.join(target);
             copy_tree(&fixtures.join(fixture), &to).map_err(io_error(&to))?;
         }
+        for (fixture, repository) in &scenario.repositories {
+            let to = work.join(repository);
+            crate::git_fixture::make(&fixtures.join(fixture), &to).map_err(io_error(&to))?;
+        }
         let bin = session.bin_dir();
         client::install(&bin).map_err(io_error(&bin))?;
         session.save()?;
@@ -322,7 +326,9 @@ mod tests {
             summary: String::new(),
             minutes: 1,
             images: vec![],
+            real_software: vec![],
             fixtures: [("site".to_owned(), "site-inc".to_owned())].into(),
+            repositories: Default::default(),
             names: Default::default(),
             ports: Default::default(),
             creates: Default::default(),

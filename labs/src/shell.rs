@@ -362,6 +362,7 @@ mod tests {
             input: Vec::new(),
             tty: false,
             exit_code: 0,
+            retry_for: None,
         }
     }
 

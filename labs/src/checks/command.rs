@@ -46,6 +46,7 @@ pub fn evaluate_host(check: &HostCheck, cx: &Context) -> Result<Evidence, Mismat
         input: Vec::new(),
         tty: false,
         exit_code: 0,
+        retry_for: None,
     };
     let ran = cx.shell.clone().run_captured(&command, COMMAND_LIMIT);
     let Some(code) = ran.exit_code else {

@@ -69,6 +69,9 @@ pub fn evaluate(check: &ImageCheck, cx: &Context) -> Result<Evidence, Mismatch> 
             ));
         }
     }
+    if let Some(base) = &check.extends {
+        extends(&image.root_fs.layers, base, check.new_layers.unwrap_or(1), cx)?;
+    }
     let labels = image.config.labels.clone().unwrap_or_default();
     for (key, value) in &check.labels {
         if labels.get(key) != Some(value) {
@@ -105,6 +108,31 @@ pub fn evaluate(check: &ImageCheck, cx: &Context) -> Result<Evidence, Mismatch> 
         }
     }
     Ok(evidence)
+}
+
+/// `layers` are `base`'s (the same diff ids, in order) and `added` more.
+fn extends(layers: &[String], base: &str, added: usize, cx: &Context) -> Result<(), Mismatch> {
+    let Some(base_image) = cx.api.image(base)? else {
+        return Err(Mismatch::new(
+            format!("image {base} to compare with"),
+            "no such image",
+        ));
+    };
+    let base_layers = &base_image.root_fs.layers;
+    if !layers.starts_with(base_layers) {
+        return Err(Mismatch::new(
+            format!("{base}'s {} layers at the bottom", base_layers.len()),
+            "other layers",
+        ));
+    }
+    let found = layers.len() - base_layers.len();
+    if found != added {
+        return Err(Mismatch::new(
+            format!("{added} layer(s) on top of {base}"),
+            format!("{found}"),
+        ));
+    }
+    Ok(())
 }
 
 /// `ONBUILD COPY . /app, ONBUILD RUN make`, or `no ONBUILD triggers`.

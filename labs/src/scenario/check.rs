@@ -126,6 +126,13 @@ pub struct ImageCheck {
     pub smaller_than: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<usize>,
+    /// The image is this one's layers plus [`Self::new_layers`] more on top (what `commit` or a
+    /// build step adds), whatever the base's own count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// With `extends`: how many layers the image adds (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_layers: Option<usize>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// The image's ONBUILD triggers (`Config.OnBuild`), all of them in order; `[]`: none.
@@ -378,6 +385,12 @@ impl Check {
             }
             regex::Regex::new(&filled).map_err(|e| format!("invalid regex {regex:?}: {e}"))?;
         }
+        if let Check::Image(c) = self
+            && c.new_layers.is_some()
+            && c.extends.is_none()
+        {
+            return Err("new_layers counts layers on top of an image: add `extends = \"<image>\"`".into());
+        }
         if let Check::Container(c) = self {
             for (port, host) in &c.published {
                 if !port.contains('/') {
@@ -412,6 +425,13 @@ impl Check {
                 }
                 if let Some(n) = c.layers {
                     parts.push(format!("has {n} layers"));
+                }
+                if let Some(base) = &c.extends {
+                    match c.new_layers.unwrap_or(1) {
+                        0 => parts.push(format!("has `{base}`'s layers and no more")),
+                        1 => parts.push(format!("is `{base}`'s layers plus one")),
+                        n => parts.push(format!("is `{base}`'s layers plus {n} more")),
+                    }
                 }
                 for (k, v) in &c.labels {
                     parts.push(format!("has label `{k}={v}`"));

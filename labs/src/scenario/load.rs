@@ -71,6 +71,23 @@ fn validate(scenario: &Scenario, path: &Path, source: &str) -> Result<(), (Strin
     if scenario.steps.is_empty() {
         return Err(("id".into(), "a lab needs at least one [[steps]]".into()));
     }
+    for step in &scenario.steps {
+        for command in &step.commands {
+            if let Some(Err(error)) = command.retry_for.as_deref().map(super::check::parse_duration) {
+                return Err((format!("run = {:?}", command.run), format!("retry_for: {error}")));
+            }
+        }
+    }
+    if let Some(image) = scenario
+        .real_software
+        .iter()
+        .find(|image| !scenario.images.contains(image))
+    {
+        return Err((
+            "real_software".into(),
+            format!("real_software names {image:?}, which is not in the lab's `images`"),
+        ));
+    }
     if let Some(step) = scenario.steps.iter().find(|s| s.checks.is_empty()) {
         return Err((
             format!("title = {:?}", step.title),

@@ -60,10 +60,19 @@ pub struct Scenario {
     /// Images the lab needs (`httpd:2.4`); lab loads the lab images when one is missing.
     #[serde(default)]
     pub images: Vec<String>,
+    /// Those of `images` that must run the real program (Apache, PostgreSQL, apt-get), not
+    /// lab's busybox stand-in: with the stand-ins loaded, the lab says so and does not start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub real_software: Vec<String>,
     /// Fixture directories (under `scenarios/fixtures/`) copied into the lab directory before
     /// the first step: fixture → path in the lab directory.
     #[serde(default)]
     pub fixtures: BTreeMap<String, String>,
+    /// Fixture directories made into bare git repositories in the lab directory before the
+    /// first step, for the trainee to `git clone` (as the guide clones from GitHub): fixture →
+    /// repository path in the lab directory (`widget-factory-inc.git`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub repositories: BTreeMap<String, String>,
     /// Names the lab gives containers, images, volumes and networks (the guide's), by variable.
     #[serde(default)]
     pub names: BTreeMap<String, String>,
@@ -143,6 +152,21 @@ pub struct StepCommand {
     /// The exit code it should end with.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub exit_code: i32,
+    /// `lab check` runs it again until it ends as expected or this long has passed (`10s`):
+    /// for a `curl` right after a server was started, which a trainee, typing slower, would
+    /// simply run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_for: Option<String>,
+}
+
+impl StepCommand {
+    /// How long `lab check` may retry it: `retry_for`, or not at all.
+    pub fn retry_for(&self) -> std::time::Duration {
+        self.retry_for
+            .as_deref()
+            .and_then(|text| check::parse_duration(text).ok())
+            .unwrap_or_default()
+    }
 }
 
 fn is_zero(n: &i32) -> bool {
@@ -161,6 +185,8 @@ enum RawCommand {
         tty: bool,
         #[serde(default)]
         exit_code: i32,
+        #[serde(default)]
+        retry_for: Option<String>,
     },
 }
 
@@ -172,17 +198,20 @@ impl From<RawCommand> for StepCommand {
                 input: Vec::new(),
                 tty: false,
                 exit_code: 0,
+                retry_for: None,
             },
             RawCommand::Table {
                 run,
                 input,
                 tty,
                 exit_code,
+                retry_for,
             } => StepCommand {
                 run,
                 input,
                 tty,
                 exit_code,
+                retry_for,
             },
         }
     }
