@@ -1,11 +1,13 @@
-//! `lab check`: the labs replayed against a private berthd and against the real Docker daemon,
-//! with the reports CI reads; the berthd runs' transcripts are the book's samples.
+//! `lab check`: the labs replayed against a private berthd, with the reports CI reads; the runs'
+//! transcripts are the book's samples. (The same against the real Docker daemon is CI's step
+//! after the tests, `cargo xtask ci`'s "labs on berthd and on Docker": the engine's tests load
+//! the busybox stand-ins into that shared daemon, so the labs on Docker must not run beside them.)
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{LabDaemon, TempDir, TestDaemon, docker_cli, docker_host, lab, stable};
+use crate::common::{LabDaemon, TempDir, TestDaemon, stable};
 
 /// Every lab, in course order.
 const LABS: &[&str] = &[
@@ -110,41 +112,30 @@ fn the_labs_pass_on_berthd() {
     // The sample transcripts the book shows.
     for lab in labs {
         let name = format!("transcript_{}", lab["id"].as_str().unwrap());
-        insta::assert_snapshot!(name, transcript(lab, Some(&daemon.root)));
+        assert_transcript(&name, &transcript(lab, Some(&daemon.root)));
     }
 }
 
-#[test]
-fn every_lab_passes_on_docker() {
-    let state = TempDir::new("berth-lab-state");
-    let json = state.path().join("report.json");
-    let output = lab(state.path())
-        .args([
-            "check",
-            "--all",
-            "--engine",
-            "docker",
-            "--host",
-            &docker_host(),
-            "--client",
-        ])
-        .arg(docker_cli())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let report = read_report(&json);
-    assert_all_passed(&report, &output, "");
-    assert_eq!(report["labs"].as_array().unwrap().len(), LABS.len());
-    // On the shared daemon, each run removed exactly what carries its run label.
-    let api = berth_lab::api::Api::new(&docker_host()).unwrap();
-    for lab in report["labs"].as_array().unwrap() {
-        let label = format!("berth.lab.run={}", lab["run"].as_str().unwrap());
-        assert!(api.containers_labelled(&label).unwrap().is_empty(), "{label}");
-        assert!(api.volumes_labelled(&label).unwrap().is_empty(), "{label}");
-        assert!(api.images_labelled(&label).unwrap().is_empty(), "{label}");
-        assert!(api.networks_labelled(&label).unwrap().is_empty(), "{label}");
+/// The stored sample run `name` is this one. Image sizes may differ: the lab images are built
+/// from Debian's current packages, and an update moves `httpd:2.4` from 188MB to 189MB without
+/// changing anything a lab shows. Anything else that differs fails, as insta shows it.
+fn assert_transcript(name: &str, fresh: &str) {
+    let stored = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/snapshots")
+        .join(format!("it__check__{name}.snap"));
+    let stored = std::fs::read_to_string(stored).unwrap_or_default();
+    // insta's file: `---`, its header, `---`, then the snapshot.
+    let body = stored.splitn(3, "---\n").nth(2).unwrap_or_default();
+    if !body.is_empty() && sizes_masked(body.trim_end()) == sizes_masked(fresh.trim_end()) {
+        return;
     }
+    insta::assert_snapshot!(name, fresh);
+}
+
+/// `docker images`' last column (`188MB`, `1.98MB`, `2kB`) as `[SIZE]`.
+fn sizes_masked(text: &str) -> String {
+    let size = regex::Regex::new(r"(?m)\b\d+(\.\d+)?(B|kB|MB|GB)$").unwrap();
+    size.replace_all(text, "[SIZE]").into_owned()
 }
 
 /// A lab whose second step cannot pass: `lab check` fails, says which check, what it expected and
@@ -270,4 +261,30 @@ done_when = "its checks hold"
         "{stdout}"
     );
     assert!(daemon.api().containers_labelled("berth.lab").unwrap().is_empty());
+}
+
+/// With the busybox stand-ins in the engine, a lab that needs the real programs does not start:
+/// it says which image and how to get the real ones, and makes nothing.
+#[test]
+fn a_lab_that_needs_the_real_software_refuses_the_stand_ins() {
+    let daemon = TestDaemon::start();
+    daemon.load_stand_in_images();
+    let state = TempDir::new("berth-lab-state");
+    let output = daemon
+        .lab(state.path())
+        .arg("--images")
+        .arg(berth_testkit::stand_in_images())
+        .args(["check", "volumes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("this lab needs the real postgres:12.1")
+            && said.contains("lab's busybox stand-in")
+            && said.contains("cargo xtask images"),
+        "{said}"
+    );
+    assert!(daemon.api().containers_labelled("berth.lab").unwrap().is_empty());
+    assert!(daemon.api().volumes_labelled("berth.lab").unwrap().is_empty());
 }
