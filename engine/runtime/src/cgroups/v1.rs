@@ -319,23 +319,77 @@ impl V1Cgroup {
 
 /// A new cpuset cgroup starts with no cpus and no memory nodes, and no process may join it until
 /// it has some: every level we create inherits its parent's.
+///
+/// Levels are made one `mkdir` at a time, each set up before the next: another container's
+/// `delete` removes the shared parent (`berth`) when it empties, and a `mkdir -p` racing with
+/// that would make it again *without* cpus or memory nodes (the kernel then refuses every
+/// process with ENOSPC). When a level vanishes under us, or we meet one that another `create`
+/// has made but not set up yet, the walk starts again from the top.
 fn create_cpuset_dirs(mountpoint: &Path, target: &Path) -> Result<(), CgroupError> {
-    let mut dir = mountpoint.to_path_buf();
+    const ATTEMPTS: usize = 10;
     let below = target.strip_prefix(mountpoint).unwrap_or(target);
+    let mut attempt = 0;
+    loop {
+        match create_cpuset_levels(mountpoint, below) {
+            Err(Walk::Raced(_)) if attempt + 1 < ATTEMPTS => attempt += 1,
+            Err(Walk::Raced(error) | Walk::Failed(error)) => return Err(error),
+            Ok(()) => return Ok(()),
+        }
+    }
+}
+
+/// Why a walk down the cpuset levels stopped.
+enum Walk {
+    /// Another container's create or delete changed a level under us: worth another walk.
+    Raced(CgroupError),
+    Failed(CgroupError),
+}
+
+fn create_cpuset_levels(mountpoint: &Path, below: &Path) -> Result<(), Walk> {
+    let mut dir = mountpoint.to_path_buf();
     for component in below.components() {
         let parent = dir.clone();
         dir.push(component);
-        create_dir(&dir)?;
+        match fs::create_dir(&dir) {
+            Ok(()) => crate::explain!("created cgroup {}", dir.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                let raced = source.kind() == std::io::ErrorKind::NotFound;
+                let error = CgroupError::Create {
+                    path: dir.clone(),
+                    source,
+                };
+                return Err(if raced {
+                    Walk::Raced(error)
+                } else {
+                    Walk::Failed(error)
+                });
+            }
+        }
         for file in ["cpuset.cpus", "cpuset.mems"] {
             let current = fs::read_to_string(dir.join(file)).unwrap_or_default();
-            if current.trim().is_empty() {
-                let inherited =
-                    fs::read_to_string(parent.join(file)).map_err(|source| CgroupError::Read {
-                        path: parent.join(file),
-                        source,
-                    })?;
-                write_file(&dir.join(file), inherited.trim())?;
+            if !current.trim().is_empty() {
+                continue;
             }
+            let inherited = fs::read_to_string(parent.join(file)).map_err(|source| {
+                Walk::Raced(CgroupError::Read {
+                    path: parent.join(file),
+                    source,
+                })
+            })?;
+            if inherited.trim().is_empty() {
+                // The parent was made again by another create that has not set it up yet.
+                return Err(Walk::Raced(CgroupError::Read {
+                    path: parent.join(file),
+                    source: std::io::Error::other("empty: the cgroup is being set up"),
+                }));
+            }
+            write_file(&dir.join(file), inherited.trim()).map_err(|error| match &error {
+                CgroupError::Write { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    Walk::Raced(error)
+                }
+                _ => Walk::Failed(error),
+            })?;
         }
     }
     Ok(())
@@ -347,6 +401,27 @@ mod tests {
 
     fn resources(json: &str) -> LinuxResources {
         serde_json::from_str(json).expect("resources")
+    }
+
+    /// A shared parent another container's create has just made again, not yet set up (empty
+    /// `cpuset.cpus` and `cpuset.mems`), is set up from its own parent before the container's
+    /// level inherits from it. (A plain directory stands in for the cpuset hierarchy: reading a
+    /// missing file reads as empty, as a new cgroup's do.)
+    #[test]
+    fn cpuset_levels_inherit_through_a_parent_left_empty() {
+        let root = std::env::temp_dir().join(format!("berth-cpuset-test-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("berth")).unwrap();
+        std::fs::write(root.join("cpuset.cpus"), "0-1\n").unwrap();
+        std::fs::write(root.join("cpuset.mems"), "0\n").unwrap();
+        std::fs::write(root.join("berth/cpuset.cpus"), "\n").unwrap();
+
+        create_cpuset_dirs(&root, &root.join("berth/c1")).unwrap();
+        for level in ["berth", "berth/c1"] {
+            let read = |file: &str| std::fs::read_to_string(root.join(level).join(file)).unwrap();
+            assert_eq!(read("cpuset.cpus"), "0-1", "{level}");
+            assert_eq!(read("cpuset.mems"), "0", "{level}");
+        }
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
