@@ -232,7 +232,9 @@ impl Shell {
 
 /// Wait until the program waits for input: it has said something since the last line was
 /// typed, then been quiet for a moment with a prompt showing (the last line not ended) — or
-/// until ten seconds (or `deadline`) pass.
+/// until a minute (or `deadline`) passes. The cap is long because a command may work for a while
+/// before its shell prompts again (`apt-get install` downloading), and a line typed meanwhile
+/// would go to that command (dpkg and debconf read the terminal), not to the shell.
 fn wait_for_quiet(
     chunks: &mpsc::Receiver<Vec<u8>>,
     raw: &mut Vec<u8>,
@@ -240,7 +242,7 @@ fn wait_for_quiet(
     deadline: Instant,
 ) {
     const QUIET: Duration = Duration::from_millis(150);
-    let limit = deadline.min(Instant::now() + Duration::from_secs(10));
+    let limit = deadline.min(Instant::now() + Duration::from_secs(60));
     let start = raw.len();
     while Instant::now() < limit {
         match chunks.recv_timeout(QUIET.min(limit.saturating_duration_since(Instant::now()))) {
