@@ -105,6 +105,15 @@ fn trainee_env(command: &mut Command, state: &TempDir) {
         .current_dir(state.path());
 }
 
+/// A test daemon for first-container, which needs busybox and hello-world: the stand-ins are
+/// byte for byte the lab images' own, so lab finds them and loads nothing more (the whole
+/// archive of real programs would take seconds per test).
+fn daemon_for_first_container() -> TestDaemon {
+    let daemon = TestDaemon::start();
+    daemon.load_stand_in_images();
+    daemon
+}
+
 /// `lab ARGS` (not on a terminal) with the trainee's state, against `daemon` when given.
 fn lab(state: &TempDir, daemon: Option<&TestDaemon>, args: &[&str]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lab"));
@@ -151,7 +160,7 @@ fn stable_screen(screen: &str, daemon: &TestDaemon, state: &TempDir) -> String {
 
 #[test]
 fn a_trainee_does_first_container_in_their_own_shell() {
-    let daemon = TestDaemon::start();
+    let daemon = daemon_for_first_container();
     let state = TempDir::new("berth-lab-state");
     let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
     t.expect("[first-container 1/5] work ");
@@ -300,7 +309,7 @@ fn a_trainee_does_first_container_in_their_own_shell() {
 /// says in words what each step wants while it is not done.
 #[test]
 fn captured_values_are_the_shells_variables() {
-    let daemon = TestDaemon::start();
+    let daemon = daemon_for_first_container();
     let state = TempDir::new("berth-lab-state");
     let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container"]);
     t.expect("Done when you have listed the running containers with `docker ps`.");
@@ -351,7 +360,7 @@ fn captured_values_are_the_shells_variables() {
 
 #[test]
 fn a_trainee_who_leaves_gets_partial_credit() {
-    let daemon = TestDaemon::start();
+    let daemon = daemon_for_first_container();
     let state = TempDir::new("berth-lab-state");
     let mut t = lab_on_terminal(&daemon, &state, &["run", "first-container", "--explain", "full"]);
     t.expect("[first-container 1/5] work ");
@@ -377,7 +386,7 @@ fn a_trainee_who_leaves_gets_partial_credit() {
 
 #[test]
 fn the_trainees_own_bashrc_comes_along() {
-    let daemon = TestDaemon::start();
+    let daemon = daemon_for_first_container();
     let state = TempDir::new("berth-lab-state");
     // Their alias, and a PATH of their own with another `docker` ahead of the lab's.
     let home = state.path().join("home");
@@ -660,7 +669,7 @@ fn the_private_berthd_goes_where_it_is_told() {
 
 #[test]
 fn auto_plays_the_reference_commands() {
-    let daemon = TestDaemon::start();
+    let daemon = daemon_for_first_container();
     let state = TempDir::new("berth-lab-state");
     let output = lab(&state, Some(&daemon), &["run", "first-container", "--auto"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
