@@ -421,8 +421,14 @@ fn debian_python_and_redis_work() {
     daemon.output(&["network", "rm", "cache-net"]).unwrap();
 }
 
-/// A private Docker 20.10 daemon on its own roots and socket, without a bridge (so it never
-/// meets the machine's docker0 or a CI dockerd); stopped and removed when dropped.
+/// The private dockerd's bridge (berth's prefix: the leak check looks for it).
+const PRIVATE_DOCKER_BRIDGE: &str = "berth-imgdk0";
+
+/// A private Docker 20.10 daemon on its own roots and socket, and on a bridge of its own, so it
+/// never meets the machine's docker0 or a CI dockerd; stopped and removed when dropped.
+///
+/// Not `--bridge none`: a dockerd started so deletes the host's `docker0` link, the one the
+/// machine's Docker (CI's, which the other tests compare with) has its containers on.
 struct PrivateDockerd {
     child: std::process::Child,
     root: PathBuf,
@@ -432,6 +438,17 @@ struct PrivateDockerd {
 
 impl PrivateDockerd {
     fn start() -> PrivateDockerd {
+        // An empty bridge: dockerd's `--bridge` takes one that exists; its containers here run
+        // with `--network none` and never join it.
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", PRIVATE_DOCKER_BRIDGE])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let added = std::process::Command::new("ip")
+            .args(["link", "add", PRIVATE_DOCKER_BRIDGE, "type", "bridge"])
+            .status()
+            .expect("run ip (apt-get install iproute2)");
+        assert!(added.success(), "ip link add {PRIVATE_DOCKER_BRIDGE} type bridge");
         let id = std::process::id();
         let root = PathBuf::from(format!("/var/lib/berth-imgtest-docker-{id}"));
         let exec_root = PathBuf::from(format!("/run/berth-imgtest-docker-{id}"));
@@ -450,7 +467,7 @@ impl PrivateDockerd {
                 "-H",
                 &host,
                 "--bridge",
-                "none",
+                PRIVATE_DOCKER_BRIDGE,
                 "--iptables=false",
                 "--ip6tables=false",
             ])
@@ -497,6 +514,9 @@ impl Drop for PrivateDockerd {
         // SAFETY: kill with our own child's pid and a valid signal number.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", PRIVATE_DOCKER_BRIDGE])
+            .status();
         let _ = std::fs::remove_dir_all(&self.exec_root);
         let _ = std::fs::remove_dir_all(&self.root);
     }
