@@ -39,9 +39,6 @@ fn refused_at_create_with_dockers_words_and_nothing_made() {
         json!({"Env": ["=foo"]}),
         json!({"HostConfig": {"AutoRemove": true, "RestartPolicy": {"Name": "always"}}}),
         json!({"HostConfig": {"RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 2}}}),
-        // A missing --volumes-from container is a bad request, not a missing image (404).
-        json!({"HostConfig": {"VolumesFrom": ["berth-no-such-container"]}}),
-        json!({"HostConfig": {"VolumesFrom": ["berth-no-such-container:ro"]}}),
         // Several mistakes: Docker reports the first it checks.
         json!({"WorkingDir": "rel", "StopSignal": "SIGBOGUS", "HostConfig": {"Memory": -5}}),
         // The request is checked before its image is looked for.
