@@ -18,6 +18,7 @@ const LABS: &[&str] = &[
     "networking",
     "onbuild",
     "dockerignore",
+    "data-containers",
 ];
 
 fn read_report(path: &Path) -> Value {

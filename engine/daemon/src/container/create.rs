@@ -66,7 +66,13 @@ impl Containers {
             .flatten()
             .map(|spec| {
                 let (name, rw) = mounts::parse_volumes_from(spec)?;
-                Ok((self.get(name)?.record().mounts, rw))
+                // A missing container is the request's fault: 400, as dockerd answers (a 404 on
+                // create would make the docker CLI think the image is missing and pull it).
+                let container = self.get(name).map_err(|e| match e {
+                    ContainerError::NotFound(_) => ContainerError::BadRequest(e.to_string()),
+                    e => e,
+                })?;
+                Ok((container.record().mounts, rw))
             })
             .collect::<Result<Vec<_>, ContainerError>>()?;
         let config_volumes: Vec<String> = config.volumes.iter().flat_map(|v| v.keys().cloned()).collect();
