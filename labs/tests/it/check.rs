@@ -18,6 +18,7 @@ const LABS: &[&str] = &[
     "networking",
     "onbuild",
     "dockerignore",
+    "persistent-data",
 ];
 
 fn read_report(path: &Path) -> Value {
