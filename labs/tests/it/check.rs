@@ -19,6 +19,7 @@ const LABS: &[&str] = &[
     "onbuild",
     "dockerignore",
     "data-containers",
+    "persistent-data",
 ];
 
 fn read_report(path: &Path) -> Value {
