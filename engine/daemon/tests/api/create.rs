@@ -139,6 +139,27 @@ fn accepted_where_docker_accepts_them() {
     }
 }
 
+/// `--volumes-from` a container that does not exist is the request's fault, as dockerd says
+/// (400), not a missing image (a 404 from create sends the docker CLI off to pull the image);
+/// and nothing is made.
+#[test]
+fn volumes_from_a_missing_container_is_a_bad_request() {
+    let daemon = TestDaemon::start();
+    docker_has_stand_in_images();
+    daemon.load_stand_in_images();
+    for from in ["berth-no-such-container", "berth-no-such-container:ro"] {
+        let body = busybox(json!({"HostConfig": {"VolumesFrom": [from]}})).to_string();
+        let theirs = docker("POST", "/containers/create", body.as_bytes());
+        let ours = berth(&daemon, "POST", "/containers/create", body.as_bytes());
+        assert_eq!(theirs.status, 400, "{body}: {}", theirs.text());
+        assert_alike(&body, &ours, &theirs);
+        assert!(
+            container_ids(&daemon).is_empty(),
+            "a refused create left a container"
+        );
+    }
+}
+
 /// A container whose stop signal the kernel lacks can still be stopped (Docker falls back to
 /// SIGTERM), and `stop` answers as for any other.
 #[test]
