@@ -74,24 +74,37 @@ impl Visit for MessageVisitor {
     }
 }
 
+impl LogLayer {
+    /// Whether an event of this kind goes anywhere: explain events only to a log file, errors
+    /// and warnings always, everything with `--debug`.
+    fn wants(&self, meta: &tracing::Metadata<'_>) -> bool {
+        let is_explain = meta.target() == "explain";
+        self.debug || *meta.level() <= Level::WARN || (is_explain && self.file.is_some())
+    }
+}
+
 impl<S: Subscriber> Layer<S> for LogLayer {
+    /// Events nobody reads are not even formatted: without `--log`, the dozens of explain
+    /// events of a `create` would each cost a message and a timestamp for nothing.
+    fn enabled(&self, meta: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        self.wants(meta)
+    }
+
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         let is_explain = meta.target() == "explain";
         let level = *meta.level();
-        if !is_explain && level > Level::WARN && !self.debug {
+        if !self.wants(meta) {
             return;
         }
         let mut visitor = MessageVisitor::default();
         event.record(&mut visitor);
         let msg = visitor.message;
-        let time = now_rfc3339();
         if self.file.is_none() {
-            if self.debug || level <= Level::WARN {
-                eprintln!("berth-runtime: {msg}");
-            }
+            eprintln!("berth-runtime: {msg}");
             return;
         }
+        let time = now_rfc3339();
         let line = match (self.format, is_explain) {
             (LogFormat::Json, true) => ExplainEvent {
                 time,
@@ -144,4 +157,51 @@ pub fn init(path: Option<&Path>, format: LogFormat, container: Option<String>, d
         debug,
     };
     let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(file: Option<File>, debug: bool) -> LogLayer {
+        LogLayer {
+            file: file.map(Mutex::new),
+            format: LogFormat::Json,
+            container: None,
+            debug,
+        }
+    }
+
+    #[test]
+    fn explain_events_are_enabled_only_when_a_log_file_takes_them() {
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer(None, false)), || {
+            assert!(!tracing::event_enabled!(target: "explain", Level::INFO));
+            assert!(tracing::event_enabled!(Level::WARN));
+        });
+        let file = tempfile::tempfile().expect("temp file");
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(layer(Some(file), false)),
+            || {
+                assert!(tracing::event_enabled!(target: "explain", Level::INFO));
+                assert!(!tracing::event_enabled!(Level::DEBUG));
+            },
+        );
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer(None, true)), || {
+            assert!(tracing::event_enabled!(target: "explain", Level::INFO));
+        });
+    }
+
+    #[test]
+    fn a_log_file_gets_explain_events_as_json_lines() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let writer = file.reopen().expect("reopen");
+        tracing::subscriber::with_default(
+            tracing_subscriber::registry().with(layer(Some(writer), false)),
+            || crate::explain!("made cgroup {}", "/berth/x"),
+        );
+        let text = std::fs::read_to_string(file.path()).expect("read log");
+        let line: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");
+        assert_eq!(line["msg"], "made cgroup /berth/x");
+        assert_eq!(line["source"], SOURCE);
+    }
 }
